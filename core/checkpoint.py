@@ -1,0 +1,151 @@
+"""Checkpoints: atomic writes, safe loads, validation before use.
+
+A checkpoint is a plain dict of tensors and Python primitives, so it loads with
+`torch.load(weights_only=True)`, which never executes code from the file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from core.config import ModelConfig, TrainConfig, from_dict
+from core.errors import CharLMError
+from core.models import build_model
+from core.vocab import Vocab
+
+FORMAT = "charlm-tui/1"
+REQUIRED = ("format", "model", "config", "vocab", "iter")
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write to a temp file beside `path`, fsync, then rename over it.
+
+    A crash at any moment leaves either the old file or the new one, never a mix.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide runs from other users
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and check the outer structure; raise CharLMError naming what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        path = resolve_in_run(path)
+    if not path.is_file():
+        raise CharLMError(f"no such checkpoint file: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" ({found.group(1)})" if found else ""
+        raise CharLMError(
+            f"{path}: refused to load, it holds Python objects{what} that a weights-only load "
+            "does not allow (loading it unsafely could run code)"
+        ) from None
+    except PermissionError:
+        raise CharLMError(f"cannot read {path}: permission denied") from None
+    except Exception as e:  # any failure to parse untrusted bytes means "not a checkpoint"
+        detail = str(e).strip().split(". ")[0][:100] if str(e).strip() else type(e).__name__
+        raise CharLMError(
+            f"{path} is not a readable checkpoint (truncated or corrupt: {detail})"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CharLMError(f"{path} is not a charlm-tui checkpoint (no '{FORMAT}' format tag)")
+    missing = [k for k in REQUIRED if k not in ckpt]
+    if missing:
+        raise CharLMError(f"{path} is missing {', '.join(missing)}: not a complete checkpoint")
+    return ckpt
+
+
+def resolve_in_run(run_dir: Path) -> Path:
+    """A run directory stands for its best checkpoint, or its last one."""
+    for name in ("best.pt", "last.pt"):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise CharLMError(f"{run_dir} holds no checkpoint (best.pt or last.pt)")
+
+
+def restore_model(
+    ckpt: dict[str, Any], where: str = "checkpoint"
+) -> tuple[nn.Module, Vocab, ModelConfig, TrainConfig]:
+    """Build the model a checkpoint describes and load its weights, after checking them."""
+    mcfg, tcfg = from_dict(ckpt["config"], where)
+    if not isinstance(ckpt["vocab"], str):
+        raise CharLMError(f"{where}: its vocabulary is not a string of characters")
+    try:
+        vocab = Vocab(ckpt["vocab"])
+    except CharLMError as e:
+        raise CharLMError(f"{where}: {e}") from None
+    if len(vocab) != mcfg.vocab_size:
+        raise CharLMError(
+            f"{where}: vocabulary has {len(vocab)} characters but the config says {mcfg.vocab_size}"
+        )
+    try:
+        model = build_model(mcfg)
+    except (CharLMError, RuntimeError, ValueError) as e:
+        raise CharLMError(f"{where}: cannot build its model ({e})") from None
+    state = ckpt["model"]
+    if not isinstance(state, dict):
+        raise CharLMError(f"{where}: its weights are not a state dict")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        raise CharLMError(f"{where}: weights do not match its config ({what})")
+    for name, tensor in expected.items():
+        got = state[name]
+        if not isinstance(got, torch.Tensor) or got.shape != tensor.shape:
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise CharLMError(
+                f"{where}: tensor {name!r} has shape {shape}, "
+                f"its config needs {tuple(tensor.shape)}"
+            )
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise CharLMError(f"{where}: tensor {name!r} holds NaN or infinite values")
+    model.load_state_dict(state)
+    return model, vocab, mcfg, tcfg
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, Vocab, dict[str, Any]]:
+    ckpt = load_checkpoint(path)
+    model, vocab, _, _ = restore_model(ckpt, where=str(path))
+    return model, vocab, ckpt

@@ -1,0 +1,219 @@
+"""Corpora -> encoded train/val arrays -> random batches.
+
+A corpus is a UTF-8 text file, a directory of `*.txt` files (sorted), or a built-in
+name (see `core.corpora`). Encoded corpora are cached under the data folder as
+`.npy` files keyed by the text's hash and memory-mapped, so a large corpus is
+encoded once and never copied into every process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.corpora import BUILTINS
+from core.errors import CharLMError
+from core.vocab import Vocab
+
+ENCODING_ERRORS = ("strict", "replace")
+
+
+def data_dir() -> Path:
+    """Where corpus caches live: $CHARLM_DATA_DIR, the checkout's data/, or ~/.cache."""
+    env = os.environ.get("CHARLM_DATA_DIR")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent / "data"
+    if checkout.is_dir() and os.access(checkout, os.W_OK):
+        return checkout
+    return Path.home() / ".cache" / "charlm-tui"
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_text_file(path: Path, encoding_errors: str = "strict") -> str:
+    try:
+        raw = path.read_bytes()
+    except PermissionError:
+        raise CharLMError(f"cannot read {path}: permission denied") from None
+    except OSError as e:
+        raise CharLMError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        return raw.decode("utf-8", errors=encoding_errors)
+    except UnicodeDecodeError as e:
+        raise CharLMError(
+            f"{path} is not valid UTF-8: byte 0x{raw[e.start]:02x} at offset {e.start} "
+            "(pass --encoding-errors replace to substitute U+FFFD)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Corpus:
+    spec: str  # what the user passed to --data
+    text: str
+    sources: tuple[str, ...]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def load_corpus(spec: str, encoding_errors: str = "strict") -> Corpus:
+    """Resolve --data: a built-in name, a file, or a directory of *.txt files."""
+    if encoding_errors not in ENCODING_ERRORS:
+        raise CharLMError(
+            f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, "
+            f"not {encoding_errors!r}"
+        )
+    path = Path(spec).expanduser()
+    if spec in BUILTINS and not path.exists():
+        text, sources = _load_builtin(spec)
+    elif path.is_dir():
+        files = sorted(p for p in path.glob("*.txt") if p.is_file())
+        if not files:
+            raise CharLMError(f"{path} is a directory with no *.txt files in it")
+        parts = [read_text_file(p, encoding_errors) for p in files]
+        text = "".join(t if t.endswith("\n") or not t else t + "\n" for t in parts)
+        sources = [str(p) for p in files]
+    elif path.is_file():
+        text, sources = read_text_file(path, encoding_errors), [str(path)]
+    elif path.exists():
+        raise CharLMError(f"{path} is neither a file nor a directory")
+    else:
+        names = ", ".join(sorted(BUILTINS))
+        raise CharLMError(
+            f"no such file, directory or built-in corpus: {spec!r} (built-ins: {names})"
+        )
+    if not text:
+        raise CharLMError(f"the corpus {spec!r} is empty")
+    return Corpus(spec=spec, text=text, sources=tuple(sources))
+
+
+def _load_builtin(name: str) -> tuple[str, list[str]]:
+    cache_name, loader = BUILTINS[name]
+    cached = data_dir() / cache_name if cache_name else None
+    if cached is not None and cached.is_file():
+        return cached.read_text(encoding="utf-8"), [f"builtin:{name}"]
+    text, _ = loader()
+    if cached is not None:
+        # A read-only data folder only costs us the conversion next time.
+        with contextlib.suppress(OSError):
+            _atomic_write_bytes(cached, text.encode("utf-8"))
+    return text, [f"builtin:{name}"]
+
+
+def encode_cached(text: str, vocab: Vocab, cache: bool = True) -> np.ndarray:
+    """Encode `text` with `vocab`, memory-mapping a cached copy when there is one."""
+    key = hashlib.sha256(
+        vocab.chars.encode("utf-8", errors="surrogatepass")
+        + b"\0"
+        + text.encode("utf-8", errors="surrogatepass")
+    ).hexdigest()[:24]
+    path = data_dir() / "cache" / f"{key}.{vocab.dtype.name}.npy"
+    if cache and path.is_file():
+        try:
+            arr = np.load(path, mmap_mode="r")
+            if arr.shape == (len(text),) and arr.dtype == vocab.dtype:
+                return arr
+        except (OSError, ValueError):
+            pass  # a damaged cache is rebuilt below
+    arr = vocab.encode_array(text, what="the corpus")
+    if cache and len(text) >= 1 << 16:  # small corpora encode faster than they load
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        try:
+            _atomic_write_bytes(path, buf.getvalue())
+            return np.load(path, mmap_mode="r")
+        except OSError:
+            pass  # an unwritable data folder only costs us the encoding next time
+    return arr
+
+
+@dataclass
+class Dataset:
+    corpus: Corpus
+    vocab: Vocab
+    train: np.ndarray
+    val: np.ndarray
+
+    def split(self, name: str) -> np.ndarray:
+        if name not in ("train", "val"):
+            raise CharLMError(f"--split must be 'train' or 'val', not {name!r}")
+        return self.train if name == "train" else self.val
+
+
+def split_point(n: int, val_fraction: float) -> int:
+    """First 1 - val_fraction of the characters train, the rest validate."""
+    return n - round(n * val_fraction)
+
+
+def make_dataset(
+    corpus: Corpus, val_fraction: float, vocab: Vocab | None = None, cache: bool = True
+) -> Dataset:
+    if not 0.0 < val_fraction < 1.0:
+        raise CharLMError(f"--val-fraction must be between 0 and 1 (exclusive), not {val_fraction}")
+    vocab = vocab or Vocab.from_text(corpus.text)
+    ids = encode_cached(corpus.text, vocab, cache=cache)
+    cut = split_point(len(ids), val_fraction)
+    return Dataset(corpus=corpus, vocab=vocab, train=ids[:cut], val=ids[cut:])
+
+
+def check_split_length(data: np.ndarray, name: str, block_size: int) -> None:
+    if len(data) < block_size + 1:
+        raise CharLMError(
+            f"the {name} split has {len(data)} characters but --block-size {block_size} needs "
+            f"at least {block_size + 1}: use a larger corpus, a smaller --block-size"
+            + (" or a larger --val-fraction" if name == "val" else "")
+        )
+
+
+class BatchSampler:
+    """Random windows of block_size+1 characters, drawn with a dedicated generator.
+
+    The generator's state is part of every checkpoint, so a resumed run sees the
+    same batches an uninterrupted one would.
+    """
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        block_size: int,
+        batch_size: int,
+        seed: int,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.data = data
+        self.block_size = block_size
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self.generator = torch.Generator().manual_seed(seed)
+        self._offsets = np.arange(block_size + 1)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.randint(
+            len(self.data) - self.block_size, (self.batch_size,), generator=self.generator
+        ).numpy()
+        windows = torch.from_numpy(self.data[starts[:, None] + self._offsets].astype(np.int64))
+        if self.device.type == "cuda":
+            windows = windows.pin_memory().to(self.device, non_blocking=True)
+        else:
+            windows = windows.to(self.device)
+        return windows[:, :-1], windows[:, 1:]

@@ -1,0 +1,65 @@
+"""Rank awareness for torchrun / DDP: PyTorch's own engine, nothing home-made.
+
+`torchrun --nproc-per-node N -m tui.cli --no-ui train ...` sets RANK, LOCAL_RANK
+and WORLD_SIZE; each process trains on its own batches and DDP averages the
+gradients. Only rank 0 writes files and prints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def from_env() -> DistInfo:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    return DistInfo(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), world)
+
+
+def init(info: DistInfo, device: torch.device) -> None:
+    if info.enabled and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+
+
+def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+    if not info.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def agree(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """Rank 0's decision (stop, eval) for every rank, so no rank waits forever."""
+    if not info.enabled:
+        return flag
+    on = device if device.type == "cuda" else torch.device("cpu")
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=on)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

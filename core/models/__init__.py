@@ -1,0 +1,46 @@
+"""Models: a bigram table and a GPT-style decoder, built from a ModelConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from core.config import ModelConfig
+from core.errors import CharLMError
+from core.models.bigram import Bigram
+from core.models.gpt import GPT
+
+__all__ = ["GPT", "Bigram", "LayerSummary", "build_model", "count_params", "summarize"]
+
+
+def build_model(cfg: ModelConfig) -> Bigram | GPT:
+    if cfg.vocab_size <= 0:
+        raise CharLMError("the model needs a vocabulary of at least one character")
+    if cfg.model == "bigram":
+        return Bigram(cfg)
+    if cfg.model == "gpt":
+        return GPT(cfg)
+    raise CharLMError(f"unknown model {cfg.model!r}: choose bigram or gpt")
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    name: str
+    kind: str
+    params: int
+
+
+def summarize(model: nn.Module) -> list[LayerSummary]:
+    """One row per top-level layer, with transformer blocks listed one by one."""
+    rows = []
+    for name, child in model.named_children():
+        parts = child.named_children() if isinstance(child, nn.ModuleList) else [("", child)]
+        for sub, module in parts:
+            label = f"{name}.{sub}" if sub else name
+            rows.append(LayerSummary(label, type(module).__name__, count_params(module)))
+    return rows

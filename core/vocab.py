@@ -1,0 +1,92 @@
+"""Character vocabulary: the sorted set of characters of a corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from core.errors import CharLMError
+
+
+def _codepoints(text: str) -> np.ndarray:
+    # utf-32 gives one fixed-width unit per character, so numpy can work on the
+    # whole text at once; surrogatepass keeps lone surrogates from raising.
+    return np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype="<u4")
+
+
+def describe_chars(chars: Iterable[str], limit: int = 12) -> str:
+    """A short, printable list of characters: 'a', '\\n', U+0301 ..."""
+    shown = []
+    chars = list(chars)
+    for ch in chars[:limit]:
+        shown.append(repr(ch) if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}")
+    more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
+    return ", ".join(shown) + more
+
+
+class Vocab:
+    """Maps characters to ids 0..V-1 in code-point order, and back."""
+
+    def __init__(self, chars: str) -> None:
+        if not chars:
+            raise CharLMError("the vocabulary is empty: the corpus has no characters")
+        if len(set(chars)) != len(chars) or list(chars) != sorted(chars):
+            raise CharLMError("a vocabulary must be sorted distinct characters")
+        self.chars = chars
+        self.stoi = {ch: i for i, ch in enumerate(chars)}
+        self._cps = _codepoints(chars)
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocab:
+        return cls("".join(sorted(set(text))))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and other.chars == self.chars
+
+    def __hash__(self) -> int:
+        return hash(self.chars)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Smallest unsigned type that holds every id: uint8 for most corpora."""
+        if len(self) <= 2**8:
+            return np.dtype(np.uint8)
+        if len(self) <= 2**16:
+            return np.dtype(np.uint16)
+        return np.dtype(np.uint32)
+
+    def unknown(self, text: str) -> list[str]:
+        """Characters of `text` that are not in the vocabulary, in order of first use."""
+        seen: dict[str, None] = {}
+        for ch in text:
+            if ch not in self.stoi:
+                seen.setdefault(ch)
+        return list(seen)
+
+    def check(self, text: str, what: str = "text") -> None:
+        missing = self.unknown(text)
+        if missing:
+            raise CharLMError(
+                f"{what} has {len(missing)} character(s) outside the model's vocabulary "
+                f"of {len(self)}: {describe_chars(missing)}"
+            )
+
+    def encode(self, text: str, what: str = "text") -> list[int]:
+        self.check(text, what)
+        return [self.stoi[ch] for ch in text]
+
+    def encode_array(self, text: str, what: str = "text") -> np.ndarray:
+        """Vectorised encode for whole corpora."""
+        cps = _codepoints(text)
+        ids = np.searchsorted(self._cps, cps)
+        ids = np.minimum(ids, len(self) - 1)
+        if not np.array_equal(self._cps[ids], cps):
+            self.check(text, what)
+        return ids.astype(self.dtype)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[i] for i in ids)

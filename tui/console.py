@@ -1,0 +1,170 @@
+"""The headless front-end: a Rich progress bar and plain log lines.
+
+A sink like any other: it turns training events into terminal output. On a TTY a
+live progress bar (iteration, loss, tokens/s, ETA) sits below the log; elsewhere
+(a pipe, CI, a file) only plain lines are printed, one per eval.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from core.events import (
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    Event,
+    SampleEvent,
+    StartEvent,
+    StepEvent,
+)
+
+SEPARATOR = "-" * 60
+
+
+def fmt_duration(seconds: float) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    seconds = round(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def fmt_count(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def eval_line(e: EvalEvent) -> str:
+    """The log line of the original experiment, plus bits/char, lr and throughput."""
+    return (
+        f"iter {e.iter} | t_train {e.t_train_s:.1f}s t_eval {e.t_eval_s:.1f}s"
+        f" | train loss {e.train.loss:.4f} top@1 {e.train.top1:.2%} top@5 {e.train.top5:.2%}"
+        f" | val loss {e.val.loss:.4f} top@1 {e.val.top1:.2%} top@5 {e.val.top5:.2%}"
+        f" | val bpc {e.val.bpc:.3f} | lr {e.lr:.2e} | {fmt_count(e.tokens_per_s)} tok/s"
+        + (" *" if e.is_best else "")
+    )
+
+
+def summary_table(e: StartEvent) -> Table:
+    table = Table(title="model", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("layer")
+    table.add_column("type")
+    table.add_column("params", justify="right")
+    for row in e.layers:
+        table.add_row(row.name, row.kind, f"{row.params:,}")
+    table.add_section()
+    table.add_row("total", "", f"{e.n_params:,}")
+    table.add_row("trainable", "", f"{e.n_trainable:,}")
+    return table
+
+
+class ConsolePrinter:
+    def __init__(self, console: Console | None = None, progress: bool | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        show = self.console.is_terminal if progress is None else progress
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+        self.by_time = False
+        if show:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[where]}"),
+                TextColumn("loss [cyan]{task.fields[loss]}"),
+                TextColumn("{task.fields[rate]} tok/s"),
+                TextColumn("ETA {task.fields[eta]}"),
+                console=self.console,
+                transient=True,
+            )
+
+    def print(self, *args: object, **kwargs: object) -> None:
+        # Log lines never wrap: a pipe or a file gets one record per line.
+        self.console.print(*args, soft_wrap=True, **kwargs)
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, StepEvent):
+            self._step(event)
+        elif isinstance(event, EvalEvent):
+            self.print(eval_line(event), markup=False)
+        elif isinstance(event, SampleEvent):
+            self.print(SEPARATOR, style="dim", markup=False)
+            self.print(f"sample at iter {event.iter}:", style="bold", markup=False)
+            self.print(event.text.strip("\n"), markup=False)
+            self.print(SEPARATOR, style="dim", markup=False)
+        elif isinstance(event, CheckpointEvent):
+            pass  # every eval writes one; the final line names it
+        elif isinstance(event, StartEvent):
+            self._start(event)
+        elif isinstance(event, DoneEvent):
+            self._done(event)
+
+    def _start(self, e: StartEvent) -> None:
+        cfg = e.config["train"]
+        self.print(summary_table(e))
+        budget = (
+            f"{cfg['max_iters']} iters" if cfg["max_iters"] else f"{cfg['time_budget']:g}s budget"
+        )
+        self.print(
+            f"{'resuming' if e.resumed else 'training'} {e.config['model']['model']} "
+            f"({e.n_params:,} params) on {cfg['data']!r}: {e.train_chars:,} train / "
+            f"{e.val_chars:,} val chars, vocab {e.vocab_size} | {budget} | device {e.device}, "
+            f"{e.threads} threads" + (f", {e.world_size} processes" if e.world_size > 1 else ""),
+            markup=False,
+        )
+        if e.run_dir:
+            self.print(f"run directory: {e.run_dir}", markup=False)
+        if self.progress is not None:
+            self.by_time = not cfg["max_iters"]
+            total = cfg["time_budget"] if self.by_time else cfg["max_iters"]
+            self.task = self.progress.add_task(
+                "train",
+                total=total,
+                completed=0 if self.by_time else e.iter,
+                where="",
+                loss="-",
+                rate="-",
+                eta="--:--",
+            )
+            self.progress.start()
+
+    def _step(self, e: StepEvent) -> None:
+        if self.progress is None or self.task is None:
+            return
+        total = self.progress.tasks[0].total or 1
+        self.progress.update(
+            self.task,
+            completed=e.progress * total,
+            where=f"iter {e.iter}" if self.by_time else f"{e.iter}/{int(total)}",
+            loss=f"{e.loss:.4f}",
+            rate=fmt_count(e.tokens_per_s),
+            eta=fmt_duration(e.eta_s),
+        )
+
+    def _done(self, e: DoneEvent) -> None:
+        self.close()
+        best = f"{e.best_val_loss:.4f}" if e.best_val_loss is not None else "-"
+        if e.reason == "finished":
+            head = "done"
+        elif e.reason == "interrupted":
+            head = "interrupted, saved"
+        else:
+            head = e.reason
+        where = f" | checkpoint {e.last_checkpoint}" if e.last_checkpoint else ""
+        self.print(
+            f"{head} at iter {e.iter} after {fmt_duration(e.elapsed_s)} | best val loss {best}"
+            + where,
+            markup=False,
+        )
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
