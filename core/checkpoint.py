@@ -75,10 +75,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
-        what = f" ({found.group(1)})" if found else ""
+        if found is None:
+            raise CharLMError(
+                f"{path} is not a readable checkpoint (corrupt pickle data)"
+            ) from None
         raise CharLMError(
-            f"{path}: refused to load, it holds Python objects{what} that a weights-only load "
-            "does not allow (loading it unsafely could run code)"
+            f"{path}: refused to load, it holds Python objects ({found.group(1)}) that a "
+            "weights-only load does not allow (loading it unsafely could run code)"
         ) from None
     except PermissionError:
         raise CharLMError(f"cannot read {path}: permission denied") from None

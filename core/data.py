@@ -112,12 +112,12 @@ def _load_builtin(name: str) -> tuple[str, list[str]]:
     cached = data_dir() / cache_name if cache_name else None
     if cached is not None and cached.is_file():
         return cached.read_text(encoding="utf-8"), [f"builtin:{name}"]
-    text, _ = loader()
+    text, sources = loader()
     if cached is not None:
         # A read-only data folder only costs us the conversion next time.
         with contextlib.suppress(OSError):
             _atomic_write_bytes(cached, text.encode("utf-8"))
-    return text, [f"builtin:{name}"]
+    return text, sources
 
 
 def encode_cached(text: str, vocab: Vocab, cache: bool = True) -> np.ndarray:

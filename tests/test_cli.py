@@ -1,0 +1,212 @@
+"""The CLI as a user meets it: end to end, and every bad input."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.cli import run
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL_LINE = re.compile(
+    r"^iter \d+ \| t_train [\d.]+s t_eval [\d.]+s \| train loss [\d.]+ top@1 [\d.]+% "
+    r"top@5 [\d.]+% \| val loss [\d.]+ top@1 [\d.]+% top@5 [\d.]+%"
+)
+
+
+def files_under(path: Path) -> dict[str, bytes]:
+    if not path.exists():
+        return {}
+    return {str(p): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_train_sample_eval_runs_end_to_end(tiny_args, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    evals = [ln for ln in printed.splitlines() if ln.startswith("iter ")]
+    assert len(evals) == 4 and all(EVAL_LINE.match(ln) for ln in evals), evals
+    assert printed.count("-" * 60) == 2 * 3  # three samples, each framed by separators
+    assert "total" in printed and "trainable" in printed  # the model summary
+
+    assert (
+        run(
+            [
+                "--no-ui",
+                "sample",
+                str(out / "best.pt"),
+                "--prompt",
+                "KING",
+                "--seed",
+                "3",
+                "--max-new-tokens",
+                "40",
+            ]
+        )
+        == 0
+    )
+    first = capsys.readouterr().out
+    assert first.startswith("KING") and len(first.rstrip("\n")) == 44
+    run(
+        ["--no-ui", "sample", str(out), "--prompt", "KING", "--seed", "3", "--max-new-tokens", "40"]
+    )
+    assert capsys.readouterr().out == first  # same seed, same checkpoint: same text
+
+    assert run(["eval", str(out / "best.pt"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    val_chars = round(30_000 * 0.1)
+    assert result["positions"] == val_chars - 1  # every position of the split
+    assert 0 < result["top1"] <= result["top5"] <= 1
+    assert result["bpc"] == pytest.approx(result["loss"] / 0.6931471805599453)
+    assert run(["eval", str(out), "--split", "train"]) == 0
+    assert "train of" in capsys.readouterr().out
+
+    assert run(["runs", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "run" in table and "gpt 1x2x32" in table and "finished" in table
+
+
+def test_output_dir_with_a_run_is_refused_then_resumed_or_overwritten(
+    tiny_args, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out)]) == 0
+    before = files_under(out)
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert files_under(out) == before
+    assert run(["--no-ui", "train", "--out", str(out), "--resume", "--max-iters", "40"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    assert run(["--no-ui", "train", "--out", str(out), "--resume", "--n-layer", "3"]) == 2
+    assert "--n-layer cannot change when resuming" in capsys.readouterr().err
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--overwrite"]) == 0
+
+
+def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
+    (tmp / "empty.txt").write_bytes(b"")
+    (tmp / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1") * 100)
+    (tmp / "short.txt").write_text("short text " * 5, encoding="utf-8")
+    (tmp / "junk.pt").write_bytes(os.urandom(500))
+    train = ["--no-ui", "train", "--preset", "tiny", "--max-iters", "5"]
+    return [
+        ([*train, "--data", str(tmp / "nope.txt")], "no such file, directory or built-in"),
+        ([*train, "--data", str(tmp / "empty.txt")], "is empty"),
+        ([*train, "--data", str(tmp / "latin1.txt")], "not valid UTF-8: byte 0xe9 at offset 3"),
+        ([*train, "--data", str(tmp / "short.txt")], "split has"),
+        ([*train, "--data", str(corpus), "--n-embd", "30", "--n-head", "4"], "divisible"),
+        ([*train, "--data", str(corpus), "--batch-size", "0"], "--batch-size must be greater"),
+        ([*train, "--data", str(corpus), "--lr", "-0.1"], "--lr must be greater"),
+        (
+            ["--no-ui", "train", "--data", str(corpus), "--time-budget", "-5"],
+            "--time-budget must be greater",
+        ),
+        ([*train, "--time-budget", "5"], "exactly one of --max-iters and --time-budget"),
+        ([*train, "--data", str(corpus), "--dropout", "1.5"], "--dropout must be in"),
+        ([*train, "--data", str(corpus), "--block-size", "0"], "--block-size must be greater"),
+        (["--no-ui", "train", "--preset", "huge"], "unknown preset 'huge'"),
+        ([*train, "--model", "lstm"], "unknown model 'lstm'"),
+        ([*train, "--data", "klingon"], "built-ins: python, shakespeare"),
+        ([*train, "--data", str(corpus), "--max-iters", "x"], "Invalid value for '--max-iters'"),
+        ([*train, "--bogus"], "No such option: --bogus"),
+        (["--no-ui", "train", "--resume"], "--resume needs the run"),
+        (["--no-ui", "sample", str(tmp / "junk.pt")], "not a readable checkpoint"),
+        (["--no-ui", "sample", str(tmp / "missing.pt")], "no such checkpoint file"),
+        (["eval", str(tmp)], "holds no checkpoint"),
+        (["runs", str(tmp / "nowhere")], "no such directory"),
+    ]
+
+
+def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(
+    corpus_file: Path, tmp_path: Path, capsys
+) -> None:
+    runs_dir = Path(os.environ["CHARLM_RUNS_DIR"])
+    before = files_under(runs_dir)
+    for argv, message in bad_inputs(tmp_path, corpus_file):
+        code = run(argv)
+        captured = capsys.readouterr()
+        assert code == 2, (argv, captured)
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("charlm-tui: error: "), (argv, lines)
+        assert message in lines[0], (argv, lines[0])
+        assert "Traceback" not in captured.err + captured.out
+    assert files_under(runs_dir) == before
+
+
+def test_prompt_outside_vocabulary_lists_the_characters(tiny_args, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    run(["--no-ui", "train", *tiny_args, "--max-iters", "5", "--out", str(out)])
+    capsys.readouterr()
+    assert run(["--no-ui", "sample", str(out), "--prompt", "KING€Z"]) == 2
+    err = capsys.readouterr().err
+    assert "'€'" in err and "'Z'" in err and "vocabulary" in err
+    assert run(["--no-ui", "sample", str(out), "--top-p", "0"]) == 2
+    assert run(["eval", str(out), "--data", str(Path(__file__))]) == 2  # other characters
+
+
+def test_ctrl_c_saves_last_checkpoint_and_exits_130(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--no-ui",
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            str(corpus_file),
+            "--max-iters",
+            "100000",
+            "--eval-interval",
+            "20",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while not (out / "last.pt").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted, saved at iter" in stdout
+    from core.checkpoint import load_checkpoint
+
+    assert load_checkpoint(out / "last.pt")["iter"] > 0
+
+
+def test_headless_training_never_imports_textual(corpus_file: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys; from tui.cli import run; "
+        f"rc = run(['--no-ui', 'train', '--preset', 'tiny', '--data', {str(corpus_file)!r}, "
+        f"'--max-iters', '3', '--out', {str(tmp_path / 'r')!r}]); "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual'); "
+        "print('TEXTUAL', bad); sys.exit(rc)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "TEXTUAL []" in result.stdout
+
+
+def test_help_teaches(capsys) -> None:
+    assert run(["--help"]) == 0
+    assert "--no-ui train --preset tiny" in capsys.readouterr().out
+    assert run(["train", "--help"]) == 0
+    helptext = capsys.readouterr().out
+    for option in ("--time-budget", "--preset", "--resume", "--overwrite", "--data"):
+        assert option in helptext

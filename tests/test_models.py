@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from core.config import ModelConfig, build_configs
+from core.models import build_model, count_params, summarize
+
+
+def gpt(**kw) -> torch.nn.Module:
+    cfg = ModelConfig(
+        **{**dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16), **kw}
+    )
+    torch.manual_seed(0)
+    return build_model(cfg).eval()
+
+
+def test_causality_future_tokens_do_not_change_past_logits() -> None:
+    model = gpt()
+    x = torch.randint(0, 11, (2, 16))
+    y = x.clone()
+    y[:, 9:] = (y[:, 9:] + 3) % 11  # rewrite the future from position 9 on
+    with torch.no_grad():
+        lx, _ = model(x)
+        ly, _ = model(y)
+    assert torch.allclose(lx[:, :9], ly[:, :9], atol=1e-6)
+    assert not torch.allclose(lx[:, 9:], ly[:, 9:])
+
+
+def test_positions_follow_the_actual_sequence_length() -> None:
+    model = gpt()
+    x = torch.randint(0, 11, (1, 16))
+    with torch.no_grad():
+        full, _ = model(x)
+        short, _ = model(x[:, :5])
+    # A short sequence is the prefix of a long one: same positions, same logits.
+    assert torch.allclose(full[:, :5], short, atol=1e-6)
+    with pytest.raises(ValueError, match="exceeds block_size"):
+        model(torch.zeros(1, 17, dtype=torch.long))
+
+
+def test_seed_preset_is_the_3_7m_parameter_model() -> None:
+    mcfg, _ = build_configs("seed")
+    model = build_model(ModelConfig(**{**mcfg.__dict__, "vocab_size": 65}))
+    assert round(count_params(model) / 1e6, 1) == 3.7
+    rows = summarize(model)
+    assert sum(r.params for r in rows) == count_params(model)
+    assert [r.name for r in rows if r.kind == "Block"] == ["blocks.0", "blocks.1"]
+
+
+def test_loss_at_init_is_near_uniform() -> None:
+    model = gpt(vocab_size=65)
+    x = torch.randint(0, 65, (4, 16))
+    _, loss = model(x, x)
+    assert abs(loss.item() - torch.log(torch.tensor(65.0)).item()) < 0.1
+
+
+def test_bigram_depends_only_on_the_last_character() -> None:
+    model = build_model(ModelConfig(model="bigram", vocab_size=5))
+    torch.nn.init.normal_(model.table.weight)
+    a, _ = model(torch.tensor([[1, 2, 3]]))
+    b, _ = model(torch.tensor([[4, 0, 3]]))
+    assert torch.equal(a[0, -1], b[0, -1])

@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from core.config import ModelConfig
+from core.errors import CharLMError
+from core.models import build_model
+from core.sampling import SamplingParams, filter_logits, generate
+
+
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    m = build_model(ModelConfig(vocab_size=9, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    for p in m.parameters():  # a peaked, non-uniform model
+        torch.nn.init.normal_(p, std=0.5)
+    return m
+
+
+def run(params: SamplingParams, seed: int = 0, n: int = 30) -> list[int]:
+    return list(generate(model(), [1, 2], n, params, torch.Generator().manual_seed(seed)))
+
+
+def test_same_seed_same_text_and_context_longer_than_block() -> None:
+    p = SamplingParams(temperature=1.0)
+    a, b = run(p, seed=1), run(p, seed=1)
+    assert a == b and len(a) == 30  # 32 tokens > block_size 8: the window slides
+    assert run(p, seed=2) != a
+
+
+def test_greedy_equivalents() -> None:
+    greedy = run(SamplingParams(temperature=0.0))
+    assert run(SamplingParams(temperature=1.0, top_k=1), seed=5) == greedy
+    assert run(SamplingParams(temperature=1.0, top_p=1e-6), seed=6) == greedy
+
+
+def test_top_k_and_top_p_masks() -> None:
+    logits = torch.tensor([4.0, 3.0, 2.0, 1.0, 0.0])
+    k = filter_logits(logits, SamplingParams(temperature=1.0, top_k=2))
+    assert torch.isinf(k).tolist() == [False, False, True, True, True]
+    probs = logits.softmax(-1)  # 0.636, 0.234, 0.086, ...
+    p = filter_logits(logits, SamplingParams(temperature=1.0, top_p=0.8))
+    assert torch.isinf(p).tolist() == [False, False, True, True, True]
+    assert probs[:2].sum() > 0.8 > probs[0]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SamplingParams(temperature=-1),
+        SamplingParams(top_k=-1),
+        SamplingParams(top_p=0.0),
+        SamplingParams(top_p=1.5),
+    ],
+)
+def test_bad_sampling_params(params: SamplingParams) -> None:
+    with pytest.raises(CharLMError):
+        params.validate()
