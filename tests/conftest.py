@@ -11,10 +11,42 @@ from pathlib import Path
 import pytest
 import torch
 
-WORDS = (
-    "the king queen lord lady love death night day sweet fair good my thy thou art "
-    "and of to in that is not with be his her heart eyes blood crown sword speak come"
-).split()
+WORDS = [
+    "the",
+    "king",
+    "queen",
+    "lord",
+    "lady",
+    "love",
+    "death",
+    "night",
+    "day",
+    "sweet",
+    "fair",
+    "good",
+    "my",
+    "thy",
+    "thou",
+    "art",
+    "and",
+    "of",
+    "to",
+    "in",
+    "that",
+    "is",
+    "not",
+    "with",
+    "be",
+    "his",
+    "her",
+    "heart",
+    "eyes",
+    "blood",
+    "crown",
+    "sword",
+    "speak",
+    "come",
+]
 SPEAKERS = ("ROMEO", "JULIET", "KING HENRY", "First Witch", "HAMLET")
 
 

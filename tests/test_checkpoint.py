@@ -95,11 +95,11 @@ def test_shape_and_vocab_mismatches_are_named(tmp_path: Path) -> None:
     with pytest.raises(CharLMError, match=r"'wte.weight' has shape \(5, 8\), its config needs"):
         restore_model(bad)
     bad = make_ckpt(vocab="abc")
-    with pytest.raises(CharLMError, match="vocabulary has 3 characters but the config says 9"):
+    with pytest.raises(CharLMError, match=r"vocabulary has 3 characters but the config says 9"):
         restore_model(bad)
     bad = make_ckpt()
     del bad["model"]["ln_f.weight"]
-    with pytest.raises(CharLMError, match="missing 'ln_f.weight'"):
+    with pytest.raises(CharLMError, match=r"missing 'ln_f\.weight'"):
         restore_model(bad)
     bad = make_ckpt()
     bad["model"]["wte.weight"][0, 0] = float("nan")

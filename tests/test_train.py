@@ -6,8 +6,8 @@ import torch
 
 from core.checkpoint import load_checkpoint
 from core.config import build_configs
-from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
 from core.evaluate import estimate
+from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
 from core.rundir import read_jsonl
 from core.train import learning_rate, prepare
 
