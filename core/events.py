@@ -38,6 +38,11 @@ class StartEvent:
             "threads": self.threads,
             "world_size": self.world_size,
             "resumed": self.resumed,
+            "n_trainable": self.n_trainable,
+            "vocab_size": self.vocab_size,
+            "train_chars": self.train_chars,
+            "val_chars": self.val_chars,
+            "layers": [[row.name, row.kind, row.params] for row in self.layers],
         }
 
 

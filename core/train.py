@@ -173,6 +173,7 @@ class Trainer:
         self.last_metrics: dict[str, Any] = {}
         self.elapsed_before = 0.0
         self.lock: RunLock | None = None
+        self._saved_iter = -1  # iteration of the newest last.pt
         self._t0 = time.perf_counter()
         self._paused_s = 0.0
         self._start_iter = 0
@@ -229,6 +230,8 @@ class Trainer:
         path = self.run_dir / f"{kind}.pt"
         try:
             save_checkpoint(self.state(), path)
+            if kind == "last":
+                self._saved_iter = self.iter
         except OSError as e:
             raise CheckpointWriteError(
                 f"could not write {path} at iteration {self.iter}: {e.strerror or e}; "
@@ -319,23 +322,29 @@ class Trainer:
         steps_since_eval = 0
         rate = 0.0
         while True:
+            # A stop request saves at once, without the eval: a big eval can take a minute.
             stop = distributed.agree(self.control.stop_reason is not None, self.dist, self.device)
-            final = stop or distributed.agree(self.finished(), self.dist, self.device)
-            if (self.iter % cfg.eval_interval == 0 or final) and self.last_eval_iter != self.iter:
+            if stop:
+                if self._saved_iter != self.iter:
+                    self.save("last")
+                return self.control.stop_reason or "stopped"
+            final = distributed.agree(self.finished(), self.dist, self.device)
+            due = self.iter % cfg.eval_interval == 0 or final
+            if due and self.last_eval_iter != self.iter:
                 self._eval(t_train, steps_since_eval * tokens_per_step)
                 t_train, steps_since_eval = 0.0, 0
-            elif self.control.save_now.is_set() and not final:
+            elif self.control.save_now.is_set():
                 self.save("last")
             self.control.save_now.clear()
             sample_due = cfg.sample_interval and self.iter % cfg.sample_interval == 0
-            if (sample_due or self.control.sample_now.is_set()) and not stop:
+            if sample_due or self.control.sample_now.is_set():
                 self.control.sample_now.clear()
                 self._sample()
             if final:
-                if stop and self.last_eval_iter != self.iter:
-                    self.save("last")
-                return self.control.stop_reason or "finished"
+                return "finished"
             self._wait_while_paused()
+            if self.control.stop_reason is not None:
+                continue  # stopped while paused: save and leave at the top
 
             t = time.perf_counter()
             loss, lr, norm = self._step()
@@ -381,6 +390,12 @@ class Trainer:
             return
         t = time.perf_counter()
         while self.control.paused.is_set() and self.control.stop_reason is None:
+            if self.control.save_now.is_set():
+                self.control.save_now.clear()
+                self.save("last")
+            if self.control.sample_now.is_set():
+                self.control.sample_now.clear()
+                self._sample()
             time.sleep(0.05)
         self._paused_s += time.perf_counter() - t
 

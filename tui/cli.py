@@ -26,7 +26,7 @@ app = typer.Typer(
         "then:        charlm-tui runs   and   charlm-tui --no-ui sample checkpoints/<run>"
     ),
     add_completion=False,
-    no_args_is_help=True,
+    invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
@@ -43,13 +43,33 @@ def main_options(
     ] = False,
 ) -> None:
     ctx.obj = {"no_ui": no_ui}
+    if ctx.invoked_subcommand is None:
+        if no_ui:
+            print(ctx.get_help())
+            return
+        from tui.app import CharLMApp
+
+        launch(CharLMApp())
 
 
 # -- train ----------------------------------------------------------------------------------
 
 
+def no_ui(ctx: typer.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("no_ui"))
+
+
+def launch(tui_app) -> None:
+    """Run the dashboard; a crash inside it still leaves the terminal clean."""
+    code = tui_app.run()
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     data: Annotated[
         str | None,
         typer.Option(
@@ -176,7 +196,7 @@ def train(
     overrides = {
         k: v
         for k, v in locals().items()
-        if k not in ("preset", "out", "name", "resume", "resume_from", "overwrite")
+        if k not in ("ctx", "preset", "out", "name", "resume", "resume_from", "overwrite")
         and not k.startswith("_")
         and k not in ("build_configs", "default_runs_dir", "graceful_sigint", "prepare")
     }
@@ -206,6 +226,11 @@ def train(
         overwrite=overwrite,
         changed=overrides if resume else None,
     )
+    if not no_ui(ctx) and trainer.dist.is_main and not trainer.dist.enabled:
+        from tui.app import CharLMApp
+
+        launch(CharLMApp(trainer=trainer))
+        raise typer.Exit(0)
     if trainer.dist.is_main:
         from tui.console import ConsolePrinter
 
@@ -228,6 +253,7 @@ CheckpointArg = Annotated[
 
 @app.command()
 def sample(
+    ctx: typer.Context,
     checkpoint: CheckpointArg,
     prompt: Annotated[str, typer.Option(help="Text to continue (default: a newline).")] = "",
     max_new_tokens: Annotated[int, typer.Option(help="Characters to generate.")] = 500,
@@ -237,7 +263,10 @@ def sample(
     seed: Annotated[int, typer.Option(help="Same seed and checkpoint, same text.")] = 1337,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
 ) -> None:
-    """Generate text from a checkpoint, streamed character by character."""
+    """Generate text from a checkpoint, streamed character by character.
+
+    Opens the generate pane; with --no-ui, streams to stdout instead.
+    """
     import torch
 
     from core.checkpoint import load_model
@@ -249,6 +278,14 @@ def sample(
     if max_new_tokens < 0:
         raise CharLMError(f"--max-new-tokens must be zero or more, not {max_new_tokens}")
     model, vocab, _ = load_model(checkpoint)
+    if not no_ui(ctx):
+        from core.checkpoint import resolve_in_run
+        from tui.app import CharLMApp
+
+        path = resolve_in_run(checkpoint) if checkpoint.is_dir() else checkpoint
+        options = dict(path=path, prompt=prompt, params=params, max_new=max_new_tokens, seed=seed)
+        launch(CharLMApp(generate=options))
+        return
     dev = resolve_device(device)
     model.to(dev)
     context = prompt
@@ -267,6 +304,29 @@ def sample(
         out.write("\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     out.write("\n")
+
+
+# -- watch ----------------------------------------------------------------------------------
+
+
+@app.command()
+def watch(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. checkpoints/<run>.")],
+) -> None:
+    """Open the dashboard on a run another process is writing (or has written).
+
+    Follows metrics.jsonl and samples.jsonl as they grow: start a headless run in one
+    terminal (or on a GPU box with a shared folder) and watch it in another.
+    """
+    from core.rundir import is_run_dir
+
+    if not run_dir.is_dir():
+        raise CharLMError(f"no such run directory: {run_dir}")
+    if not is_run_dir(run_dir):
+        raise CharLMError(f"{run_dir} is not a run directory (no config.json or metrics.jsonl)")
+    from tui.app import CharLMApp
+
+    launch(CharLMApp(watch=run_dir))
 
 
 # -- eval -----------------------------------------------------------------------------------
@@ -345,13 +405,6 @@ def eval_(
 # -- runs -----------------------------------------------------------------------------------
 
 
-def fmt_age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return f"{seconds:.0f}s ago"
-
-
 @app.command()
 def runs(
     directory: Annotated[
@@ -360,6 +413,7 @@ def runs(
 ) -> None:
     """List runs and their checkpoints: model, params, iteration, best val loss, corpus, age."""
     from core.rundir import default_runs_dir, list_runs
+    from tui.formatting import fmt_age
 
     root = directory or default_runs_dir()
     if directory is None and not root.exists():

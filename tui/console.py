@@ -7,8 +7,6 @@ live progress bar (iteration, loss, tokens/s, ETA) sits below the log; elsewhere
 
 from __future__ import annotations
 
-import math
-
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
@@ -22,24 +20,9 @@ from core.events import (
     StartEvent,
     StepEvent,
 )
+from tui.formatting import fmt_count, fmt_duration
 
 SEPARATOR = "-" * 60
-
-
-def fmt_duration(seconds: float) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    seconds = round(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
-def fmt_count(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n:.0f}"
 
 
 def eval_line(e: EvalEvent) -> str:

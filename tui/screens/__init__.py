@@ -1,0 +1,1 @@
+"""The app's screens: home (runs), dashboard (training), generate, and small dialogs."""

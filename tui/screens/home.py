@@ -1,0 +1,123 @@
+"""Home: the runs under checkpoints/, and what to do with them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from core.errors import CharLMError
+from core.rundir import RunInfo, list_runs
+from tui.formatting import fmt_age
+
+COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
+
+
+class HomeScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("n", "new", "New run"),
+        Binding("r", "resume", "Resume"),
+        Binding("g", "generate", "Generate"),
+        Binding("f5", "reload", "Refresh"),
+    ]
+
+    def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.clock = clock
+        self.runs: list[RunInfo] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="home-title")
+        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Static(id="home-empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "charlm-tui"
+        self.sub_title = "runs"
+        table = self.query_one(DataTable)
+        for col in COLUMNS:
+            table.add_column(col, key=col)
+        self.action_reload()
+        self.set_interval(2.0, self.action_reload)
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        try:
+            runs = list_runs(self.runs_dir) if self.runs_dir.exists() else []
+        except CharLMError as e:
+            self.notify(str(e), severity="error")
+            runs = []
+        table = self.query_one(DataTable)
+        selected = self.selected
+        table.clear()
+        self.runs = runs
+        now = self.clock()
+        session = getattr(self.app, "session", None)
+        for info in runs:
+            status = info.status
+            if session is not None and session.run_dir == info.path and session.running:
+                status = session.status
+            table.add_row(
+                info.path.name,
+                info.model,
+                f"{info.n_params:,}" if info.n_params else "–",
+                f"{info.iter:,}" if info.iter is not None else "–",
+                f"{info.best_val_loss:.4f}" if info.best_val_loss is not None else "–",
+                info.corpus,
+                status,
+                fmt_age(max(0.0, now - info.modified)),
+                key=str(info.path),
+            )
+        if selected is not None:
+            for i, info in enumerate(runs):
+                if info.path == selected.path:
+                    table.move_cursor(row=i)
+        self.query_one("#home-title", Static).update(
+            f"[b]{len(runs)} run(s)[/b] in {self.runs_dir}/ · Enter opens · n starts a new one"
+        )
+        empty = self.query_one("#home-empty", Static)
+        empty.display = not runs
+        empty.update(
+            f"No runs in {self.runs_dir}/ yet.\n\nPress [b]n[/b] to train a model: the [b]tiny[/b] "
+            "preset learns in seconds, [b]cpu[/b] writes passable verse in five minutes."
+        )
+
+    @property
+    def selected(self) -> RunInfo | None:
+        table = self.query_one(DataTable)
+        if not self.runs or table.cursor_row is None or table.cursor_row >= len(self.runs):
+            return None
+        return self.runs[table.cursor_row]
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        if (info := self.selected) is not None:
+            self.app.open_run(info.path)
+
+    def action_new(self) -> None:
+        self.app.action_new_run()
+
+    def action_resume(self) -> None:
+        if (info := self.selected) is not None:
+            self.app.resume_run(info.path)
+
+    def action_generate(self) -> None:
+        if (info := self.selected) is None:
+            return
+        if not info.checkpoints:
+            self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
+            return
+        self.app.open_generate(info.path / info.checkpoints[0])

@@ -1,0 +1,1 @@
+"""Dashboard and generate-pane widgets; each renders from a RunState or a model."""

@@ -1,0 +1,30 @@
+"""The model's layers and their parameter counts."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.widgets import Static
+
+from tui.state import RunState
+
+
+def summary_table(state: RunState) -> Table | str:
+    start = state.start or {}
+    layers = start.get("layers")
+    if not layers:
+        m = state.model_config
+        return f"{m.get('model', '?')} model\n(layer summary appears when training starts)"
+    table = Table(box=None, pad_edge=False, expand=True)
+    table.add_column("layer")
+    table.add_column("type", style="dim")
+    table.add_column("params", justify="right")
+    for name, kind, params in layers:
+        table.add_row(name, kind, f"{params:,}")
+    table.add_row("total", "", f"{start.get('n_params', 0):,}", style="bold")
+    table.add_row("trainable", "", f"{start.get('n_trainable', start.get('n_params', 0)):,}")
+    return table
+
+
+class ModelSummary(Static):
+    def show(self, state: RunState) -> None:
+        self.update(summary_table(state))

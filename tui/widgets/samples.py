@@ -1,0 +1,27 @@
+"""Every sample the model wrote during training, labelled with its iteration."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from tui.state import RunState
+
+
+class SamplesLog(RichLog):
+    """Scrolls like a log: the newest sample at the bottom, followed as it arrives."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(wrap=True, markup=False, highlight=False, **kwargs)
+        self.shown = 0
+
+    def show(self, state: RunState) -> None:
+        if len(state.samples) < self.shown:  # the run was reloaded
+            self.clear()
+            self.shown = 0
+        for sample in state.samples[self.shown :]:
+            head = Text(f"── iter {sample.get('iter', '?')} ", style="bold")
+            head.append("─" * 20, style="dim")
+            self.write(head)
+            self.write(Text(str(sample.get("text", "")).strip("\n")))
+        self.shown = len(state.samples)
