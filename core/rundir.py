@@ -105,6 +105,21 @@ class RunLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
+    @staticmethod
+    def held(run_dir: Path) -> bool:
+        """Whether a live process trains in run_dir (the lock dies with its process)."""
+        try:
+            fd = os.open(run_dir / LOCK_NAME, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops the probe's shared lock
+        return False
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -223,7 +238,11 @@ def run_info(run_dir: Path) -> RunInfo | None:
     status = "new"
     if dones:
         last = dones[-1]
-        status = last.get("reason", "?") if last["event"] == "done" else "running"
+        if last["event"] == "done":
+            status = last.get("reason", "?")
+        else:
+            # Started and never finished: still going, or its process died (kill -9, crash).
+            status = "running" if RunLock.held(run_dir) else "killed"
     mtimes = [p.stat().st_mtime for p in run_dir.iterdir() if p.is_file()]
     model = mcfg.get("model", "?")
     if model == "gpt" and all(k in mcfg for k in ("n_layer", "n_head", "n_embd")):

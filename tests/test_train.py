@@ -192,3 +192,17 @@ def test_time_budget_stops_on_time(corpus_file: Path) -> None:
     assert done.reason == "finished"
     assert 1.5 <= done.elapsed_s < 5.0
     assert math.isfinite(done.best_val_loss)
+
+
+def test_a_second_training_on_the_same_run_is_refused(corpus_file: Path, tmp_path: Path) -> None:
+    from core.errors import CharLMError
+    from core.rundir import RunLock, run_info
+
+    first = trainer_for(corpus_file, tmp_path / "run", max_iters=10)
+    assert RunLock.held(tmp_path / "run")
+    mcfg, tcfg = build_configs("tiny", {})
+    with pytest.raises(CharLMError, match="in use by another training process"):
+        prepare(mcfg, tcfg, tmp_path / "run", overwrite=True)
+    first.run()
+    assert not RunLock.held(tmp_path / "run")
+    assert run_info(tmp_path / "run").status == "finished"

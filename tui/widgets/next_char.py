@@ -12,7 +12,10 @@ def printable(ch: str) -> str:
 
 
 class NextChar(Static):
+    top: list[tuple[str, float]] = []
+
     def show(self, top: list[tuple[str, float]], context: str = "") -> None:
+        self.top = top
         if not top:
             self.update(Text("type a prompt to see what the model expects next", style="dim"))
             return

@@ -1,0 +1,47 @@
+"""Snapshots of the main screens with deterministic content (pytest-textual-snapshot).
+
+Update after an intended visual change with: pytest tests/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui_helpers import FIXED_TIME, fake_run
+from tui.app import CharLMApp
+
+
+@pytest.fixture()
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    root = Path("runs")  # relative: the same text on every machine
+    fake_run(root, "shakespeare-tiny", iters=400, age_s=7200)
+    fake_run(root, "still-going", iters=200, done=None, age_s=30)
+    return root
+
+
+def test_home(runs: Path, snap_compare) -> None:
+    app = CharLMApp(runs_dir=runs, clock=lambda: FIXED_TIME)
+    assert snap_compare(app, terminal_size=(100, 24))
+
+
+def test_dashboard_following_a_run(runs: Path, snap_compare) -> None:
+    app = CharLMApp(watch=runs / "shakespeare-tiny")
+    assert snap_compare(app, terminal_size=(100, 30))
+
+
+def test_dashboard_at_80x24(runs: Path, snap_compare) -> None:
+    app = CharLMApp(watch=runs / "shakespeare-tiny")
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_generate_pane_with_next_character_view(runs: Path, snap_compare) -> None:
+    app = CharLMApp(generate=dict(path=runs / "shakespeare-tiny" / "best.pt", prompt="KING"))
+    assert snap_compare(app, terminal_size=(100, 24))
+
+
+def test_new_run_form(runs: Path, snap_compare) -> None:
+    app = CharLMApp(runs_dir=runs, clock=lambda: FIXED_TIME)
+    assert snap_compare(app, terminal_size=(80, 24), press=["n"])
