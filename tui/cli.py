@@ -60,8 +60,14 @@ def no_ui(ctx: typer.Context) -> bool:
     return bool(root.obj and root.obj.get("no_ui"))
 
 
-def launch(tui_app) -> None:
-    """Run the dashboard; a crash inside it still leaves the terminal clean."""
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def launch(tui_app: Any) -> None:
+    """Run a CharLMApp (imported lazily: the headless path never loads textual)."""
+    if not has_terminal():
+        raise CharLMError("the dashboard needs a terminal: run this in one, or add --no-ui")
     code = tui_app.run()
     if isinstance(code, int) and code:
         raise typer.Exit(code)
@@ -226,7 +232,9 @@ def train(
         overwrite=overwrite,
         changed=overrides if resume else None,
     )
-    if not no_ui(ctx) and trainer.dist.is_main and not trainer.dist.enabled:
+    if not no_ui(ctx) and not has_terminal():
+        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
+    elif not no_ui(ctx) and trainer.dist.is_main and not trainer.dist.enabled:
         from tui.app import CharLMApp
 
         launch(CharLMApp(trainer=trainer))
