@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import torch.nn as nn
 from core import distributed
 from core.checkpoint import FORMAT, load_checkpoint, restore_model, save_checkpoint
 from core.config import RESUMABLE_FIELDS, ModelConfig, TrainConfig, flag, replace, to_dict
+from core.control import Control, ControlFile
 from core.data import BatchSampler, Dataset, check_split_length, load_corpus, make_dataset
 from core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
 from core.evaluate import Metrics, estimate, fixed_batches
@@ -48,20 +48,6 @@ from core.rundir import (
     write_config,
 )
 from core.sampling import SamplingParams, generate
-
-
-@dataclass
-class Control:
-    """Requests from outside the loop (Ctrl-C, the dashboard), honoured between steps."""
-
-    stop_reason: str | None = None  # "interrupted" (Ctrl-C) or "stopped"
-    paused: threading.Event = field(default_factory=threading.Event)
-    save_now: threading.Event = field(default_factory=threading.Event)
-    sample_now: threading.Event = field(default_factory=threading.Event)
-
-    def stop(self, reason: str = "stopped") -> None:
-        self.stop_reason = self.stop_reason or reason
-        self.paused.clear()
 
 
 @contextlib.contextmanager
@@ -173,6 +159,7 @@ class Trainer:
         self.last_metrics: dict[str, Any] = {}
         self.elapsed_before = 0.0
         self.lock: RunLock | None = None
+        self.control_file: ControlFile | None = None
         self._saved_iter = -1  # iteration of the newest last.pt
         self._t0 = time.perf_counter()
         self._paused_s = 0.0
@@ -322,6 +309,8 @@ class Trainer:
         steps_since_eval = 0
         rate = 0.0
         while True:
+            if self.control_file is not None:
+                self.control_file.poll(self.control)
             # A stop request saves at once, without the eval: a big eval can take a minute.
             stop = distributed.agree(self.control.stop_reason is not None, self.dist, self.device)
             if stop:
@@ -390,6 +379,8 @@ class Trainer:
             return
         t = time.perf_counter()
         while self.control.paused.is_set() and self.control.stop_reason is None:
+            if self.control_file is not None:
+                self.control_file.poll(self.control)
             if self.control.save_now.is_set():
                 self.control.save_now.clear()
                 self.save("last")
@@ -475,9 +466,11 @@ def prepare(
     overwrite: bool = False,
     control: Control | None = None,
     changed: dict[str, Any] | None = None,
+    dry_run: bool = False,
 ) -> Trainer:
     """Validate everything, then build the trainer. Writes nothing before it succeeds,
-    except taking the run directory's lock."""
+    except taking the run directory's lock; with dry_run, not even that (the dashboard
+    checks a run this way before it starts the training process)."""
     dist = distributed.from_env()
     resume_state = None
     if run_dir is not None:
@@ -526,7 +519,7 @@ def prepare(
     trainer = Trainer(
         mcfg, tcfg, dataset, model, optimizer, device, run_dir, dist, resume_state, control
     )
-    if run_dir is not None and dist.is_main:
+    if run_dir is not None and dist.is_main and not dry_run:
         _claim_run_dir(trainer, run_dir, resume, overwrite)
     return trainer
 
@@ -561,6 +554,7 @@ def _claim_run_dir(trainer: Trainer, run_dir: Path, resume: bool, overwrite: boo
         },
     )
     write_config(run_dir, config)
+    trainer.control_file = ControlFile(run_dir)
     trainer.sinks += [
         StepLogFilter(MetricsWriter(run_dir), trainer.tcfg.log_interval),
         SamplesWriter(run_dir),

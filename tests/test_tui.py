@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 
 import torch
 
 from core.checkpoint import load_checkpoint
 from core.config import build_configs
+from core.rundir import read_jsonl
 from core.sampling import SamplingParams, generate
 from core.train import prepare
 from tests.tui_helpers import FIXED_TIME, fake_run, wait_for
 from tui.app import CharLMApp
+from tui.process import train_argv
 from tui.screens.dashboard import DashboardScreen
-from tui.screens.dialogs import ConfirmScreen
+from tui.screens.dialogs import ChoiceScreen
 from tui.screens.generate import GenerateScreen
 from tui.screens.home import HomeScreen
 from tui.screens.new_run import NewRunScreen, parse_form
 from tui.state import FileFeed, RunState, _Tail
 
 
-def tiny_trainer(corpus: Path, out: Path, **over):
+def tiny_train(corpus: Path, out: Path, **over) -> tuple[Path, list[str]]:
+    """What CharLMApp(train=...) takes: the run directory and the child's command line."""
     values = dict(
         data=str(corpus), max_iters=100_000, eval_interval=50, sample_interval=0, log_interval=1
     )
+    values.update(over)
+    mcfg, tcfg = build_configs("tiny", values)
+    return out, train_argv(mcfg, tcfg, out)
+
+
+def tiny_trainer(corpus: Path, out: Path, **over):
+    values = dict(data=str(corpus), max_iters=20, eval_interval=10, sample_interval=0)
     values.update(over)
     mcfg, tcfg = build_configs("tiny", values)
     return prepare(mcfg, tcfg, out)
@@ -59,41 +70,41 @@ def test_home_lists_runs_and_opens_one(tmp_path: Path) -> None:
 
 def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    trainer = tiny_trainer(corpus_file, out)
 
     async def scenario() -> None:
-        app = CharLMApp(runs_dir=tmp_path, trainer=trainer)
+        app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, out))
         async with app.run_test(size=(120, 36)) as pilot:
-            session = app.session
             dash = app.screen
-            assert isinstance(dash, DashboardScreen) and dash.live
-            await wait_for(pilot, lambda: len(dash.feed.state.evals) >= 1)
+            assert isinstance(dash, DashboardScreen)
+
+            def state():
+                return dash.feed.state
+
+            await wait_for(pilot, lambda: dash.live and len(state().evals) >= 1)
+            assert dash.check_action("pause", ())
 
             await pilot.press("p")
-            assert session.paused and session.status == "paused"
-            await pilot.pause(0.3)
-            frozen = trainer.iter
-            await pilot.pause(0.5)
-            assert trainer.iter == frozen  # paused means paused
+            await wait_for(pilot, lambda: "paused" in dash.status_line())
+            await pilot.pause(1.0)
+            frozen = state().iter
+            await pilot.pause(1.0)
+            assert state().iter == frozen  # paused means paused
 
             await pilot.press("t")  # sample now, even while paused
-            await wait_for(pilot, lambda: len(dash.feed.state.samples) == 1)
+            await wait_for(pilot, lambda: len(state().samples) == 1)
             await pilot.press("c")  # save a checkpoint now
-            await wait_for(
-                pilot, lambda: dash.feed.state.checkpoints.get("last", {}).get("iter") == frozen
-            )
+            await wait_for(pilot, lambda: state().checkpoints.get("last", {}).get("iter") == frozen)
 
             await pilot.press("p")
-            await wait_for(pilot, lambda: trainer.iter > frozen + 5)
-            assert session.status == "training"
+            await wait_for(pilot, lambda: state().iter > frozen + 5)
+            assert "training" in dash.status_line()
 
             await pilot.press("s")  # stop: saves last.pt
-            await wait_for(pilot, lambda: not session.running)
-            assert session.done.reason == "stopped"
-            assert load_checkpoint(out / "last.pt")["iter"] == session.done.iter
-            await pilot.pause(0.4)
-            assert dash.feed.state.done["reason"] == "stopped"  # the final state reached the UI
-            assert not dash.check_action("pause", ())
+            await wait_for(pilot, lambda: state().done is not None and not app.training)
+            assert state().done["reason"] == "stopped"
+            assert load_checkpoint(out / "last.pt")["iter"] == state().done["iter"]
+            await pilot.pause(1.0)
+            assert not dash.check_action("pause", ())  # nothing left to steer
 
     run(scenario())
 
@@ -101,43 +112,65 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
 def test_generate_from_the_live_dashboard_uses_current_weights(
     corpus_file: Path, tmp_path: Path
 ) -> None:
-    trainer = tiny_trainer(corpus_file, tmp_path / "run")
-
     async def scenario() -> None:
-        app = CharLMApp(runs_dir=tmp_path, trainer=trainer)
+        app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, tmp_path / "run"))
         async with app.run_test(size=(120, 36)) as pilot:
-            await wait_for(pilot, lambda: trainer.iter > 20)
+            dash = app.screen
+            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 20)
             await pilot.press("g")
             await wait_for(pilot, lambda: isinstance(app.screen, GenerateScreen))
-            assert "iter" in str(app.screen.label)
+            it = load_checkpoint(tmp_path / "run" / "last.pt")["iter"]
+            assert f"iter {it:,}" in str(app.screen.label) and it > 20
             await pilot.press("escape")  # back to the dashboard, training goes on
             assert isinstance(app.screen, DashboardScreen)
-            app.session.stop()
-            await wait_for(pilot, lambda: not app.session.running)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: not app.training)
 
     run(scenario())
 
 
-def test_quit_while_training_asks_then_saves_and_joins(corpus_file: Path, tmp_path: Path) -> None:
+def test_quit_while_training_asks_then_saves(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    trainer = tiny_trainer(corpus_file, out)
 
     async def scenario() -> None:
-        app = CharLMApp(runs_dir=tmp_path, trainer=trainer)
+        app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, out))
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: trainer.iter > 10)
+            dash = app.screen
+            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 10)
             await pilot.press("q")
-            assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")  # keep training
-            assert app.session.running
+            assert isinstance(app.screen, ChoiceScreen)
+            await pilot.press("escape")  # changed my mind
+            assert app.training
             await pilot.press("q")
-            await pilot.press("y")
-            await wait_for(pilot, lambda: not app.session.running)
-        assert app.session.worker.is_finished
-        assert app.session.done.reason == "stopped"
-        assert (out / "last.pt").is_file()
+            await pilot.click("#stop")
+            await wait_for(pilot, lambda: not app.is_running, timeout=60)
+        assert app.process.proc.returncode == 0
+        done = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "done"]
+        assert done[-1]["reason"] == "stopped"
+        assert load_checkpoint(out / "last.pt")["iter"] == done[-1]["iter"]
 
     run(scenario())
+
+
+def test_watch_steers_a_headless_run(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _, argv = tiny_train(corpus_file, out)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=out)
+        async with app.run_test(size=(100, 30)) as pilot:
+            dash = app.screen
+            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 5)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: dash.feed.state.done is not None)
+            assert dash.feed.state.done["reason"] == "stopped"
+
+    try:
+        run(scenario())
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
 
 
 def test_generate_streams_the_same_text_as_the_core_and_stops_on_escape(tmp_path: Path) -> None:
@@ -235,48 +268,49 @@ def test_new_run_form_validates_then_starts_training(corpus_file: Path, tmp_path
             await pilot.pause()
             assert not form.query_one("#start").disabled
             await pilot.click("#start")
-            await wait_for(pilot, lambda: app.session is not None and not app.session.running)
-            assert app.session.done.reason == "finished" and app.session.done.iter == 30
-            assert (tmp_path / "runs" / "from-form" / "best.pt").is_file()
+            await wait_for(pilot, lambda: app.process is not None and not app.training)
+            assert app.process.proc.returncode == 0
+            run_dir = tmp_path / "runs" / "from-form"
+            done = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r["event"] == "done"]
+            assert done[0]["reason"] == "finished" and done[0]["iter"] == 30
+            assert (run_dir / "best.pt").is_file()
 
     run(scenario())
 
 
 def test_resume_from_home(corpus_file: Path, tmp_path: Path) -> None:
-    trainer = tiny_trainer(corpus_file, tmp_path / "run", max_iters=20)
-    trainer.run()
+    tiny_trainer(corpus_file, tmp_path / "run", max_iters=20).run()
 
     async def scenario() -> None:
         app = CharLMApp(runs_dir=tmp_path)
         async with app.run_test(size=(100, 30)) as pilot:
-            app.screen.runs[0].path  # noqa: B018 - the run is listed
+            assert [r.path.name for r in app.screen.runs] == ["run"]
             await pilot.press("r")
-            await wait_for(pilot, lambda: app.session is not None)
-            await wait_for(pilot, lambda: not app.session.running)
+            await wait_for(pilot, lambda: app.process is not None and not app.training)
             # Resumed with the run's own settings: already at max_iters, so done at once.
-            assert app.session.done.reason == "finished" and app.session.done.iter == 20
+            starts = [
+                r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["event"] == "start"
+            ]
+            assert [s["resumed"] for s in starts] == [False, True]
+            assert app.process.proc.returncode == 0
 
     run(scenario())
 
 
-def test_worker_errors_become_notifications_not_crashes(
-    corpus_file: Path, tmp_path: Path, monkeypatch
+def test_a_failing_training_process_is_reported_not_fatal(
+    corpus_file: Path, tmp_path: Path
 ) -> None:
-    trainer = tiny_trainer(corpus_file, tmp_path / "run")
-
-    def broken_step():
-        raise RuntimeError("simulated failure in the training loop")
-
-    monkeypatch.setattr(trainer, "_step", broken_step)
+    out, argv = tiny_train(corpus_file, tmp_path / "run")
+    argv[argv.index("--data") + 1] = str(tmp_path / "vanished.txt")  # gone since the check
 
     async def scenario() -> None:
-        app = CharLMApp(runs_dir=tmp_path, trainer=trainer)
+        app = CharLMApp(runs_dir=tmp_path, train=(out, argv))
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: not app.session.running)
-            await pilot.pause(0.2)
-            assert app.session.status == "failed"
+            await wait_for(pilot, lambda: app.process is not None and not app.training)
+            await pilot.pause(1.0)
             messages = [n.message for n in app._notifications]
-            assert any("simulated failure" in m for m in messages)
+            assert any("no such file" in m for m in messages), messages
+            assert "failed: charlm-tui: error: no such file" in app.screen.status_line()
             assert app.is_running  # the app survived
 
     run(scenario())
@@ -307,8 +341,7 @@ def test_follower_waits_for_half_written_lines(tmp_path: Path) -> None:
 def test_follower_sees_a_run_grow(corpus_file: Path, tmp_path: Path) -> None:
     feed = FileFeed(tmp_path / "run")
     assert not feed.update()  # nothing there yet: no crash
-    trainer = tiny_trainer(corpus_file, tmp_path / "run", max_iters=40, eval_interval=20)
-    trainer.run()
+    tiny_trainer(corpus_file, tmp_path / "run", max_iters=40, eval_interval=20).run()
     assert feed.update()
     assert [e["iter"] for e in feed.state.evals] == [0, 20, 40]
     assert feed.state.done["reason"] == "finished"

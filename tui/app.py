@@ -1,4 +1,8 @@
-"""The Textual app: home, dashboard and generate screens around one training session."""
+"""The Textual app: home, dashboard and generate screens, and the training it started.
+
+Training runs in a child process (see tui/process.py); the dashboard follows the run
+directory it writes and steers it through control.json.
+"""
 
 from __future__ import annotations
 
@@ -10,100 +14,22 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from core.checkpoint import load_model
-from core.config import ModelConfig, TrainConfig, to_dict
+from core.config import ModelConfig, TrainConfig
+from core.control import write_control
 from core.errors import CharLMError
-from core.events import CheckpointEvent, DoneEvent, Event
 from core.rundir import default_runs_dir
 from core.sampling import SamplingParams
-from core.train import Control, Trainer, prepare
+from core.train import prepare
+from tui.process import TrainingProcess, train_argv
 from tui.screens.dashboard import DashboardScreen
-from tui.screens.dialogs import ConfirmScreen
+from tui.screens.dialogs import ChoiceScreen
 from tui.screens.generate import GenerateScreen
 from tui.screens.home import HomeScreen
 from tui.screens.new_run import NewRun, NewRunScreen
-from tui.state import FileFeed, LiveFeed
-
-
-class _WorkerSink:
-    """Runs on the training thread: honours worker cancellation, reports checkpoints."""
-
-    def __init__(self, session: TrainingSession) -> None:
-        self.session = session
-
-    def handle(self, event: Event) -> None:
-        worker = self.session.worker
-        if worker is not None and worker.is_cancelled:
-            self.session.control.stop("stopped")
-        if isinstance(event, CheckpointEvent) and event.kind == "last":
-            self.session.saved_last(Path(event.path))
-        if isinstance(event, DoneEvent):
-            self.session.done = event
-
-    def close(self) -> None:
-        pass
-
-
-class TrainingSession:
-    """One training run in a thread worker of this app, and the feed that shows it."""
-
-    def __init__(self, app: CharLMApp, trainer: Trainer) -> None:
-        self.app = app
-        self.trainer = trainer
-        self.control: Control = trainer.control
-        self.run_dir = trainer.run_dir
-        config = to_dict(trainer.mcfg, trainer.tcfg)
-        self.feed = LiveFeed(trainer.run_dir, config)
-        trainer.sinks += [self.feed.buffer, _WorkerSink(self)]
-        self.worker: Worker | None = None
-        self.done: DoneEvent | None = None
-        self._on_save: Callable[[Path], None] | None = None
-
-    def start(self) -> None:
-        self.worker = self.app.run_worker(
-            self.trainer.run, thread=True, name="training", group="training", exit_on_error=False
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None and self.worker.state in (
-            WorkerState.PENDING,
-            WorkerState.RUNNING,
-        )
-
-    @property
-    def paused(self) -> bool:
-        return self.control.paused.is_set()
-
-    @property
-    def status(self) -> str:
-        if self.worker is not None and self.worker.state == WorkerState.ERROR:
-            return "failed"
-        if self.done is not None:
-            return self.done.reason
-        if self.control.stop_reason:
-            return "stopping…"
-        return "paused" if self.paused else "training"
-
-    def toggle_pause(self) -> None:
-        if self.paused:
-            self.control.paused.clear()
-        else:
-            self.control.paused.set()
-
-    def stop(self) -> None:
-        self.control.stop("stopped")
-
-    def open_generate_after_save(self, app: CharLMApp) -> None:
-        self._on_save = lambda path: app.call_from_thread(app.open_generate, path)
-        self.control.save_now.set()
-
-    def saved_last(self, path: Path) -> None:  # on the training thread
-        callback, self._on_save = self._on_save, None
-        if callback is not None:
-            callback(path)
+from tui.state import FileFeed
 
 
 class CharLMApp(App[int]):
@@ -118,22 +44,21 @@ class CharLMApp(App[int]):
         self,
         *,
         runs_dir: Path | None = None,
-        trainer: Trainer | None = None,
+        train: tuple[Path, list[str]] | None = None,
         watch: Path | None = None,
         generate: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.runs_dir = runs_dir or default_runs_dir()
-        self.session: TrainingSession | None = None
-        self._initial_trainer = trainer
-        self._watch = watch
-        self._generate = generate
+        self.process: TrainingProcess | None = None
+        self._exit_when_stopped = False
+        self._train, self._watch, self._generate = train, watch, generate
         self.clock = clock
 
     def on_mount(self) -> None:
-        if self._initial_trainer is not None:
-            self.start_training(self._initial_trainer)
+        if self._train is not None:
+            self.start_training(*self._train)
         elif self._watch is not None:
             self.push_screen(DashboardScreen(FileFeed(self._watch)))
         elif self._generate is not None:
@@ -143,32 +68,64 @@ class CharLMApp(App[int]):
 
     # -- training --------------------------------------------------------------------------
 
-    def start_training(self, trainer: Trainer) -> None:
-        if self.session is not None and self.session.running:
-            self.notify("a run is already training here: stop it first", severity="error")
+    @property
+    def training(self) -> bool:
+        return self.process is not None and self.process.running
+
+    def start_training(self, run_dir: Path, argv: list[str]) -> None:
+        if self.training:
+            self.notify("a run is already training from here: stop it first", severity="error")
             return
-        self.session = TrainingSession(self, trainer)
-        self.session.start()
-        self.push_screen(DashboardScreen(self.session.feed, self.session))
+        self.process = TrainingProcess(run_dir, argv)
+        self.process.start()
+        self.run_worker(self.process.wait, thread=True, group="training", exit_on_error=False)
+        self.push_screen(DashboardScreen(FileFeed(run_dir), self.process))
+
+    def check_then_train(
+        self,
+        mcfg: ModelConfig,
+        tcfg: TrainConfig,
+        run_dir: Path,
+        resume: bool = False,
+    ) -> None:
+        """Validate the run off the UI thread (the corpus may take a while), then start it."""
+        if self.training:
+            self.notify("a run is already training from here: stop it first", severity="error")
+            return
+        self.notify(f"checking {run_dir.name}…", timeout=3)
+
+        def check() -> tuple[Path, list[str]]:
+            prepare(mcfg, tcfg, run_dir, resume=resume, dry_run=True)
+            if resume:
+                return run_dir, train_argv(None, None, run_dir, resume=True)
+            return run_dir, train_argv(mcfg, tcfg, run_dir)
+
+        self.run_worker(check, thread=True, group="check", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "training" and self.session is not None:
-            if event.state == WorkerState.ERROR:
-                self.notify(f"training failed: {event.worker.error}", severity="error", timeout=30)
-            elif event.state == WorkerState.SUCCESS:
-                done = event.worker.result
-                if isinstance(done, DoneEvent) and done.message:
-                    self.notify(done.message, severity="error", timeout=30)
-                elif isinstance(done, DoneEvent):
-                    self.notify(f"training {done.reason} at iter {done.iter}", timeout=5)
-        elif event.worker.group == "prepare" and event.state == WorkerState.ERROR:
-            error = event.worker.error
-            msg = (
-                str(error) if isinstance(error, CharLMError) else f"{type(error).__name__}: {error}"
-            )
-            self.notify(msg, severity="error", timeout=15)
-        elif event.worker.group == "prepare" and event.state == WorkerState.SUCCESS:
-            self.start_training(event.worker.result)
+        worker = event.worker
+        if worker.group == "check" and event.state == WorkerState.SUCCESS:
+            self.start_training(*worker.result)
+        elif worker.group == "check" and event.state == WorkerState.ERROR:
+            error = worker.error
+            text = str(error) if isinstance(error, CharLMError) else repr(error)
+            self.notify(text, title="cannot start", severity="error", timeout=15)
+        elif worker.group == "training" and event.state == WorkerState.SUCCESS:
+            if self._exit_when_stopped:
+                self.exit(0)
+                return
+            code = worker.result
+            if code not in (0, 130) and self.process is not None:
+                self.notify(
+                    self.process.error_line() or f"training exited with code {code}",
+                    title="training failed",
+                    severity="error",
+                    timeout=30,
+                )
+            else:
+                self.notify("training ended", timeout=4)
+        elif worker.group == "training" and event.state == WorkerState.ERROR:
+            self.notify(f"lost the training process: {worker.error}", severity="error")
 
     def action_new_run(self) -> None:
         def start(result: NewRun | None) -> None:
@@ -176,7 +133,7 @@ class CharLMApp(App[int]):
                 return
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = result.name or f"{result.tcfg.preset}-{result.mcfg.model}-{stamp}"
-            self.prepare_in_background(result.mcfg, result.tcfg, self.runs_dir / name)
+            self.check_then_train(result.mcfg, result.tcfg, self.runs_dir / name)
 
         self.push_screen(NewRunScreen(), start)
 
@@ -184,31 +141,13 @@ class CharLMApp(App[int]):
         from core.config import build_configs
 
         mcfg, tcfg = build_configs("tiny", {})  # replaced by the run's own configuration
-        self.prepare_in_background(mcfg, tcfg, run_dir, resume=True)
-
-    def prepare_in_background(
-        self, mcfg: ModelConfig, tcfg: TrainConfig, run_dir: Path, resume: bool = False
-    ) -> None:
-        if self.session is not None and self.session.running:
-            self.notify("a run is already training here: stop it first", severity="error")
-            return
-        self.notify(f"loading {tcfg.data if not resume else run_dir.name}…", timeout=3)
-
-        def work() -> Trainer:
-            trainer = prepare(mcfg, tcfg, run_dir, resume=resume)
-            if get_current_worker().is_cancelled and trainer.lock is not None:
-                trainer.lock.release()
-            return trainer
-
-        self.run_worker(work, thread=True, group="prepare", exit_on_error=False)
+        self.check_then_train(mcfg, tcfg, run_dir, resume=True)
 
     # -- navigation ------------------------------------------------------------------------
 
     def open_run(self, run_dir: Path) -> None:
-        if self.session is not None and self.session.run_dir == run_dir:
-            self.push_screen(DashboardScreen(self.session.feed, self.session))
-        else:
-            self.push_screen(DashboardScreen(FileFeed(run_dir)))
+        mine = self.process if self.process and self.process.run_dir == run_dir else None
+        self.push_screen(DashboardScreen(FileFeed(run_dir), mine))
 
     def open_generate(
         self,
@@ -251,22 +190,23 @@ class CharLMApp(App[int]):
     # -- leaving ---------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        session = self.session
-        if session is None or not session.running:
+        process = self.process
+        if process is None or not process.running:
             self.exit(0)
             return
 
-        async def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            self.notify("saving last.pt, then quitting…", timeout=10)
-            session.stop()
-            await session.worker.wait()
-            self.exit(0)
+        async def answered(choice: str | None) -> None:
+            if choice == "leave":
+                self.exit(0)
+            elif choice == "stop":
+                self.notify("saving last.pt, then quitting…", timeout=10)
+                self._exit_when_stopped = True
+                write_control(process.run_dir, stop=True)
 
         self.push_screen(
-            ConfirmScreen(
-                "Training is running. Save last.pt and quit?", "Save and quit", "Keep training"
+            ChoiceScreen(
+                f"{process.run_dir.name} is training.",
+                [("stop", "Save and quit"), ("leave", "Quit, keep training"), ("cancel", "Cancel")],
             ),
             answered,
         )

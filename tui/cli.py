@@ -140,6 +140,13 @@ def train(
     weight_decay: Annotated[
         float | None, typer.Option(help="AdamW decay on matrices.", rich_help_panel=TRAIN)
     ] = None,
+    beta1: Annotated[
+        float | None, typer.Option(help="AdamW beta1 (momentum).", rich_help_panel=TRAIN)
+    ] = None,
+    beta2: Annotated[
+        float | None,
+        typer.Option(help="AdamW beta2 (0.99 suits small data).", rich_help_panel=TRAIN),
+    ] = None,
     grad_clip: Annotated[
         float | None, typer.Option(help="Clip the gradient norm (0: off).", rich_help_panel=TRAIN)
     ] = None,
@@ -195,17 +202,13 @@ def train(
 
       charlm-tui --no-ui train --name myrun --resume --max-iters 5000
     """
-    from core.config import build_configs
+    options = dict(locals())  # first: exactly the parameters of this command
+    from core import distributed
+    from core.config import MODEL_FIELDS, TRAIN_FIELDS, build_configs
     from core.rundir import default_runs_dir
     from core.train import graceful_sigint, prepare
 
-    overrides = {
-        k: v
-        for k, v in locals().items()
-        if k not in ("ctx", "preset", "out", "name", "resume", "resume_from", "overwrite")
-        and not k.startswith("_")
-        and k not in ("build_configs", "default_runs_dir", "graceful_sigint", "prepare")
-    }
+    overrides = {k: v for k, v in options.items() if k in MODEL_FIELDS | TRAIN_FIELDS}
     if out is not None and name is not None:
         raise CharLMError("give --out or --name, not both")
     if resume and overwrite:
@@ -214,15 +217,15 @@ def train(
         raise CharLMError("--resume needs the run to continue: pass --out DIR or --name NAME")
     if name is not None and (not name.strip() or "/" in name or name in (".", "..")):
         raise CharLMError(f"--name must be a plain folder name, not {name!r}")
-    if resume:
-        from core.config import build_configs as _b  # validate the overrides' values alone
-
-        mcfg, tcfg = _b(preset, {})
-    else:
-        mcfg, tcfg = build_configs(preset, overrides)
+    # When resuming, the run's own configuration replaces these (see core.train.prepare).
+    mcfg, tcfg = build_configs(preset, {} if resume else overrides)
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = default_runs_dir() / (name or f"{tcfg.preset}-{mcfg.model}-{stamp}")
+    dashboard = not no_ui(ctx) and distributed.from_env().world_size == 1
+    if dashboard and not has_terminal():
+        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
+        dashboard = False
     trainer = prepare(
         mcfg,
         tcfg,
@@ -231,14 +234,20 @@ def train(
         resume_from=resume_from,
         overwrite=overwrite,
         changed=overrides if resume else None,
+        dry_run=dashboard,  # the dashboard checks here, then trains in a child process
     )
-    if not no_ui(ctx) and not has_terminal():
-        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
-    elif not no_ui(ctx) and trainer.dist.is_main and not trainer.dist.enabled:
+    if dashboard:
         from tui.app import CharLMApp
+        from tui.process import train_argv
 
-        launch(CharLMApp(trainer=trainer))
-        raise typer.Exit(0)
+        if resume:
+            argv = train_argv(None, None, out, True, resume_from, overrides)
+        else:
+            argv = train_argv(trainer.mcfg, trainer.tcfg, out)
+            if overwrite:
+                argv.append("--overwrite")
+        launch(CharLMApp(train=(out, argv)))
+        return
     if trainer.dist.is_main:
         from tui.console import ConsolePrinter
 

@@ -1,21 +1,18 @@
-"""What the dashboard knows about a run, fed by records in the metrics.jsonl format.
+"""What the dashboard knows about a run, read from the files the run writes.
 
-Two feeds produce the same records: `RecordBuffer`, a sink the training thread
-writes to, and `RunFollower`, which tails the files of a run written by another
-process. The UI drains either on a timer (a throttled snapshot) and applies the
-records to a `RunState`, so a live run and a followed one look the same.
+`FileFeed` tails metrics.jsonl and samples.jsonl (complete lines only) and applies
+the records to a `RunState`. The dashboard polls it on a timer: a throttled snapshot
+of a training that runs in another process, whether this app started it or not.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.events import Event, StepEvent
 from core.rundir import read_config
 
 MAX_STEP_POINTS = 20_000  # plenty for a chart; older points are thinned
@@ -90,48 +87,6 @@ class RunState:
     def apply_all(self, records: list[dict[str, Any]]) -> None:
         for r in records:
             self.apply(r)
-
-
-class RecordBuffer:
-    """A training sink (and the dashboard's live feed): events become records in a
-    buffer the UI thread drains.
-
-    `handle` runs on the training thread and only appends; all rendering happens on
-    the UI thread when it drains, at the rate it chooses.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: list[dict[str, Any]] = []
-        self.last_event: Event | None = None
-
-    def handle(self, event: Event) -> None:
-        record = event.record()
-        with self._lock:
-            self._pending.append(record)
-            if not isinstance(event, StepEvent):
-                self.last_event = event
-
-    def drain(self) -> list[dict[str, Any]]:
-        with self._lock:
-            out, self._pending = self._pending, []
-        return out
-
-    def close(self) -> None:
-        pass
-
-
-class LiveFeed:
-    """RunState fed by a training thread in this process."""
-
-    def __init__(self, run_dir: Path | None, config: dict[str, Any]) -> None:
-        self.buffer = RecordBuffer()
-        self.state = RunState(run_dir=run_dir, config=config)
-
-    def update(self) -> bool:
-        records = self.buffer.drain()
-        self.state.apply_all(records)
-        return bool(records)
 
 
 class _Tail:

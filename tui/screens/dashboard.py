@@ -1,12 +1,13 @@
 """The training dashboard: loss curves, metrics, samples and the model, live.
 
-Shows a feed: a training thread of this app (`LiveFeed`, with keys to pause, stop,
-save, sample) or the files of a run written elsewhere (`FileFeed`, `watch`). The
-feed is drained on a timer, so the training thread never waits for the screen.
+It follows a run directory (`FileFeed`): a run this app started in a child process,
+one a headless process writes (`watch`), or one finished long ago. While a process
+trains there (it holds the run's lock) the keys steer it through control.json.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -15,15 +16,19 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from core.control import read_control, request, write_control
+from core.rundir import RunLock
+from tui.process import TrainingProcess
 from tui.screens.home import HomeScreen
-from tui.state import FileFeed, LiveFeed
+from tui.state import FileFeed
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.metrics import MetricsPanel
 from tui.widgets.model_summary import ModelSummary
 from tui.widgets.samples import SamplesLog
 
-REFRESH_S = 0.25  # metrics and samples
-CHART_REFRESH_S = 0.5  # the chart costs more to draw
+REFRESH_S = 0.5  # metrics and samples: twice a second reads as live
+CHART_REFRESH_S = 1.0  # the chart costs more to draw
+STEERING = ("pause", "stop", "checkpoint", "sample")
 
 
 class DashboardScreen(Screen[None]):
@@ -36,16 +41,16 @@ class DashboardScreen(Screen[None]):
         Binding("escape", "back", "Runs"),
     ]
 
-    def __init__(self, feed: LiveFeed | FileFeed, session=None) -> None:
+    def __init__(self, feed: FileFeed, process: TrainingProcess | None = None) -> None:
         super().__init__()
         self.feed = feed
-        self.session = session  # a TrainingSession when the training runs in this app
-        self._drawn_chart = -1
-        self._drawn = -1
-
-    @property
-    def live(self) -> bool:
-        return self.session is not None and self.session.running
+        self.run_dir = feed.run_dir
+        self.process = process  # set when this app started the training
+        self.live = False  # a process trains in run_dir right now
+        self._drawn = self._drawn_chart = -1
+        self._status = ""
+        self._live_shown: bool | None = None
+        self._generate_after: float | None = None  # waiting for a fresh last.pt since then
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,9 +66,8 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        run = self.feed.state.run_dir
         self.title = "charlm-tui"
-        self.sub_title = str(run) if run else "training"
+        self.sub_title = str(self.run_dir)
         self.refresh_view()
         self.set_interval(REFRESH_S, self.refresh_view)
         self.set_interval(CHART_REFRESH_S, self.refresh_chart)
@@ -72,15 +76,22 @@ class DashboardScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         self.feed.update()
+        self.live = RunLock.held(self.run_dir)
         state = self.feed.state
-        self.query_one("#status", Static).update(self.status_line())
+        status = self.status_line()
+        if status != self._status:
+            self._status = status
+            self.query_one("#status", Static).update(status, layout=False)
+        if self.live != self._live_shown:  # the footer rebuilds itself: only when keys change
+            self._live_shown = self.live
+            self.refresh_bindings()
+        self._maybe_open_generate()
         if state.version == self._drawn:
             return
         self._drawn = state.version
         self.query_one(MetricsPanel).show(state)
         self.query_one(SamplesLog).show(state)
         self.query_one(ModelSummary).show(state)
-        self.refresh_bindings()
 
     def refresh_chart(self) -> None:
         state = self.feed.state
@@ -93,12 +104,19 @@ class DashboardScreen(Screen[None]):
 
     def status_line(self) -> str:
         state = self.feed.state
-        if self.session is not None:
-            status = self.session.status
+        control = read_control(self.run_dir) if self.live else {}
+        if self.live and control.get("stop"):
+            status = "stopping…"
+        elif self.live:
+            status = "paused" if control.get("paused") else "training"
         elif state.done:
             status = str(state.done.get("reason", "done"))
+        elif self.process is not None and self.process.running:
+            status = "starting…"
+        elif self.process is not None and self.process.proc.returncode not in (0, 130):
+            status = f"failed: {self.process.error_line()}"
         elif state.start:
-            status = "running elsewhere" if isinstance(self.feed, FileFeed) else "running"
+            status = "killed (its process is gone)"
         else:
             status = "waiting for records"
         m = state.model_config
@@ -115,41 +133,51 @@ class DashboardScreen(Screen[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("pause", "stop", "checkpoint", "sample"):
-            return self.live  # hidden when there is no training here to steer
+        if action in STEERING:
+            return self.live  # hidden when no process trains here
         return True
 
     def action_pause(self) -> None:
-        self.session.toggle_pause()
-        self.notify("paused" if self.session.paused else "resumed", timeout=2)
+        paused = not read_control(self.run_dir)["paused"]
+        write_control(self.run_dir, paused=paused)
+        self.notify("paused" if paused else "resumed", timeout=2)
+        self._status = ""  # redraw the status line at the next tick
 
     def action_stop(self) -> None:
-        self.session.stop()
+        write_control(self.run_dir, stop=True)
         self.notify("stopping: saving last.pt…", timeout=3)
 
     def action_checkpoint(self) -> None:
-        self.session.control.save_now.set()
+        request(self.run_dir, "save")
         self.notify("saving last.pt…", timeout=2)
 
     def action_sample(self) -> None:
-        self.session.control.sample_now.set()
+        request(self.run_dir, "sample")
         self.notify("sampling…", timeout=2)
 
     def action_generate(self) -> None:
-        """Open the generate pane on the newest weights: saved first when training here."""
-        run_dir = self.feed.state.run_dir
+        """The generate pane on the newest weights: saved first while training."""
         if self.live:
-            self.session.open_generate_after_save(self.app)
+            self._generate_after = time.time()
+            request(self.run_dir, "save")
             self.notify("saving the current weights for the generate pane…", timeout=2)
             return
-        if run_dir is None:
-            self.notify("this run has no directory to load weights from", severity="warning")
-            return
-        path = next((run_dir / n for n in ("last.pt", "best.pt") if (run_dir / n).is_file()), None)
+        path = next(
+            (self.run_dir / n for n in ("last.pt", "best.pt") if (self.run_dir / n).is_file()),
+            None,
+        )
         if path is None:
-            self.notify(f"no checkpoint in {run_dir} yet", severity="warning")
+            self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
             return
         self.app.open_generate(Path(path))
+
+    def _maybe_open_generate(self) -> None:
+        if self._generate_after is None:
+            return
+        saved = self.feed.state.checkpoints.get("last", {})
+        if saved.get("time", 0) >= self._generate_after - 1.0 or not self.live:
+            self._generate_after = None
+            self.app.open_generate(self.run_dir / "last.pt")
 
     def action_back(self) -> None:
         """Back to the runs; a training run goes on, and Enter on it comes back here."""

@@ -1,4 +1,4 @@
-"""Small modal dialogs: confirm."""
+"""Small modal dialogs: a question with a few answers."""
 
 from __future__ import annotations
 
@@ -9,30 +9,29 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Yes or no; Enter/y confirms, Esc/n declines."""
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question and buttons; dismisses with the chosen button's id (Esc: None)."""
 
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
         super().__init__()
-        self.question, self.yes, self.no = question, yes, no
+        self.question = question
+        self.choices = choices  # (id, label); the last one has the focus
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.question, classes="question")
             with Horizontal(classes="buttons"):
-                yield Button(self.yes, variant="warning", id="yes")
-                yield Button(self.no, variant="primary", id="no")
+                for i, (key, label) in enumerate(self.choices):
+                    variant = "primary" if i == len(self.choices) - 1 else "default"
+                    yield Button(label, id=key, variant=variant, compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query(Button).last().focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.dismiss(event.button.id)
 
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+    def action_cancel(self) -> None:
+        self.dismiss(None)

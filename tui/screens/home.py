@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from core.control import read_control
 from core.errors import CharLMError
 from core.rundir import RunInfo, list_runs
 from tui.formatting import fmt_age
@@ -63,11 +64,10 @@ class HomeScreen(Screen[None]):
         table.clear()
         self.runs = runs
         now = self.clock()
-        session = getattr(self.app, "session", None)
         for info in runs:
             status = info.status
-            if session is not None and session.run_dir == info.path and session.running:
-                status = session.status
+            if status == "running" and read_control(info.path)["paused"]:
+                status = "paused"
             table.add_row(
                 info.path.name,
                 info.model,

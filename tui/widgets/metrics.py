@@ -93,13 +93,17 @@ class MetricsPanel(Vertical):
         yield Sparkline([], id="recent-loss")
 
     def show(self, state: RunState) -> None:
-        self.query_one("#metrics-table", Static).update(metrics_table(state))
-        self.query_one("#where", Static).update(where_text(state))
-        self.query_one("#timing", Static).update(timing_text(state))
+        # Fixed-size children (see charlm.tcss): no layout pass, which is the costly part.
+        self.query_one("#metrics-table", Static).update(metrics_table(state), layout=False)
+        self.query_one("#where", Static).update(where_text(state), layout=False)
+        self.query_one("#timing", Static).update(timing_text(state), layout=False)
         progress = (state.last_step or {}).get("progress")
         if state.done and state.done.get("reason") == "finished":
             progress = 1.0
         elif progress is None and state.evals:
             progress = state.evals[-1].get("progress")
         self.query_one(ProgressBar).update(total=1.0, progress=progress or 0.0)
-        self.query_one(Sparkline).data = list(state.recent)
+        recent = list(state.recent)
+        sparkline = self.query_one(Sparkline)
+        if recent != sparkline.data:
+            sparkline.data = recent

@@ -26,5 +26,9 @@ def summary_table(state: RunState) -> Table | str:
 
 
 class ModelSummary(Static):
+    _shown: object = None
+
     def show(self, state: RunState) -> None:
-        self.update(summary_table(state))
+        if state.start is not self._shown:  # the layers change only when a run (re)starts
+            self._shown = state.start
+            self.update(summary_table(state))

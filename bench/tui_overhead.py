@@ -1,0 +1,86 @@
+"""Training throughput with the dashboard open vs headless, same config.
+
+    python bench/tui_overhead.py [--preset cpu] [--iters 150] [--rounds 3]
+
+Each round trains the same model from the same seed twice, as the product does it:
+`charlm-tui --no-ui train` alone, and the same training child process while the
+Textual dashboard follows and draws it (driven headless at 120x36: the full
+compositor runs, only the bytes to the terminal are skipped). Throughput is tokens
+per second of training steps (eval excluded), read from each run's metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from common import corpus, machine, table
+
+from core.config import build_configs
+from core.rundir import read_jsonl
+from tui.process import train_argv
+
+
+def argv_for(preset: str, iters: int, out: Path) -> tuple[list[str], int]:
+    mcfg, tcfg = build_configs(
+        preset,
+        dict(data=corpus(), max_iters=iters, eval_interval=50, sample_interval=100, log_interval=1),
+    )
+    return train_argv(mcfg, tcfg, out), tcfg.batch_size * mcfg.block_size
+
+
+def rate(run_dir: Path, tokens_per_step: int) -> float:
+    dts = [r["dt_s"] for r in read_jsonl(run_dir / "metrics.jsonl") if r["event"] == "step"]
+    dts = dts[5:]  # skip warm-up steps
+    return tokens_per_step * len(dts) / sum(dts)
+
+
+def headless(preset: str, iters: int, tmp: Path) -> float:
+    argv, tps = argv_for(preset, iters, tmp / "headless")
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return rate(tmp / "headless", tps)
+
+
+def dashboard(preset: str, iters: int, tmp: Path) -> float:
+    from tui.app import CharLMApp
+
+    out = tmp / "tui"
+    argv, tps = argv_for(preset, iters, out)
+
+    async def go() -> None:
+        app = CharLMApp(runs_dir=tmp, train=(out, argv))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(1.0)
+            while app.training:
+                await pilot.pause(0.2)
+
+    asyncio.run(go())
+    return rate(out, tps)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="cpu")
+    ap.add_argument("--iters", type=int, default=150)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    rows, ratios = [], []
+    for r in range(args.rounds):
+        with tempfile.TemporaryDirectory() as d:
+            h = headless(args.preset, args.iters, Path(d))
+        with tempfile.TemporaryDirectory() as d:
+            t = dashboard(args.preset, args.iters, Path(d))
+        ratios.append(t / h)
+        rows.append([r + 1, f"{h:,.0f}", f"{t:,.0f}", f"{t / h:.3f}"])
+    print(f"machine: {machine()}")
+    print(f"preset {args.preset}, {args.iters} iterations per run, corpus {corpus()}")
+    print(table(["round", "headless tok/s", "dashboard tok/s", "dashboard / headless"], rows))
+    print(f"median ratio: {statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()
