@@ -69,6 +69,7 @@ class DashboardScreen(Screen[None]):
         self.title = "charlm-tui"
         self.sub_title = str(self.run_dir)
         self.refresh_view()
+        self.call_after_refresh(self.refresh_chart)  # once sized, not a second later
         self.set_interval(REFRESH_S, self.refresh_view)
         self.set_interval(CHART_REFRESH_S, self.refresh_chart)
 
