@@ -52,6 +52,18 @@ def next_token(logits: torch.Tensor, params: SamplingParams, g: torch.Generator)
     return int(torch.multinomial(probs, 1, generator=g))
 
 
+def window_start(n_ids: int, start: int, context: int) -> int:
+    """Where the model's context begins once there are n_ids characters.
+
+    A full window drops its oldest quarter at once (not one character per step), so a
+    KV cache can be re-filled from the rest every context/4 characters instead of
+    being recomputed for every new one. Cached and uncached decoding share this rule.
+    """
+    if n_ids - start <= context:
+        return start
+    return n_ids - max(1, context * 3 // 4)
+
+
 def generate(
     model: nn.Module,
     prompt_ids: list[int],
@@ -59,16 +71,39 @@ def generate(
     params: SamplingParams,
     generator: torch.Generator,
     device: torch.device | str = "cpu",
+    use_cache: bool = True,
 ) -> Iterator[int]:
-    """Yield new token ids one by one; the context is cropped to the model's window."""
+    """Yield new token ids one by one (streaming).
+
+    With a KV cache (GPT), each character costs one position's forward pass; without
+    (bigram, or use_cache=False), the whole context window is recomputed each time.
+    """
     if not prompt_ids:
         raise CharLMError("generation needs at least one character of context")
     context = model.context_size
     ids = list(prompt_ids)
+    start = max(0, len(ids) - context)
+    cached = use_cache and hasattr(model, "new_cache")
     with eval_mode(model):
-        for _ in range(max_new_tokens):
-            x = torch.tensor([ids[-context:]], dtype=torch.long, device=device)
-            logits, _ = model(x)
+        cache = model.new_cache() if cached else None
+
+        def forward_window() -> torch.Tensor:
+            x = torch.tensor([ids[start:]], dtype=torch.long, device=device)
+            if cache is not None:
+                cache.reset()
+            return model(x, cache=cache)[0] if cache is not None else model(x)[0]
+
+        logits = forward_window()
+        for n in range(max_new_tokens):
             tok = next_token(logits[0, -1].float().cpu(), params, generator)
             ids.append(tok)
             yield tok
+            if n == max_new_tokens - 1:
+                break
+            new_start = window_start(len(ids), start, context)
+            if cache is None or new_start != start:
+                start = new_start
+                logits = forward_window()
+            else:
+                x = torch.tensor([[tok]], dtype=torch.long, device=device)
+                logits, _ = model(x, cache=cache)

@@ -54,3 +54,44 @@ def test_top_k_and_top_p_masks() -> None:
 def test_bad_sampling_params(params: SamplingParams) -> None:
     with pytest.raises(CharLMError):
         params.validate()
+
+
+def test_kv_cache_decoding_matches_full_recomputation() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+    m = build_model(cfg)
+    for p in m.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    prompt = [1, 5, 2, 7, 3]
+    greedy = SamplingParams(temperature=0.0)
+    g = torch.Generator()
+    cached = list(generate(m, prompt, 60, greedy, g, use_cache=True))  # 65 > 4 windows of 16
+    full = list(generate(m, prompt, 60, greedy, g, use_cache=False))
+    assert cached == full
+    sampled = SamplingParams(temperature=1.0, top_k=5)
+    a = list(generate(m, prompt, 60, sampled, torch.Generator().manual_seed(3), use_cache=True))
+    b = list(generate(m, prompt, 60, sampled, torch.Generator().manual_seed(3), use_cache=False))
+    assert a == b
+
+
+def test_kv_cache_logits_match_the_full_forward_pass() -> None:
+    torch.manual_seed(1)
+    m = build_model(ModelConfig(vocab_size=11, block_size=12, n_layer=2, n_head=2, n_embd=8))
+    m.eval()
+    x = torch.randint(0, 11, (1, 12))
+    with torch.no_grad():
+        full, _ = m(x)
+        cache = m.new_cache()
+        first, _ = m(x[:, :5], cache=cache)  # fill with five, then one at a time
+        steps = [first[0, -1]]
+        for t in range(5, 12):
+            logits, _ = m(x[:, t : t + 1], cache=cache)
+            steps.append(logits[0, -1])
+        # and a multi-position chunk after cached positions (the masked path)
+        cache2 = m.new_cache()
+        m(x[:, :4], cache=cache2)
+        chunk, _ = m(x[:, 4:9], cache=cache2)
+    assert torch.allclose(torch.stack(steps), full[0, 4:], atol=1e-5)
+    assert torch.allclose(chunk[0, -1], full[0, 8], atol=1e-5)
+    with pytest.raises(ValueError, match="exceeds block_size"):
+        m(x[:, :1], cache=cache)  # the cache is full

@@ -15,6 +15,25 @@ import torch.nn.functional as F
 from core.config import ModelConfig
 
 
+class KVCache:
+    """Keys and values of the positions seen so far, per layer, for incremental decoding.
+
+    With a cache, each new character costs one position's forward pass instead of the
+    whole context's. Learned positions make cached keys depend on where they sit, so
+    the cache cannot slide: when the context is full, the caller drops the oldest part
+    and re-fills the cache from the rest (see core.sampling).
+    """
+
+    def __init__(self, cfg: ModelConfig, batch: int, device: torch.device, dtype: torch.dtype):
+        shape = (batch, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head)
+        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.length = 0  # positions filled
+
+    def reset(self) -> None:
+        self.length = 0
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -25,14 +44,26 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size): heads become a batch dimension.
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
-        )
+        past = 0
+        if cache is not None:
+            past = cache.length
+            cache.k[layer][:, :, past : past + T] = k
+            cache.v[layer][:, :, past : past + T] = v
+            k, v = cache.k[layer][:, :, : past + T], cache.v[layer][:, :, : past + T]
+        if past and T > 1:  # new queries after cached keys: each sees the past and itself
+            mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        else:  # training, a first fill (causal), or one new position (sees everything)
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=T > 1, dropout_p=self.dropout if self.training else 0.0
+            )
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -59,8 +90,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, layer)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -94,17 +127,29 @@ class GPT(nn.Module):
     def context_size(self) -> int:
         return self.config.block_size
 
+    def new_cache(self, batch: int = 1) -> KVCache:
+        p = self.lm_head.weight
+        return KVCache(self.config, batch, p.device, p.dtype)
+
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits for every position; with a cache, for the last position only."""
         T = idx.shape[1]
-        if T > self.config.block_size:
-            raise ValueError(f"sequence of {T} exceeds block_size {self.config.block_size}")
-        # Positions 0..T-1 of this sequence, not of block_size: shorter prompts work too.
-        pos = torch.arange(T, device=idx.device)
+        past = cache.length if cache is not None else 0
+        if past + T > self.config.block_size:
+            raise ValueError(f"sequence of {past + T} exceeds block_size {self.config.block_size}")
+        # Positions of this sequence (after what the cache holds), not of block_size.
+        pos = torch.arange(past, past + T, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))
-        for block in self.blocks:
-            x = block(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.length += T
+            x = x[:, -1:]  # generation reads the last position: skip the head elsewhere
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if targets is not None:

@@ -1,0 +1,76 @@
+"""Characters per second of generation: KV cache vs full-context regeneration.
+
+    python bench/generate_speed.py [--preset seed] [--chars 1000] [--repeats 3]
+
+The baseline is the nanoGPT `generate` approach: for every new character, run the
+model over the whole (cropped) context and keep the last position's logits. Ours:
+a KV cache, one position per character, the head on the last position only,
+inference_mode. Same model (random weights: speed does not depend on training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from common import machine, table
+
+from core.config import build_configs, replace
+from core.models import build_model
+from core.sampling import SamplingParams, generate
+
+
+@torch.no_grad()
+def full_context(model, idx: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
+    """Regenerate from scratch each step, as nanoGPT's generate does."""
+    block = model.config.block_size
+    for _ in range(n):
+        logits, _ = model(idx[:, -block:])
+        probs = F.softmax(logits[:, -1, :], dim=-1)
+        idx = torch.cat((idx, torch.multinomial(probs, 1, generator=g)), dim=1)
+    return idx
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="seed")
+    ap.add_argument("--chars", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    mcfg, _ = build_configs(args.preset)
+    model = build_model(replace(mcfg, vocab_size=65)).eval()
+    prompt = [0]
+    params = SamplingParams(temperature=1.0)
+
+    def ours() -> None:
+        for _ in generate(model, prompt, args.chars, params, torch.Generator().manual_seed(0)):
+            pass
+
+    def baseline() -> None:
+        full_context(model, torch.tensor([prompt]), args.chars, torch.Generator().manual_seed(0))
+
+    ours()  # warm-up
+    t_ours = min(timed(ours) for _ in range(args.repeats))
+    t_base = min(timed(baseline) for _ in range(max(1, args.repeats - 1)))
+    rows = [
+        ["full-context regeneration (nanoGPT)", f"{args.chars / t_base:,.0f}", "1.0x"],
+        ["KV cache (charlm-tui)", f"{args.chars / t_ours:,.0f}", f"{t_base / t_ours:.1f}x"],
+    ]
+    print(f"machine: {machine()}")
+    print(
+        f"preset {args.preset} ({sum(p.numel() for p in model.parameters()):,} params, "
+        f"block {mcfg.block_size}), {args.chars} new characters, best of {args.repeats}"
+    )
+    print(table(["method", "chars/s", "speed-up"], rows))
+
+
+if __name__ == "__main__":
+    main()
