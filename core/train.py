@@ -229,10 +229,18 @@ class Trainer:
 
     # -- events --------------------------------------------------------------------------
 
-    def emit(self, event: Event) -> None:
-        if self.dist.is_main:
-            for sink in self.sinks:
+    def emit(self, event: Event, strict: bool = True) -> None:
+        if not self.dist.is_main:
+            return
+        for sink in self.sinks:
+            try:
                 sink.handle(event)
+            except OSError as e:  # a full disk under metrics.jsonl, say
+                if strict:
+                    raise CheckpointWriteError(
+                        f"could not write to {self.run_dir} at iteration {self.iter}: "
+                        f"{e.strerror or e}; the last checkpoint is intact"
+                    ) from None
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self._t0 - self._paused_s
@@ -294,9 +302,10 @@ class Trainer:
             message=message,
             last_checkpoint=str(self.run_dir / "last.pt") if self.run_dir else None,
         )
-        self.emit(done)
+        self.emit(done, strict=False)
         for sink in self.sinks:
-            sink.close()
+            with contextlib.suppress(OSError):
+                sink.close()
         if self.lock is not None:
             self.lock.release()
         return done
@@ -525,6 +534,15 @@ def prepare(
 
 
 def _claim_run_dir(trainer: Trainer, run_dir: Path, resume: bool, overwrite: bool) -> None:
+    try:
+        _claim(trainer, run_dir, resume, overwrite)
+    except OSError as e:
+        if trainer.lock is not None:
+            trainer.lock.release()
+        raise CharLMError(f"cannot write the run directory {run_dir}: {e.strerror or e}") from None
+
+
+def _claim(trainer: Trainer, run_dir: Path, resume: bool, overwrite: bool) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = RunLock(run_dir)
     lock.acquire()

@@ -1,0 +1,311 @@
+"""Nothing lost: resume after kill -9, random kills, full disks, divergence, hostile input."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.checkpoint import load_checkpoint, restore_model
+from core.config import build_configs
+from core.data import load_corpus
+from core.errors import CharLMError
+from core.evaluate import evaluate_split
+from core.rundir import JsonlWriter, read_jsonl
+from core.sampling import SamplingParams, generate
+from core.train import prepare
+from tests.conftest import make_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tui.cli", "--no-ui", "train", *args]
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+def checkpoint_iters(run: Path) -> list[int]:
+    return [r["iter"] for r in read_jsonl(run / "metrics.jsonl") if r["event"] == "checkpoint"]
+
+
+def test_resume_after_kill_9_is_bit_identical(corpus_file: Path, tmp_path: Path) -> None:
+    opts = [
+        "--data",
+        str(corpus_file),
+        "--preset",
+        "tiny",
+        "--max-iters",
+        "300",
+        "--eval-interval",
+        "10",
+        "--sample-interval",
+        "10",
+        "--dropout",
+        "0.1",
+    ]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(
+        cli(*opts, "--out", str(straight)), check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+
+    proc = subprocess.Popen(cli(*opts, "--out", str(killed)), cwd=ROOT, stdout=subprocess.DEVNULL)
+    wait_until(lambda: any(i >= 20 for i in checkpoint_iters(killed)) or proc.poll() is not None)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = load_checkpoint(killed / "last.pt")["iter"]
+    assert 20 <= saved < 300  # killed mid-run, after a checkpoint
+    subprocess.run(
+        cli("--out", str(killed), "--resume"), check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+
+    a = load_checkpoint(straight / "last.pt")["model"]
+    b = load_checkpoint(killed / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a), f"resumed from iter {saved}"
+
+    def evals(run: Path) -> list[tuple]:
+        return [
+            (r["iter"], r["train_loss"], r["val_loss"], r["val_top1"])
+            for r in read_jsonl(run / "metrics.jsonl")
+            if r["event"] == "eval"
+        ]
+
+    assert evals(straight) == evals(killed)
+    texts = [[s["text"] for s in read_jsonl(r / "samples.jsonl")] for r in (straight, killed)]
+    assert texts[0] == texts[1]
+
+
+def test_random_kills_never_leave_an_unloadable_checkpoint(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    # A checkpoint every 2 steps: most kills land close to, or inside, a write.
+    opts = [
+        "--data",
+        str(corpus_file),
+        "--preset",
+        "tiny",
+        "--max-iters",
+        "100000",
+        "--eval-interval",
+        "2",
+        "--eval-iters",
+        "1",
+        "--sample-interval",
+        "0",
+    ]
+    rng = random.Random(0)
+    for attempt in range(8):
+        resume = (run / "last.pt").exists()
+        argv = (
+            cli("--out", str(run), "--resume")
+            if resume
+            else cli(*opts, "--out", str(run), "--overwrite")
+        )
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until(lambda: (run / "metrics.jsonl").exists() or proc.poll() is not None)
+        time.sleep(rng.uniform(0.2, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for name in ("last.pt", "best.pt"):
+            if (run / name).exists():
+                ckpt = load_checkpoint(run / name)  # raises if truncated or corrupt
+                restore_model(ckpt, where=f"{name} after kill {attempt}")
+    # The next start cleans up the temporary files a killed write left behind.
+    subprocess.run(
+        cli("--out", str(run), "--resume", "--max-iters", "1"),
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    assert not list(run.glob(".*.tmp"))
+    assert load_checkpoint(run / "last.pt")["iter"] >= 1
+
+
+def tiny(corpus: Path, out: Path | None, **over):
+    values = dict(data=str(corpus), max_iters=40, eval_interval=10, sample_interval=0)
+    values.update(over)
+    mcfg, tcfg = build_configs("tiny", values)
+    return prepare(mcfg, tcfg, out)
+
+
+def test_disk_full_during_a_checkpoint(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
+    trainer = tiny(corpus_file, tmp_path / "run")
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def save_until_the_disk_fills(obj, f, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] > 4:  # iters 0 and 10 (best and last) fit; iter 20 does not
+            f.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *a, **kw)
+
+    monkeypatch.setattr(torch, "save", save_until_the_disk_fills)
+    done = trainer.run()
+    assert done.reason == "failed"
+    assert "No space left on device" in done.message and "intact" in done.message
+    monkeypatch.setattr(torch, "save", real_save)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["iter"] == 10
+    assert not list((tmp_path / "run").glob(".*.tmp"))
+    # The state in memory is whole: saving it now works and round-trips.
+    trainer.save("last")
+    again = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert again["iter"] == trainer.iter == 20
+    live = trainer.raw_model.state_dict()
+    assert all(torch.equal(live[k], again["model"][k]) for k in live)
+
+
+def test_disk_full_under_metrics(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
+    trainer = tiny(corpus_file, tmp_path / "run")
+    real = JsonlWriter.write
+    count = {"n": 0}
+
+    def write(self, record):
+        count["n"] += 1
+        if count["n"] > 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, record)
+
+    monkeypatch.setattr(JsonlWriter, "write", write)
+    done = trainer.run()
+    assert done.reason == "failed" and "No space left on device" in done.message
+    load_checkpoint(tmp_path / "run" / "last.pt")
+
+
+def test_cli_lr_1e6_stops_before_the_step_and_keeps_best(corpus_file: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    result = subprocess.run(
+        cli(
+            "--data",
+            str(corpus_file),
+            "--preset",
+            "tiny",
+            "--lr",
+            "1e6",
+            "--min-lr",
+            "1e5",
+            "--grad-clip",
+            "0",
+            "--out",
+            str(out),
+        ),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert "iteration" in line and "stopped before the optimizer step" in line
+    best = load_checkpoint(out / "best.pt")
+    assert best["iter"] == 0
+    for name in ("best.pt", "last.pt"):
+        ckpt = load_checkpoint(out / name)
+        assert all(torch.isfinite(t).all() for t in ckpt["model"].values())
+
+
+def test_unwritable_output_directory(tmp_path: Path) -> None:
+    result = subprocess.run(
+        cli("--preset", "tiny", "--out", "/proc/charlm-test"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("charlm-tui: error: cannot write the run directory")
+
+
+HOSTILE = {
+    "crlf": "ROMEO:\r\nO, she doth teach the torches to burn bright!\r\n\r\n" * 200,
+    "one-character": "a" * 5000,
+    "one-long-line": ("lorem ipsum dolor sit amet " * 2000),
+    "nul-bytes": ("abc\x00def\x00\n" * 600),
+    "mixed-unicode": ("e\u0301 café 🎭😀 漢字かな שלום مرحبا ∑∫ \u200f\n" * 150),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_corpora_train_sample_and_evaluate(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.txt"
+    path.write_text(HOSTILE[name], encoding="utf-8", newline="")
+    trainer = tiny(path, tmp_path / "run", max_iters=10)
+    done = trainer.run()
+    assert done.reason == "finished"
+    vocab = trainer.dataset.vocab
+    assert set(vocab.chars) == set(HOSTILE[name])
+    ids = list(generate(trainer.raw_model, [0], 50, SamplingParams(), torch.Generator()))
+    assert len(vocab.decode(ids)) == 50
+    m = evaluate_split(trainer.raw_model, trainer.dataset.val, 32)
+    assert np.isfinite(m.loss) and 0.0 <= m.top1 <= m.top5 <= 1.0
+
+
+def test_random_bytes_are_refused_or_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "random.bin"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    with pytest.raises(CharLMError, match="not valid UTF-8: byte 0x[0-9a-f]{2} at offset"):
+        load_corpus(str(path))
+    trainer = tiny(path, tmp_path / "run", max_iters=5, encoding_errors="replace")
+    assert trainer.run().reason == "finished"
+    assert "\ufffd" in trainer.dataset.vocab.chars
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    text = make_text(3000, seed=2)
+    mcfg, tcfg = build_configs("tiny", dict(block_size=16))
+    from core.config import replace
+    from core.models import build_model
+    from core.vocab import Vocab
+
+    vocab = Vocab.from_text(text)
+    torch.manual_seed(0)
+    return build_model(replace(mcfg, vocab_size=len(vocab))), vocab
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_prompt_is_either_generated_from_or_refused_by_name(small_model, data) -> None:
+    model, vocab = small_model
+    prompt = data.draw(st.text(alphabet=st.sampled_from(vocab.chars + "€é\x00🎭"), max_size=60))
+    unknown = sorted(set(prompt) - set(vocab.chars))
+    if unknown or not prompt:
+        if unknown:
+            with pytest.raises(CharLMError) as err:
+                vocab.encode(prompt, "the prompt")
+            for ch in unknown:
+                assert repr(ch) in str(err.value) or f"U+{ord(ch):04X}" in str(err.value)
+        return
+    ids = list(
+        generate(
+            model,
+            vocab.encode(prompt),
+            20,
+            SamplingParams(top_k=3),
+            torch.Generator().manual_seed(0),
+        )
+    )
+    assert len(ids) == 20 and all(0 <= i < len(vocab) for i in ids)
