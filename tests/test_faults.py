@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import random
 import signal
 import subprocess
@@ -71,7 +70,7 @@ def test_resume_after_kill_9_is_bit_identical(corpus_file: Path, tmp_path: Path)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     saved = load_checkpoint(killed / "last.pt")["iter"]
-    assert 20 <= saved < 300  # killed mid-run, after a checkpoint
+    assert 20 <= saved < 120  # killed mid-run, after a checkpoint
     subprocess.run(
         cli("--out", str(killed), "--resume"), check=True, cwd=ROOT, stdout=subprocess.DEVNULL
     )
@@ -122,7 +121,7 @@ def test_random_kills_never_leave_an_unloadable_checkpoint(
         proc = subprocess.Popen(
             argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_until(lambda: (run / "metrics.jsonl").exists() or proc.poll() is not None)
+        wait_until(lambda p=proc: (run / "metrics.jsonl").exists() or p.poll() is not None)
         time.sleep(rng.uniform(0.2, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -264,7 +263,7 @@ def test_hostile_corpora_train_sample_and_evaluate(name: str, tmp_path: Path) ->
 def test_random_bytes_are_refused_or_replaced(tmp_path: Path) -> None:
     path = tmp_path / "random.bin"
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
-    with pytest.raises(CharLMError, match="not valid UTF-8: byte 0x[0-9a-f]{2} at offset"):
+    with pytest.raises(CharLMError, match=r"not valid UTF-8: byte 0x[0-9a-f]{2} at offset"):
         load_corpus(str(path))
     trainer = tiny(path, tmp_path / "run", max_iters=5, encoding_errors="replace")
     assert trainer.run().reason == "finished"
@@ -274,7 +273,7 @@ def test_random_bytes_are_refused_or_replaced(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def small_model():
     text = make_text(3000, seed=2)
-    mcfg, tcfg = build_configs("tiny", dict(block_size=16))
+    mcfg, _ = build_configs("tiny", dict(block_size=16))
     from core.config import replace
     from core.models import build_model
     from core.vocab import Vocab
