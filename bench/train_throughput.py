@@ -71,8 +71,9 @@ def matmul_peak() -> float:
     return 5 * 2 * n**3 / (time.perf_counter() - t)
 
 
-def step_rate(model: nn.Module, opt: torch.optim.Optimizer, batch: int, block: int,
-              steps: int) -> float:
+def step_rate(
+    model: nn.Module, opt: torch.optim.Optimizer, batch: int, block: int, steps: int
+) -> float:
     g = torch.Generator().manual_seed(0)
     data = [torch.randint(0, VOCAB, (batch, block + 1), generator=g) for _ in range(steps + 2)]
     times = []
@@ -104,17 +105,27 @@ def main() -> None:
         base = Baseline(L, H, C, T)
         base_opt = torch.optim.AdamW(base.parameters(), lr=1e-3, foreach=False)
         _, tcfg = build_configs("seed")
-        ours = build_model(ModelConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H,
-                                       n_embd=C))
+        ours = build_model(
+            ModelConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C)
+        )
         ours_opt = make_optimizer(ours, tcfg, torch.device("cpu"))
         r_base = step_rate(base, base_opt, B, T, args.steps)
         r_ours = step_rate(ours, ours_opt, B, T, args.steps)
         fpt = flops_per_token(sum(p.numel() for p in ours.parameters()), L, C, T)
-        rows.append([name, f"{r_base:,.0f}", f"{r_ours:,.0f}", f"{r_ours / r_base:.2f}x",
-                     f"{r_ours * fpt / peak:.0%}"])
+        rows.append(
+            [
+                name,
+                f"{r_base:,.0f}",
+                f"{r_ours:,.0f}",
+                f"{r_ours / r_base:.2f}x",
+                f"{r_ours * fpt / peak:.0%}",
+            ]
+        )
     print(f"machine: {machine()}")
-    print(f"fp32 matmul peak (2048^3, measured): {peak / 1e9:.0f} GFLOP/s; median of "
-          f"{args.steps} steps")
+    print(
+        f"fp32 matmul peak (2048^3, measured): {peak / 1e9:.0f} GFLOP/s; median of "
+        f"{args.steps} steps"
+    )
     print(table(["shape", "nanoGPT-style tok/s", "charlm-tui tok/s", "ratio", "MFU"], rows))
 
 

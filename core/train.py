@@ -368,7 +368,7 @@ class Trainer:
         if not math.isfinite(loss_value):
             raise TrainingDiverged(
                 f"iteration {self.iter + 1}: the loss is {loss_value}; stopped before the "
-                "optimizer step, no checkpoint was written (try a lower --lr)"
+                "optimizer step; the checkpoints keep the last finite weights (try a lower --lr)"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -378,7 +378,7 @@ class Trainer:
         if not math.isfinite(norm):
             raise TrainingDiverged(
                 f"iteration {self.iter + 1}: the gradient norm is {norm}; stopped before the "
-                "optimizer step, no checkpoint was written (try a lower --lr or --grad-clip)"
+                "optimizer step; the checkpoints keep the last finite weights (try a lower --lr)"
             )
         self.optimizer.step()
         return loss_value, lr, norm

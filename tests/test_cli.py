@@ -211,3 +211,43 @@ def test_help_teaches(capsys) -> None:
     helptext = capsys.readouterr().out
     for option in ("--time-budget", "--preset", "--resume", "--overwrite", "--data"):
         assert option in helptext
+
+
+def test_torchrun_ddp_two_processes_only_rank_0_writes(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "tui.cli",
+            "--no-ui",
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            str(corpus_file),
+            "--max-iters",
+            "20",
+            "--eval-interval",
+            "10",
+            "--sample-interval",
+            "0",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("iter 10 |") == 1  # printed once, by rank 0
+    evals = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "eval"]
+    assert [r["iter"] for r in evals] == [0, 10, 20]
+    starts = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "start"]
+    assert len(starts) == 1 and starts[0]["world_size"] == 2
+    assert load_checkpoint(out / "last.pt")["iter"] == 20
