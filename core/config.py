@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = 1337
     device: str = "auto"
     threads: int = 0  # 0: leave torch's default
+    compile: bool = False  # torch.compile the model; falls back to eager if it cannot
     preset: str | None = None
 
 

@@ -140,7 +140,18 @@ class DoneEvent:
         return {"event": "done", **rec}
 
 
-Event = StartEvent | StepEvent | EvalEvent | SampleEvent | CheckpointEvent | DoneEvent
+@dataclass(frozen=True)
+class NoteEvent:
+    """Something the user should know that is not an error (a fallback, say)."""
+
+    iter: int
+    text: str
+
+    def record(self) -> dict[str, Any]:
+        return {"event": "note", **asdict(self)}
+
+
+Event = StartEvent | StepEvent | EvalEvent | SampleEvent | CheckpointEvent | DoneEvent | NoteEvent
 
 
 class Sink(Protocol):

@@ -31,6 +31,7 @@ from core.events import (
     DoneEvent,
     EvalEvent,
     Event,
+    NoteEvent,
     SampleEvent,
     Sink,
     StartEvent,
@@ -132,6 +133,10 @@ class Trainer:
         self.dataset = dataset
         self.raw_model = model  # unwrapped: what checkpoints, eval and sampling use
         self.model = distributed.wrap(model, dist, device)
+        self.eager_model = self.model
+        if tcfg.compile:
+            # Compiled lazily, at the first step; _step falls back to eager if that fails.
+            self.model = torch.compile(self.model)
         self.optimizer = optimizer
         self.device = device
         self.run_dir = run_dir
@@ -362,8 +367,17 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x, y = self.sampler.next()
-        with self.autocast:
-            _, loss = self.model(x, y)
+        try:
+            with self.autocast:
+                _, loss = self.model(x, y)
+        except Exception as e:  # torch.compile without a working compiler, say
+            if self.model is self.eager_model:
+                raise
+            self.model = self.eager_model
+            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            self.emit(NoteEvent(self.iter, f"--compile failed, training eager instead: {first}"))
+            with self.autocast:
+                _, loss = self.model(x, y)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise TrainingDiverged(

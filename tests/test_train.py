@@ -206,3 +206,22 @@ def test_a_second_training_on_the_same_run_is_refused(corpus_file: Path, tmp_pat
     first.run()
     assert not RunLock.held(tmp_path / "run")
     assert run_info(tmp_path / "run").status == "finished"
+
+
+def test_compile_falls_back_to_eager_with_a_note(corpus_file: Path, monkeypatch) -> None:
+    from core.events import NoteEvent
+
+    def broken_compile(model):
+        def compiled(*args, **kwargs):
+            raise RuntimeError("InductorError: no working C compiler")
+
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    trainer = trainer_for(corpus_file, None, max_iters=10, compile=True)
+    sink = Collect()
+    trainer.sinks.append(sink)
+    done = trainer.run()
+    assert done.reason == "finished" and done.iter == 10
+    notes = [e for e in sink.events if isinstance(e, NoteEvent)]
+    assert len(notes) == 1 and "no working C compiler" in notes[0].text

@@ -157,6 +157,14 @@ def train(
     threads: Annotated[
         int | None, typer.Option(help="CPU threads for torch (0: default).", rich_help_panel=TRAIN)
     ] = None,
+    compile: Annotated[
+        bool | None,
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the model (needs a C compiler; falls back to eager).",
+            rich_help_panel=TRAIN,
+        ),
+    ] = None,
     eval_interval: Annotated[
         int | None, typer.Option(help="Evaluate every N steps.", rich_help_panel=LOG)
     ] = None,

@@ -16,6 +16,7 @@ from core.events import (
     DoneEvent,
     EvalEvent,
     Event,
+    NoteEvent,
     SampleEvent,
     StartEvent,
     StepEvent,
@@ -84,6 +85,8 @@ class ConsolePrinter:
             self.print(SEPARATOR, style="dim", markup=False)
         elif isinstance(event, CheckpointEvent):
             pass  # every eval writes one; the final line names it
+        elif isinstance(event, NoteEvent):
+            self.print(f"note: {event.text}", style="yellow", markup=False)
         elif isinstance(event, StartEvent):
             self._start(event)
         elif isinstance(event, DoneEvent):

@@ -39,7 +39,10 @@ def train_argv(
     for name, value in values.items():
         if name in NOT_OPTIONS or value is None:
             continue
-        argv += [flag(name), str(value)]
+        if isinstance(value, bool):  # flags: --compile / --no-compile
+            argv.append(flag(name) if value else "--no-" + flag(name)[2:])
+        else:
+            argv += [flag(name), str(value)]
     return argv
 
 

@@ -1,0 +1,108 @@
+"""Time to quality: val loss reached by `--preset cpu` in a fixed time budget.
+
+    python bench/time_to_quality.py                       # the preset as it ships
+    python bench/time_to_quality.py --sweep               # the sweep recorded in BENCHMARKS.md
+    python bench/time_to_quality.py --set n_layer=6 --set lr=3e-3   # one variant
+
+Each run is the real CLI: `charlm-tui --no-ui train --data tinyshakespeare.txt --preset cpu
+--time-budget 300 [overrides]`, then `charlm-tui eval best.pt --split val --json`, which
+scores every position of the validation split. Runs one after another (each one needs the
+whole machine); rows are printed as they finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from common import ROOT, corpus, machine, table
+
+from core.rundir import read_jsonl
+
+SWEEP: list[dict[str, str]] = [
+    {},
+    {"block_size": "64", "batch_size": "64"},
+    {"lr": "4e-3", "min_lr": "4e-4"},
+    {"n_layer": "6"},
+    {"n_layer": "3", "n_embd": "192", "n_head": "6"},
+    {"n_embd": "160", "n_head": "5", "lr": "3e-3", "min_lr": "3e-4"},
+]
+
+
+def run(overrides: dict[str, str], budget: float, tmp: Path) -> list[object]:
+    out = tmp / "run"
+    argv = [
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "--no-ui",
+        "train",
+        "--data",
+        corpus(),
+        "--preset",
+        "cpu",
+        "--time-budget",
+        str(budget),
+        "--out",
+        str(out),
+        "--overwrite",
+    ]
+    for k, v in overrides.items():
+        argv += ["--" + k.replace("_", "-"), v]
+    subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "eval", str(out / "best.pt"), "--split", "val", "--json"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    score = json.loads(result.stdout)
+    records = read_jsonl(out / "metrics.jsonl")
+    evals = [r for r in records if r["event"] == "eval"]
+    done = [r for r in records if r["event"] == "done"][-1]
+    t_eval = sum(r["t_eval_s"] for r in evals)
+    config = json.loads((out / "config.json").read_text())
+    label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "preset cpu as shipped"
+    return [
+        label,
+        f"{config['n_params'] / 1e6:.2f}M",
+        done["iter"],
+        f"{evals[-1]['tokens_per_s'] / 1e3:.1f}k",
+        f"{t_eval / done['elapsed_s']:.1%}",
+        f"{evals[-1]['val_loss']:.4f}",
+        f"{score['loss']:.4f}",
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=float, default=300.0)
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = ap.parse_args()
+    variants = SWEEP if args.sweep else [dict(kv.split("=", 1) for kv in args.set)]
+    headers = [
+        "variant",
+        "params",
+        "iters",
+        "tok/s",
+        "eval share",
+        "val (20 batches)",
+        "val (full split)",
+    ]
+    rows = []
+    print(f"machine: {machine()}\ncorpus {corpus()}, budget {args.budget:g}s", flush=True)
+    for v in variants:
+        with tempfile.TemporaryDirectory() as d:
+            rows.append(run(v, args.budget, Path(d)))
+        print(" | ".join(map(str, rows[-1])), flush=True)
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()
