@@ -317,7 +317,7 @@ class Trainer:
 
     def _loop(self) -> str:
         cfg = self.tcfg
-        self.model.train()
+        self.eager_model.train()
         tokens_per_step = cfg.batch_size * self.mcfg.block_size * self.dist.world_size
         t_train = 0.0  # training seconds since the last eval
         steps_since_eval = 0
