@@ -58,7 +58,7 @@ class Baseline(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
         logits = self.head(self.ln(self.blocks(x)))
-        return logits, F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
+        return logits, F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1))
 
 
 def matmul_peak() -> float:
@@ -97,6 +97,8 @@ def flops_per_token(n_params: int, n_layer: int, n_embd: int, block: int) -> flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--variants", action="store_true",
+                    help="also time fused AdamW and torch.compile")
     args = ap.parse_args()
     peak = matmul_peak()
     rows = []
@@ -109,24 +111,23 @@ def main() -> None:
             ModelConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C)
         )
         ours_opt = make_optimizer(ours, tcfg, torch.device("cpu"))
-        r_base = step_rate(base, base_opt, B, T, args.steps)
-        r_ours = step_rate(ours, ours_opt, B, T, args.steps)
         fpt = flops_per_token(sum(p.numel() for p in ours.parameters()), L, C, T)
-        rows.append(
-            [
-                name,
-                f"{r_base:,.0f}",
-                f"{r_ours:,.0f}",
-                f"{r_ours / r_base:.2f}x",
-                f"{r_ours * fpt / peak:.0%}",
-            ]
-        )
+        r_base = step_rate(base, base_opt, B, T, args.steps)
+        variants = [("charlm-tui", ours, ours_opt)]
+        if args.variants:
+            fused = torch.optim.AdamW(ours.parameters(), lr=1e-3, fused=True)
+            variants.append(("+ fused AdamW", ours, fused))
+            variants.append(("+ torch.compile", torch.compile(ours), ours_opt))
+        for label, model, opt in variants:
+            r = step_rate(model, opt, B, T, args.steps)
+            rows.append([name, label, f"{r_base:,.0f}", f"{r:,.0f}", f"{r / r_base:.2f}x",
+                         f"{r * fpt / peak:.0%}"])
     print(f"machine: {machine()}")
     print(
         f"fp32 matmul peak (2048^3, measured): {peak / 1e9:.0f} GFLOP/s; median of "
         f"{args.steps} steps"
     )
-    print(table(["shape", "nanoGPT-style tok/s", "charlm-tui tok/s", "ratio", "MFU"], rows))
+    print(table(["shape", "variant", "nanoGPT-style tok/s", "tok/s", "ratio", "MFU"], rows))
 
 
 if __name__ == "__main__":
