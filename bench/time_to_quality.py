@@ -65,7 +65,7 @@ def run(overrides: dict[str, str], budget: float, tmp: Path) -> list[object]:
     records = read_jsonl(out / "metrics.jsonl")
     evals = [r for r in records if r["event"] == "eval"]
     done = [r for r in records if r["event"] == "done"][-1]
-    t_eval = sum(r["t_eval_s"] for r in evals)
+    t_train = sum(r["t_train_s"] for r in evals)  # every training step, across the evals
     config = json.loads((out / "config.json").read_text())
     label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "preset cpu as shipped"
     return [
