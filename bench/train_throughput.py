@@ -97,8 +97,9 @@ def flops_per_token(n_params: int, n_layer: int, n_embd: int, block: int) -> flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--variants", action="store_true",
-                    help="also time fused AdamW and torch.compile")
+    ap.add_argument(
+        "--variants", action="store_true", help="also time fused AdamW and torch.compile"
+    )
     args = ap.parse_args()
     peak = matmul_peak()
     rows = []
@@ -120,8 +121,16 @@ def main() -> None:
             variants.append(("+ torch.compile", torch.compile(ours), ours_opt))
         for label, model, opt in variants:
             r = step_rate(model, opt, B, T, args.steps)
-            rows.append([name, label, f"{r_base:,.0f}", f"{r:,.0f}", f"{r / r_base:.2f}x",
-                         f"{r * fpt / peak:.0%}"])
+            rows.append(
+                [
+                    name,
+                    label,
+                    f"{r_base:,.0f}",
+                    f"{r:,.0f}",
+                    f"{r / r_base:.2f}x",
+                    f"{r * fpt / peak:.0%}",
+                ]
+            )
     print(f"machine: {machine()}")
     print(
         f"fp32 matmul peak (2048^3, measured): {peak / 1e9:.0f} GFLOP/s; median of "

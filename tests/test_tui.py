@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import torch
+from textual.widgets import TabbedContent
 
 from core.checkpoint import load_checkpoint
 from core.config import build_configs
@@ -22,6 +23,7 @@ from tui.screens.generate import GenerateScreen
 from tui.screens.home import HomeScreen
 from tui.screens.new_run import NewRunScreen, parse_form
 from tui.state import FileFeed, RunState, _Tail
+from tui.widgets.checkpoints import CheckpointList
 
 
 def tiny_train(corpus: Path, out: Path, **over) -> tuple[Path, list[str]]:
@@ -345,3 +347,39 @@ def test_follower_sees_a_run_grow(corpus_file: Path, tmp_path: Path) -> None:
     assert feed.update()
     assert [e["iter"] for e in feed.state.evals] == [0, 20, 40]
     assert feed.state.done["reason"] == "finished"
+
+
+def test_a_runs_checkpoints_are_listed_and_open_in_the_generate_pane(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "alpha", iters=400)
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=run_dir)
+        async with app.run_test(size=(100, 30)) as pilot:
+            dash = app.screen
+            dash.query_one(TabbedContent).active = "checkpoints-tab"
+            await pilot.pause()
+            table = dash.query_one(CheckpointList)
+            assert [table.get_row_at(i)[0] for i in range(table.row_count)] == [
+                "best.pt",
+                "last.pt",
+            ]
+            table.focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, GenerateScreen)
+            assert "alpha/best.pt" in str(app.screen.label)
+
+    run(scenario())
+
+
+def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "alpha", iters=400)
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=run_dir)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            titles = {c.title for c in app.get_system_commands(app.screen)}
+            assert {"Generate", "Runs", "Quit"} <= titles
+            assert "Pause/resume" not in titles  # nothing trains there: not offered
+
+    run(scenario())

@@ -21,6 +21,7 @@ from core.rundir import RunLock
 from tui.process import TrainingProcess
 from tui.screens.home import HomeScreen
 from tui.state import FileFeed
+from tui.widgets.checkpoints import CheckpointList
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.metrics import MetricsPanel
 from tui.widgets.model_summary import ModelSummary
@@ -63,6 +64,8 @@ class DashboardScreen(Screen[None]):
                 yield SamplesLog(id="samples")
             with TabPane("Model", id="model-tab"):
                 yield ModelSummary(id="model")
+            with TabPane("Checkpoints", id="checkpoints-tab"):
+                yield CheckpointList(id="checkpoints")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -93,6 +96,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(MetricsPanel).show(state)
         self.query_one(SamplesLog).show(state)
         self.query_one(ModelSummary).show(state)
+        self.query_one(CheckpointList).show(state)
 
     def refresh_chart(self) -> None:
         state = self.feed.state
@@ -171,6 +175,12 @@ class DashboardScreen(Screen[None]):
             self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
             return
         self.app.open_generate(Path(path))
+
+    def on_data_table_row_selected(self, event: CheckpointList.RowSelected) -> None:
+        """Enter on a checkpoint opens it in the generate pane."""
+        name = self.query_one(CheckpointList).selected
+        if name is not None:
+            self.app.open_generate(self.run_dir / name)
 
     def _maybe_open_generate(self) -> None:
         if self._generate_after is None:

@@ -1,0 +1,54 @@
+"""A run's checkpoints: which iteration each holds, its val loss, size and age."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from tui.formatting import fmt_age, fmt_count
+from tui.state import RunState
+
+
+class CheckpointList(DataTable):
+    """best.pt and last.pt of the run; Enter opens one in the generate pane."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for col in ("file", "iter", "val loss", "size", "saved"):
+            self.add_column(col, key=col)
+        self._shown: tuple = ()
+
+    def show(self, state: RunState) -> None:
+        if state.run_dir is None:
+            return
+        rows = []
+        for kind in ("best", "last"):
+            path = state.run_dir / f"{kind}.pt"
+            if not path.is_file():
+                continue
+            record = state.checkpoints.get(kind, {})
+            val = record.get("val_loss")
+            stat = path.stat()
+            rows.append(
+                (
+                    path.name,
+                    f"{record['iter']:,}" if "iter" in record else "?",
+                    f"{val:.4f}" if isinstance(val, (int, float)) else "–",
+                    fmt_count(stat.st_size) + "B",
+                    fmt_age(max(0.0, time.time() - stat.st_mtime)),
+                )
+            )
+        if tuple(rows) == self._shown:
+            return
+        self._shown = tuple(rows)
+        self.clear()
+        for row in rows:
+            self.add_row(*row, key=row[0])
+
+    @property
+    def selected(self) -> Path | None:
+        if not self.row_count or self.cursor_row is None:
+            return None
+        return Path(str(self.get_row_at(self.cursor_row)[0]))
