@@ -1,4 +1,5 @@
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,40 @@ def test_compile_falls_back_to_eager_with_a_note(corpus_file: Path, monkeypatch)
     assert done.reason == "finished" and done.iter == 10
     notes = [e for e in sink.events if isinstance(e, NoteEvent)]
     assert len(notes) == 1 and "no working C compiler" in notes[0].text
+
+
+def test_resume_from_best_is_an_explicit_choice(corpus_file: Path, tmp_path: Path) -> None:
+    trainer = trainer_for(corpus_file, tmp_path / "run", max_iters=100, eval_interval=10)
+
+    def stop_at_25(e) -> None:  # a stop saves last.pt without an eval: best stays at 20
+        if isinstance(e, StepEvent) and e.iter == 25:
+            trainer.control.stop("interrupted")
+
+    trainer.sinks.append(Collect(stop_at_25))
+    trainer.run()
+    best_iter = load_checkpoint(tmp_path / "run" / "best.pt")["iter"]
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["iter"] == 25
+    mcfg, tcfg = build_configs("tiny", {})
+    again = prepare(
+        mcfg, tcfg, tmp_path / "run", resume=True, resume_from="best", changed={"max_iters": 25}
+    )
+    assert again.iter == best_iter == 20
+    again.run()
+
+
+def test_time_budget_resume_spends_only_what_is_left(corpus_file: Path, tmp_path: Path) -> None:
+    first = trainer_for(corpus_file, tmp_path / "run", time_budget=4.0, max_iters=None)
+
+    def stop_at_1s(e) -> None:
+        if isinstance(e, StepEvent) and e.elapsed_s > 1.0:
+            first.control.stop("interrupted")
+
+    first.sinks.append(Collect(stop_at_1s))
+    spent = first.run().elapsed_s
+    assert 1.0 < spent < 3.0
+    mcfg, tcfg = build_configs("tiny", {})
+    second = prepare(mcfg, tcfg, tmp_path / "run", resume=True)
+    t = time.perf_counter()
+    done = second.run()
+    assert 3.9 <= done.elapsed_s < 5.5  # the total, not 4 more seconds
+    assert time.perf_counter() - t < 4.0 - spent + 1.5
