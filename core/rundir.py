@@ -36,12 +36,6 @@ def is_run_dir(path: Path) -> bool:
     return any((path / name).exists() for name in RUN_FILES)
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def _clean(value: Any) -> Any:
     # JSON has no NaN/inf: write null so every reader can parse every line.
     if isinstance(value, float) and not math.isfinite(value):
@@ -54,7 +48,7 @@ def _clean(value: Any) -> Any:
 
 
 def dump_line(record: dict[str, Any]) -> str:
-    return json.dumps(_clean(record), ensure_ascii=False, default=_json_default) + "\n"
+    return json.dumps(_clean(record), ensure_ascii=False) + "\n"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -226,13 +220,30 @@ class RunInfo:
         return max(0.0, time.time() - self.modified)
 
 
+_RECORDS: dict[Path, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
+
+
+def _metrics_cached(path: Path) -> list[dict[str, Any]]:
+    """read_jsonl, parsed again only when the file changed: the home screen lists every
+    run every two seconds, and a long run's metrics.jsonl holds many megabytes."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return []
+    key = (st.st_mtime_ns, st.st_size)
+    hit = _RECORDS.get(path)
+    if hit is None or hit[0] != key:
+        hit = _RECORDS[path] = (key, read_jsonl(path))
+    return hit[1]
+
+
 def run_info(run_dir: Path) -> RunInfo | None:
     if not is_run_dir(run_dir):
         return None
     config = read_config(run_dir) or {}
     mcfg = config.get("model", {}) if isinstance(config.get("model"), dict) else {}
     tcfg = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
-    records = read_jsonl(run_dir / "metrics.jsonl")
+    records = _metrics_cached(run_dir / "metrics.jsonl")
     last_iter = max((r["iter"] for r in records if isinstance(r.get("iter"), int)), default=None)
     bests = [
         r["val_loss"]

@@ -261,7 +261,10 @@ def train(
 
         trainer.sinks.append(ConsolePrinter())
     with graceful_sigint(trainer.control):
-        done = trainer.run()
+        try:
+            done = trainer.run()
+        finally:
+            distributed.shutdown(trainer.dist)
     if done.message:
         print(f"charlm-tui: {done.message}", file=sys.stderr)
     codes = {"finished": 0, "stopped": 0, "interrupted": EXIT_INTERRUPTED}
