@@ -5,7 +5,9 @@
 The baseline is the nanoGPT `generate` approach: for every new character, run the
 model over the whole (cropped) context and keep the last position's logits. Ours:
 a KV cache, one position per character, the head on the last position only,
-inference_mode. Same model (random weights: speed does not depend on training).
+inference_mode; then the same with int8 weight-only one-position steps (the prompt
+and window refills stay fp32). Same model (random weights: speed does not depend on
+training).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from common import machine, table
 
 from core.config import build_configs, replace
 from core.models import build_model
+from core.models.quant import int8_available, quantize_int8
 from core.sampling import SamplingParams, generate
 
 
@@ -50,8 +53,11 @@ def main() -> None:
     prompt = [0]
     params = SamplingParams(temperature=1.0)
 
-    def ours() -> None:
-        for _ in generate(model, prompt, args.chars, params, torch.Generator().manual_seed(0)):
+    int8 = quantize_int8(model) if int8_available() else None
+
+    def ours(decoder=None) -> None:
+        g = torch.Generator().manual_seed(0)
+        for _ in generate(model, prompt, args.chars, params, g, decoder=decoder):
             pass
 
     def baseline() -> None:
@@ -62,8 +68,14 @@ def main() -> None:
     t_base = min(timed(baseline) for _ in range(max(1, args.repeats - 1)))
     rows = [
         ["full-context regeneration (nanoGPT)", f"{args.chars / t_base:,.0f}", "1.0x"],
-        ["KV cache (charlm-tui)", f"{args.chars / t_ours:,.0f}", f"{t_base / t_ours:.1f}x"],
+        ["KV cache, fp32", f"{args.chars / t_ours:,.0f}", f"{t_base / t_ours:.1f}x"],
     ]
+    if int8 is not None:
+        ours(int8)
+        t_int8 = min(timed(lambda: ours(int8)) for _ in range(args.repeats))
+        rows.append(
+            ["KV cache, int8 weights", f"{args.chars / t_int8:,.0f}", f"{t_base / t_int8:.1f}x"]
+        )
     print(f"machine: {machine()}")
     print(
         f"preset {args.preset} ({sum(p.numel() for p in model.parameters()):,} params, "

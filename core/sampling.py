@@ -72,11 +72,15 @@ def generate(
     generator: torch.Generator,
     device: torch.device | str = "cpu",
     use_cache: bool = True,
+    decoder: nn.Module | None = None,
 ) -> Iterator[int]:
     """Yield new token ids one by one (streaming).
 
     With a KV cache (GPT), each character costs one position's forward pass; without
     (bigram, or use_cache=False), the whole context window is recomputed each time.
+    `decoder`, when given, computes those one-position steps instead of `model` (e.g.
+    its int8 copy from core.models.quant): single rows are bound by weight bandwidth,
+    while the prompt and the window refills are whole matrices, faster in fp32.
     """
     if not prompt_ids:
         raise CharLMError("generation needs at least one character of context")
@@ -106,4 +110,4 @@ def generate(
                 logits = forward_window()
             else:
                 x = torch.tensor([[tok]], dtype=torch.long, device=device)
-                logits, _ = model(x, cache=cache)
+                logits, _ = (decoder or model)(x, cache=cache)

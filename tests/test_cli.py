@@ -59,6 +59,9 @@ def test_train_sample_eval_runs_end_to_end(tiny_args, tmp_path: Path, capsys) ->
         ["--no-ui", "sample", str(out), "--prompt", "KING", "--seed", "3", "--max-new-tokens", "40"]
     )
     assert capsys.readouterr().out == first  # same seed, same checkpoint: same text
+    exact = ["--no-ui", "sample", str(out), "--prompt", "KING", "--max-new-tokens", "40"]
+    assert run([*exact, "--precision", "fp32"]) == 0
+    assert capsys.readouterr().out.startswith("KING")
 
     assert run(["eval", str(out / "best.pt"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -119,6 +122,7 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
         (["--no-ui", "train", "--resume"], "--resume needs the run"),
         (["--no-ui", "sample", str(tmp / "junk.pt")], "not a readable checkpoint"),
         (["--no-ui", "sample", str(tmp / "missing.pt")], "no such checkpoint file"),
+        (["--no-ui", "sample", str(tmp / "junk.pt"), "--precision", "fp16"], "--precision must"),
         (["eval", str(tmp)], "holds no checkpoint"),
         (["runs", str(tmp / "nowhere")], "no such directory"),
     ]

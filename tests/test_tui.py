@@ -187,14 +187,21 @@ def test_generate_streams_the_same_text_as_the_core_and_stops_on_escape(tmp_path
             await pilot.press("enter")
             await wait_for(pilot, lambda: not screen.running and len(screen.output) == 64)
             ids = screen.vocab.encode("KING")
-            expected = "".join(
-                screen.vocab.chars[t]
-                for t in generate(
-                    screen.model, ids, 60, SamplingParams(), torch.Generator().manual_seed(7)
-                )
-            )
-            assert screen.output == "KING" + expected
+
+            def expected(decoder) -> str:
+                gen = torch.Generator().manual_seed(7)
+                tokens = generate(screen.model, ids, 60, SamplingParams(), gen, decoder=decoder)
+                return "KING" + "".join(screen.vocab.chars[t] for t in tokens)
+
+            label = screen.query_one("#gen-label")
+            assert screen.output == expected(screen.decoder)  # int8 weights by default on CPU
+            assert ("int8" if screen.decoder else "fp32") in str(label.render())
             assert "generated 60 characters" in str(screen.query_one("#gen-status").render())
+            await pilot.press("ctrl+b")  # exact fp32 weights
+            assert screen.decoder is None and "fp32 weights" in str(label.render())
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not screen.running and len(screen.output) == 64)
+            assert screen.output == expected(None)
 
             screen.query_one("#max_new").value = "100000"
             await pilot.press("enter")

@@ -156,19 +156,25 @@ class CharLMApp(App[int]):
         params: SamplingParams | None = None,
         max_new: int = 500,
         seed: int = 1337,
+        precision: str = "auto",
     ) -> None:
         try:
             model, vocab, ckpt = load_model(path)
+            label = self.checkpoint_label(path, vocab, ckpt)
+            screen = GenerateScreen(
+                model, vocab, label, path.parent, prompt, params, max_new, seed, precision
+            )
         except CharLMError as e:
             self.notify(str(e), severity="error", timeout=10)
             return
+        self.push_screen(screen)
+
+    @staticmethod
+    def checkpoint_label(path: Path, vocab, ckpt: dict[str, Any]) -> str:
         val = (ckpt.get("metrics") or {}).get("val", {}).get("loss")
-        label = (
+        return (
             f"[b]{path.parent.name}/{path.name}[/b] · iter {ckpt['iter']:,} · "
             f"{len(vocab)} characters" + (f" · val loss {val:.4f}" if val is not None else "")
-        )
-        self.push_screen(
-            GenerateScreen(model, vocab, label, path.parent, prompt, params, max_new, seed)
         )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -290,6 +290,13 @@ def sample(
     top_p: Annotated[float, typer.Option(help="Nucleus: smallest set with this mass.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Same seed and checkpoint, same text.")] = 1337,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Weights for decoding: int8 is ~1.5-2x faster on CPU and within 1e-4 nats "
+            "of fp32; fp32 is exact. auto: int8 for gpt on CPU."
+        ),
+    ] = "auto",
 ) -> None:
     """Generate text from a checkpoint, streamed character by character.
 
@@ -298,6 +305,7 @@ def sample(
     import torch
 
     from core.checkpoint import load_model
+    from core.models.quant import PRECISIONS, decoder_for
     from core.sampling import SamplingParams, generate
     from core.train import resolve_device
 
@@ -305,17 +313,27 @@ def sample(
     params.validate()
     if max_new_tokens < 0:
         raise CharLMError(f"--max-new-tokens must be zero or more, not {max_new_tokens}")
+    if precision not in PRECISIONS:
+        raise CharLMError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     model, vocab, _ = load_model(checkpoint)
     if not no_ui(ctx):
         from core.checkpoint import resolve_in_run
         from tui.app import CharLMApp
 
         path = resolve_in_run(checkpoint) if checkpoint.is_dir() else checkpoint
-        options = dict(path=path, prompt=prompt, params=params, max_new=max_new_tokens, seed=seed)
+        options = dict(
+            path=path,
+            prompt=prompt,
+            params=params,
+            max_new=max_new_tokens,
+            seed=seed,
+            precision=precision,
+        )
         launch(CharLMApp(generate=options))
         return
     dev = resolve_device(device)
     model.to(dev)
+    decoder = decoder_for(model, precision, dev.type)
     context = prompt
     if not context:
         context = "\n" if "\n" in vocab.stoi else vocab.chars[0]
@@ -323,9 +341,8 @@ def sample(
     out = sys.stdout
     out.write(prompt)
     try:
-        for tok in generate(
-            model, ids, max_new_tokens, params, torch.Generator().manual_seed(seed), dev
-        ):
+        gen = torch.Generator().manual_seed(seed)
+        for tok in generate(model, ids, max_new_tokens, params, gen, dev, decoder=decoder):
             out.write(vocab.chars[tok])
             out.flush()
     except KeyboardInterrupt:

@@ -128,7 +128,7 @@ class GPT(nn.Module):
         return self.config.block_size
 
     def new_cache(self, batch: int = 1) -> KVCache:
-        p = self.lm_head.weight
+        p = self.wte.weight
         return KVCache(self.config, batch, p.device, p.dtype)
 
     def forward(
@@ -142,9 +142,9 @@ class GPT(nn.Module):
         past = cache.length if cache is not None else 0
         if past + T > self.config.block_size:
             raise ValueError(f"sequence of {past + T} exceeds block_size {self.config.block_size}")
-        # Positions of this sequence (after what the cache holds), not of block_size.
-        pos = torch.arange(past, past + T, device=idx.device)
-        x = self.drop(self.wte(idx) + self.wpe(pos))
+        # Positions of this sequence (after what the cache holds), not of block_size; a
+        # slice of the table is a view, cheaper than a lookup when decoding one position.
+        x = self.drop(self.wte(idx) + self.wpe.weight[past : past + T])
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i)
         if cache is not None:

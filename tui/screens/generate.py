@@ -22,6 +22,7 @@ from textual.worker import Worker, get_current_worker
 
 from core.errors import CharLMError
 from core.inspect import next_char_distribution
+from core.models.quant import decoder_for
 from core.sampling import SamplingParams, generate
 from core.vocab import describe_chars
 from tui.widgets.next_char import NextChar
@@ -52,6 +53,7 @@ class GenerateScreen(Screen[None]):
         Binding("escape", "stop_or_back", "Stop/back"),
         Binding("ctrl+r", "resample", "Re-sample"),
         Binding("ctrl+s", "save", "Save output"),
+        Binding("ctrl+b", "toggle_precision", "int8/fp32"),
         Binding("ctrl+n", "next_char", "Next char", show=False),
     ]
 
@@ -65,9 +67,11 @@ class GenerateScreen(Screen[None]):
         params: SamplingParams | None = None,
         max_new: int = 500,
         seed: int = 1337,
+        precision: str = "auto",
     ) -> None:
         super().__init__()
         self.model, self.vocab, self.label, self.save_dir = model, vocab, label, save_dir
+        self.decoder = decoder_for(model, precision)  # None: decode with the fp32 model
         self.params = params or SamplingParams()
         self.initial = dict(prompt=prompt, max_new=max_new, seed=seed)
         self.output = ""  # the prompt and its continuation, as shown
@@ -75,7 +79,7 @@ class GenerateScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self.label, id="gen-label")
+        yield Static(self.label_text(), id="gen-label")
         yield PromptInput(
             value=self.initial["prompt"],
             placeholder="Prompt, then Enter (↑/↓: history)",
@@ -191,7 +195,7 @@ class GenerateScreen(Screen[None]):
         pending: list[str] = []
         t0 = last = time.perf_counter()
         count = 0
-        for tok in generate(self.model, ids, max_new, params, gen):
+        for tok in generate(self.model, ids, max_new, params, gen, decoder=self.decoder):
             if worker.is_cancelled:
                 break
             pending.append(self.vocab.chars[tok])
@@ -249,6 +253,21 @@ class GenerateScreen(Screen[None]):
         except ValueError:
             seed.value = "0"
         self.start()
+
+    def label_text(self) -> str:
+        weights = "int8 weights" if self.decoder is not None else "fp32 weights"
+        return f"{self.label} · {weights}"
+
+    def action_toggle_precision(self) -> None:
+        if self.running:
+            self.notify("stop the generation first (Esc)", severity="warning")
+            return
+        try:
+            self.decoder = decoder_for(self.model, "fp32" if self.decoder else "int8")
+        except CharLMError as e:
+            self.notify(str(e), severity="warning")
+            return
+        self.query_one("#gen-label", Static).update(self.label_text())
 
     def action_next_char(self) -> None:
         self.update_next_char(self.output or self.query_one("#prompt", Input).value)

@@ -1,0 +1,107 @@
+"""Weight-only int8 quantization for generation.
+
+Decoding one character multiplies a single row by every weight matrix, so its speed is
+set by how many weight bytes the CPU streams per character, not by arithmetic. Storing
+each `nn.Linear` weight as int8 with one fp32 scale per output row reads a quarter of
+the bytes; activations stay in floating point (LLM.int8 / gpt-fast's "int8 weight-only"
+scheme). Symmetric per-row scales keep the rounding error of each output below half a
+step of that row's largest weight.
+
+Only generation uses this: training and `charlm-tui eval` run in fp32.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import torch
+import torch.nn as nn
+
+from core.errors import CharLMError
+
+
+def _int8_mm(x: torch.Tensor, w_int8: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    # PyTorch's packed kernel takes bf16 activations (and bf16 scales) on CPU.
+    return torch.ops.aten._weight_int8pack_mm(x.to(scales.dtype), w_int8, scales)
+
+
+@functools.cache
+def int8_available(device: str = "cpu") -> bool:
+    """Whether this PyTorch build has the int8 weight-only kernel for `device`."""
+    try:
+        x = torch.ones(1, 8, device=device)
+        w = torch.ones(8, 8, dtype=torch.int8, device=device)
+        _int8_mm(x, w, torch.ones(8, dtype=torch.bfloat16, device=device))
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    return True
+
+
+class Int8Linear(nn.Module):
+    """y = x Wᵀ + b with W stored as int8 rows times a per-row scale."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        w = linear.weight.detach().float()
+        # The kernel wants bf16 scales: round them first, then quantize against the
+        # rounded scale, so the only error left is the int8 rounding itself.
+        scales = (w.abs().amax(dim=1).clamp(min=1e-12) / 127.0).to(torch.bfloat16)
+        q = torch.round(w / scales.float()[:, None]).clamp(-127, 127)
+        self.register_buffer("weight_int8", q.to(torch.int8))
+        self.register_buffer("scales", scales)
+        bias = linear.bias.detach().float().clone() if linear.bias is not None else None
+        self.register_buffer("bias", bias)
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = _int8_mm(x.reshape(-1, self.in_features), self.weight_int8, self.scales)
+        y = y.to(x.dtype).view(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y.add_(self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """A copy of `model` in eval mode with every nn.Linear replaced by an Int8Linear.
+
+    Embeddings and LayerNorms stay in fp32: they are looked up, not multiplied.
+    """
+    quantized = copy.deepcopy(model).eval()
+    for parent in list(quantized.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Linear):
+                setattr(parent, name, Int8Linear(child))
+    return quantized.requires_grad_(False)
+
+
+PRECISIONS = ("auto", "fp32", "int8")
+
+
+def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Module | None:
+    """The model that decodes one position at a time, or None to use `model` itself.
+
+    auto: int8 for a GPT on CPU when PyTorch has the kernel (its val loss stays within
+    1e-4 nats of fp32, BENCHMARKS.md), fp32 elsewhere. fp32 is exact: the same text as
+    the training-time samples for the same seed.
+    """
+    if precision not in PRECISIONS:
+        raise CharLMError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    quantizable = hasattr(model, "new_cache")  # the bigram model is a table, not matmuls
+    if precision == "fp32" or (precision == "auto" and not quantizable):
+        return None
+    if not quantizable:
+        raise CharLMError(
+            "--precision int8 applies to gpt models: a bigram model is a lookup table"
+        )
+    if not int8_available(device):
+        if precision == "auto":
+            return None
+        raise CharLMError(
+            f"this PyTorch build has no int8 kernel for {device}: use --precision fp32"
+        )
+    if precision == "auto" and device != "cpu":
+        return None
+    return quantize_int8(model)

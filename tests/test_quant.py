@@ -1,0 +1,86 @@
+"""int8 weight-only decoding: close to fp32, never touches the original model."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from core.config import ModelConfig
+from core.errors import CharLMError
+from core.models import build_model
+from core.models.quant import Int8Linear, decoder_for, int8_available, quantize_int8
+from core.sampling import SamplingParams, generate
+
+needs_int8 = pytest.mark.skipif(not int8_available(), reason="no int8 kernel in this build")
+
+
+def gpt() -> nn.Module:
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    return build_model(cfg).eval()
+
+
+@needs_int8
+def test_int8_linear_error_is_within_half_a_step_per_weight() -> None:
+    torch.manual_seed(0)
+    lin = nn.Linear(64, 48)
+    x = torch.randn(5, 64)
+    q = Int8Linear(lin)
+    assert q.weight_int8.dtype == torch.int8 and q.weight_int8.abs().max() <= 127
+    exact = lin(x).detach()
+    # Each weight is off by at most half a step (scale / 2); activations go through bf16.
+    bound = (q.scales.float() / 2 * x.abs().sum(dim=1, keepdim=True)) + 0.01 * exact.abs()
+    assert ((q(x) - exact).abs() <= bound + 1e-6).all()
+    assert not torch.equal(q(x), exact)  # it really is quantized
+
+
+@needs_int8
+def test_quantized_copy_leaves_the_model_alone_and_tracks_its_logits() -> None:
+    m = gpt()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    q = quantize_int8(m)
+    assert not any(isinstance(mod, nn.Linear) for mod in q.modules())
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    x = torch.randint(0, 13, (2, 16))
+    with torch.inference_mode():
+        exact, approx = m(x)[0], q(x)[0]
+    assert (approx - exact).abs().max() < 0.02 * exact.abs().max()
+
+
+@needs_int8
+def test_int8_decoder_steps_match_fp32_steps_on_the_same_cache() -> None:
+    m = gpt()
+    q = quantize_int8(m)
+    x = torch.randint(0, 13, (1, 16))
+    with torch.inference_mode():
+        full, _ = m(x)
+        cache = m.new_cache()
+        m(x[:, :6], cache=cache)  # the prompt in fp32, then int8 one position at a time
+        steps = [q(x[:, t : t + 1], cache=cache)[0][0, -1] for t in range(6, 16)]
+    assert torch.allclose(torch.stack(steps), full[0, 6:], atol=0.02 * full.abs().max())
+
+
+@needs_int8
+def test_generation_with_an_int8_decoder_is_seeded_and_slides() -> None:
+    m, params = gpt(), SamplingParams(temperature=1.0)
+    q = quantize_int8(m)
+
+    def text(seed: int) -> list[int]:
+        g = torch.Generator().manual_seed(seed)
+        return list(generate(m, [1, 2, 3], 50, params, g, decoder=q))  # 53 > block 16
+
+    assert text(4) == text(4) and len(text(4)) == 50
+    assert text(4) != text(5)
+
+
+def test_decoder_choice() -> None:
+    m = gpt()
+    bigram = build_model(ModelConfig(model="bigram", vocab_size=5))
+    assert decoder_for(m, "fp32") is None
+    assert decoder_for(bigram, "auto") is None
+    if int8_available():
+        assert isinstance(decoder_for(m, "int8"), nn.Module)
+        assert decoder_for(m, "auto") is not None  # int8 on CPU by default
+    with pytest.raises(CharLMError, match="bigram model is a lookup table"):
+        decoder_for(bigram, "int8")
+    with pytest.raises(CharLMError, match="--precision must be one of auto, fp32, int8"):
+        decoder_for(m, "fp16")
