@@ -14,6 +14,8 @@ from typing import Any
 from core.errors import CharLMError
 
 MODELS = ("bigram", "gpt")
+ACTIVATIONS = ("gelu", "relu2")
+POSITIONS = ("learned", "rope")
 
 
 @dataclass
@@ -26,6 +28,8 @@ class ModelConfig:
     n_embd: int = 384
     dropout: float = 0.0
     bias: bool = True
+    activation: str = "gelu"  # the MLP's nonlinearity: gelu or relu2 (ReLU squared)
+    position: str = "learned"  # learned absolute embeddings, or rope (rotary)
 
 
 @dataclass
@@ -208,6 +212,19 @@ def validate(mcfg: ModelConfig, tcfg: TrainConfig) -> None:
         raise CharLMError(f"--dropout must be in [0, 1), not {mcfg.dropout}")
     if mcfg.n_embd % mcfg.n_head:
         raise CharLMError(f"--n-embd ({mcfg.n_embd}) must be divisible by --n-head ({mcfg.n_head})")
+    if mcfg.activation not in ACTIVATIONS:
+        raise CharLMError(
+            f"--activation must be one of {', '.join(ACTIVATIONS)}, not {mcfg.activation!r}"
+        )
+    if mcfg.position not in POSITIONS:
+        raise CharLMError(
+            f"--position must be one of {', '.join(POSITIONS)}, not {mcfg.position!r}"
+        )
+    if mcfg.position == "rope" and (mcfg.n_embd // mcfg.n_head) % 2:
+        raise CharLMError(
+            f"--position rope needs an even head size; --n-embd / --n-head is "
+            f"{mcfg.n_embd // mcfg.n_head}"
+        )
     for name in ("batch_size", "lr", "eval_interval", "eval_iters", "log_interval", "sample_chars"):
         _positive(name, getattr(tcfg, name))
     for name in (

@@ -13,8 +13,17 @@ def gpt(**kw) -> torch.nn.Module:
     return build_model(cfg).eval()
 
 
-def test_causality_future_tokens_do_not_change_past_logits() -> None:
-    model = gpt()
+VARIANTS = [
+    {},
+    {"position": "rope"},
+    {"activation": "relu2"},
+    {"position": "rope", "activation": "relu2", "bias": False},
+]
+
+
+@pytest.mark.parametrize("kw", VARIANTS)
+def test_causality_future_tokens_do_not_change_past_logits(kw) -> None:
+    model = gpt(**kw)
     x = torch.randint(0, 11, (2, 16))
     y = x.clone()
     y[:, 9:] = (y[:, 9:] + 3) % 11  # rewrite the future from position 9 on
@@ -25,8 +34,9 @@ def test_causality_future_tokens_do_not_change_past_logits() -> None:
     assert not torch.allclose(lx[:, 9:], ly[:, 9:])
 
 
-def test_positions_follow_the_actual_sequence_length() -> None:
-    model = gpt()
+@pytest.mark.parametrize("kw", VARIANTS)
+def test_positions_follow_the_actual_sequence_length(kw) -> None:
+    model = gpt(**kw)
     x = torch.randint(0, 11, (1, 16))
     with torch.no_grad():
         full, _ = model(x)
@@ -35,6 +45,28 @@ def test_positions_follow_the_actual_sequence_length() -> None:
     assert torch.allclose(full[:, :5], short, atol=1e-6)
     with pytest.raises(ValueError, match="exceeds block_size"):
         model(torch.zeros(1, 17, dtype=torch.long))
+
+
+def test_rotary_attention_depends_on_offsets_not_positions() -> None:
+    rotary = gpt(position="rope").blocks[0].attn.rotary
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+
+    def score(i: int, j: int) -> float:
+        return float((rotary(q, i) * rotary(k, j)).sum())
+
+    assert score(3, 1) == pytest.approx(score(12, 10), abs=1e-5)
+    assert score(3, 1) != pytest.approx(score(3, 2), abs=1e-3)
+    # a rotation: lengths are kept
+    assert rotary(q, 7).norm() == pytest.approx(float(q.norm()), rel=1e-5)
+
+
+def test_rope_has_no_position_table_and_old_configs_mean_gpt2() -> None:
+    names = dict(gpt(position="rope").named_parameters())
+    assert "wpe.weight" not in names and "wpe.weight" in dict(gpt().named_parameters())
+    old = ModelConfig(vocab_size=11)  # a checkpoint from before these options
+    assert (old.position, old.activation) == ("learned", "gelu")
+    with pytest.raises(ValueError, match="unknown activation"):
+        gpt(activation="swish")
 
 
 def test_seed_preset_is_the_3_7m_parameter_model() -> None:

@@ -56,9 +56,12 @@ def test_bad_sampling_params(params: SamplingParams) -> None:
         params.validate()
 
 
-def test_kv_cache_decoding_matches_full_recomputation() -> None:
+@pytest.mark.parametrize("position", ["learned", "rope"])
+def test_kv_cache_decoding_matches_full_recomputation(position: str) -> None:
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+    cfg = ModelConfig(
+        vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16, position=position
+    )
     m = build_model(cfg)
     for p in m.parameters():
         torch.nn.init.normal_(p, std=0.3)
@@ -74,9 +77,13 @@ def test_kv_cache_decoding_matches_full_recomputation() -> None:
     assert a == b
 
 
-def test_kv_cache_logits_match_the_full_forward_pass() -> None:
+@pytest.mark.parametrize("position", ["learned", "rope"])
+def test_kv_cache_logits_match_the_full_forward_pass(position: str) -> None:
     torch.manual_seed(1)
-    m = build_model(ModelConfig(vocab_size=11, block_size=12, n_layer=2, n_head=2, n_embd=8))
+    cfg = ModelConfig(
+        vocab_size=11, block_size=12, n_layer=2, n_head=2, n_embd=8, position=position
+    )
+    m = build_model(cfg)
     m.eval()
     x = torch.randint(0, 11, (1, 12))
     with torch.no_grad():

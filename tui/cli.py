@@ -114,6 +114,17 @@ def train(
     dropout: Annotated[
         float | None, typer.Option(help="Dropout rate.", rich_help_panel=MODEL)
     ] = None,
+    activation: Annotated[
+        str | None,
+        typer.Option(help="MLP nonlinearity: gelu or relu2 (ReLU squared).", rich_help_panel=MODEL),
+    ] = None,
+    position: Annotated[
+        str | None,
+        typer.Option(
+            help="Positions: learned embeddings or rope (rotary, in attention).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     batch_size: Annotated[
         int | None, typer.Option(help="Sequences per step.", rich_help_panel=TRAIN)
     ] = None,

@@ -1,7 +1,10 @@
 """A GPT-style decoder (Radford et al. 2019) for characters.
 
-Pre-LayerNorm residual blocks of causal multi-head self-attention and a 4x GELU MLP,
-learned token and position embeddings, a final LayerNorm and a linear LM head.
+Pre-LayerNorm residual blocks of causal multi-head self-attention and a 4x MLP, token
+embeddings, a final LayerNorm and a linear LM head. Two choices beyond GPT-2's:
+- position: learned absolute embeddings (GPT-2), or rotary embeddings (RoFormer, Su et
+  al. 2021) that rotate queries and keys so attention sees relative offsets;
+- activation: GELU (GPT-2), or ReLU squared (Primer, So et al. 2021), cheaper on CPU.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.config import ModelConfig
+from core.config import ACTIVATIONS, POSITIONS, ModelConfig
 
 
 class KVCache:
@@ -34,10 +37,34 @@ class KVCache:
         self.length = 0
 
 
+class Rotary(nn.Module):
+    """Rotate each (even, odd) pair of a head's features by an angle growing with position.
+
+    q·k then depends on the two positions only through their difference. A pair is a
+    complex number and the rotation one complex product: a single kernel per tensor.
+    """
+
+    def __init__(self, head_size: int, block_size: int, base: float = 10000.0) -> None:
+        super().__init__()
+        inv_freq = base ** (-torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)
+        angles = torch.outer(torch.arange(block_size, dtype=torch.float32), inv_freq)
+        # (block_size, 1, head_size / 2), from the shape alone: not saved in checkpoints.
+        self.register_buffer("turns", torch.polar(torch.ones_like(angles), angles)[:, None], False)
+
+    def forward(self, x: torch.Tensor, start: int) -> torch.Tensor:
+        """x: (B, T, n_head, head_size) at positions start .. start + T - 1."""
+        B, T, H, D = x.shape
+        pairs = torch.view_as_complex(x.float().reshape(B, T, H, D // 2, 2))
+        rotated = torch.view_as_real(pairs * self.turns[start : start + T])
+        return rotated.flatten(-2).to(x.dtype)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.n_head = cfg.n_head
+        head_size = cfg.n_embd // cfg.n_head
+        self.rotary = Rotary(head_size, cfg.block_size) if cfg.position == "rope" else None
         self.dropout = cfg.dropout
         # One projection for the queries, keys and values of all heads: one big matmul.
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
@@ -48,12 +75,13 @@ class CausalSelfAttention(nn.Module):
         self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
     ) -> torch.Tensor:
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        # (B, T, C) -> (B, n_head, T, head_size): heads become a batch dimension.
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        past = 0
+        q, k, v = (t.view(B, T, self.n_head, -1) for t in self.c_attn(x).split(C, dim=2))
+        past = cache.length if cache is not None else 0
+        if self.rotary is not None:
+            q, k = self.rotary(q, past), self.rotary(k, past)
+        # (B, T, n_head, head_size) -> (B, n_head, T, head_size): heads become a batch dim.
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         if cache is not None:
-            past = cache.length
             cache.k[layer][:, :, past : past + T] = k
             cache.v[layer][:, :, past : past + T] = v
             k, v = cache.k[layer][:, :, : past + T], cache.v[layer][:, :, : past + T]
@@ -72,12 +100,17 @@ class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
-        self.gelu = nn.GELU()
+        self.act = nn.GELU() if cfg.activation == "gelu" else ReLUSquared()
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+
+
+class ReLUSquared(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x).square()
 
 
 class Block(nn.Module):
@@ -100,9 +133,12 @@ class Block(nn.Module):
 class GPT(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        if cfg.activation not in ACTIVATIONS or cfg.position not in POSITIONS:
+            raise ValueError(f"unknown activation {cfg.activation!r} or position {cfg.position!r}")
         self.config = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        # With rotary positions, attention handles position: no table to learn.
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.position == "learned" else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
@@ -144,7 +180,10 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {past + T} exceeds block_size {self.config.block_size}")
         # Positions of this sequence (after what the cache holds), not of block_size; a
         # slice of the table is a view, cheaper than a lookup when decoding one position.
-        x = self.drop(self.wte(idx) + self.wpe.weight[past : past + T])
+        x = self.wte(idx)
+        if self.wpe is not None:
+            x = x + self.wpe.weight[past : past + T]
+        x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i)
         if cache is not None:
