@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from common import machine, table
 
-from core.config import ModelConfig, build_configs
+from core.config import ModelConfig, build_configs, replace
 from core.models import build_model
 from core.train import make_optimizer
 
@@ -125,6 +125,12 @@ def main() -> None:
         fpt = flops_per_token(sum(p.numel() for p in ours.parameters()), L, C, T)
         variants = [("charlm-tui", ours, ours_opt)]
         if args.variants:
+            cfg = ModelConfig(
+                vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C, position="rope"
+            )
+            modern = build_model(replace(cfg, activation="relu2"))
+            label = "+ rope, relu2 (cpu preset's model)"
+            variants.append((label, modern, make_optimizer(modern, tcfg, cpu)))
             twin = copy.deepcopy(ours)
             foreach = torch.optim.AdamW(twin.parameters(), lr=1e-3, foreach=True)
             variants.append(("- fused AdamW (foreach)", twin, foreach))

@@ -4,7 +4,8 @@ Pre-LayerNorm residual blocks of causal multi-head self-attention and a 4x MLP, 
 embeddings, a final LayerNorm and a linear LM head. Two choices beyond GPT-2's:
 - position: learned absolute embeddings (GPT-2), or rotary embeddings (RoFormer, Su et
   al. 2021) that rotate queries and keys so attention sees relative offsets;
-- activation: GELU (GPT-2), or ReLU squared (Primer, So et al. 2021), cheaper on CPU.
+- activation: GELU (GPT-2), or ReLU squared (Primer, So et al. 2021).
+Both alternatives learn faster per step on tinyshakespeare (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ class KVCache:
     """Keys and values of the positions seen so far, per layer, for incremental decoding.
 
     With a cache, each new character costs one position's forward pass instead of the
-    whole context's. Learned positions make cached keys depend on where they sit, so
-    the cache cannot slide: when the context is full, the caller drops the oldest part
-    and re-fills the cache from the rest (see core.sampling).
+    whole context's. A cached key depends on the characters before it in the window
+    (through the layers below, and learned positions on where it sits), so the cache
+    cannot slide exactly, even with rotary positions: when the context is full, the
+    caller drops the oldest part and re-fills the cache from the rest (core.sampling).
     """
 
     def __init__(self, cfg: ModelConfig, batch: int, device: torch.device, dtype: torch.dtype):
