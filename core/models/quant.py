@@ -83,9 +83,9 @@ PRECISIONS = ("auto", "fp32", "int8")
 def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Module | None:
     """The model that decodes one position at a time, or None to use `model` itself.
 
-    auto: int8 for a GPT on CPU when PyTorch has the kernel (its val loss stays within
-    1e-4 nats of fp32, BENCHMARKS.md), fp32 elsewhere. fp32 is exact: the same text as
-    the training-time samples for the same seed.
+    auto: int8 for a GPT on CPU when PyTorch has the kernel (it moves val loss by about
+    1e-4 nats, BENCHMARKS.md), fp32 elsewhere. fp32 decodes with the trained weights
+    exactly.
     """
     if precision not in PRECISIONS:
         raise CharLMError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
