@@ -390,3 +390,21 @@ def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> No
             assert "Pause/resume" not in titles  # nothing trains there: not offered
 
     run(scenario())
+
+
+def test_model_tab_names_position_and_activation() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tui.widgets.model_summary import summary_table
+
+    def rendered(model_config: dict) -> str:
+        start = {"layers": [["wte", "Embedding", 100]], "n_params": 100}
+        console = Console(width=80, record=True)
+        console.print(summary_table(SimpleNamespace(start=start, model_config=model_config)))
+        return console.export_text()
+
+    assert "rope · relu2" in rendered({"model": "gpt", "position": "rope", "activation": "relu2"})
+    assert "learned · gelu" in rendered({"model": "gpt"})  # a run from before the options
+    assert "positions" not in rendered({"model": "bigram"})

@@ -22,6 +22,14 @@ def summary_table(state: RunState) -> Table | str:
         table.add_row(name, kind, f"{params:,}")
     table.add_row("total", "", f"{start.get('n_params', 0):,}", style="bold")
     table.add_row("trainable", "", f"{start.get('n_trainable', start.get('n_params', 0)):,}")
+    m = state.model_config
+    if m.get("model") == "gpt":  # configs from before these options mean GPT-2's choices
+        table.add_row(
+            "positions · MLP",
+            f"{m.get('position', 'learned')} · {m.get('activation', 'gelu')}",
+            "",
+            style="dim",
+        )
     return table
 
 
