@@ -382,7 +382,11 @@ class Trainer:
             with self.autocast:
                 _, loss = self.model(x, y)
         loss_value = loss.item()
-        if not math.isfinite(loss_value):
+        # Under DDP one rank alone may see a non-finite loss; raising there would leave
+        # the others waiting in the gradient all-reduce forever. Its backward instead
+        # spreads NaN to every rank's averaged gradients, and the norm check below then
+        # stops all ranks at the same step, before any optimizer step.
+        if not math.isfinite(loss_value) and not self.dist.enabled:
             raise TrainingDiverged(
                 f"iteration {self.iter + 1}: the loss is {loss_value}; stopped before the "
                 "optimizer step; the checkpoints keep the last finite weights (try a lower --lr)"
@@ -393,8 +397,10 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.tcfg.grad_clip or math.inf)
         )
         if not math.isfinite(norm):
+            bad = "loss" if not math.isfinite(loss_value) else "gradient norm"
+            what = f"the {bad} is {loss_value if bad == 'loss' else norm}"
             raise TrainingDiverged(
-                f"iteration {self.iter + 1}: the gradient norm is {norm}; stopped before the "
+                f"iteration {self.iter + 1}: {what}; stopped before the "
                 "optimizer step; the checkpoints keep the last finite weights (try a lower --lr)"
             )
         self.optimizer.step()

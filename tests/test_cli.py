@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoint import load_checkpoint
+from core.checkpoint import load_checkpoint, load_model
 from core.rundir import read_jsonl
 from tui.cli import run
 
@@ -258,3 +258,25 @@ def test_torchrun_ddp_two_processes_only_rank_0_writes(corpus_file: Path, tmp_pa
     starts = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "start"]
     assert len(starts) == 1 and starts[0]["world_size"] == 2
     assert load_checkpoint(out / "last.pt")["iter"] == 20
+
+
+def test_ddp_nan_on_one_rank_stops_every_rank_without_hanging(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ddp"
+    argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    argv += [str(ROOT / "tests" / "ddp_diverge_driver.py"), "--no-ui", "train", "--preset"]
+    argv += ["tiny", "--data", str(corpus_file), "--max-iters", "20", "--out", str(out)]
+    # Before the fix, rank 1 raised alone and rank 0 waited in the all-reduce: a timeout.
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    done = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "done"]
+    assert len(done) == 1 and done[0]["reason"] == "diverged"
+    assert done[0]["message"].startswith("iteration 3: the gradient norm is nan")
+    ours = [ln for ln in result.stderr.splitlines() if ln.startswith("charlm-tui: ")]
+    assert sorted(ours) == sorted(  # one line from each rank; no traceback from our code
+        f"charlm-tui: iteration 3: the {what} is nan; stopped before the optimizer step; "
+        "the checkpoints keep the last finite weights (try a lower --lr)"
+        for what in ("loss", "gradient norm")
+    )
+    load_model(out / "best.pt")  # the checkpoint on disk is finite and loads
