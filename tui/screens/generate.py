@@ -255,8 +255,9 @@ class GenerateScreen(Screen[None]):
         self.start()
 
     def label_text(self) -> str:
-        weights = "int8 weights" if self.decoder is not None else "fp32 weights"
-        return f"{self.label} · {weights}"
+        # First, so a narrow terminal clips the checkpoint's details rather than this.
+        weights = "int8" if self.decoder is not None else "fp32"
+        return f"[b]{weights}[/b] weights · {self.label}"
 
     def action_toggle_precision(self) -> None:
         if self.running:
