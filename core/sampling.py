@@ -88,6 +88,7 @@ def generate(
     ids = list(prompt_ids)
     start = max(0, len(ids) - context)
     cached = use_cache and hasattr(model, "new_cache")
+    step = decoder if decoder is not None else model  # for one new position at a time
     with eval_mode(model):
         cache = model.new_cache() if cached else None
 
@@ -110,4 +111,4 @@ def generate(
                 logits = forward_window()
             else:
                 x = torch.tensor([[tok]], dtype=torch.long, device=device)
-                logits, _ = (decoder or model)(x, cache=cache)
+                logits, _ = step(x, cache=cache)

@@ -316,7 +316,7 @@ def sample(
     import torch
 
     from core.checkpoint import load_model
-    from core.models.quant import PRECISIONS, decoder_for
+    from core.models.quant import check_precision, decoder_for
     from core.sampling import SamplingParams, generate
     from core.train import resolve_device
 
@@ -324,8 +324,7 @@ def sample(
     params.validate()
     if max_new_tokens < 0:
         raise CharLMError(f"--max-new-tokens must be zero or more, not {max_new_tokens}")
-    if precision not in PRECISIONS:
-        raise CharLMError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    check_precision(precision)  # before loading the checkpoint: fail fast
     model, vocab, _ = load_model(checkpoint)
     if not no_ui(ctx):
         from core.checkpoint import resolve_in_run

@@ -2,7 +2,7 @@
 
 Decoding one character multiplies a single row by every weight matrix, so its speed is
 set by how many weight bytes the CPU streams per character, not by arithmetic. Storing
-each `nn.Linear` weight as int8 with one fp32 scale per output row reads a quarter of
+each `nn.Linear` weight as int8 with one scale per output row reads a quarter of
 the bytes; activations stay in floating point (LLM.int8 / gpt-fast's "int8 weight-only"
 scheme). Symmetric per-row scales keep the rounding error of each output below half a
 step of that row's largest weight.
@@ -80,6 +80,11 @@ def quantize_int8(model: nn.Module) -> nn.Module:
 PRECISIONS = ("auto", "fp32", "int8")
 
 
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise CharLMError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+
+
 def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Module | None:
     """The model that decodes one position at a time, or None to use `model` itself.
 
@@ -87,21 +92,19 @@ def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Mod
     1e-4 nats, BENCHMARKS.md), fp32 elsewhere. fp32 decodes with the trained weights
     exactly.
     """
-    if precision not in PRECISIONS:
-        raise CharLMError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    quantizable = hasattr(model, "new_cache")  # the bigram model is a table, not matmuls
-    if precision == "fp32" or (precision == "auto" and not quantizable):
+    check_precision(precision)
+    if precision == "fp32":
         return None
+    quantizable = hasattr(model, "new_cache")  # the bigram model is a table, not matmuls
+    if precision == "auto":
+        fast = quantizable and device == "cpu" and int8_available(device)
+        return quantize_int8(model) if fast else None
     if not quantizable:
         raise CharLMError(
             "--precision int8 applies to gpt models: a bigram model is a lookup table"
         )
     if not int8_available(device):
-        if precision == "auto":
-            return None
         raise CharLMError(
             f"this PyTorch build has no int8 kernel for {device}: use --precision fp32"
         )
-    if precision == "auto" and device != "cpu":
-        return None
     return quantize_int8(model)

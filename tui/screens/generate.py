@@ -264,7 +264,8 @@ class GenerateScreen(Screen[None]):
             self.notify("stop the generation first (Esc)", severity="warning")
             return
         try:
-            self.decoder = decoder_for(self.model, "fp32" if self.decoder else "int8")
+            precision = "fp32" if self.decoder is not None else "int8"
+            self.decoder = decoder_for(self.model, precision)
         except CharLMError as e:
             self.notify(str(e), severity="warning")
             return
