@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
+import threading
 from pathlib import Path
 
 import torch
@@ -119,10 +121,12 @@ def test_generate_from_the_live_dashboard_uses_current_weights(
         async with app.run_test(size=(120, 36)) as pilot:
             dash = app.screen
             await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 20)
+            pressed_at = dash.feed.state.iter
             await pilot.press("g")
             await wait_for(pilot, lambda: isinstance(app.screen, GenerateScreen))
-            it = load_checkpoint(tmp_path / "run" / "last.pt")["iter"]
-            assert f"iter {it:,}" in str(app.screen.label) and it > 20
+            shown = re.search(r"iter ([\d,]+)", str(app.screen.label)).group(1)
+            # Saved on request: the weights of that moment or later (evals save too).
+            assert int(shown.replace(",", "")) >= pressed_at > 20
             await pilot.press("escape")  # back to the dashboard, training goes on
             assert isinstance(app.screen, DashboardScreen)
             await pilot.press("s")
@@ -152,6 +156,31 @@ def test_quit_while_training_asks_then_saves(corpus_file: Path, tmp_path: Path) 
         assert load_checkpoint(out / "last.pt")["iter"] == done[-1]["iter"]
 
     run(scenario())
+
+
+def test_quit_keep_training_exits_now_and_leaves_the_run_going(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, tmp_path / "run"))
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(pilot, lambda: app.screen.live and app.screen.feed.state.iter > 5)
+            await pilot.press("q")
+            await pilot.click("#leave")
+
+    # Before the fix, the thread following the child kept the closing app alive until
+    # the run ended (100,000 iterations): run the app on a thread we can time out.
+    thread = threading.Thread(target=run, args=(scenario(),), daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    try:
+        assert not thread.is_alive(), "the app did not exit while its run went on"
+        assert app.process is not None and app.process.running
+    finally:
+        if app.process is not None and app.process.proc is not None:
+            app.process.proc.kill()
+            app.process.proc.wait()
 
 
 def test_watch_steers_a_headless_run(corpus_file: Path, tmp_path: Path) -> None:

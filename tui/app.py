@@ -14,7 +14,7 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.checkpoint import load_model
 from core.config import ModelConfig, TrainConfig
@@ -78,8 +78,15 @@ class CharLMApp(App[int]):
             return
         self.process = TrainingProcess(run_dir, argv)
         self.process.start()
-        self.run_worker(self.process.wait, thread=True, group="training", exit_on_error=False)
+        self.run_worker(self.follow_child, thread=True, group="training", exit_on_error=False)
         self.push_screen(DashboardScreen(FileFeed(run_dir), self.process))
+
+    def follow_child(self) -> int | None:
+        """Thread worker: the child's exit code; or None when the app quits while the run
+        goes on (Textual cancels every worker on exit), so this process can exit now."""
+        worker = get_current_worker()
+        assert self.process is not None
+        return self.process.wait(lambda: worker.is_cancelled)
 
     def check_then_train(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any
@@ -75,10 +76,18 @@ class TrainingProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def wait(self) -> int:
-        """Block until the child exits (call from a thread worker); its exit code."""
+    def wait(self, cancelled: Callable[[], bool] = lambda: False) -> int | None:
+        """Block until the child exits (call from a thread worker): its exit code; or
+        None as soon as cancelled() says the app is closing, which leaves the run going.
+        A thread stuck in a plain wait() would keep the closing app alive until then."""
         assert self.proc is not None
-        code = self.proc.wait()
+        code = None
+        while not cancelled():
+            try:
+                code = self.proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         if self._log is not None:
             self._log.close()
         return code
