@@ -41,8 +41,9 @@ def wait_until(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def checkpoint_iters(run: Path) -> list[int]:
-    return [r["iter"] for r in read_jsonl(run / "metrics.jsonl") if r["event"] == "checkpoint"]
+def last_iters(run: Path) -> list[int]:
+    records = read_jsonl(run / "metrics.jsonl")
+    return [r["iter"] for r in records if r["event"] == "checkpoint" and r["kind"] == "last"]
 
 
 def test_resume_after_kill_9_is_bit_identical(corpus_file: Path, tmp_path: Path) -> None:
@@ -66,7 +67,9 @@ def test_resume_after_kill_9_is_bit_identical(corpus_file: Path, tmp_path: Path)
     )
 
     proc = subprocess.Popen(cli(*opts, "--out", str(killed)), cwd=ROOT, stdout=subprocess.DEVNULL)
-    wait_until(lambda: any(i >= 20 for i in checkpoint_iters(killed)) or proc.poll() is not None)
+    # last.pt, not best.pt: an eval writes best first, and a kill between the two would
+    # leave last.pt at the eval before.
+    wait_until(lambda: any(i >= 20 for i in last_iters(killed)) or proc.poll() is not None)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     saved = load_checkpoint(killed / "last.pt")["iter"]
