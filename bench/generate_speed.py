@@ -1,13 +1,14 @@
 """Characters per second of generation: KV cache vs full-context regeneration.
 
-    python bench/generate_speed.py [--preset seed] [--chars 1000] [--repeats 3]
+    python bench/generate_speed.py [--preset seed] [--chars 1000] [--repeats 3] [--compile]
 
 The baseline is the nanoGPT `generate` approach: for every new character, run the
 model over the whole (cropped) context and keep the last position's logits. Ours:
 a KV cache, one position per character, the head on the last position only,
 inference_mode; then the same with int8 weight-only one-position steps (the prompt
 and window refills stay fp32). Same model (random weights: speed does not depend on
-training).
+training). --compile adds a row for the int8 step under torch.compile (dynamic shapes,
+C++ wrapper), an experiment the product does not ship (BENCHMARKS.md says why).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--preset", default="seed")
     ap.add_argument("--chars", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compile", action="store_true", help="add a torch.compile'd int8 step")
     args = ap.parse_args()
     mcfg, _ = build_configs(args.preset)
     model = build_model(replace(mcfg, vocab_size=65)).eval()
@@ -66,6 +68,14 @@ def main() -> None:
     methods = [("full-context regeneration (nanoGPT)", baseline), ("KV cache, fp32", ours)]
     if int8 is not None:
         methods.append(("KV cache, int8 weights", lambda: ours(int8)))
+    if args.compile and int8 is not None:
+        compiled = quantize_int8(model)
+        opts = {"cpp_wrapper": True}  # no Python between the step's kernels
+        compiled.step = torch.compile(compiled.step, dynamic=True, fullgraph=True, options=opts)
+        t = time.perf_counter()
+        ours(compiled)
+        print(f"torch.compile of the int8 step: {time.perf_counter() - t:.1f} s (first run)")
+        methods.append(("KV cache, int8, compiled step", lambda: ours(compiled)))
     for _, fn in methods[1:]:
         fn()  # warm-up
     # In turns, round after round, so a slow spell of this shared VM hits every method.

@@ -76,9 +76,9 @@ def generate(
 ) -> Iterator[int]:
     """Yield new token ids one by one (streaming).
 
-    With a KV cache (GPT), each character costs one position's forward pass; without
-    (bigram, or use_cache=False), the whole context window is recomputed each time.
-    `decoder`, when given, computes those one-position steps instead of `model` (e.g.
+    With a KV cache (GPT), each character costs one position's step (`GPT.step`);
+    without (bigram, or use_cache=False), the whole context window is recomputed each
+    time. `decoder`, when given, computes those one-position steps instead of `model` (e.g.
     its int8 copy from core.models.quant): single rows are bound by weight bandwidth,
     while the prompt and the window refills are whole matrices, faster in fp32.
     """
@@ -88,7 +88,7 @@ def generate(
     ids = list(prompt_ids)
     start = max(0, len(ids) - context)
     cached = use_cache and hasattr(model, "new_cache")
-    step = decoder if decoder is not None else model  # for one new position at a time
+    stepper = decoder if decoder is not None else model  # one new position at a time
     with eval_mode(model):
         cache = model.new_cache() if cached else None
 
@@ -96,11 +96,12 @@ def generate(
             x = torch.tensor([ids[start:]], dtype=torch.long, device=device)
             if cache is not None:
                 cache.reset()
-            return model(x, cache=cache)[0] if cache is not None else model(x)[0]
+            logits = model(x, cache=cache)[0] if cache is not None else model(x)[0]
+            return logits[0, -1]
 
         logits = forward_window()
         for n in range(max_new_tokens):
-            tok = next_token(logits[0, -1].float().cpu(), params, generator)
+            tok = next_token(logits.float().cpu(), params, generator)
             ids.append(tok)
             yield tok
             if n == max_new_tokens - 1:
@@ -110,5 +111,4 @@ def generate(
                 start = new_start
                 logits = forward_window()
             else:
-                x = torch.tensor([[tok]], dtype=torch.long, device=device)
-                logits, _ = step(x, cache=cache)
+                logits = stepper.step(tok, cache)

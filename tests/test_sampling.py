@@ -77,6 +77,37 @@ def test_kv_cache_decoding_matches_full_recomputation(position: str) -> None:
     assert a == b
 
 
+@pytest.mark.parametrize(
+    ("position", "activation", "bias"),
+    [("learned", "gelu", True), ("rope", "relu2", False), ("rope", "gelu", True)],
+)
+def test_one_position_step_matches_the_full_forward_pass(
+    position: str, activation: str, bias: bool
+) -> None:
+    torch.manual_seed(2)
+    cfg = ModelConfig(
+        vocab_size=11,
+        block_size=12,
+        n_layer=2,
+        n_head=2,
+        n_embd=8,
+        position=position,
+        activation=activation,
+        bias=bias,
+    )
+    m = build_model(cfg).eval()
+    x = torch.randint(0, 11, (1, 12))
+    with torch.inference_mode():
+        full, _ = m(x)
+        cache = m.new_cache()
+        m(x[:, :3], cache=cache)  # a prompt through forward, then GPT.step per character
+        steps = [m.step(int(t), cache) for t in x[0, 3:]]
+        assert cache.length == 12
+        with pytest.raises(ValueError, match="exceeds block_size"):
+            m.step(0, cache)
+    assert torch.allclose(torch.stack(steps), full[0, 3:], atol=1e-5)
+
+
 @pytest.mark.parametrize("position", ["learned", "rope"])
 def test_kv_cache_logits_match_the_full_forward_pass(position: str) -> None:
     torch.manual_seed(1)

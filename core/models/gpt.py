@@ -74,8 +74,9 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, last: bool = False
     ) -> torch.Tensor:
+        """With `last`, the output of the last position only (keys and values of all)."""
         B, T, C = x.shape
         q, k, v = (t.view(B, T, self.n_head, -1) for t in self.c_attn(x).split(C, dim=2))
         past = cache.length if cache is not None else 0
@@ -87,6 +88,8 @@ class CausalSelfAttention(nn.Module):
             cache.k[layer][:, :, past : past + T] = k
             cache.v[layer][:, :, past : past + T] = v
             k, v = cache.k[layer][:, :, : past + T], cache.v[layer][:, :, : past + T]
+        if last and T > 1:  # the last query sees every key: no mask
+            q, T = q[:, :, -1:], 1
         if past and T > 1:  # new queries after cached keys: each sees the past and itself
             mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -126,9 +129,11 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
 
     def forward(
-        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, last: bool = False
     ) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache, layer)
+        """With `last`, the last position's output only; the cache still gets them all."""
+        a = self.attn(self.ln_1(x), cache, layer, last)
+        x = (x[:, -1:] if last else x) + a
         return x + self.mlp(self.ln_2(x))
 
 
@@ -169,6 +174,42 @@ class GPT(nn.Module):
         p = self.wte.weight
         return KVCache(self.config, batch, p.device, p.dtype)
 
+    def step(self, token: int, cache: KVCache) -> torch.Tensor:
+        """Logits (vocab_size,) for one new character after the cached ones.
+
+        forward()'s maths for a single position of a batch of one, as straight-line
+        tensor code: generation's hot loop. One position is a few hundred microseconds
+        of matrix products spread over ~60 small ops, and going through the modules
+        (dispatch, views, the embedding lookup) costs a third again. Linear layers are
+        called by their forward, so the int8 copy from core.models.quant runs here too.
+        Call it under torch.inference_mode() (generation does) with the model in eval().
+        """
+        cfg, pos = self.config, cache.length
+        if pos >= cfg.block_size:
+            raise ValueError(f"sequence of {pos + 1} exceeds block_size {cfg.block_size}")
+        x = self.wte.weight[token]
+        if self.wpe is not None:
+            x = x + self.wpe.weight[pos]
+        x, C, H = x[None], cfg.n_embd, cfg.n_head  # x: (1, C)
+        for i, block in enumerate(self.blocks):
+            attn, mlp, ln_1, ln_2 = block.attn, block.mlp, block.ln_1, block.ln_2
+            h = F.layer_norm(x, (C,), ln_1.weight, ln_1.bias, ln_1.eps)
+            # (1, n_head, 1, head_size), 4-d: SDPA's fused CPU kernel wants 4-d inputs
+            q, k, v = attn.c_attn.forward(h).view(3, 1, H, 1, C // H)
+            if attn.rotary is not None:
+                q = attn.rotary(q.view(1, 1, H, -1), pos).view(1, H, 1, -1)
+                k = attn.rotary(k.view(1, 1, H, -1), pos).view(1, H, 1, -1)
+            cache.k[i][:, :, pos : pos + 1] = k
+            cache.v[i][:, :, pos : pos + 1] = v
+            keys, values = cache.k[i][:, :, : pos + 1], cache.v[i][:, :, : pos + 1]
+            y = F.scaled_dot_product_attention(q, keys, values)  # sees every cached key
+            x = x + attn.c_proj.forward(y.view(1, C))
+            h = F.layer_norm(x, (C,), ln_2.weight, ln_2.bias, ln_2.eps)
+            x = x + mlp.c_proj.forward(mlp.act.forward(mlp.c_fc.forward(h)))
+        cache.length += 1
+        x = F.layer_norm(x, (C,), self.ln_f.weight, self.ln_f.bias, self.ln_f.eps)
+        return self.lm_head.forward(x)[0]
+
     def forward(
         self,
         idx: torch.Tensor,
@@ -187,10 +228,14 @@ class GPT(nn.Module):
             x = x + self.wpe.weight[past : past + T]
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            x = block(x, cache, i)
+            # Generation reads the last position's logits only, and the cache needs every
+            # position's keys and values, which the top block computes before its
+            # attention output: so the top block's output projection, MLP and the head
+            # run on the last position alone when a prompt or window refill fills it.
+            top = cache is not None and i == len(self.blocks) - 1
+            x = block(x, cache, i, top)
         if cache is not None:
             cache.length += T
-            x = x[:, -1:]  # generation reads the last position: skip the head elsewhere
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if targets is not None:
