@@ -185,11 +185,18 @@ def check_split_length(data: np.ndarray, name: str, block_size: int) -> None:
         )
 
 
-class BatchSampler:
-    """Random windows of block_size+1 characters, drawn with a dedicated generator.
+def stream_seed(*key: int) -> int:
+    """A 64-bit seed mixed from integers: nearby keys give unrelated random streams."""
+    return int(
+        np.random.SeedSequence([k & 0xFFFFFFFF for k in key]).generate_state(1, np.uint64)[0]
+    )
 
-    The generator's state is part of every checkpoint, so a resumed run sees the
-    same batches an uninterrupted one would.
+
+class BatchSampler:
+    """Random windows of block_size+1 characters; batch i of rank r depends on (seed, r, i) only.
+
+    So a resumed run sees the batches an uninterrupted one would, on every rank of a
+    DDP job, with no generator state to save and gather.
     """
 
     def __init__(
@@ -199,15 +206,18 @@ class BatchSampler:
         batch_size: int,
         seed: int,
         device: torch.device | str = "cpu",
+        rank: int = 0,
     ) -> None:
         self.data = data
         self.block_size = block_size
         self.batch_size = batch_size
         self.device = torch.device(device)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed, self.rank = seed, rank
+        self.generator = torch.Generator()
         self._offsets = np.arange(block_size + 1)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self.generator.manual_seed(stream_seed(self.seed, self.rank, iteration))
         starts = torch.randint(
             len(self.data) - self.block_size, (self.batch_size,), generator=self.generator
         ).numpy()

@@ -23,7 +23,14 @@ from core import distributed
 from core.checkpoint import FORMAT, load_checkpoint, restore_model, save_checkpoint
 from core.config import RESUMABLE_FIELDS, ModelConfig, TrainConfig, flag, replace, to_dict
 from core.control import Control, ControlFile
-from core.data import BatchSampler, Dataset, check_split_length, load_corpus, make_dataset
+from core.data import (
+    BatchSampler,
+    Dataset,
+    check_split_length,
+    load_corpus,
+    make_dataset,
+    stream_seed,
+)
 from core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
 from core.evaluate import Metrics, estimate, fixed_batches
 from core.events import (
@@ -147,7 +154,7 @@ class Trainer:
         self.control = control or Control()
         self.sinks: list[Sink] = []
         self.sampler = BatchSampler(
-            dataset.train, mcfg.block_size, tcfg.batch_size, tcfg.seed + dist.rank, device
+            dataset.train, mcfg.block_size, tcfg.batch_size, tcfg.seed, device, dist.rank
         )
         self.sample_generator = torch.Generator().manual_seed(tcfg.seed + 7)
         # Fixed eval windows per split, drawn once from their own seed.
@@ -190,11 +197,8 @@ class Trainer:
         self.best_val_loss = ckpt.get("best_val_loss")
         self.last_metrics = ckpt.get("metrics") or {}
         self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        # Batches and dropout masks follow from (seed, rank, iteration) alone (_step).
         rng = ckpt.get("rng") or {}
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if "batch" in rng and self.dist.rank == 0:
-            self.sampler.generator.set_state(rng["batch"])
         if "sample" in rng:
             self.sample_generator.set_state(rng["sample"])
 
@@ -211,11 +215,7 @@ class Trainer:
             "metrics": self.last_metrics,
             "best_val_loss": self.best_val_loss,
             "elapsed_s": self.elapsed(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "batch": self.sampler.generator.get_state(),
-                "sample": self.sample_generator.get_state(),
-            },
+            "rng": {"sample": self.sample_generator.get_state()},
         }
 
     def save(self, kind: str) -> None:
@@ -369,7 +369,10 @@ class Trainer:
         lr = learning_rate(self.tcfg, self.iter, self.progress())
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = self.sampler.next()
+        x, y = self.sampler.next(self.iter)
+        # Dropout draws from torch's global generator: seeding it per step and rank makes
+        # a resumed run (every rank of it) draw the masks an uninterrupted one would.
+        torch.manual_seed(stream_seed(self.tcfg.seed, self.dist.rank, self.iter, 1))
         try:
             with self.autocast:
                 _, loss = self.model(x, y)

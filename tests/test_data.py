@@ -81,11 +81,17 @@ def test_batches_are_seeded_and_shifted_by_one(tmp_path: Path) -> None:
     data = np.arange(200, dtype=np.uint8)
     a = BatchSampler(data, block_size=8, batch_size=4, seed=3)
     b = BatchSampler(data, block_size=8, batch_size=4, seed=3)
-    xa, ya = a.next()
-    xb, yb = b.next()
+    xa, ya = a.next(5)
+    xb, yb = b.next(5)
     assert (xa == xb).all() and (ya == yb).all()
     assert (ya[:, :-1] == xa[:, 1:]).all()
     assert xa.shape == (4, 8)
+    # A batch depends on (seed, rank, iteration) only: not on the batches drawn before.
+    fresh = BatchSampler(data, block_size=8, batch_size=4, seed=3)
+    assert (fresh.next(5)[0] == xa).all()
+    assert not (a.next(6)[0] == xa).all()
+    other_rank = BatchSampler(data, block_size=8, batch_size=4, seed=3, rank=1)
+    assert not (other_rank.next(5)[0] == xa).all()
 
 
 def test_play_markdown_becomes_classic_form() -> None:
