@@ -58,22 +58,30 @@ def request(run_dir: Path, what: str) -> None:
 
 
 class ControlFile:
-    """The trainer's side: poll the file (one stat per step) and apply what changed."""
+    """The trainer's side: poll the file (one stat per step) and apply what changed.
+
+    A change is told by the file's inode as well as its mtime: writers replace the file
+    atomically, so every write is a new inode, even one that lands in the same clock tick
+    as the last (file timestamps are only as fine as the kernel's tick, ~4 ms).
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / CONTROL_NAME
         write_control(run_dir, **DEFAULTS)  # a stale file from an earlier run must not steer
-        self._mtime = self.path.stat().st_mtime_ns
+        # No signature yet: the first poll reads the file, so a request written between
+        # the reset above and that poll is still seen.
+        self._signature: tuple[int, int, int] | None = None
         self._seen = {"save": 0, "sample": 0}
 
     def poll(self, control: Control) -> None:
         try:
-            mtime = self.path.stat().st_mtime_ns
+            st = self.path.stat()
         except OSError:
             return
-        if mtime == self._mtime:
+        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if signature == self._signature:
             return
-        self._mtime = mtime
+        self._signature = signature
         data = read_control(self.path.parent)
         if data["stop"]:
             control.stop("stopped")

@@ -50,14 +50,19 @@ def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def agree(flag: bool, info: DistInfo, device: torch.device) -> bool:
-    """Rank 0's decision (stop, eval) for every rank, so no rank waits forever."""
+def agree(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tuple[bool, ...]:
+    """Rank 0's decisions (stop, finished, paused) for every rank, in one broadcast.
+
+    Only rank 0 reads the control file, and a time budget runs out at slightly different
+    moments on each rank: without this, one rank would leave the loop (or wait paused)
+    while the others wait for it in the gradient all-reduce until gloo times out.
+    """
     if not info.enabled:
-        return flag
+        return flags
     on = device if device.type == "cuda" else torch.device("cpu")
-    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=on)
+    t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=on)
     dist.broadcast(t, src=0)
-    return bool(t.item())
+    return tuple(bool(v) for v in t.tolist())
 
 
 def shutdown(info: DistInfo) -> None:

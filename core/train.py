@@ -326,15 +326,12 @@ class Trainer:
         steps_since_eval = 0
         rate = 0.0
         while True:
-            if self.control_file is not None:
-                self.control_file.poll(self.control)
+            stop, final, paused = self._agree()
             # A stop request saves at once, without the eval: a big eval can take a minute.
-            stop = distributed.agree(self.control.stop_reason is not None, self.dist, self.device)
             if stop:
                 if self._saved_iter != self.iter:
                     self.save("last")
                 return self.control.stop_reason or "stopped"
-            final = distributed.agree(self.finished(), self.dist, self.device)
             due = self.iter % cfg.eval_interval == 0 or final
             if due and self.last_eval_iter != self.iter:
                 self._eval(t_train, steps_since_eval * tokens_per_step)
@@ -348,8 +345,7 @@ class Trainer:
                 self._sample()
             if final:
                 return "finished"
-            self._wait_while_paused()
-            if self.control.stop_reason is not None:
+            if paused and self._wait_while_paused():
                 continue  # stopped while paused: save and leave at the top
 
             t = time.perf_counter()
@@ -410,13 +406,22 @@ class Trainer:
             "checkpoints keep the last finite weights (try a lower --lr)"
         )
 
-    def _wait_while_paused(self) -> None:
-        if not self.control.paused.is_set():
-            return
+    def _agree(self) -> tuple[bool, bool, bool]:
+        """(stop, finished, paused), as rank 0 sees them: every rank acts on the same."""
+        if self.control_file is not None:
+            self.control_file.poll(self.control)
+        mine = (self.control.stop_reason is not None, self.finished(), self.control.paused.is_set())
+        stop, final, paused = distributed.agree(mine, self.dist, self.device)
+        return stop, final, paused
+
+    def _wait_while_paused(self) -> bool:
+        """Every rank waits here together, agreeing 20 times a second; True: stop."""
         t = time.perf_counter()
-        while self.control.paused.is_set() and self.control.stop_reason is None:
-            if self.control_file is not None:
-                self.control_file.poll(self.control)
+        while True:
+            stop, _, paused = self._agree()
+            if stop or not paused:
+                self._paused_s += time.perf_counter() - t
+                return stop
             if self.control.save_now.is_set():
                 self.control.save_now.clear()
                 self.save("last")
@@ -424,7 +429,6 @@ class Trainer:
                 self.control.sample_now.clear()
                 self._sample()
             time.sleep(0.05)
-        self._paused_s += time.perf_counter() - t
 
     def _eval(self, t_train: float, tokens: int) -> None:
         t = time.perf_counter()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from core.checkpoint import load_checkpoint, restore_model
 from core.config import build_configs
+from core.control import write_control
 from core.data import load_corpus
 from core.errors import CharLMError
 from core.evaluate import evaluate_split
@@ -311,3 +312,40 @@ def test_any_prompt_is_either_generated_from_or_refused_by_name(small_model, dat
         )
     )
     assert len(ids) == 20 and all(0 <= i < len(vocab) for i in ids)
+
+
+def test_ddp_pause_save_stop_then_resume_is_bit_identical(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    """Only rank 0 reads control.json; every rank must pause, stop and resume with it."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    opts = ["--data", str(corpus_file), "--preset", "tiny", "--max-iters", "300"]
+    opts += ["--eval-interval", "10", "--sample-interval", "10", "--dropout", "0.1"]
+    straight, steered = tmp_path / "straight", tmp_path / "steered"
+    train = [*torchrun, "-m", "tui.cli", "--no-ui", "train", *opts]
+    quiet = {"cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    subprocess.run([*train, "--out", str(straight)], check=True, timeout=300, **quiet)
+
+    proc = subprocess.Popen([*train, "--out", str(steered)], **quiet)
+    try:
+        wait_until(lambda: any(i >= 10 for i in last_iters(steered)) or proc.poll() is not None)
+        write_control(steered, paused=True)
+        # A save while paused lands at the paused iteration, and stays there.
+        for n in (1, 2):
+            write_control(steered, save=n)
+            wait_until(lambda n=n: len(last_iters(steered)) >= n + 1 or proc.poll() is not None)
+            time.sleep(0.5)
+        paused_at = last_iters(steered)[-2:]
+        assert paused_at[0] == paused_at[1] < 300, last_iters(steered)
+        write_control(steered, stop=True)  # before the fix, rank 1 hung in the all-reduce
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+    assert load_checkpoint(steered / "last.pt")["iter"] == paused_at[0]
+
+    subprocess.run([*train, "--out", str(steered), "--resume"], check=True, timeout=300, **quiet)
+    a = load_checkpoint(straight / "last.pt")["model"]
+    b = load_checkpoint(steered / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a), f"resumed from iter {paused_at[0]}"
+    texts = [[s["text"] for s in read_jsonl(r / "samples.jsonl")] for r in (straight, steered)]
+    assert texts[0] == texts[1]
