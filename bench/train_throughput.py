@@ -22,7 +22,7 @@ from common import machine, table
 
 from core.config import ModelConfig, build_configs, replace
 from core.models import build_model
-from core.train import make_optimizer
+from core.optim import make_optimizer
 
 SHAPES = {
     # name: (n_layer, n_head, n_embd, block_size, batch)

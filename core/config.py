@@ -16,6 +16,7 @@ from core.errors import CharLMError
 MODELS = ("bigram", "gpt")
 ACTIVATIONS = ("gelu", "relu2")
 POSITIONS = ("learned", "rope")
+OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TrainConfig:
     min_lr: float = 1e-4
     warmup_iters: int = 100
     weight_decay: float = 0.1
+    optimizer: str = "adamw"  # or muon: orthogonalized updates for the blocks' matrices
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0  # 0 disables clipping
@@ -227,6 +229,10 @@ def validate(mcfg: ModelConfig, tcfg: TrainConfig) -> None:
         raise CharLMError(
             f"--position rope needs an even head size; --n-embd / --n-head is "
             f"{mcfg.n_embd // mcfg.n_head}"
+        )
+    if tcfg.optimizer not in OPTIMIZERS:
+        raise CharLMError(
+            f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {tcfg.optimizer!r}"
         )
     for name in ("batch_size", "lr", "eval_interval", "eval_iters", "log_interval", "sample_chars"):
         _positive(name, getattr(tcfg, name))

@@ -156,8 +156,9 @@ def test_stop_request_saves_last_checkpoint(corpus_file: Path, tmp_path: Path) -
     assert load_checkpoint(tmp_path / "run" / "last.pt")["iter"] == 7
 
 
-def test_resume_is_exact(corpus_file: Path, tmp_path: Path) -> None:
-    opts = dict(dropout=0.1, max_iters=20, eval_interval=5, sample_interval=5)
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_resume_is_exact(corpus_file: Path, tmp_path: Path, optimizer: str) -> None:
+    opts = dict(dropout=0.1, max_iters=20, eval_interval=5, sample_interval=5, optimizer=optimizer)
     straight = trainer_for(corpus_file, tmp_path / "a", **opts)
     straight.run()
 

@@ -148,8 +148,16 @@ def train(
     warmup_iters: Annotated[
         int | None, typer.Option(help="Linear warmup steps.", rich_help_panel=TRAIN)
     ] = None,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(
+            help="adamw, or muon: orthogonalized updates for the blocks' matrices "
+            "(AdamW for the rest); the cpu preset's choice.",
+            rich_help_panel=TRAIN,
+        ),
+    ] = None,
     weight_decay: Annotated[
-        float | None, typer.Option(help="AdamW decay on matrices.", rich_help_panel=TRAIN)
+        float | None, typer.Option(help="Decoupled decay on matrices.", rich_help_panel=TRAIN)
     ] = None,
     beta1: Annotated[
         float | None, typer.Option(help="AdamW beta1 (momentum).", rich_help_panel=TRAIN)

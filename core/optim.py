@@ -1,0 +1,160 @@
+"""Optimizers: AdamW, or Muon for the blocks' weight matrices with AdamW for the rest.
+
+Muon (Jordan et al., 2024, "Muon: an optimizer for hidden layers") replaces each
+weight matrix's update by its momentum made (nearly) orthogonal: every direction the
+gradient spans moves by the same amount, so the rare directions are not drowned out by
+the dominant ones. Embeddings, the output head, biases and LayerNorm gains are not
+hidden-layer matrices and stay on AdamW.
+
+On this project's 2-core CPU it is the biggest per-step win we measured: 800 steps of
+the `cpu` preset reach 1.63 nats on the full val split against 1.78 with AdamW
+(BENCHMARKS.md, time to quality).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from core.config import TrainConfig
+
+# Quintic Newton-Schulz coefficients from the Muon write-up: tuned for the steepest
+# slope at zero: five iterations leave every singular value near 1 (about 0.5 to 1.5),
+# which trains as well as the exact U V^T at a fraction of the cost.
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+
+
+def orthogonalize(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.Tensor:
+    """Approximately U V^T for each matrix U S V^T in a (..., rows, cols) stack.
+
+    fp32 throughout: the usual bf16 iteration is 100x slower on CPUs without bf16
+    matrix units (0.9 against 115 GFLOP/s on our AVX2 machine).
+    """
+    a, b, c = NS_COEFFS
+    x = g.float()
+    tall = x.size(-2) > x.size(-1)
+    if tall:  # iterate on the smaller Gram matrix
+        x = x.mT
+    # Frobenius norm >= spectral norm: every singular value starts in [0, 1].
+    x = x / x.norm(dim=(-2, -1), keepdim=True).clamp_min(eps)
+    for _ in range(steps):
+        gram = x @ x.mT
+        poly = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)  # b*A + c*A^2
+        x = torch.baddbmm(x, poly, x, beta=a)  # a*X + (b*A + c*A^2) X
+    return x.mT if tall else x
+
+
+class Muon(torch.optim.Optimizer):
+    """SGD with Nesterov momentum whose update is orthogonalized, for 2-d weights.
+
+    The update is scaled by 0.2 * sqrt(max(rows, cols)) so its RMS matches AdamW's
+    (Liu et al., 2025, "Muon is scalable for LLM training"): the same learning rate,
+    schedule and weight decay serve both halves of the model.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[nn.Parameter],
+        lr: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.95,
+        ns_steps: int = 5,
+    ) -> None:
+        defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, ns_steps=ns_steps)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.dim() != 2:
+                    raise ValueError(f"Muon updates matrices only, got shape {tuple(p.shape)}")
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for group in self.param_groups:
+            lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
+            # Matrices of one shape are orthogonalized together, as one batched product.
+            by_shape: dict[torch.Size, list[torch.Tensor]] = defaultdict(list)
+            for p in group["params"]:
+                if p.grad is not None:
+                    by_shape[p.shape].append(p)
+            for shape, params in by_shape.items():
+                updates = []
+                for p in params:
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = torch.zeros_like(p)
+                    buf = state["momentum_buffer"]
+                    buf.mul_(mu).add_(p.grad)
+                    updates.append(p.grad.add(buf, alpha=mu))  # Nesterov
+                ortho = orthogonalize(torch.stack(updates), group["ns_steps"])
+                scale = 0.2 * max(shape) ** 0.5
+                for p, o in zip(params, ortho, strict=True):
+                    p.mul_(1.0 - lr * wd)
+                    p.add_(o.to(p.dtype), alpha=-lr * scale)
+
+
+class Optimizers:
+    """Several optimizers stepped, zeroed, saved and restored as one."""
+
+    def __init__(self, **parts: torch.optim.Optimizer) -> None:
+        self.parts = parts
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [g for opt in self.parts.values() for g in opt.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.parts.values():
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.parts.values():
+            opt.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: opt.state_dict() for name, opt in self.parts.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, opt in self.parts.items():
+            opt.load_state_dict(state[name])
+
+
+def hidden_matrices(model: nn.Module) -> list[nn.Parameter]:
+    """The transformer blocks' 2-d weights: what Muon is for."""
+    return [
+        p
+        for name, p in model.named_parameters()
+        if p.requires_grad and p.dim() == 2 and name.startswith("blocks.")
+    ]
+
+
+def adamw(params: list[nn.Parameter], cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    # Decay matrices (embeddings, linear weights) only; biases and LayerNorm gains stay free.
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    # The fused kernel updates every tensor in one pass: 4-9% faster steps on CPU than
+    # the default foreach path (bench/train_throughput.py --variants).
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(
+        [g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused
+    )
+
+
+def make_optimizer(
+    model: nn.Module, cfg: TrainConfig, device: torch.device
+) -> torch.optim.AdamW | Optimizers:
+    params = [p for p in model.parameters() if p.requires_grad]
+    matrices = hidden_matrices(model) if cfg.optimizer == "muon" else []
+    if not matrices:  # AdamW, or a model without blocks (bigram)
+        return adamw(params, cfg, device)
+    taken = {id(p) for p in matrices}
+    rest = [p for p in params if id(p) not in taken]
+    return Optimizers(
+        adamw=adamw(rest, cfg, device),
+        muon=Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay),
+    )

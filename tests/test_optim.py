@@ -1,0 +1,76 @@
+"""Optimizers: Muon's orthogonalization, who gets which optimizer, and that it learns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.config import ModelConfig, build_configs
+from core.models import build_model
+from core.optim import Muon, Optimizers, hidden_matrices, make_optimizer, orthogonalize
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 64), (2, 96, 32), (4, 32, 128)])
+def test_orthogonalize_flattens_the_spectrum_and_keeps_the_directions(shape) -> None:
+    g = torch.Generator().manual_seed(0)
+    rows, cols = shape[1:]
+    k = min(rows, cols)
+    # Known singular vectors, singular values spread over two orders of magnitude.
+    u = torch.linalg.qr(torch.randn(shape[0], rows, k, generator=g)).Q
+    v = torch.linalg.qr(torch.randn(shape[0], cols, k, generator=g)).Q
+    s = torch.logspace(0, -2, k)
+    m = u @ torch.diag(s) @ v.mT
+    o = orthogonalize(m)
+    sv = torch.linalg.svdvals(o)
+    assert sv.min() > 0.4 and sv.max() < 1.6  # the raw spectrum spans 0.01..1
+    polar = u @ v.mT  # the exact orthogonal factor
+    cos = (o * polar).sum(dim=(-2, -1)) / (o.norm(dim=(-2, -1)) * polar.norm(dim=(-2, -1)))
+    assert (cos > 0.95).all()
+
+
+def test_muon_gets_the_blocks_matrices_and_adamw_everything_else() -> None:
+    mcfg, tcfg = build_configs("tiny", {"optimizer": "muon"})
+    model = build_model(ModelConfig(**{**mcfg.__dict__, "vocab_size": 20}))
+    opt = make_optimizer(model, tcfg, CPU)
+    assert isinstance(opt, Optimizers) and isinstance(opt.parts["muon"], Muon)
+    muon = {id(p) for g in opt.parts["muon"].param_groups for p in g["params"]}
+    adam = {id(p) for g in opt.parts["adamw"].param_groups for p in g["params"]}
+    assert muon == {id(p) for p in hidden_matrices(model)} and muon
+    assert not muon & adam and muon | adam == {id(p) for p in model.parameters()}
+    names = {n for n, p in model.named_parameters() if id(p) in muon}
+    assert all(n.startswith("blocks.") and n.endswith(".weight") for n in names)
+    assert not any("ln_" in n for n in names)
+
+
+def test_bigram_has_no_hidden_matrices_so_muon_means_adamw() -> None:
+    mcfg, tcfg = build_configs("bigram", {"optimizer": "muon"})
+    model = build_model(ModelConfig(**{**mcfg.__dict__, "vocab_size": 20}))
+    assert isinstance(make_optimizer(model, tcfg, CPU), torch.optim.AdamW)
+
+
+def test_muon_fits_a_linear_map_and_its_state_round_trips() -> None:
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(16, 32, generator=g)
+    x = torch.randn(256, 32, generator=g)
+    w = torch.nn.Parameter(torch.zeros(16, 32))
+    opt = Muon([w], lr=0.2)
+    losses = []
+    for i in range(100):
+        opt.param_groups[0]["lr"] = 0.2 * (1 - i / 100)  # decay: Muon's steps have fixed size
+        loss = ((x @ w.T - x @ target.T) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.01 * losses[0]
+    twin = torch.nn.Parameter(w.detach().clone())
+    copy = Muon([twin], lr=0.2)
+    copy.load_state_dict(opt.state_dict())
+    assert torch.equal(copy.state[twin]["momentum_buffer"], opt.state[w]["momentum_buffer"])
+
+
+def test_muon_refuses_vectors() -> None:
+    with pytest.raises(ValueError, match="matrices only"):
+        Muon([torch.nn.Parameter(torch.zeros(3))], lr=0.1)
