@@ -31,20 +31,36 @@ NS_COEFFS = (3.4445, -4.7750, 2.0315)
 def orthogonalize(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.Tensor:
     """Approximately U V^T for each matrix U S V^T in a (..., rows, cols) stack.
 
-    fp32 throughout: the usual bf16 iteration is 100x slower on CPUs without bf16
-    matrix units (0.9 against 115 GFLOP/s on our AVX2 machine).
+    Each Newton-Schulz step maps X to p(X X^T) X, with p(A) = a + b A + c A^2. In fp32
+    throughout: the usual bf16 iteration is 100x slower on CPUs without bf16 matrix
+    units (0.9 against 115 GFLOP/s on our AVX2 machine).
     """
     a, b, c = NS_COEFFS
     x = g.float()
     tall = x.size(-2) > x.size(-1)
-    if tall:  # iterate on the smaller Gram matrix
+    if tall:  # work with the smaller Gram matrix, n x n with n = min(rows, cols)
         x = x.mT
     # Frobenius norm >= spectral norm: every singular value starts in [0, 1].
     x = x / x.norm(dim=(-2, -1), keepdim=True).clamp_min(eps)
-    for _ in range(steps):
-        gram = x @ x.mT
-        poly = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)  # b*A + c*A^2
-        x = torch.baddbmm(x, poly, x, beta=a)  # a*X + (b*A + c*A^2) X
+    n, m = x.shape[-2:]
+    gram = x @ x.mT
+    if m <= 2 * n:  # near-square: iterate on X itself
+        for i in range(steps):
+            if i:
+                gram = x @ x.mT
+            poly = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)  # b A + c A^2
+            x = torch.baddbmm(x, poly, x, beta=a)  # (a + b A + c A^2) X
+    else:
+        # Wide: X_k = M_k X_0, and X_k X_k^T = M_k A_0 M_k^T, so every step stays in
+        # n x n products and X is touched twice, not 2 * steps times (25-40% faster
+        # for the 4x MLP matrices; the same result to 1e-6).
+        mk = None
+        for _ in range(steps):
+            ak = gram if mk is None else mk @ gram @ mk.mT
+            poly = torch.baddbmm(ak, ak, ak, beta=b, alpha=c)
+            poly.diagonal(dim1=-2, dim2=-1).add_(a)
+            mk = poly if mk is None else poly @ mk
+        x = mk @ x
     return x.mT if tall else x
 
 
@@ -81,19 +97,21 @@ class Muon(torch.optim.Optimizer):
                 if p.grad is not None:
                     by_shape[p.shape].append(p)
             for shape, params in by_shape.items():
-                updates = []
                 for p in params:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = torch.zeros_like(p)
-                    buf = state["momentum_buffer"]
-                    buf.mul_(mu).add_(p.grad)
-                    updates.append(p.grad.add(buf, alpha=mu))  # Nesterov
-                ortho = orthogonalize(torch.stack(updates), group["ns_steps"])
+                    if "momentum_buffer" not in self.state[p]:
+                        self.state[p]["momentum_buffer"] = torch.zeros_like(p)
+                bufs = [self.state[p]["momentum_buffer"] for p in params]
+                grads = [p.grad for p in params]
+                torch._foreach_mul_(bufs, mu)
+                torch._foreach_add_(bufs, grads)
+                nesterov = torch._foreach_add(grads, bufs, alpha=mu)
+                ortho = orthogonalize(torch.stack(nesterov), group["ns_steps"])
+                if wd:
+                    torch._foreach_mul_(params, 1.0 - lr * wd)
                 scale = 0.2 * max(shape) ** 0.5
-                for p, o in zip(params, ortho, strict=True):
-                    p.mul_(1.0 - lr * wd)
-                    p.add_(o.to(p.dtype), alpha=-lr * scale)
+                torch._foreach_add_(
+                    params, list(ortho.to(params[0].dtype).unbind()), alpha=-lr * scale
+                )
 
 
 class Optimizers:

@@ -118,6 +118,7 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
         ([*train, "--model", "lstm"], "unknown model 'lstm'"),
         ([*train, "--activation", "tanh"], "--activation must be one of gelu, relu2"),
         ([*train, "--position", "alibi"], "--position must be one of learned, rope"),
+        ([*train, "--optimizer", "sgd"], "--optimizer must be one of adamw, muon"),
         ([*train, "--position", "rope", "--n-embd", "30", "--n-head", "6"], "even head size"),
         ([*train, "--data", "klingon"], "built-ins: python, shakespeare"),
         ([*train, "--data", str(corpus), "--max-iters", "x"], "Invalid value for '--max-iters'"),

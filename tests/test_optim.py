@@ -7,7 +7,7 @@ import torch
 
 from core.config import ModelConfig, build_configs
 from core.models import build_model
-from core.optim import Muon, Optimizers, hidden_matrices, make_optimizer, orthogonalize
+from core.optim import NS_COEFFS, Muon, Optimizers, hidden_matrices, make_optimizer, orthogonalize
 
 CPU = torch.device("cpu")
 
@@ -28,6 +28,18 @@ def test_orthogonalize_flattens_the_spectrum_and_keeps_the_directions(shape) -> 
     polar = u @ v.mT  # the exact orthogonal factor
     cos = (o * polar).sum(dim=(-2, -1)) / (o.norm(dim=(-2, -1)) * polar.norm(dim=(-2, -1)))
     assert (cos > 0.95).all()
+
+
+def test_the_wide_shortcut_is_the_plain_iteration(shape=(3, 32, 160)) -> None:
+    """Wide matrices iterate on n x n products only; that must not change the result."""
+    a, b, c = NS_COEFFS
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    ref = x / x.norm(dim=(-2, -1), keepdim=True)
+    for _ in range(5):
+        gram = ref @ ref.mT
+        ref = (a * torch.eye(shape[1]) + b * gram + c * gram @ gram) @ ref
+    torch.testing.assert_close(orthogonalize(x), ref, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(orthogonalize(x.mT), ref.mT, rtol=1e-4, atol=1e-5)
 
 
 def test_muon_gets_the_blocks_matrices_and_adamw_everything_else() -> None:
