@@ -23,17 +23,25 @@ from common import ROOT, corpus, machine, table
 
 from core.rundir import read_jsonl
 
-GPT2 = {"position": "learned", "activation": "gelu"}
+GPT2 = {"position": "learned", "activation": "gelu", "optimizer": "adamw"}
+ADAMW = {"optimizer": "adamw"}
 SWEEP: list[dict[str, str]] = [
     # nanoGPT's documented CPU recipe (GPT-2's model), given the whole budget: the reference
     {**GPT2, "block_size": "64", "batch_size": "12", "lr": "1e-3", "min_lr": "1e-4"},
     {**GPT2, "block_size": "64", "batch_size": "24"},  # the cpu preset of the first sweep
+    {**ADAMW, "block_size": "64", "batch_size": "24"},
+    {**ADAMW, "block_size": "64", "batch_size": "24", "dropout": "0.1"},
+    {**ADAMW, "block_size": "64", "batch_size": "16"},
+    ADAMW,  # the cpu preset of the second sweep: block 128, batch 12
+    {**ADAMW, "batch_size": "8"},
+    {**ADAMW, "block_size": "256", "batch_size": "6"},
+    # third sweep: Muon
+    {},  # the cpu preset as it ships
+    {"batch_size": "16"},
+    {"lr": "5e-3", "min_lr": "5e-4"},
+    {"weight_decay": "0"},
     {"block_size": "64", "batch_size": "24"},
-    {"block_size": "64", "batch_size": "24", "dropout": "0.1"},
-    {"block_size": "64", "batch_size": "16"},
-    {},  # the cpu preset as it ships: block 128, batch 12
-    {"batch_size": "8"},
-    {"block_size": "256", "batch_size": "6"},
+    {"n_layer": "6", "n_embd": "96"},
 ]
 
 

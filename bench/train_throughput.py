@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument(
         "--variants",
         action="store_true",
-        help="also time the foreach AdamW we replaced and torch.compile",
+        help="also time the cpu preset's model and optimizer, foreach AdamW and torch.compile",
     )
     args = ap.parse_args()
     peak = matmul_peak()
@@ -131,6 +131,9 @@ def main() -> None:
             modern = build_model(replace(cfg, activation="relu2"))
             label = "+ rope, relu2 (cpu preset's model)"
             variants.append((label, modern, make_optimizer(modern, tcfg, cpu)))
+            muon_twin = copy.deepcopy(modern)
+            muon_opt = make_optimizer(muon_twin, replace(tcfg, optimizer="muon"), cpu)
+            variants.append(("+ rope, relu2, Muon (the cpu preset)", muon_twin, muon_opt))
             twin = copy.deepcopy(ours)
             foreach = torch.optim.AdamW(twin.parameters(), lr=1e-3, foreach=True)
             variants.append(("- fused AdamW (foreach)", twin, foreach))
