@@ -421,19 +421,22 @@ def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> No
     run(scenario())
 
 
-def test_model_tab_names_position_and_activation() -> None:
+def test_model_tab_names_position_activation_and_optimizer() -> None:
     from types import SimpleNamespace
 
     from rich.console import Console
 
     from tui.widgets.model_summary import summary_table
 
-    def rendered(model_config: dict) -> str:
+    def rendered(model_config: dict, train_config: dict | None = None) -> str:
         start = {"layers": [["wte", "Embedding", 100]], "n_params": 100}
+        state = SimpleNamespace(start=start, model_config=model_config, train_config=train_config)
         console = Console(width=80, record=True)
-        console.print(summary_table(SimpleNamespace(start=start, model_config=model_config)))
+        console.print(summary_table(state))
         return console.export_text()
 
     assert "rope · relu2" in rendered({"model": "gpt", "position": "rope", "activation": "relu2"})
     assert "learned · gelu" in rendered({"model": "gpt"})  # a run from before the options
     assert "positions" not in rendered({"model": "bigram"})
+    assert "muon · 0.003" in rendered({"model": "gpt"}, {"optimizer": "muon", "lr": 0.003})
+    assert "adamw · 0.1" in rendered({"model": "bigram"}, {"lr": 0.1})  # before --optimizer

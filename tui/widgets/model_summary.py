@@ -30,6 +30,11 @@ def summary_table(state: RunState) -> Table | str:
             "",
             style="dim",
         )
+    t = state.train_config
+    if t:  # configs from before --optimizer trained with AdamW
+        table.add_row(
+            "optimizer · lr", f"{t.get('optimizer', 'adamw')} · {t.get('lr', '?')}", "", style="dim"
+        )
     return table
 
 
