@@ -40,6 +40,8 @@ SWEEP: list[dict[str, str]] = [
     {"batch_size": "16"},
     {"lr": "5e-3", "min_lr": "5e-4"},
     {"weight_decay": "0"},
+    {"weight_decay": "0.4"},
+    {"weight_decay": "1.0"},
     {"block_size": "64", "batch_size": "24"},
     {"n_layer": "6", "n_embd": "96"},
 ]
