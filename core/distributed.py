@@ -61,8 +61,18 @@ def agree(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tupl
         return flags
     on = device if device.type == "cuda" else torch.device("cpu")
     t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=on)
-    dist.broadcast(t, src=0)
+    work = dist.broadcast(t, src=0, async_op=True)
+    work.wait()
+    # Keep the finished work (and its tensor) referenced from Python until the next
+    # one. Otherwise gloo's worker thread may drop the last reference and need the GIL
+    # to free the tensor just as the main thread, holding the GIL, tears the process
+    # group down and waits for that thread: the process never exits (seen in 1 run of
+    # 3 after a stop under torchrun). Freed here, in the main thread, it is harmless.
+    _last_work[:] = [work]
     return tuple(bool(v) for v in t.tolist())
+
+
+_last_work: list[object] = []
 
 
 def shutdown(info: DistInfo) -> None:
