@@ -16,9 +16,10 @@ from pathlib import Path
 
 from common import corpus, machine, table
 
-from core.config import build_configs
+from core.distributed import DistInfo
 from core.events import StepEvent
-from core.train import prepare
+from core.plan import plan_new
+from core.train import execute
 
 
 def rss_mib() -> float:
@@ -63,14 +64,12 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=300, help="seconds per row")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        mcfg, tcfg = build_configs(
-            args.preset, dict(data=corpus(), max_iters=None, time_budget=args.minutes * 60)
+        plan = plan_new(
+            args.preset, dict(data=corpus(), time_budget=args.minutes * 60), Path(d) / "soak"
         )
-        trainer = prepare(mcfg, tcfg, Path(d) / "soak")
         start_rss = rss_mib()
         windows = Windows(args.window)
-        trainer.sinks.append(windows)
-        done = trainer.run()
+        done = execute(plan, DistInfo(), sinks=[windows])
     print(f"machine: {machine()}")
     print(
         f"preset {args.preset}, {args.minutes:g} minutes, {done.iter} iterations, "

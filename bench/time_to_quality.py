@@ -21,7 +21,8 @@ from pathlib import Path
 
 from common import ROOT, corpus, machine, table
 
-from core.rundir import read_jsonl
+from core.events import DoneEvent, EvalEvent
+from core.records import read_records
 
 GPT2 = {"position": "learned", "activation": "gelu", "optimizer": "adamw"}
 ADAMW = {"optimizer": "adamw"}
@@ -76,19 +77,19 @@ def run(overrides: dict[str, str], budget: float, tmp: Path) -> list[object]:
         text=True,
     )
     score = json.loads(result.stdout)
-    records = read_jsonl(out / "metrics.jsonl")
-    evals = [r for r in records if r["event"] == "eval"]
-    done = [r for r in records if r["event"] == "done"][-1]
-    t_train = sum(r["t_train_s"] for r in evals)  # every training step, across the evals
+    records = read_records(out / "metrics.jsonl")
+    evals = [e for e in records if isinstance(e, EvalEvent)]
+    done = [e for e in records if isinstance(e, DoneEvent)][-1]
+    t_train = sum(e.t_train_s for e in evals)  # every training step, across the evals
     config = json.loads((out / "config.json").read_text())
     label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "preset cpu as shipped"
     return [
         label,
         f"{config['n_params'] / 1e6:.2f}M",
-        done["iter"],
-        f"{evals[-1]['tokens_per_s'] / 1e3:.1f}k",
-        f"{1 - t_train / done['elapsed_s']:.1%}",
-        f"{evals[-1]['val_loss']:.4f}",
+        done.iter,
+        f"{evals[-1].tokens_per_s / 1e3:.1f}k",
+        f"{1 - t_train / done.elapsed_s:.1%}",
+        f"{evals[-1].val.loss:.4f}",
         f"{score['loss']:.4f}",
     ]
 

@@ -20,46 +20,51 @@ from pathlib import Path
 
 from common import corpus, machine, table
 
-from core.config import build_configs
-from core.rundir import read_jsonl
+from core.events import StepEvent
+from core.plan import plan_new
+from core.records import read_records
 from tui.process import train_argv
 
 
-def argv_for(preset: str, iters: int, out: Path) -> tuple[list[str], int]:
-    mcfg, tcfg = build_configs(
+def plan_for(preset: str, iters: int, out: Path):
+    return plan_new(
         preset,
         dict(data=corpus(), max_iters=iters, eval_interval=50, sample_interval=100, log_interval=1),
+        out,
     )
-    return train_argv(mcfg, tcfg, out), tcfg.batch_size * mcfg.block_size
+
+
+def tokens_per_step(plan) -> int:
+    return plan.tcfg.batch_size * plan.mcfg.block_size
 
 
 def rate(run_dir: Path, tokens_per_step: int) -> float:
-    dts = [r["dt_s"] for r in read_jsonl(run_dir / "metrics.jsonl") if r["event"] == "step"]
+    dts = [e.dt_s for e in read_records(run_dir / "metrics.jsonl") if isinstance(e, StepEvent)]
     dts = dts[5:]  # skip warm-up steps
     return tokens_per_step * len(dts) / sum(dts)
 
 
 def headless(preset: str, iters: int, tmp: Path) -> float:
-    argv, tps = argv_for(preset, iters, tmp / "headless")
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    return rate(tmp / "headless", tps)
+    plan = plan_for(preset, iters, tmp / "headless")
+    subprocess.run(train_argv(plan), check=True, stdout=subprocess.DEVNULL)
+    return rate(tmp / "headless", tokens_per_step(plan))
 
 
 def dashboard(preset: str, iters: int, tmp: Path) -> float:
     from tui.app import CharLMApp
 
     out = tmp / "tui"
-    argv, tps = argv_for(preset, iters, out)
+    plan = plan_for(preset, iters, out)
 
     async def go() -> None:
-        app = CharLMApp(runs_dir=tmp, train=(out, argv))
+        app = CharLMApp(runs_dir=tmp, train=plan)
         async with app.run_test(size=(120, 36)) as pilot:
             await pilot.pause(1.0)
             while app.training:
                 await pilot.pause(0.2)
 
     asyncio.run(go())
-    return rate(out, tps)
+    return rate(out, tokens_per_step(plan))
 
 
 def main() -> None:

@@ -6,10 +6,8 @@ A checkpoint is a plain dict of tensors and Python primitives, so it loads with
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,50 +16,18 @@ import torch.nn as nn
 
 from core.config import ModelConfig, TrainConfig, from_dict
 from core.errors import CharLMError
+from core.files import atomic_write
 from core.models import build_model
+from core.rundir import CHECKPOINT_KINDS, checkpoint_name
+from core.state import FORMAT
 from core.vocab import Vocab
 
-FORMAT = "charlm-tui/1"
 REQUIRED = ("format", "model", "config", "vocab", "iter")
 
 
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write to a temp file beside `path`, fsync, then rename over it.
-
-    A crash at any moment leaves either the old file or the new one, never a mix.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide runs from other users
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    """Written atomically (core/files.py): a crash leaves the old file or the new one."""
+    atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -100,9 +66,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def resolve_in_run(run_dir: Path) -> Path:
     """A run directory stands for its best checkpoint, or its last one."""
-    for name in ("best.pt", "last.pt"):
-        if (run_dir / name).is_file():
-            return run_dir / name
+    for kind in CHECKPOINT_KINDS:
+        if (run_dir / checkpoint_name(kind)).is_file():
+            return run_dir / checkpoint_name(kind)
     raise CharLMError(f"{run_dir} holds no checkpoint (best.pt or last.pt)")
 
 

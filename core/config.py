@@ -1,80 +1,366 @@
-"""Run configuration: model shape, training hyperparameters, presets, validation.
+"""The run configuration, declared once.
 
-Every field maps to a CLI flag (`n_embd` -> `--n-embd`), so validation errors name
-the flag the user has to change.
+Every field of `ModelConfig` and `TrainConfig` is declared below with `option(...)`:
+its default, help, group, allowed values (a `Literal` type), range, whether `--resume`
+may change it, and its label in the dashboard's new-run form. Everything else is
+derived from these declarations:
+
+- validation (`validate`: each field's range and choices, then the few rules that
+  involve two fields) and the set of options `--resume` accepts (`RESUMABLE`);
+- every option of `charlm-tui train` (tui/cli.py builds them from `SPECS`);
+- the argv that starts a training child (`to_argv`), and the new-run form's rows;
+- config.json and the configuration inside every checkpoint (`to_dict`/`from_dict`).
+
+The defaults are the base, and the base is the default preset (`cpu`); the other
+presets list only what they change, like nanoGPT's config/*.py files. Adding an option
+means one declaration here plus the code that uses it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from core.errors import CharLMError
 
-MODELS = ("bigram", "gpt")
-ACTIVATIONS = ("gelu", "relu2")
-POSITIONS = ("learned", "rope")
-OPTIMIZERS = ("adamw", "muon")
+Group = Literal["model", "optimisation", "schedule", "evaluation", "data", "system"]
+PresetName = Literal["cpu", "tiny", "seed", "nanogpt-baby", "bigram"]  # see PRESETS
+ModelName = Literal["bigram", "gpt"]
+Activation = Literal["gelu", "relu2"]
+Position = Literal["learned", "rope"]
+OptimizerName = Literal["adamw", "muon"]
+EncodingErrors = Literal["strict", "replace"]
+
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes 64 bits
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a number; `lo_open`/`hi_open` exclude the bound itself."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
+
+    def describe(self) -> str:
+        def num(x: float) -> str:
+            return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+        if self.hi is None:
+            return ("greater than " if self.lo_open else "at least ") + num(self.lo or 0)
+        left = ("(" if self.lo_open else "[") + num(self.lo if self.lo is not None else -math.inf)
+        return f"in {left}, {num(self.hi)}{')' if self.hi_open else ']'}"
+
+
+POSITIVE = Range(0, lo_open=True)
+NON_NEGATIVE = Range(0)
+FRACTION = Range(0.0, 1.0, hi_open=True)  # [0, 1)
+
+
+def positive_int(hi: int) -> Range:
+    return Range(1, hi)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the rest of the program needs to know about one configuration field."""
+
+    name: str
+    default: Any
+    type: Any  # the resolved annotation: int, float | None, a Literal alias...
+    help: str
+    group: Group
+    range: Range | None = None
+    check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
+    resumable: bool = False  # may change when a run is resumed
+    form: str | None = None  # label in the new-run form; None: not in the form
+    cli: bool = True  # False: derived, not an option (vocab_size)
+    section: str = "train"  # "model" or "train": which dataclass holds it
+
+    @property
+    def flag(self) -> str:
+        return flag(self.name)
+
+    @property
+    def optional(self) -> bool:
+        return type(None) in get_args(self.type)
+
+    @property
+    def base(self) -> Any:
+        """int, float, str, bool, or a Literal type: the type without `| None`."""
+        args = [a for a in get_args(self.type) if a is not type(None)]
+        return args[0] if get_origin(self.type) is not Literal and args else self.type
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        return get_args(self.base) if get_origin(self.base) is Literal else None
+
+    def coerce(self, value: Any, where: str) -> Any:
+        """value, checked for type only (from JSON, a checkpoint, a form); else CharLMError."""
+        if value is None and self.optional:
+            return None
+        base = self.base
+        ok = (
+            value in self.choices
+            if self.choices is not None
+            else isinstance(value, bool)
+            if base is bool
+            else isinstance(value, int) and not isinstance(value, bool)
+            if base is int
+            else isinstance(value, (int, float)) and not isinstance(value, bool)
+            if base is float
+            else isinstance(value, base)
+        )
+        if not ok:
+            raise CharLMError(f"{where}: {self.name} must be {self.kind()}, not {value!r}")
+        return float(value) if base is float else value
+
+    def kind(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        return {int: "a whole number", float: "a number", bool: "true or false"}.get(
+            self.base, "text"
+        )
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with a value by this field's own rule, e.g. "must be at least 0,
+        not -1" (the CLI puts the flag before it, a form its own label), or None."""
+        if value is None:
+            return None if self.optional else "needs a value"
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {', '.join(self.choices)}, not {value!r}"
+        if self.range is not None and not self.range.contains(value):
+            return f"must be {self.range.describe()}, not {value}"
+        return self.check(value) if self.check is not None else None
+
+    def validate(self, value: Any) -> None:
+        if (problem := self.problem(value)) is not None:
+            raise CharLMError(f"{self.flag} {problem}")
+
+
+def option(
+    default: Any,
+    help: str,
+    group: Group,
+    *,
+    range: Range | None = None,
+    check: Callable[[Any], str | None] | None = None,
+    resumable: bool = False,
+    form: str | None = None,
+    cli: bool = True,
+) -> Any:
+    """A dataclass field that carries its Spec (completed with name and type below)."""
+    meta = dict(
+        help=help, group=group, range=range, check=check, resumable=resumable, form=form, cli=cli
+    )
+    return field(default=default, metadata={"option": meta})
+
+
+def _device_problem(value: str) -> str | None:
+    if value in ("auto", "cpu", "cuda", "mps"):
+        return None
+    index = value.removeprefix("cuda:")
+    if value.startswith("cuda:") and index.isdigit():
+        return None
+    return f"must be auto, cpu, cuda, cuda:N or mps, not {value!r}"
+
+
+def _text_problem(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if any(not ch.isprintable() for ch in value):
+        return f"must not hold control characters, not {value!r}"
+    return None
 
 
 @dataclass
 class ModelConfig:
-    model: str = "gpt"
-    vocab_size: int = 0  # filled from the corpus
-    block_size: int = 256
-    n_layer: int = 2
-    n_head: int = 6
-    n_embd: int = 384
-    dropout: float = 0.0
-    bias: bool = True
-    activation: str = "gelu"  # the MLP's nonlinearity: gelu or relu2 (ReLU squared)
-    position: str = "learned"  # learned absolute embeddings, or rope (rotary)
+    model: ModelName = option("gpt", "Architecture.", "model", form="model")
+    vocab_size: int = option(
+        0, "Filled from the corpus.", "model", range=Range(0, 0x110000), cli=False
+    )
+    block_size: int = option(
+        128, "Context length in characters.", "model", range=positive_int(1 << 16)
+    )
+    n_layer: int = option(4, "Layers (transformer blocks).", "model", range=positive_int(256))
+    n_head: int = option(4, "Attention heads.", "model", range=positive_int(256))
+    n_embd: int = option(128, "Embedding width.", "model", range=positive_int(16384))
+    dropout: float = option(0.0, "Dropout rate.", "model", range=FRACTION)
+    bias: bool = option(True, "Biases in linear layers and LayerNorms.", "model")
+    activation: Activation = option(
+        "relu2", "MLP nonlinearity: gelu, or relu2 (ReLU squared, Primer).", "model"
+    )
+    position: Position = option(
+        "rope", "Positions: learned embeddings (GPT-2), or rope (rotary, in attention).", "model"
+    )
 
 
 @dataclass
 class TrainConfig:
-    data: str = "shakespeare"
-    val_fraction: float = 0.1
-    encoding_errors: str = "strict"
-    batch_size: int = 64
-    max_iters: int | None = 2000
-    time_budget: float | None = None  # seconds; replaces max_iters when set
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_iters: int = 100
-    weight_decay: float = 0.1
-    optimizer: str = "adamw"  # or muon: orthogonalized updates for the blocks' matrices
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0  # 0 disables clipping
-    eval_interval: int = 250
-    eval_iters: int = 20
-    sample_interval: int = 500  # 0 disables samples during training
-    sample_chars: int = 200
-    log_interval: int = 10
-    seed: int = 1337
-    device: str = "auto"
-    threads: int = 0  # 0: leave torch's default
-    compile: bool = False  # torch.compile the model; falls back to eager if it cannot
-    preset: str | None = None
+    preset: PresetName = option(
+        "cpu", "Named settings; the options below override them.", "model", form="preset"
+    )
+    data: str = option(
+        "shakespeare",
+        "Text file, folder of *.txt, or built-in corpus: shakespeare, python.",
+        "data",
+        check=_text_problem,
+        form="corpus",
+    )
+    val_fraction: float = option(
+        0.1, "Last fraction of the corpus held out.", "data", range=Range(0.0, 1.0, True, True)
+    )
+    encoding_errors: EncodingErrors = option(
+        "strict", "Invalid UTF-8: strict refuses it, replace substitutes U+FFFD.", "data"
+    )
+    batch_size: int = option(
+        12, "Sequences per step.", "optimisation", range=positive_int(1 << 16), form="batch size"
+    )
+    optimizer: OptimizerName = option(
+        "muon",
+        "adamw, or muon: orthogonalized updates for the blocks' matrices (AdamW for the rest).",
+        "optimisation",
+    )
+    lr: float = option(
+        3e-3,
+        "Peak learning rate.",
+        "optimisation",
+        range=Range(0.0, lo_open=True),
+        form="learning rate",
+    )
+    weight_decay: float = option(
+        0.1, "Decoupled decay on matrices.", "optimisation", range=NON_NEGATIVE
+    )
+    beta1: float = option(0.9, "AdamW beta1 (momentum).", "optimisation", range=FRACTION)
+    beta2: float = option(
+        0.99, "AdamW beta2 (0.99 suits small data).", "optimisation", range=FRACTION
+    )
+    grad_clip: float = option(
+        1.0, "Clip the gradient norm (0: off).", "optimisation", range=NON_NEGATIVE
+    )
+    max_iters: int | None = option(
+        None,
+        "Optimizer steps to train for (replaces a time budget).",
+        "schedule",
+        range=positive_int(10**9),
+        resumable=True,
+        form="max iters",
+    )
+    time_budget: float | None = option(
+        300.0,
+        "Seconds to train for (replaces --max-iters); the LR schedule follows the budget.",
+        "schedule",
+        range=Range(0.0, 1e7, lo_open=True),
+        resumable=True,
+        form="or seconds",
+    )
+    min_lr: float = option(
+        3e-4, "Learning rate at the end of the cosine.", "schedule", range=NON_NEGATIVE
+    )
+    warmup_iters: int = option(50, "Linear warmup steps.", "schedule", range=Range(0, 10**9))
+    eval_interval: int = option(
+        200, "Evaluate every N steps.", "evaluation", range=positive_int(10**9), resumable=True
+    )
+    eval_iters: int = option(
+        10,
+        "Batches per split at each eval.",
+        "evaluation",
+        range=positive_int(10_000),
+        resumable=True,
+    )
+    sample_interval: int = option(
+        600,
+        "Write a sample every N steps (0: never).",
+        "evaluation",
+        range=Range(0, 10**9),
+        resumable=True,
+    )
+    sample_chars: int = option(
+        200, "Length of those samples.", "evaluation", range=positive_int(100_000), resumable=True
+    )
+    log_interval: int = option(
+        10,
+        "Write a step record every N steps.",
+        "evaluation",
+        range=positive_int(10**9),
+        resumable=True,
+    )
+    seed: int = option(1337, "Random seed.", "system", range=Range(0, MAX_SEED))
+    device: str = option(
+        "auto", "auto, cpu, cuda, cuda:N or mps.", "system", check=_device_problem, resumable=True
+    )
+    threads: int = option(
+        0,
+        "CPU threads for torch (0: torch's default).",
+        "system",
+        range=Range(0, 1024),
+        resumable=True,
+    )
+    compile: bool = option(
+        False, "torch.compile the model (needs a C compiler; falls back to eager).", "system"
+    )
+
+    @property
+    def length(self) -> RunLength:
+        return RunLength(self.max_iters, self.time_budget)
 
 
-# Presets fill both configs; explicit CLI options override them.
+def _specs() -> dict[str, Spec]:
+    specs = {}
+    for cls, section in ((ModelConfig, "model"), (TrainConfig, "train")):
+        hints = get_type_hints(cls)
+        for f in fields(cls):
+            specs[f.name] = Spec(
+                name=f.name,
+                default=f.default,
+                type=hints[f.name],
+                section=section,
+                **f.metadata["option"],
+            )
+    return specs
+
+
+SPECS: dict[str, Spec] = _specs()
+MODEL_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "model")
+TRAIN_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "train")
+RESUMABLE = frozenset(n for n, s in SPECS.items() if s.resumable)
+LENGTH_FIELDS = ("max_iters", "time_budget")  # one run length: giving one clears the other
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+# -- presets: deltas on the base (the defaults above, which are `cpu`) -----------------------
+
 PRESETS: dict[str, dict[str, Any]] = {
+    # Swept for 300 s on a 2-core CPU (BENCHMARKS.md): in a short budget, more updates of
+    # a small model win (6 layers or width 192 see too few tokens to catch up); rotary
+    # positions with ReLU squared learn faster per step than GPT-2's choices, and Muon
+    # faster again than AdamW (1.58 -> 1.51 nats on the full val split in 300 s).
+    "cpu": {},
     # Seconds on a laptop: for tests and trying things out.
     "tiny": dict(
-        model="gpt",
         block_size=32,
         n_layer=1,
         n_head=2,
         n_embd=32,
-        dropout=0.0,
+        position="learned",
+        activation="gelu",
+        optimizer="adamw",
         batch_size=16,
         max_iters=200,
-        lr=3e-3,
-        min_lr=3e-4,
         warmup_iters=10,
         eval_interval=50,
         eval_iters=5,
@@ -84,12 +370,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     # The 3.7M-parameter model of the experiment log this product grew out of.
     "seed": dict(
-        model="gpt",
         block_size=256,
         n_layer=2,
         n_head=6,
         n_embd=384,
         dropout=0.1,
+        position="learned",
+        activation="gelu",
+        optimizer="adamw",
         batch_size=64,
         max_iters=3000,
         lr=1e-3,
@@ -101,12 +389,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     # nanoGPT's shakespeare_char configuration.
     "nanogpt-baby": dict(
-        model="gpt",
         block_size=256,
         n_layer=6,
         n_head=6,
         n_embd=384,
         dropout=0.2,
+        position="learned",
+        activation="gelu",
+        optimizer="adamw",
         batch_size=64,
         max_iters=5000,
         lr=1e-3,
@@ -116,168 +406,216 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_iters=200,
         sample_interval=500,
     ),
-    # Swept for 300 s on a 2-core CPU (BENCHMARKS.md): in a short budget, more updates of
-    # a small model win (6 layers or width 192 see too few tokens to catch up); rotary
-    # positions with ReLU squared learn faster per step than GPT-2's choices, and Muon
-    # faster again than AdamW (1.58 -> 1.51 nats on the full val split in 300 s).
-    "cpu": dict(
-        model="gpt",
-        block_size=128,
-        n_layer=4,
-        n_head=4,
-        n_embd=128,
-        dropout=0.0,
-        position="rope",
-        activation="relu2",
-        batch_size=12,
-        max_iters=None,
-        time_budget=300.0,
-        lr=3e-3,
-        min_lr=3e-4,
-        warmup_iters=50,
-        weight_decay=0.1,
-        optimizer="muon",
-        eval_interval=200,
-        eval_iters=10,
-        sample_interval=600,
-    ),
     # The count-table baseline of makemore.
     "bigram": dict(
         model="bigram",
         block_size=64,
         batch_size=64,
+        optimizer="adamw",
         max_iters=2000,
         lr=0.1,
         min_lr=0.01,
         warmup_iters=0,
         weight_decay=0.0,
-        dropout=0.0,
         eval_interval=250,
         eval_iters=10,
         sample_interval=1000,
     ),
 }
 DEFAULT_PRESET = "cpu"
-
-MODEL_FIELDS = {f.name for f in fields(ModelConfig)}
-TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-# Options that may change when a run is resumed: everything else is fixed by the run.
-RESUMABLE_FIELDS = {
-    "max_iters",
-    "time_budget",
-    "eval_interval",
-    "eval_iters",
-    "sample_interval",
-    "sample_chars",
-    "log_interval",
-    "device",
-    "threads",
-}
+assert set(PRESETS) == set(get_args(PresetName)), "PresetName and PRESETS must agree"
 
 
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def merge(values: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """values updated by the options given (None: not given). A run has one length:
+    giving --max-iters or --time-budget alone clears the other."""
+    given = {k: v for k, v in given.items() if v is not None}
+    unknown = set(given) - set(SPECS)
+    if unknown:
+        raise CharLMError(f"unknown option(s): {', '.join(sorted(map(flag, unknown)))}")
+    out = {**values, **given}
+    for mine, other in (LENGTH_FIELDS, LENGTH_FIELDS[::-1]):
+        if mine in given and other not in given:
+            out[other] = None
+    return out
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    """Every field's value under a preset: the base, then the preset's delta."""
+    if name not in PRESETS:
+        raise CharLMError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    base = {n: s.default for n, s in SPECS.items()}
+    return {**merge(base, PRESETS[name]), "preset": name}
 
 
 def build_configs(
     preset: str | None = None, overrides: dict[str, Any] | None = None
 ) -> tuple[ModelConfig, TrainConfig]:
-    """Preset, then the explicit overrides (None values mean 'not given')."""
+    """The preset's values, then the explicit overrides (None values mean 'not given')."""
     name = preset or DEFAULT_PRESET
-    if name not in PRESETS:
-        raise CharLMError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
-    values = dict(PRESETS[name])
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = set(given) - MODEL_FIELDS - TRAIN_FIELDS
-    if unknown:
-        raise CharLMError(f"unknown option(s): {', '.join(sorted(map(flag, unknown)))}")
-    if "time_budget" in given and "max_iters" not in given:
-        values["max_iters"] = None
-    if "max_iters" in given and "time_budget" not in given:
-        values["time_budget"] = None
-    values.update(given)
-    values["preset"] = name
+    values = merge(preset_values(name), {**(overrides or {}), "preset": name})
+    return configs_from_values(values)
+
+
+def configs_from_values(values: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    values = {
+        k: float(v) if SPECS[k].base is float and type(v) is int else v for k, v in values.items()
+    }
     mcfg = ModelConfig(**{k: v for k, v in values.items() if k in MODEL_FIELDS})
     tcfg = TrainConfig(**{k: v for k, v in values.items() if k in TRAIN_FIELDS})
     validate(mcfg, tcfg)
     return mcfg, tcfg
 
 
-def _positive(name: str, value: float, allow_zero: bool = False) -> None:
-    ok = value >= 0 if allow_zero else value > 0
-    if not ok or (isinstance(value, float) and not math.isfinite(value)):
-        kind = "zero or more" if allow_zero else "greater than zero"
-        raise CharLMError(f"{flag(name)} must be {kind}, not {value}")
+def values_of(mcfg: ModelConfig, tcfg: TrainConfig) -> dict[str, Any]:
+    return {**asdict(mcfg), **asdict(tcfg)}
 
 
 def validate(mcfg: ModelConfig, tcfg: TrainConfig) -> None:
-    if mcfg.model not in MODELS:
-        raise CharLMError(f"unknown model {mcfg.model!r}: choose one of {', '.join(MODELS)}")
-    for name in ("block_size", "n_layer", "n_head", "n_embd"):
-        _positive(name, getattr(mcfg, name))
-    if not 0.0 <= mcfg.dropout < 1.0:
-        raise CharLMError(f"--dropout must be in [0, 1), not {mcfg.dropout}")
-    if mcfg.n_embd % mcfg.n_head:
-        raise CharLMError(f"--n-embd ({mcfg.n_embd}) must be divisible by --n-head ({mcfg.n_head})")
-    if mcfg.activation not in ACTIVATIONS:
-        raise CharLMError(
-            f"--activation must be one of {', '.join(ACTIVATIONS)}, not {mcfg.activation!r}"
-        )
-    if mcfg.position not in POSITIONS:
-        raise CharLMError(
-            f"--position must be one of {', '.join(POSITIONS)}, not {mcfg.position!r}"
-        )
-    if mcfg.position == "rope" and (mcfg.n_embd // mcfg.n_head) % 2:
-        raise CharLMError(
-            f"--position rope needs an even head size; --n-embd / --n-head is "
-            f"{mcfg.n_embd // mcfg.n_head}"
-        )
-    if tcfg.optimizer not in OPTIMIZERS:
-        raise CharLMError(
-            f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {tcfg.optimizer!r}"
-        )
-    for name in ("batch_size", "lr", "eval_interval", "eval_iters", "log_interval", "sample_chars"):
-        _positive(name, getattr(tcfg, name))
-    for name in (
-        "min_lr",
-        "warmup_iters",
-        "weight_decay",
-        "grad_clip",
-        "sample_interval",
-        "threads",
-    ):
-        _positive(name, getattr(tcfg, name), allow_zero=True)
+    """Each field's own rule, then the rules that tie fields together."""
+    values = values_of(mcfg, tcfg)
+    for name, spec in SPECS.items():
+        spec.validate(values[name])
+    if mcfg.model == "gpt":
+        if mcfg.n_embd % mcfg.n_head:
+            raise CharLMError(
+                f"--n-embd ({mcfg.n_embd}) must be divisible by --n-head ({mcfg.n_head})"
+            )
+        if mcfg.position == "rope" and (mcfg.n_embd // mcfg.n_head) % 2:
+            raise CharLMError(
+                f"--position rope needs an even head size; --n-embd / --n-head is "
+                f"{mcfg.n_embd // mcfg.n_head}"
+            )
     if tcfg.min_lr > tcfg.lr:
         raise CharLMError(f"--min-lr ({tcfg.min_lr}) must not exceed --lr ({tcfg.lr})")
-    for name in ("beta1", "beta2"):
-        if not 0.0 <= getattr(tcfg, name) < 1.0:
-            raise CharLMError(f"{flag(name)} must be in [0, 1), not {getattr(tcfg, name)}")
-    if not 0.0 < tcfg.val_fraction < 1.0:
-        raise CharLMError(
-            f"--val-fraction must be between 0 and 1 (exclusive), not {tcfg.val_fraction}"
-        )
     if (tcfg.max_iters is None) == (tcfg.time_budget is None):
         raise CharLMError("give exactly one of --max-iters and --time-budget")
-    if tcfg.max_iters is not None:
-        _positive("max_iters", tcfg.max_iters)
-    if tcfg.time_budget is not None:
-        _positive("time_budget", tcfg.time_budget)
-    if tcfg.device not in ("auto", "cpu", "cuda", "mps") and not tcfg.device.startswith("cuda:"):
-        raise CharLMError(f"--device must be auto, cpu, cuda, cuda:N or mps, not {tcfg.device!r}")
+
+
+# -- the run's length ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunLength:
+    """How long a run trains: a number of optimizer steps, or seconds of training time
+    (pauses excluded). One notion for the trainer's clock, the schedule and the screens."""
+
+    iters: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def of(cls, train: dict[str, Any]) -> RunLength | None:
+        """From a config.json "train" section written by anyone: None if it has neither."""
+        iters, seconds = train.get("max_iters"), train.get("time_budget")
+        if isinstance(iters, int) and not isinstance(iters, bool) and iters > 0:
+            return cls(iters=iters)
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+            return cls(seconds=float(seconds))
+        return None
+
+    @property
+    def by_time(self) -> bool:
+        return self.iters is None
+
+    def progress(self, it: int, elapsed_s: float) -> float:
+        if self.iters is not None:
+            return min(1.0, it / self.iters)
+        return min(1.0, elapsed_s / (self.seconds or 1.0))
+
+    def finished(self, it: int, elapsed_s: float) -> bool:
+        if self.iters is not None:
+            return it >= self.iters
+        return elapsed_s >= (self.seconds or 0.0)
+
+    def remaining_s(self, it: int, elapsed_s: float, s_per_iter: float) -> float:
+        if self.iters is None:
+            return max(0.0, (self.seconds or 0.0) - elapsed_s)
+        return s_per_iter * max(0, self.iters - it)
+
+    def describe(self) -> str:
+        return f"{self.iters:,} iters" if self.iters is not None else f"{self.seconds:g}s"
+
+
+# -- config.json, checkpoints and argv ----------------------------------------------------------
 
 
 def to_dict(mcfg: ModelConfig, tcfg: TrainConfig) -> dict[str, Any]:
     return {"model": asdict(mcfg), "train": asdict(tcfg)}
 
 
+# Fields added after the first runs were written, with the value a run without them had.
+LEGACY = {"activation": "gelu", "position": "learned", "optimizer": "adamw", "max_iters": None}
+
+
 def from_dict(d: Any, where: str = "config") -> tuple[ModelConfig, TrainConfig]:
-    """Inverse of to_dict, with a clear error for anything foreign."""
+    """Inverse of to_dict for a configuration written by anyone: every field is checked
+    for type and range before it is used (a crafted checkpoint is refused in one line)."""
+    if not isinstance(d, dict) or not isinstance(d.get("model"), dict):
+        raise CharLMError(f"{where} is not a charlm-tui configuration (no model section)")
+    if not isinstance(d.get("train"), dict):
+        raise CharLMError(f"{where} is not a charlm-tui configuration (no train section)")
+    values: dict[str, Any] = {}
+    for section in ("model", "train"):
+        for name, value in d[section].items():
+            spec = SPECS.get(name)
+            if spec is None or spec.section != section:
+                raise CharLMError(f"{where}: unknown configuration field {name!r}")
+            if name == "preset" and value not in PRESETS:
+                value = None  # a preset of another version: its values are all here anyway
+            values[name] = spec.coerce(value, where) if value is not None else None
+    for name, spec in SPECS.items():
+        if values.get(name) is None and not spec.optional:
+            values[name] = LEGACY.get(name, spec.default)
+        values.setdefault(name, LEGACY.get(name, spec.default))
+    mcfg = ModelConfig(**{k: v for k, v in values.items() if k in MODEL_FIELDS})
+    tcfg = TrainConfig(**{k: v for k, v in values.items() if k in TRAIN_FIELDS})
     try:
-        m, t = d["model"], d["train"]
-        return ModelConfig(**m), TrainConfig(**t)
-    except (KeyError, TypeError) as e:
-        raise CharLMError(f"{where} is not a charlm-tui configuration ({e})") from None
+        validate(mcfg, tcfg)
+    except CharLMError as e:
+        raise CharLMError(f"{where}: {e}") from None
+    return mcfg, tcfg
+
+
+def to_argv(mcfg: ModelConfig, tcfg: TrainConfig) -> list[str]:
+    """Options of `charlm-tui train` that give exactly these configs (see test_config)."""
+    values = values_of(mcfg, tcfg)
+    return [
+        arg for name, spec in SPECS.items() if spec.cli for arg in option_args(name, values[name])
+    ]
+
+
+def option_args(name: str, value: Any) -> list[str]:
+    """`--name value` (`--flag`/`--no-flag` for booleans; nothing for None)."""
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return [flag(name) if value else "--no-" + flag(name)[2:]]
+    # --name=value: a value that starts with a dash is never read as an option
+    return [f"{flag(name)}={repr(value) if isinstance(value, float) else value}"]
+
+
+def cli_specs() -> Iterator[Spec]:
+    return (s for s in SPECS.values() if s.cli)
+
+
+def form_specs() -> list[Spec]:
+    """The new-run form's rows: the corpus and the preset first, then declaration order."""
+    first = {"data": 0, "preset": 1}
+    return sorted((s for s in SPECS.values() if s.form), key=lambda s: first.get(s.name, 2))
 
 
 def replace(cfg: Any, **changes: Any) -> Any:
     return dataclasses.replace(cfg, **changes)
+
+
+def shape_label(model: dict[str, Any]) -> str:
+    """A model's architecture in a few characters, e.g. `gpt 4×4×128 · block 128`."""
+    name = str(model.get("model", "?"))
+    if name == "gpt" and all(
+        isinstance(model.get(k), int) for k in ("n_layer", "n_head", "n_embd")
+    ):
+        return (
+            f"gpt {model['n_layer']}×{model['n_head']}×{model['n_embd']} "
+            f"· block {model.get('block_size', '?')}"
+        )
+    return name

@@ -2,94 +2,66 @@
 
     checkpoints/<run>/control.json  {"paused": false, "stop": false, "save": 0, "sample": 0}
 
-The dashboard writes it (atomically); the trainer checks its mtime once per step and
-applies changes: pause or resume, stop (saving last.pt), and one checkpoint or sample
-for each increment of the counters. Any process that can write the run directory can
-steer the run: the dashboard that started it, or one `watch`ing a headless run.
+A dashboard (or any process that can write the run directory) writes it atomically;
+the trainer checks it once per step (core/steering.py) and applies changes: pause or
+resume, stop (saving last.pt), and one checkpoint or sample for each increment of the
+counters. The file may be written by anyone: a malformed one is ignored, with a note.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CONTROL_NAME = "control.json"
+from core.files import atomic_write_text
+from core.rundir import CONTROL
+
 DEFAULTS: dict[str, Any] = {"paused": False, "stop": False, "save": 0, "sample": 0}
 
 
-@dataclass
-class Control:
-    """Requests from outside the loop, honoured between steps."""
+class BadControl(ValueError):
+    """control.json exists but does not hold a valid request."""
 
-    stop_reason: str | None = None  # "interrupted" (Ctrl-C) or "stopped"
-    paused: threading.Event = field(default_factory=threading.Event)
-    save_now: threading.Event = field(default_factory=threading.Event)
-    sample_now: threading.Event = field(default_factory=threading.Event)
 
-    def stop(self, reason: str = "stopped") -> None:
-        self.stop_reason = self.stop_reason or reason
-        self.paused.clear()
+def parse_control(raw: bytes) -> dict[str, Any]:
+    """The requests in a control file's bytes, each checked; BadControl names the fault."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise BadControl(f"not JSON ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise BadControl(f"not a JSON object but {type(data).__name__}")
+    out = dict(DEFAULTS)
+    for key, value in data.items():
+        if key not in DEFAULTS:
+            continue  # a newer dashboard's request: not ours to act on
+        kind = type(DEFAULTS[key])
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise BadControl(f"{key} must be a whole number, not {value!r}")
+        if kind is int and not 0 <= value < 2**62:
+            raise BadControl(f"{key} is out of range: {value!r}")
+        if kind is bool and not isinstance(value, bool):
+            raise BadControl(f"{key} must be true or false, not {value!r}")
+        out[key] = value
+    return out
 
 
 def read_control(run_dir: Path) -> dict[str, Any]:
+    """The current requests; the defaults when the file is missing or malformed."""
     try:
-        data = json.loads((run_dir / CONTROL_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return parse_control((run_dir / CONTROL).read_bytes())
+    except (OSError, BadControl):
         return dict(DEFAULTS)
-    return {**DEFAULTS, **data} if isinstance(data, dict) else dict(DEFAULTS)
 
 
 def write_control(run_dir: Path, **changes: Any) -> dict[str, Any]:
-    """Update the control file; `save=+1` style increments are done by the caller."""
+    """Update the control file atomically (every write is a new inode: see ControlFile)."""
     data = {**read_control(run_dir), **changes}
-    tmp = run_dir / f".{CONTROL_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, run_dir / CONTROL_NAME)
+    atomic_write_text(run_dir / CONTROL, json.dumps(data), durable=False)
     return data
 
 
 def request(run_dir: Path, what: str) -> None:
     """Ask a running trainer for one more checkpoint ('save') or sample ('sample')."""
     write_control(run_dir, **{what: int(read_control(run_dir)[what]) + 1})
-
-
-class ControlFile:
-    """The trainer's side: poll the file (one stat per step) and apply what changed.
-
-    A change is told by the file's inode as well as its mtime: writers replace the file
-    atomically, so every write is a new inode, even one that lands in the same clock tick
-    as the last (file timestamps are only as fine as the kernel's tick, ~4 ms).
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / CONTROL_NAME
-        write_control(run_dir, **DEFAULTS)  # a stale file from an earlier run must not steer
-        # No signature yet: the first poll reads the file, so a request written between
-        # the reset above and that poll is still seen.
-        self._signature: tuple[int, int, int] | None = None
-        self._seen = {"save": 0, "sample": 0}
-
-    def poll(self, control: Control) -> None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return
-        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if signature == self._signature:
-            return
-        self._signature = signature
-        data = read_control(self.path.parent)
-        if data["stop"]:
-            control.stop("stopped")
-        elif data["paused"]:
-            control.paused.set()
-        else:
-            control.paused.clear()
-        for key, event in (("save", control.save_now), ("sample", control.sample_now)):
-            if int(data[key]) > self._seen[key]:
-                self._seen[key] = int(data[key])
-                event.set()

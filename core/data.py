@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 
 from core.corpora import BUILTINS
 from core.errors import CharLMError
+from core.files import atomic_write_bytes
 from core.vocab import Vocab
 
 ENCODING_ERRORS = ("strict", "replace")
@@ -39,14 +39,7 @@ def data_dir() -> Path:
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, payload)
 
 
 def read_text_file(path: Path, encoding_errors: str = "strict") -> str:
@@ -176,10 +169,10 @@ def make_dataset(
     return Dataset(corpus=corpus, vocab=vocab, train=ids[:cut], val=ids[cut:])
 
 
-def check_split_length(data: np.ndarray, name: str, block_size: int) -> None:
-    if len(data) < block_size + 1:
+def check_split_length(n_chars: int, name: str, block_size: int) -> None:
+    if n_chars < block_size + 1:
         raise CharLMError(
-            f"the {name} split has {len(data)} characters but --block-size {block_size} needs "
+            f"the {name} split has {n_chars} characters but --block-size {block_size} needs "
             f"at least {block_size + 1}: use a larger corpus, a smaller --block-size"
             + (" or a larger --val-fraction" if name == "val" else "")
         )

@@ -50,7 +50,7 @@ def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def agree(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tuple[bool, ...]:
+def agree(values: tuple[int, ...], info: DistInfo, device: torch.device) -> tuple[int, ...]:
     """Rank 0's decisions (stop, finished, paused) for every rank, in one broadcast.
 
     Only rank 0 reads the control file, and a time budget runs out at slightly different
@@ -58,9 +58,9 @@ def agree(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tupl
     while the others wait for it in the gradient all-reduce until gloo times out.
     """
     if not info.enabled:
-        return flags
+        return tuple(int(v) for v in values)
     on = device if device.type == "cuda" else torch.device("cpu")
-    t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=on)
+    t = torch.tensor([int(v) for v in values], dtype=torch.int64, device=on)
     work = dist.broadcast(t, src=0, async_op=True)
     work.wait()
     # Keep the finished work (and its tensor) referenced from Python until the next
@@ -69,7 +69,7 @@ def agree(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tupl
     # group down and waits for that thread: the process never exits (seen in 1 run of
     # 3 after a stop under torchrun). Freed here, in the main thread, it is harmless.
     _last_work[:] = [work]
-    return tuple(bool(v) for v in t.tolist())
+    return tuple(int(v) for v in t.tolist())
 
 
 _last_work: list[object] = []

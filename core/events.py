@@ -1,13 +1,18 @@
 """Typed events the training engine emits, and the sink protocol that consumes them.
 
-The loop knows nothing about consoles, files or widgets: it hands each event to
-every sink. Each event has a `record()` with the JSON form the run directory stores.
+The loop knows nothing about consoles, files or widgets: it hands each event to every
+sink. Each event has a `record()`, the JSON form the run directory stores, and
+`from_record()` turns such a line back into the same event (core/records.py reads
+files with it), so writers and readers share one schema: the dashboard, `runs` and the
+tests all see typed events, never loose dicts.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+import math
+import types
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, get_type_hints
 
 from core.evaluate import Metrics
 from core.models import LayerSummary
@@ -17,10 +22,11 @@ from core.models import LayerSummary
 class StartEvent:
     iter: int
     run_dir: str | None
-    config: dict[str, Any]
-    layers: list[LayerSummary]
+    model: str  # the architecture, e.g. "gpt"
+    data: str  # the corpus, as given to --data
+    max_iters: int | None  # the run's length: one of these two
+    time_budget: float | None
     n_params: int
-    n_trainable: int
     vocab_size: int
     train_chars: int
     val_chars: int
@@ -28,22 +34,27 @@ class StartEvent:
     threads: int
     world_size: int
     resumed: bool
+    layers: tuple[LayerSummary, ...] = ()
+    time: float | None = None  # Unix seconds, set by the writer
+
+    EVENT: ClassVar[str] = "start"
 
     def record(self) -> dict[str, Any]:
-        return {
-            "event": "start",
-            "iter": self.iter,
-            "n_params": self.n_params,
-            "device": self.device,
-            "threads": self.threads,
-            "world_size": self.world_size,
-            "resumed": self.resumed,
-            "n_trainable": self.n_trainable,
-            "vocab_size": self.vocab_size,
-            "train_chars": self.train_chars,
-            "val_chars": self.val_chars,
-            "layers": [[row.name, row.kind, row.params] for row in self.layers],
-        }
+        rec = _plain(self)
+        rec["layers"] = [[row.name, row.kind, row.params] for row in self.layers]
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> StartEvent | None:
+        layers = rec.get("layers", [])
+        if not isinstance(layers, list):
+            return None
+        rows = []
+        for row in layers:
+            if not (isinstance(row, list) and len(row) == 3 and isinstance(row[2], int)):
+                return None
+            rows.append(LayerSummary(str(row[0]), str(row[1]), row[2]))
+        return _typed(cls, {**rec, "layers": tuple(rows)})
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,9 @@ class StepEvent:
     elapsed_s: float
     progress: float  # 0..1 of max_iters or the time budget
     eta_s: float
+    time: float | None = None
 
-    def record(self) -> dict[str, Any]:
-        return {"event": "step", **asdict(self)}
+    EVENT: ClassVar[str] = "step"
 
 
 @dataclass(frozen=True)
@@ -75,30 +86,38 @@ class EvalEvent:
     progress: float
     eta_s: float
     best_val_loss: float
-    is_best: bool
+    is_best: bool = False
+    time: float | None = None
+
+    EVENT: ClassVar[str] = "eval"
 
     def record(self) -> dict[str, Any]:
-        rec: dict[str, Any] = {"event": "eval", "iter": self.iter}
-        for split, m in (("train", self.train), ("val", self.val)):
+        rec = _plain(self)
+        for split in ("train", "val"):
+            m: Metrics = rec.pop(split)
             rec.update(
                 {
                     f"{split}_loss": m.loss,
                     f"{split}_bpc": m.bpc,
                     f"{split}_top1": m.top1,
                     f"{split}_top5": m.top5,
+                    f"{split}_positions": m.n_tokens,
                 }
             )
-        rec.update(
-            lr=self.lr,
-            t_train_s=self.t_train_s,
-            t_eval_s=self.t_eval_s,
-            tokens_per_s=self.tokens_per_s,
-            elapsed_s=self.elapsed_s,
-            progress=self.progress,
-            eta_s=self.eta_s,
-            best_val_loss=self.best_val_loss,
-        )
         return rec
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> EvalEvent | None:
+        splits = {}
+        for split in ("train", "val"):
+            got = [_number(rec.get(f"{split}_{k}")) for k in ("loss", "top1", "top5")]
+            if any(v is None for v in got):
+                return None
+            loss, top1, top5 = got
+            n = rec.get(f"{split}_positions", 0)
+            n = n if isinstance(n, int) and not isinstance(n, bool) else 0
+            splits[split] = Metrics(loss, top1, top5, n)  # type: ignore[arg-type]
+        return _typed(cls, {**rec, **splits})
 
 
 @dataclass(frozen=True)
@@ -108,9 +127,9 @@ class SampleEvent:
     text: str
     temperature: float
     elapsed_s: float
+    time: float | None = None
 
-    def record(self) -> dict[str, Any]:
-        return {"event": "sample", **asdict(self)}
+    EVENT: ClassVar[str] = "sample"
 
 
 @dataclass(frozen=True)
@@ -119,25 +138,22 @@ class CheckpointEvent:
     path: str
     kind: str  # "last" or "best"
     val_loss: float | None
+    time: float | None = None
 
-    def record(self) -> dict[str, Any]:
-        return {"event": "checkpoint", **asdict(self)}
+    EVENT: ClassVar[str] = "checkpoint"
 
 
 @dataclass(frozen=True)
 class DoneEvent:
     iter: int
-    reason: str  # "finished", "interrupted", "stopped", "diverged"
+    reason: str  # "finished", "interrupted", "terminated", "stopped", "diverged", "failed"
     elapsed_s: float
     best_val_loss: float | None
     message: str = ""
     last_checkpoint: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    time: float | None = None
 
-    def record(self) -> dict[str, Any]:
-        rec = asdict(self)
-        rec.pop("extra")
-        return {"event": "done", **rec}
+    EVENT: ClassVar[str] = "done"
 
 
 @dataclass(frozen=True)
@@ -146,15 +162,112 @@ class NoteEvent:
 
     iter: int
     text: str
+    time: float | None = None
 
-    def record(self) -> dict[str, Any]:
-        return {"event": "note", **asdict(self)}
+    EVENT: ClassVar[str] = "note"
 
 
 Event = StartEvent | StepEvent | EvalEvent | SampleEvent | CheckpointEvent | DoneEvent | NoteEvent
+EVENTS: dict[str, type] = {
+    cls.EVENT: cls
+    for cls in (
+        StartEvent,
+        StepEvent,
+        EvalEvent,
+        SampleEvent,
+        CheckpointEvent,
+        DoneEvent,
+        NoteEvent,
+    )
+}
+
+
+def record_of(event: Event) -> dict[str, Any]:
+    """The JSON object stored for an event: {"event": kind, ...its fields}."""
+    custom = getattr(event, "record", None)
+    rec = custom() if custom is not None else _plain(event)
+    return {"event": event.EVENT, **rec}
+
+
+def from_record(rec: Any) -> Event | None:
+    """The event a stored JSON object describes, or None if it is not one we can trust
+    (unknown kind, missing field, wrong type: a file from another version or tool)."""
+    if not isinstance(rec, dict):
+        return None
+    cls = EVENTS.get(rec.get("event"))  # type: ignore[arg-type]
+    if cls is None:
+        return None
+    reader = getattr(cls, "from_record", None)
+    return reader(rec) if reader is not None else _typed(cls, rec)
 
 
 class Sink(Protocol):
     def handle(self, event: Event) -> None: ...
 
     def close(self) -> None: ...
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _plain(event: Any) -> dict[str, Any]:
+    """Field values by name; an unset time is left out (the writer adds it)."""
+    rec = {f.name: getattr(event, f.name) for f in fields(event)}
+    if rec.get("time") is None:
+        rec.pop("time", None)
+    return rec
+
+
+def _number(value: Any) -> float | None:
+    """JSON numbers; null stands for a non-finite value (JSON has no NaN)."""
+    if value is None:
+        return math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _typed(cls: type, rec: dict[str, Any]) -> Any:
+    hints = _HINTS.setdefault(cls, get_type_hints(cls))
+    values = {}
+    for f in fields(cls):
+        if f.name not in rec:
+            if f.default is MISSING:
+                return None
+            continue
+        value = _coerce(hints[f.name], rec[f.name])
+        if value is _BAD:
+            return None
+        values[f.name] = value
+    return cls(**values)
+
+
+_BAD = object()
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            got = _coerce(option, value)
+            if got is not _BAD:
+                return got
+        return _BAD
+    if hint is float:
+        number = _number(value)
+        return _BAD if number is None else number
+    if hint is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _BAD
+    if hint is bool:
+        return value if isinstance(value, bool) else _BAD
+    if hint is str:
+        return value if isinstance(value, str) else _BAD
+    return value  # already converted by the event's own from_record (Metrics, layers)

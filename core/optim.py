@@ -13,6 +13,7 @@ the `cpu` preset reach 1.63 nats on the full val split against 1.78 with AdamW
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -161,6 +162,21 @@ def adamw(params: list[nn.Parameter], cfg: TrainConfig, device: torch.device) ->
     return torch.optim.AdamW(
         [g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused
     )
+
+
+def learning_rate(cfg: TrainConfig, it: int, progress: float) -> float:
+    """Linear warmup over warmup_iters, then cosine decay to min_lr as progress -> 1.
+
+    progress is the fraction of the run's length spent: of max_iters after the warmup,
+    or of the time budget.
+    """
+    if it < cfg.warmup_iters:
+        return cfg.lr * (it + 1) / (cfg.warmup_iters + 1)
+    if cfg.max_iters is not None:
+        span = max(1, cfg.max_iters - cfg.warmup_iters)
+        progress = (it - cfg.warmup_iters) / span
+    progress = min(max(progress, 0.0), 1.0)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
 
 
 def make_optimizer(

@@ -1,12 +1,15 @@
-"""The run directory: what a run writes, and how to read it back.
+"""The run directory: what a run writes, and the object that owns it while it trains.
 
     checkpoints/<run>/config.json    configuration, corpus, vocabulary size, params
-    checkpoints/<run>/metrics.jsonl  start/step/eval/checkpoint/done records, one per line
+    checkpoints/<run>/metrics.jsonl  start/step/eval/checkpoint/note/done records
     checkpoints/<run>/samples.jsonl  text sampled during training
     checkpoints/<run>/last.pt        latest state (resume from here)
     checkpoints/<run>/best.pt        lowest val loss so far
+    checkpoints/<run>/control.json   requests from a dashboard (core/control.py)
+    checkpoints/<run>/.lock          held by the process that trains here
 
-A headless run and the dashboard write and read exactly these files.
+A headless run and the dashboard write and read exactly these files; every module
+names them through the constants below.
 """
 
 from __future__ import annotations
@@ -14,18 +17,37 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import Any
 
-from core.errors import CharLMError
-from core.events import Event, SampleEvent, StepEvent
+from core.errors import CharLMError, CheckpointWriteError
+from core.events import Event
+from core.files import atomic_write_text, stale_temporaries
+from core.records import (
+    MetricsWriter,
+    SamplesWriter,
+    StepLogFilter,
+    dump_json,
+    open_regular,
+    rewrite_records,
+)
 
-RUN_FILES = ("config.json", "metrics.jsonl", "samples.jsonl", "last.pt", "best.pt")
-LOCK_NAME = ".lock"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+SAMPLES = "samples.jsonl"
+CONTROL = "control.json"
+TRAIN_LOG = "train.log"
+LOCK = ".lock"
+GENERATIONS = "generations"
+CHECKPOINT_KINDS = ("best", "last")  # a run directory stands for the first that exists
+RUN_FILES = (CONFIG, METRICS, SAMPLES, "last.pt", "best.pt")
+
+
+def checkpoint_name(kind: str) -> str:
+    return f"{kind}.pt"
 
 
 def default_runs_dir() -> Path:
@@ -36,53 +58,25 @@ def is_run_dir(path: Path) -> bool:
     return any((path / name).exists() for name in RUN_FILES)
 
 
-def _clean(value: Any) -> Any:
-    # JSON has no NaN/inf: write null so every reader can parse every line.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
-def dump_line(record: dict[str, Any]) -> str:
-    return json.dumps(_clean(record), ensure_ascii=False) + "\n"
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All complete records; a half-written last line (a run still writing) is skipped."""
+def read_config(run_dir: Path) -> dict[str, Any] | None:
+    """config.json as a dict, or None when it is missing, unreadable or not ours."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return []
-    records = []
-    for line in text.splitlines(keepends=True):
-        if not line.endswith("\n"):
-            break
-        with contextlib.suppress(json.JSONDecodeError):
-            rec = json.loads(line)
-            if isinstance(rec, dict):
-                records.append(rec)
-    return records
+        with open_regular(run_dir / CONFIG) as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
-def rewrite_jsonl(path: Path, keep: Any) -> None:
-    """Keep only records for which keep(record) is true (used when resuming)."""
-    if not path.exists():
-        return
-    lines = [dump_line(r) for r in read_jsonl(path) if keep(r)]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    atomic_write_text(run_dir / CONFIG, dump_json(config, indent=2) + "\n")
 
 
 class RunLock:
     """An exclusive lock on a run directory: two trainings never write to one run."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK_NAME
+        self.path = run_dir / LOCK
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -108,13 +102,15 @@ class RunLock:
     def held(run_dir: Path) -> bool:
         """Whether a live process trains in run_dir (the lock dies with its process)."""
         try:
-            fd = os.open(run_dir / LOCK_NAME, os.O_RDONLY)
+            fd = os.open(run_dir / LOCK, os.O_RDONLY | os.O_NONBLOCK)
         except OSError:
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        except OSError:
+            return False
         finally:
             os.close(fd)  # closing drops the probe's shared lock
         return False
@@ -125,164 +121,112 @@ class RunLock:
             self._fd = None
 
 
-class JsonlWriter:
-    """Appends one JSON object per line, flushed so a watcher sees whole lines."""
+class RunDirectory:
+    """The run directory of a training, owned by it from `claim` to the end of `with`.
+
+    with RunDirectory(path) as run:
+        run.claim(config, overwrite=..., resume_iter=...)
+        ... run.sinks receive events, run.save(state, "last") writes checkpoints ...
+
+    Claiming takes the lock, removes our stale temporary files, clears an overwritten
+    run or the records a resumed run will redo, writes config.json and opens the
+    writers; if it fails, it leaves nothing behind that it created. Leaving the `with`
+    closes the writers and releases the lock.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._f: IO[str] | None = path.open("a", encoding="utf-8")
+        self.lock = RunLock(path)
+        self.sinks: list[Any] = []
 
-    def write(self, record: dict[str, Any]) -> None:
-        if self._f is not None:
-            self._f.write(dump_line(record))
-            self._f.flush()
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def checkpoint(self, kind: str) -> Path:
+        return self.path / checkpoint_name(kind)
+
+    def __enter__(self) -> RunDirectory:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def claim(
+        self, config: dict[str, Any], log_interval: int, overwrite: bool, resume_iter: int | None
+    ) -> None:
+        created_dir = not self.path.exists()
+        wrote_config = False
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
+            if overwrite:
+                for name in RUN_FILES:
+                    self.file(name).unlink(missing_ok=True)
+            for stale in stale_temporaries(self.path):
+                stale.unlink(missing_ok=True)  # left by a process killed mid-write
+            if resume_iter is not None:
+                # Drop what the interrupted run logged after its checkpoint: it is redone.
+                rewrite_records(self.file(METRICS), lambda e: e.iter <= resume_iter)
+                rewrite_records(self.file(SAMPLES), lambda e: e.iter < resume_iter)
+            existed = self.file(CONFIG).exists()
+            write_config(self.path, config)
+            wrote_config = not existed
+            self.sinks = [
+                StepLogFilter(MetricsWriter(self.file(METRICS)), log_interval),
+                SamplesWriter(self.file(SAMPLES)),
+            ]
+        except OSError as e:
+            self.close()
+            # A failed start leaves the folder as it found it, so a retry is not refused.
+            if wrote_config:
+                self.file(CONFIG).unlink(missing_ok=True)
+            for stale in stale_temporaries(self.path) if self.path.is_dir() else []:
+                stale.unlink(missing_ok=True)
+            if created_dir:
+                with contextlib.suppress(OSError):
+                    self.file(LOCK).unlink(missing_ok=True)
+                    for name in (METRICS, SAMPLES):
+                        if self.file(name).exists() and not self.file(name).stat().st_size:
+                            self.file(name).unlink()
+                    self.path.rmdir()
+            raise CharLMError(
+                f"cannot write the run directory {self.path}: {e.strerror or e}"
+            ) from None
+
+    def emit(self, event: Event, strict: bool = True) -> None:
+        for sink in self.sinks:
+            try:
+                sink.handle(event)
+            except OSError as e:  # a full disk under metrics.jsonl, say
+                if strict:
+                    raise CheckpointWriteError(
+                        f"could not write to {self.path} at iteration {event.iter}: "
+                        f"{e.strerror or e}; the last checkpoint is intact"
+                    ) from None
+
+    def save(self, state: dict[str, Any], kind: str, iteration: int) -> Path:
+        """Write last.pt or best.pt atomically; any failure is one CheckpointWriteError."""
+        from core.checkpoint import save_checkpoint
+
+        path = self.checkpoint(kind)
+        try:
+            save_checkpoint(state, path)
+        except (OSError, RuntimeError) as e:
+            # torch's zip writer reports a full disk as a RuntimeError ("unexpected pos")
+            detail = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:120]
+            if isinstance(e, RuntimeError) and "unexpected pos" in str(e):
+                detail = "no space left on the device (or the write failed)"
+            raise CheckpointWriteError(
+                f"could not write {path} at iteration {iteration}: {detail}; "
+                "the previous checkpoint is intact"
+            ) from None
+        return path
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
-
-
-class MetricsWriter:
-    """Sink: every event but samples to metrics.jsonl, with a wall-clock timestamp."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.out = JsonlWriter(run_dir / "metrics.jsonl")
-
-    def handle(self, event: Event) -> None:
-        if isinstance(event, SampleEvent):
-            return
-        self.out.write({**event.record(), "time": round(time.time(), 3)})
-
-    def close(self) -> None:
-        self.out.close()
-
-
-class StepLogFilter:
-    """Wraps a sink so step events reach it only every `interval` iterations."""
-
-    def __init__(self, sink: Any, interval: int) -> None:
-        self.sink = sink
-        self.interval = interval
-
-    def handle(self, event: Event) -> None:
-        if isinstance(event, StepEvent) and event.iter % self.interval:
-            return
-        self.sink.handle(event)
-
-    def close(self) -> None:
-        self.sink.close()
-
-
-class SamplesWriter:
-    """Sink: samples to samples.jsonl."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.out = JsonlWriter(run_dir / "samples.jsonl")
-
-    def handle(self, event: Event) -> None:
-        if isinstance(event, SampleEvent):
-            self.out.write({**event.record(), "time": round(time.time(), 3)})
-
-    def close(self) -> None:
-        self.out.close()
-
-
-def write_config(run_dir: Path, config: dict[str, Any]) -> None:
-    tmp = run_dir / ".config.json.tmp"
-    tmp.write_text(json.dumps(_clean(config), indent=2, ensure_ascii=False) + "\n", "utf-8")
-    os.replace(tmp, run_dir / "config.json")
-
-
-def read_config(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    path: Path
-    model: str
-    n_params: int | None
-    iter: int | None
-    max_iters: int | None
-    best_val_loss: float | None
-    corpus: str
-    modified: float  # unix time of the newest file
-    checkpoints: tuple[str, ...]
-    status: str  # "finished", "interrupted", "running?", ...
-
-    @property
-    def age_s(self) -> float:
-        return max(0.0, time.time() - self.modified)
-
-
-_RECORDS: dict[Path, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
-
-
-def _metrics_cached(path: Path) -> list[dict[str, Any]]:
-    """read_jsonl, parsed again only when the file changed: the home screen lists every
-    run every two seconds, and a long run's metrics.jsonl holds many megabytes."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return []
-    key = (st.st_mtime_ns, st.st_size)
-    hit = _RECORDS.get(path)
-    if hit is None or hit[0] != key:
-        hit = _RECORDS[path] = (key, read_jsonl(path))
-    return hit[1]
-
-
-def run_info(run_dir: Path) -> RunInfo | None:
-    if not is_run_dir(run_dir):
-        return None
-    config = read_config(run_dir) or {}
-    mcfg = config.get("model", {}) if isinstance(config.get("model"), dict) else {}
-    tcfg = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
-    records = _metrics_cached(run_dir / "metrics.jsonl")
-    last_iter = max((r["iter"] for r in records if isinstance(r.get("iter"), int)), default=None)
-    bests = [
-        r["val_loss"]
-        for r in records
-        if r.get("event") == "eval" and isinstance(r.get("val_loss"), (int, float))
-    ]
-    dones = [r for r in records if r.get("event") in ("done", "start")]
-    status = "new"
-    if dones:
-        last = dones[-1]
-        if last["event"] == "done":
-            status = last.get("reason", "?")
-        else:
-            # Started and never finished: still going, or its process died (kill -9, crash).
-            status = "running" if RunLock.held(run_dir) else "killed"
-    mtimes = [p.stat().st_mtime for p in run_dir.iterdir() if p.is_file()]
-    model = mcfg.get("model", "?")
-    if model == "gpt" and all(k in mcfg for k in ("n_layer", "n_head", "n_embd")):
-        model = f"gpt {mcfg['n_layer']}x{mcfg['n_head']}x{mcfg['n_embd']}"
-    return RunInfo(
-        path=run_dir,
-        model=model,
-        n_params=config.get("n_params"),
-        iter=last_iter,
-        max_iters=tcfg.get("max_iters"),
-        best_val_loss=min(bests) if bests else None,
-        corpus=str(tcfg.get("data", "?")),
-        modified=max(mtimes, default=0.0),
-        checkpoints=tuple(n for n in ("best.pt", "last.pt") if (run_dir / n).is_file()),
-        status=status,
-    )
-
-
-def list_runs(root: Path) -> list[RunInfo]:
-    """Runs in `root` (or `root` itself when it is a run), newest first."""
-    if not root.exists():
-        raise CharLMError(f"no such directory: {root}")
-    if not root.is_dir():
-        raise CharLMError(f"{root} is not a directory")
-    candidates = [root] if is_run_dir(root) else sorted(p for p in root.iterdir() if p.is_dir())
-    infos = [i for i in (run_info(p) for p in candidates) if i is not None]
-    return sorted(infos, key=lambda i: i.modified, reverse=True)
+        for sink in self.sinks:
+            with contextlib.suppress(OSError):
+                sink.close()
+        self.sinks = []
+        self.lock.release()

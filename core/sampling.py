@@ -6,20 +6,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn as nn
 
 from core.errors import CharLMError
 from core.evaluate import eval_mode
+from core.vocab import Vocab
+
+Precision = Literal["auto", "fp32", "int8"]
+# Dividing logits by a temperature this small overflows float32 (1e-40: inf, then NaN
+# probabilities); the distribution it approaches is the argmax, so that is what we use.
+GREEDY_BELOW = 1e-6
+MAX_NEW = 100_000  # characters one generation may ask for
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    temperature: float = 0.8  # 0 means greedy
+    temperature: float = 0.8  # 0 (or anything under GREEDY_BELOW) means greedy
     top_k: int = 0  # 0 disables
     top_p: float = 1.0  # 1 disables
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature < GREEDY_BELOW
 
     def validate(self) -> None:
         if not 0.0 <= self.temperature <= 10.0:
@@ -28,6 +40,29 @@ class SamplingParams:
             raise CharLMError(f"--top-k must be 0 (off) or more, not {self.top_k}")
         if not 0.0 < self.top_p <= 1.0:
             raise CharLMError(f"--top-p must be in (0, 1], not {self.top_p}")
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """What one generation asks for: shared by `sample`, the app and the generate pane."""
+
+    prompt: str = ""
+    max_new: int = 500
+    params: SamplingParams = field(default_factory=SamplingParams)
+    seed: int = 1337
+    precision: Precision = "auto"
+
+    def validate(self) -> None:
+        self.params.validate()
+        if not 0 <= self.max_new <= MAX_NEW:
+            raise CharLMError(f"--max-new-tokens must be in [0, {MAX_NEW:,}], not {self.max_new}")
+        if not 0 <= self.seed < 2**64:
+            raise CharLMError(f"--seed must be in [0, 2^64), not {self.seed}")
+
+
+def default_context(vocab: Vocab) -> str:
+    """What generation starts from without a prompt: a newline, as a play's speech does."""
+    return "\n" if "\n" in vocab.stoi else vocab.chars[0]
 
 
 def filter_logits(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
@@ -46,7 +81,7 @@ def filter_logits(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
 
 
 def next_token(logits: torch.Tensor, params: SamplingParams, g: torch.Generator) -> int:
-    if params.temperature == 0.0:
+    if params.greedy:
         return int(logits.argmax(dim=-1))
     probs = filter_logits(logits, params).softmax(dim=-1)
     return int(torch.multinomial(probs, 1, generator=g))

@@ -5,11 +5,10 @@ from collections import Counter
 
 import numpy as np
 
-from core.config import build_configs
 from core.data import Corpus, make_dataset
 from core.evaluate import evaluate_split
-from core.train import prepare
 from tests.conftest import make_text
+from tests.train_helpers import new_training
 
 
 def conditional_entropy(ids: np.ndarray) -> float:
@@ -23,24 +22,22 @@ def conditional_entropy(ids: np.ndarray) -> float:
 def test_bigram_reaches_count_based_conditional_entropy(tmp_path) -> None:
     path = tmp_path / "c.txt"
     path.write_text(make_text(20_000, seed=5), encoding="utf-8")
-    mcfg, tcfg = build_configs(
+    training = new_training(
+        path,
+        None,
         "bigram",
-        dict(
-            data=str(path),
-            max_iters=600,
-            lr=0.3,
-            min_lr=0.03,
-            batch_size=64,
-            block_size=64,
-            eval_interval=600,
-            eval_iters=1,
-            sample_interval=0,
-        ),
+        max_iters=600,
+        lr=0.3,
+        min_lr=0.03,
+        batch_size=64,
+        block_size=64,
+        eval_interval=600,
+        eval_iters=1,
+        sample_interval=0,
     )
-    trainer = prepare(mcfg, tcfg, run_dir=None)
-    trainer.run()
-    train = trainer.dataset.train
-    achieved = evaluate_split(trainer.raw_model, train, block_size=64).loss
+    training.run()
+    train = training.trainer.dataset.train
+    achieved = evaluate_split(training.trainer.model, train, block_size=64).loss
     optimum = conditional_entropy(np.asarray(train))
     assert optimum <= achieved + 1e-4  # nothing beats the counts on their own data
     assert achieved - optimum < 0.02, (achieved, optimum)

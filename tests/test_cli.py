@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.checkpoint import load_checkpoint, load_model
-from core.rundir import read_jsonl
+from core.events import DoneEvent, EvalEvent, StartEvent, StepEvent
+from core.records import read_records
 from tui.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def test_train_sample_eval_runs_end_to_end(tiny_args, tmp_path: Path, capsys) ->
     evals = [ln for ln in printed.splitlines() if ln.startswith("iter ")]
     assert len(evals) == 4 and all(EVAL_LINE.match(ln) for ln in evals), evals
     assert printed.count("-" * 60) == 2 * 3  # three samples, each framed by separators
-    assert "total" in printed and "trainable" in printed  # the model summary
+    assert "total" in printed and "blocks.0" in printed  # the model summary
 
     assert (
         run(
@@ -74,7 +75,7 @@ def test_train_sample_eval_runs_end_to_end(tiny_args, tmp_path: Path, capsys) ->
 
     assert run(["runs", str(tmp_path)]) == 0
     table = capsys.readouterr().out
-    assert "run" in table and "gpt 1x2x32" in table and "finished" in table
+    assert "run" in table and "gpt 1×2×32" in table and "finished" in table
 
 
 def test_output_dir_with_a_run_is_refused_then_resumed_or_overwritten(
@@ -105,20 +106,26 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
         ([*train, "--data", str(tmp / "latin1.txt")], "not valid UTF-8: byte 0xe9 at offset 3"),
         ([*train, "--data", str(tmp / "short.txt")], "split has"),
         ([*train, "--data", str(corpus), "--n-embd", "30", "--n-head", "4"], "divisible"),
-        ([*train, "--data", str(corpus), "--batch-size", "0"], "--batch-size must be greater"),
+        (
+            [*train, "--data", str(corpus), "--batch-size", "0"],
+            "--batch-size must be in [1, 65,536]",
+        ),
         ([*train, "--data", str(corpus), "--lr", "-0.1"], "--lr must be greater"),
         (
             ["--no-ui", "train", "--data", str(corpus), "--time-budget", "-5"],
-            "--time-budget must be greater",
+            "--time-budget must be in (0, 1e+07]",
         ),
         ([*train, "--time-budget", "5"], "exactly one of --max-iters and --time-budget"),
         ([*train, "--data", str(corpus), "--dropout", "1.5"], "--dropout must be in"),
-        ([*train, "--data", str(corpus), "--block-size", "0"], "--block-size must be greater"),
-        (["--no-ui", "train", "--preset", "huge"], "unknown preset 'huge'"),
-        ([*train, "--model", "lstm"], "unknown model 'lstm'"),
-        ([*train, "--activation", "tanh"], "--activation must be one of gelu, relu2"),
-        ([*train, "--position", "alibi"], "--position must be one of learned, rope"),
-        ([*train, "--optimizer", "sgd"], "--optimizer must be one of adamw, muon"),
+        (
+            [*train, "--data", str(corpus), "--block-size", "0"],
+            "--block-size must be in [1, 65,536]",
+        ),
+        (["--no-ui", "train", "--preset", "huge"], "'huge' is not one of"),
+        ([*train, "--model", "transformerxl"], "'transformerxl' is not one of"),
+        ([*train, "--activation", "tanh"], "'tanh' is not one of 'gelu', 'relu2'"),
+        ([*train, "--position", "alibi"], "'alibi' is not one of 'learned', 'rope'"),
+        ([*train, "--optimizer", "sgd"], "'sgd' is not one of 'adamw', 'muon'"),
         ([*train, "--position", "rope", "--n-embd", "30", "--n-head", "6"], "even head size"),
         ([*train, "--data", "klingon"], "built-ins: python, shakespeare"),
         ([*train, "--data", str(corpus), "--max-iters", "x"], "Invalid value for '--max-iters'"),
@@ -126,7 +133,7 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
         (["--no-ui", "train", "--resume"], "--resume needs the run"),
         (["--no-ui", "sample", str(tmp / "junk.pt")], "not a readable checkpoint"),
         (["--no-ui", "sample", str(tmp / "missing.pt")], "no such checkpoint file"),
-        (["--no-ui", "sample", str(tmp / "junk.pt"), "--precision", "fp16"], "--precision must"),
+        (["--no-ui", "sample", str(tmp / "junk.pt"), "--precision", "fp16"], "'fp16' is not one"),
         (["eval", str(tmp)], "holds no checkpoint"),
         (["runs", str(tmp / "nowhere")], "no such directory"),
     ]
@@ -188,13 +195,13 @@ def test_ctrl_c_saves_last_checkpoint_and_exits_130(corpus_file: Path, tmp_path:
     steps: list = []
     while not steps and time.time() < deadline:  # wait until it is training for real
         time.sleep(0.1)
-        steps = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "step"]
+        steps = [e for e in read_records(out / "metrics.jsonl") if isinstance(e, StepEvent)]
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted, saved at iter" in stdout
-    assert load_checkpoint(out / "last.pt")["iter"] >= steps[0]["iter"] > 0
+    assert load_checkpoint(out / "last.pt")["iter"] >= steps[0].iter > 0
 
 
 def test_headless_training_never_imports_textual(corpus_file: Path, tmp_path: Path) -> None:
@@ -254,10 +261,10 @@ def test_torchrun_ddp_two_processes_only_rank_0_writes(corpus_file: Path, tmp_pa
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("iter 10 |") == 1  # printed once, by rank 0
-    evals = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "eval"]
-    assert [r["iter"] for r in evals] == [0, 10, 20]
-    starts = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "start"]
-    assert len(starts) == 1 and starts[0]["world_size"] == 2
+    events = read_records(out / "metrics.jsonl")
+    assert [e.iter for e in events if isinstance(e, EvalEvent)] == [0, 10, 20]
+    starts = [e for e in events if isinstance(e, StartEvent)]
+    assert len(starts) == 1 and starts[0].world_size == 2
     assert load_checkpoint(out / "last.pt")["iter"] == 20
 
 
@@ -271,9 +278,9 @@ def test_ddp_nan_on_one_rank_stops_every_rank_without_hanging(
     # Before the fix, rank 1 raised alone and rank 0 waited in the all-reduce: a timeout.
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
-    done = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "done"]
-    assert len(done) == 1 and done[0]["reason"] == "diverged"
-    assert done[0]["message"].startswith("iteration 3: the gradient norm is nan")
+    done = [e for e in read_records(out / "metrics.jsonl") if isinstance(e, DoneEvent)]
+    assert len(done) == 1 and done[0].reason == "diverged"
+    assert done[0].message.startswith("iteration 3: the gradient norm is nan")
     ours = [ln for ln in result.stderr.splitlines() if ln.startswith("charlm-tui: ")]
     assert sorted(ours) == sorted(  # one line from each rank; no traceback from our code
         f"charlm-tui: iteration 3: the {what} is nan; stopped before the optimizer step; "

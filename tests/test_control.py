@@ -1,56 +1,84 @@
-"""Steering through control.json: no request is lost, a stale file steers nothing."""
+"""Steering through control.json: no request is lost, a stale or malformed file steers
+nothing and stops nothing."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from core.control import CONTROL_NAME, Control, ControlFile, request, write_control
+import pytest
+import torch
+
+from core.control import request, write_control
+from core.distributed import DistInfo
+from core.rundir import CONTROL
+from core.steering import Steering
+
+
+def steering(run: Path) -> Steering:
+    return Steering(run, DistInfo(), torch.device("cpu"))
 
 
 def same_tick(run: Path, like: os.stat_result) -> None:
     """Give control.json the mtime it had before: a write within one kernel clock tick."""
-    os.utime(run / CONTROL_NAME, ns=(like.st_atime_ns, like.st_mtime_ns))
+    os.utime(run / CONTROL, ns=(like.st_atime_ns, like.st_mtime_ns))
 
 
 def test_a_request_in_the_same_clock_tick_is_seen(tmp_path: Path) -> None:
-    control, file = Control(), ControlFile(tmp_path)
-    file.poll(control)
-    before = (tmp_path / CONTROL_NAME).stat()
+    steer = steering(tmp_path)
+    steer.decide(False)
+    before = (tmp_path / CONTROL).stat()
     request(tmp_path, "save")  # same size as the file it replaces
     same_tick(tmp_path, before)
-    file.poll(control)
-    assert control.save_now.is_set()
+    assert steer.decide(False).save
 
 
 def test_a_request_before_the_first_poll_is_seen(tmp_path: Path) -> None:
-    control, file = Control(), ControlFile(tmp_path)
-    before = (tmp_path / CONTROL_NAME).stat()
+    steer = steering(tmp_path)
+    before = (tmp_path / CONTROL).stat()
     write_control(tmp_path, stop=True)
     same_tick(tmp_path, before)
-    file.poll(control)
-    assert control.stop_reason == "stopped"
+    assert steer.decide(False).stop == "stopped"
 
 
 def test_a_stale_file_from_an_earlier_run_does_not_steer(tmp_path: Path) -> None:
     write_control(tmp_path, stop=True, paused=True, save=3, sample=2)
-    control, file = Control(), ControlFile(tmp_path)
-    file.poll(control)
-    assert control.stop_reason is None and not control.paused.is_set()
-    assert not control.save_now.is_set() and not control.sample_now.is_set()
+    steer = steering(tmp_path)
+    d = steer.decide(False)
+    assert d.stop is None and not d.paused and not d.save and not d.sample
     request(tmp_path, "sample")  # counters restart from zero: 1 is a new request
-    file.poll(control)
-    assert control.sample_now.is_set() and not control.save_now.is_set()
+    d = steer.decide(False)
+    assert d.sample and not d.save
+    assert not steer.decide(False).sample  # one request, one sample
 
 
 def test_pause_then_resume_then_stop(tmp_path: Path) -> None:
-    control, file = Control(), ControlFile(tmp_path)
+    steer = steering(tmp_path)
     write_control(tmp_path, paused=True)
-    file.poll(control)
-    assert control.paused.is_set()
+    assert steer.decide(False).paused
     write_control(tmp_path, paused=False)
-    file.poll(control)
-    assert not control.paused.is_set()
+    assert not steer.decide(False).paused
     write_control(tmp_path, stop=True, paused=True)  # stop wins over pause
-    file.poll(control)
-    assert control.stop_reason == "stopped" and not control.paused.is_set()
+    d = steer.decide(False)
+    assert d.stop == "stopped" and not d.paused
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"save": "abc"}', b"null", b'{"save": 1e999}', b"\xff\xfe{", b'{"paused": 1}', b"[1, 2]"],
+)
+def test_a_malformed_control_file_is_ignored_with_a_note(tmp_path: Path, content: bytes) -> None:
+    steer = steering(tmp_path)
+    write_control(tmp_path, paused=True)
+    assert steer.decide(False).paused
+    (tmp_path / CONTROL).write_bytes(content)
+    d = steer.decide(False)  # the last good requests stand; nothing crashes
+    assert d.paused and d.stop is None
+    assert len(steer.notes) == 1 and "control.json ignored" in steer.notes[0]
+
+
+def test_a_signal_stop_carries_its_reason(tmp_path: Path) -> None:
+    steer = steering(tmp_path)
+    steer.request_stop("terminated")
+    steer.request_stop("interrupted")  # the first reason stands
+    assert steer.decide(False).stop == "terminated"

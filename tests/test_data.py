@@ -63,7 +63,7 @@ def test_split_shorter_than_block(tmp_path: Path) -> None:
     p.write_text("x" * 100, encoding="utf-8")
     ds = make_dataset(load_corpus(str(p)), 0.1)
     with pytest.raises(CharLMError, match=r"val split has 10 characters .* needs at least 33"):
-        check_split_length(ds.val, "val", 32)
+        check_split_length(len(ds.val), "val", 32)
 
 
 def test_large_corpus_is_cached_and_memory_mapped(tmp_path: Path) -> None:

@@ -22,10 +22,11 @@ from core.control import write_control
 from core.data import load_corpus
 from core.errors import CharLMError
 from core.evaluate import evaluate_split
-from core.rundir import JsonlWriter, read_jsonl
+from core.events import CheckpointEvent, EvalEvent, SampleEvent
+from core.records import JsonlWriter, read_records
 from core.sampling import SamplingParams, generate
-from core.train import prepare
 from tests.conftest import make_text
+from tests.train_helpers import new_training
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,8 +44,12 @@ def wait_until(condition, timeout: float = 60.0) -> None:
 
 
 def last_iters(run: Path) -> list[int]:
-    records = read_jsonl(run / "metrics.jsonl")
-    return [r["iter"] for r in records if r["event"] == "checkpoint" and r["kind"] == "last"]
+    events = read_records(run / "metrics.jsonl")
+    return [e.iter for e in events if isinstance(e, CheckpointEvent) and e.kind == "last"]
+
+
+def sample_texts(run: Path) -> list[str]:
+    return [e.text for e in read_records(run / "samples.jsonl") if isinstance(e, SampleEvent)]
 
 
 def test_resume_after_kill_9_is_bit_identical(corpus_file: Path, tmp_path: Path) -> None:
@@ -84,15 +89,11 @@ def test_resume_after_kill_9_is_bit_identical(corpus_file: Path, tmp_path: Path)
     assert all(torch.equal(a[k], b[k]) for k in a), f"resumed from iter {saved}"
 
     def evals(run: Path) -> list[tuple]:
-        return [
-            (r["iter"], r["train_loss"], r["val_loss"], r["val_top1"])
-            for r in read_jsonl(run / "metrics.jsonl")
-            if r["event"] == "eval"
-        ]
+        events = read_records(run / "metrics.jsonl")
+        return [(e.iter, e.train, e.val) for e in events if isinstance(e, EvalEvent)]
 
     assert evals(straight) == evals(killed)
-    texts = [[s["text"] for s in read_jsonl(r / "samples.jsonl")] for r in (straight, killed)]
-    assert texts[0] == texts[1]
+    assert sample_texts(straight) == sample_texts(killed)
 
 
 def test_random_kills_never_leave_an_unloadable_checkpoint(
@@ -140,15 +141,14 @@ def test_random_kills_never_leave_an_unloadable_checkpoint(
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    assert not list(run.glob(".*.tmp"))
+    assert not list(run.glob(".charlm-*.tmp"))
     assert load_checkpoint(run / "last.pt")["iter"] >= 1
 
 
 def tiny(corpus: Path, out: Path | None, **over):
-    values = dict(data=str(corpus), max_iters=40, eval_interval=10, sample_interval=0)
+    values = dict(max_iters=40, eval_interval=10, sample_interval=0)
     values.update(over)
-    mcfg, tcfg = build_configs("tiny", values)
-    return prepare(mcfg, tcfg, out)
+    return new_training(corpus, out, **values)
 
 
 def test_disk_full_during_a_checkpoint(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
@@ -169,12 +169,12 @@ def test_disk_full_during_a_checkpoint(corpus_file: Path, tmp_path: Path, monkey
     assert "No space left on device" in done.message and "intact" in done.message
     monkeypatch.setattr(torch, "save", real_save)
     assert load_checkpoint(tmp_path / "run" / "last.pt")["iter"] == 10
-    assert not list((tmp_path / "run").glob(".*.tmp"))
+    assert not list((tmp_path / "run").glob(".charlm-*.tmp"))
     # The state in memory is whole: saving it now works and round-trips.
-    trainer.save("last")
+    trainer.trainer.save("last")
     again = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert again["iter"] == trainer.iter == 20
-    live = trainer.raw_model.state_dict()
+    assert again["iter"] == trainer.trainer.state.iter == 20
+    live = trainer.trainer.model.state_dict()
     assert all(torch.equal(live[k], again["model"][k]) for k in live)
 
 
@@ -256,11 +256,12 @@ def test_hostile_corpora_train_sample_and_evaluate(name: str, tmp_path: Path) ->
     trainer = tiny(path, tmp_path / "run", max_iters=10)
     done = trainer.run()
     assert done.reason == "finished"
-    vocab = trainer.dataset.vocab
+    vocab = trainer.trainer.dataset.vocab
     assert set(vocab.chars) == set(HOSTILE[name])
-    ids = list(generate(trainer.raw_model, [0], 50, SamplingParams(), torch.Generator()))
+    model = trainer.trainer.model
+    ids = list(generate(model, [0], 50, SamplingParams(), torch.Generator()))
     assert len(vocab.decode(ids)) == 50
-    m = evaluate_split(trainer.raw_model, trainer.dataset.val, 32)
+    m = evaluate_split(model, trainer.trainer.dataset.val, 32)
     assert np.isfinite(m.loss) and 0.0 <= m.top1 <= m.top5 <= 1.0
 
 
@@ -271,7 +272,7 @@ def test_random_bytes_are_refused_or_replaced(tmp_path: Path) -> None:
         load_corpus(str(path))
     trainer = tiny(path, tmp_path / "run", max_iters=5, encoding_errors="replace")
     assert trainer.run().reason == "finished"
-    assert "\ufffd" in trainer.dataset.vocab.chars
+    assert "\ufffd" in trainer.trainer.dataset.vocab.chars
 
 
 @pytest.fixture(scope="module")
@@ -347,5 +348,4 @@ def test_ddp_pause_save_stop_then_resume_is_bit_identical(
     a = load_checkpoint(straight / "last.pt")["model"]
     b = load_checkpoint(steered / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a), f"resumed from iter {paused_at[0]}"
-    texts = [[s["text"] for s in read_jsonl(r / "samples.jsonl")] for r in (straight, steered)]
-    assert texts[0] == texts[1]
+    assert sample_texts(straight) == sample_texts(steered)

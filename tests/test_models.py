@@ -7,7 +7,11 @@ from core.models import build_model, count_params, summarize
 
 def gpt(**kw) -> torch.nn.Module:
     cfg = ModelConfig(
-        **{**dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16), **kw}
+        **{
+            **dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16),
+            **dict(position="learned", activation="gelu"),  # GPT-2's choices unless asked
+            **kw,
+        }
     )
     torch.manual_seed(0)
     return build_model(cfg).eval()
@@ -63,7 +67,13 @@ def test_rotary_attention_depends_on_offsets_not_positions() -> None:
 def test_rope_has_no_position_table_and_old_configs_mean_gpt2() -> None:
     names = dict(gpt(position="rope").named_parameters())
     assert "wpe.weight" not in names and "wpe.weight" in dict(gpt().named_parameters())
-    old = ModelConfig(vocab_size=11)  # a checkpoint from before these options
+    from core.config import from_dict, to_dict
+
+    _, tcfg = build_configs("tiny")
+    config = to_dict(ModelConfig(vocab_size=11), tcfg)
+    for added in ("position", "activation"):  # a checkpoint from before these options
+        del config["model"][added]
+    old, _ = from_dict(config)
     assert (old.position, old.activation) == ("learned", "gelu")
     with pytest.raises(ValueError, match="unknown activation"):
         gpt(activation="swish")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.sampling import GenerateOptions
 from tests.tui_helpers import FIXED_TIME, fake_run
 from tui.app import CharLMApp
 
@@ -38,7 +39,8 @@ def test_dashboard_at_80x24(runs: Path, snap_compare) -> None:
 
 
 def test_generate_pane_with_next_character_view(runs: Path, snap_compare) -> None:
-    app = CharLMApp(generate=dict(path=runs / "shakespeare-tiny" / "best.pt", prompt="KING"))
+    path = runs / "shakespeare-tiny" / "best.pt"
+    app = CharLMApp(generate=(path, GenerateOptions(prompt="KING")))
     assert snap_compare(app, terminal_size=(100, 24))
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -8,38 +9,35 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.config import build_configs
 from core.evaluate import estimate
-from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
-from core.rundir import read_jsonl
-from core.train import learning_rate, prepare
+from core.events import (
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    SampleEvent,
+    StartEvent,
+    StepEvent,
+    record_of,
+)
+from core.optim import learning_rate
+from core.records import dump_json, read_records
+from tests.train_helpers import Collect, Training, new_training, resumed_training
 
 
-class Collect:
-    def __init__(self, on_event=None) -> None:
-        self.events: list = []
-        self.on_event = on_event
-        self.closed = False
-
-    def handle(self, event) -> None:
-        self.events.append(event)
-        if self.on_event:
-            self.on_event(event)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def trainer_for(corpus_file: Path, run_dir: Path | None, **over):
+def trainer_for(corpus_file: Path, run_dir: Path | None, **over) -> Training:
     values = dict(
-        data=str(corpus_file),
-        max_iters=30,
-        eval_interval=10,
-        sample_interval=15,
-        sample_chars=20,
-        log_interval=1,
+        max_iters=30, eval_interval=10, sample_interval=15, sample_chars=20, log_interval=1
     )
     values.update(over)
-    mcfg, tcfg = build_configs("tiny", values)
-    return prepare(mcfg, tcfg, run_dir)
+    return new_training(corpus_file, run_dir, **values)
+
+
+def stamped_out(event) -> str:
+    """An event's stored form without its write time (NaN compares equal as null)."""
+    return dump_json(record_of(dataclasses.replace(event, time=None)))
+
+
+def records(path: Path, kind: type) -> list:
+    return [e for e in read_records(path) if isinstance(e, kind)]
 
 
 def test_learning_rate_schedule() -> None:
@@ -56,10 +54,9 @@ def test_learning_rate_schedule() -> None:
 def test_events_in_order_and_run_directory_files(corpus_file: Path, tmp_path: Path) -> None:
     trainer = trainer_for(corpus_file, tmp_path / "run")
     sink = Collect()
-    trainer.sinks.append(sink)
-    done = trainer.run()
+    done = trainer.run(sink)
     kinds = [type(e) for e in sink.events]
-    assert kinds[0] is StartEvent and kinds[-1] is DoneEvent and sink.closed
+    assert kinds[0] is StartEvent and kinds[-1] is DoneEvent
     assert done.reason == "finished" and done.iter == 30
     assert [e.iter for e in sink.events if isinstance(e, EvalEvent)] == [0, 10, 20, 30]
     assert [e.iter for e in sink.events if isinstance(e, SampleEvent)] == [0, 15, 30]
@@ -74,52 +71,40 @@ def test_events_in_order_and_run_directory_files(corpus_file: Path, tmp_path: Pa
         "last.pt",
         "best.pt",
     }
-    evals = [r for r in read_jsonl(run / "metrics.jsonl") if r["event"] == "eval"]
-    assert [r["iter"] for r in evals] == [0, 10, 20, 30]
-    for key in (
-        "iter",
-        "elapsed_s",
-        "tokens_per_s",
-        "lr",
-        "train_loss",
-        "val_loss",
-        "train_top1",
-        "val_top1",
-        "train_top5",
-        "val_top5",
-    ):
-        assert all(key in r for r in evals), key
-    assert all(0.0 <= r["val_top1"] <= r["val_top5"] <= 1.0 for r in evals)
-    assert evals[-1]["val_loss"] < evals[0]["val_loss"]  # it learned something
-    samples = read_jsonl(run / "samples.jsonl")
-    assert [s["iter"] for s in samples] == [0, 15, 30] and all(
-        len(s["text"]) == 20 for s in samples
-    )
+    evals = records(run / "metrics.jsonl", EvalEvent)
+    assert [e.iter for e in evals] == [0, 10, 20, 30]  # read back typed, as written
+    emitted = [e for e in sink.events if isinstance(e, EvalEvent)]
+    assert [stamped_out(e) for e in evals] == [stamped_out(e) for e in emitted]
+    assert all(e.time is not None and e.elapsed_s >= 0 and e.tokens_per_s >= 0 for e in evals)
+    assert all(0.0 <= e.val.top1 <= e.val.top5 <= 1.0 for e in evals)
+    assert evals[-1].val.loss < evals[0].val.loss  # it learned something
+    samples = records(run / "samples.jsonl", SampleEvent)
+    assert [s.iter for s in samples] == [0, 15, 30] and all(len(s.text) == 20 for s in samples)
     best = load_checkpoint(run / "best.pt")
-    assert best["best_val_loss"] == min(r["val_loss"] for r in evals)
+    assert best["best_val_loss"] == min(e.val.loss for e in evals)
 
 
 def test_eval_never_runs_with_dropout_or_grad_and_training_never_without(
     corpus_file: Path,
 ) -> None:
-    trainer = trainer_for(corpus_file, None, dropout=0.5, max_iters=20)
+    training = trainer_for(corpus_file, None, dropout=0.5, max_iters=20)
     calls: list[tuple[bool, bool]] = []
-    trainer.raw_model.register_forward_pre_hook(
+    training.trainer.model.register_forward_pre_hook(
         lambda m, args: calls.append((m.training, torch.is_grad_enabled()))
     )
-    trainer.run()
+    training.run()
     assert calls and set(calls) == {(True, True), (False, False)}
-    assert trainer.raw_model.training
+    assert training.trainer.model.training
 
 
 def test_eval_metrics_are_those_of_the_saved_weights(corpus_file: Path, tmp_path: Path) -> None:
-    trainer = trainer_for(corpus_file, tmp_path / "run", dropout=0.3, max_iters=20)
-    trainer.run()
-    last = [r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["event"] == "eval"][-1]
-    model = trainer.raw_model
+    training = trainer_for(corpus_file, tmp_path / "run", dropout=0.3, max_iters=20)
+    training.run()
+    last = records(tmp_path / "run" / "metrics.jsonl", EvalEvent)[-1]
+    model = training.trainer.model
     model.load_state_dict(load_checkpoint(tmp_path / "run" / "last.pt")["model"])
-    again = estimate(model, trainer.eval_batches["val"])
-    assert again.loss == pytest.approx(last["val_loss"], abs=1e-6)
+    again = estimate(model, training.trainer.eval_batches["val"])
+    assert again.loss == pytest.approx(last.val.loss, abs=1e-6)
 
 
 def test_divergence_stops_before_the_step_and_writes_no_bad_weights(
@@ -144,14 +129,8 @@ def test_divergence_stops_before_the_step_and_writes_no_bad_weights(
 
 
 def test_stop_request_saves_last_checkpoint(corpus_file: Path, tmp_path: Path) -> None:
-    trainer = trainer_for(corpus_file, tmp_path / "run", max_iters=100)
-
-    def stop_at_7(e) -> None:
-        if isinstance(e, StepEvent) and e.iter == 7:
-            trainer.control.stop("interrupted")
-
-    trainer.sinks.append(Collect(stop_at_7))
-    done = trainer.run()
+    training = trainer_for(corpus_file, tmp_path / "run", max_iters=100)
+    done = training.run(training.stop_when(lambda e: isinstance(e, StepEvent) and e.iter == 7))
     assert done.reason == "interrupted" and done.iter == 7
     assert load_checkpoint(tmp_path / "run" / "last.pt")["iter"] == 7
 
@@ -159,20 +138,14 @@ def test_stop_request_saves_last_checkpoint(corpus_file: Path, tmp_path: Path) -
 @pytest.mark.parametrize("optimizer", ["adamw", "muon"])
 def test_resume_is_exact(corpus_file: Path, tmp_path: Path, optimizer: str) -> None:
     opts = dict(dropout=0.1, max_iters=20, eval_interval=5, sample_interval=5, optimizer=optimizer)
-    straight = trainer_for(corpus_file, tmp_path / "a", **opts)
-    straight.run()
+    trainer_for(corpus_file, tmp_path / "a", **opts).run()
 
     first = trainer_for(corpus_file, tmp_path / "b", **opts)
-
-    def stop_at_10(e) -> None:
-        if isinstance(e, StepEvent) and e.iter == 10:
-            first.control.stop("interrupted")
-
-    first.sinks.append(Collect(stop_at_10))
-    assert first.run().iter == 10
-    mcfg, tcfg = build_configs("tiny", {})
-    second = prepare(mcfg, tcfg, tmp_path / "b", resume=True, changed={"max_iters": 20})
-    assert second.iter == 10
+    assert (
+        first.run(first.stop_when(lambda e: isinstance(e, StepEvent) and e.iter == 10)).iter == 10
+    )
+    second = resumed_training(tmp_path / "b", max_iters=20)
+    assert second.trainer.state.iter == 10
     assert second.run().reason == "finished"
 
     a = load_checkpoint(tmp_path / "a" / "last.pt")["model"]
@@ -180,11 +153,12 @@ def test_resume_is_exact(corpus_file: Path, tmp_path: Path, optimizer: str) -> N
     assert all(torch.equal(a[k], b[k]) for k in a)
 
     def evals(run: str) -> list:
-        recs = read_jsonl(tmp_path / run / "metrics.jsonl")
-        return [(r["iter"], r["train_loss"], r["val_loss"]) for r in recs if r["event"] == "eval"]
+        return [
+            (e.iter, e.train, e.val) for e in records(tmp_path / run / "metrics.jsonl", EvalEvent)
+        ]
 
     assert evals("a") == evals("b")
-    texts = [[s["text"] for s in read_jsonl(tmp_path / r / "samples.jsonl")] for r in "ab"]
+    texts = [[s.text for s in records(tmp_path / r / "samples.jsonl", SampleEvent)] for r in "ab"]
     assert texts[0] == texts[1]
 
 
@@ -198,14 +172,18 @@ def test_time_budget_stops_on_time(corpus_file: Path) -> None:
 
 def test_a_second_training_on_the_same_run_is_refused(corpus_file: Path, tmp_path: Path) -> None:
     from core.errors import CharLMError
-    from core.rundir import RunLock, run_info
+    from core.rundir import RunLock
+    from core.runs import run_info
 
     first = trainer_for(corpus_file, tmp_path / "run", max_iters=10)
-    assert RunLock.held(tmp_path / "run")
-    mcfg, tcfg = build_configs("tiny", {})
-    with pytest.raises(CharLMError, match="in use by another training process"):
-        prepare(mcfg, tcfg, tmp_path / "run", overwrite=True)
-    first.run()
+
+    def second_training(event) -> None:
+        if isinstance(event, StartEvent):
+            assert RunLock.held(tmp_path / "run")
+            with pytest.raises(CharLMError, match="in use by another training process"):
+                trainer_for(corpus_file, tmp_path / "run", max_iters=10, overwrite=True).run()
+
+    first.run(Collect(second_training))
     assert not RunLock.held(tmp_path / "run")
     assert run_info(tmp_path / "run").status == "finished"
 
@@ -222,8 +200,7 @@ def test_compile_falls_back_to_eager_with_a_note(corpus_file: Path, monkeypatch)
     monkeypatch.setattr(torch, "compile", broken_compile)
     trainer = trainer_for(corpus_file, None, max_iters=10, compile=True)
     sink = Collect()
-    trainer.sinks.append(sink)
-    done = trainer.run()
+    done = trainer.run(sink)
     assert done.reason == "finished" and done.iter == 10
     notes = [e for e in sink.events if isinstance(e, NoteEvent)]
     assert len(notes) == 1 and "no working C compiler" in notes[0].text
@@ -231,35 +208,21 @@ def test_compile_falls_back_to_eager_with_a_note(corpus_file: Path, monkeypatch)
 
 def test_resume_from_best_is_an_explicit_choice(corpus_file: Path, tmp_path: Path) -> None:
     trainer = trainer_for(corpus_file, tmp_path / "run", max_iters=100, eval_interval=10)
-
-    def stop_at_25(e) -> None:  # a stop saves last.pt without an eval: best stays at 20
-        if isinstance(e, StepEvent) and e.iter == 25:
-            trainer.control.stop("interrupted")
-
-    trainer.sinks.append(Collect(stop_at_25))
-    trainer.run()
+    # A stop saves last.pt without an eval: best stays at 20.
+    trainer.run(trainer.stop_when(lambda e: isinstance(e, StepEvent) and e.iter == 25))
     best_iter = load_checkpoint(tmp_path / "run" / "best.pt")["iter"]
     assert load_checkpoint(tmp_path / "run" / "last.pt")["iter"] == 25
-    mcfg, tcfg = build_configs("tiny", {})
-    again = prepare(
-        mcfg, tcfg, tmp_path / "run", resume=True, resume_from="best", changed={"max_iters": 25}
-    )
-    assert again.iter == best_iter == 20
+    again = resumed_training(tmp_path / "run", "best", max_iters=25)
+    assert again.trainer.state.iter == best_iter == 20
     again.run()
 
 
 def test_time_budget_resume_spends_only_what_is_left(corpus_file: Path, tmp_path: Path) -> None:
     first = trainer_for(corpus_file, tmp_path / "run", time_budget=4.0, max_iters=None)
-
-    def stop_at_1s(e) -> None:
-        if isinstance(e, StepEvent) and e.elapsed_s > 1.0:
-            first.control.stop("interrupted")
-
-    first.sinks.append(Collect(stop_at_1s))
-    spent = first.run().elapsed_s
+    spent = first.run(first.stop_when(lambda e: isinstance(e, StepEvent) and e.elapsed_s > 1.0))
+    spent = spent.elapsed_s
     assert 1.0 < spent < 3.0
-    mcfg, tcfg = build_configs("tiny", {})
-    second = prepare(mcfg, tcfg, tmp_path / "run", resume=True)
+    second = resumed_training(tmp_path / "run")
     t = time.perf_counter()
     done = second.run()
     assert 3.9 <= done.elapsed_s < 5.5  # the total, not 4 more seconds

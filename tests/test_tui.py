@@ -12,10 +12,12 @@ import torch
 from textual.widgets import TabbedContent
 
 from core.checkpoint import load_checkpoint
-from core.config import build_configs
-from core.rundir import read_jsonl
-from core.sampling import SamplingParams, generate
-from core.train import prepare
+from core.evaluate import Metrics
+from core.events import DoneEvent, EvalEvent, StartEvent, record_of
+from core.plan import RunPlan, plan_new
+from core.records import JsonlTail, dump_line, read_records
+from core.sampling import GenerateOptions, SamplingParams, generate
+from tests.train_helpers import new_training
 from tests.tui_helpers import FIXED_TIME, fake_run, wait_for
 from tui.app import CharLMApp
 from tui.process import train_argv
@@ -24,25 +26,27 @@ from tui.screens.dialogs import ChoiceScreen
 from tui.screens.generate import GenerateScreen
 from tui.screens.home import HomeScreen
 from tui.screens.new_run import NewRunScreen, parse_form
-from tui.state import FileFeed, RunState, _Tail
+from tui.state import FileFeed, RunState
 from tui.widgets.checkpoints import CheckpointList
 
 
-def tiny_train(corpus: Path, out: Path, **over) -> tuple[Path, list[str]]:
-    """What CharLMApp(train=...) takes: the run directory and the child's command line."""
+def tiny_train(corpus: Path, out: Path, **over) -> RunPlan:
+    """What CharLMApp(train=...) takes: a checked plan for a long tiny run."""
     values = dict(
         data=str(corpus), max_iters=100_000, eval_interval=50, sample_interval=0, log_interval=1
     )
     values.update(over)
-    mcfg, tcfg = build_configs("tiny", values)
-    return out, train_argv(mcfg, tcfg, out)
+    return plan_new("tiny", values, out)
 
 
 def tiny_trainer(corpus: Path, out: Path, **over):
-    values = dict(data=str(corpus), max_iters=20, eval_interval=10, sample_interval=0)
+    values = dict(max_iters=20, eval_interval=10, sample_interval=0)
     values.update(over)
-    mcfg, tcfg = build_configs("tiny", values)
-    return prepare(mcfg, tcfg, out)
+    return new_training(corpus, out, **values)
+
+
+def done_reasons(run_dir: Path) -> list[DoneEvent]:
+    return [e for e in read_records(run_dir / "metrics.jsonl") if isinstance(e, DoneEvent)]
 
 
 def run(coro) -> None:
@@ -97,7 +101,9 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
             await pilot.press("t")  # sample now, even while paused
             await wait_for(pilot, lambda: len(state().samples) == 1)
             await pilot.press("c")  # save a checkpoint now
-            await wait_for(pilot, lambda: state().checkpoints.get("last", {}).get("iter") == frozen)
+            await wait_for(
+                pilot, lambda: getattr(state().checkpoints.get("last"), "iter", None) == frozen
+            )
 
             await pilot.press("p")
             await wait_for(pilot, lambda: state().iter > frozen + 5)
@@ -105,8 +111,8 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
 
             await pilot.press("s")  # stop: saves last.pt
             await wait_for(pilot, lambda: state().done is not None and not app.training)
-            assert state().done["reason"] == "stopped"
-            assert load_checkpoint(out / "last.pt")["iter"] == state().done["iter"]
+            assert state().done.reason == "stopped"
+            assert load_checkpoint(out / "last.pt")["iter"] == state().done.iter
             await pilot.pause(1.0)
             assert not dash.check_action("pause", ())  # nothing left to steer
 
@@ -151,9 +157,9 @@ def test_quit_while_training_asks_then_saves(corpus_file: Path, tmp_path: Path) 
             await pilot.click("#stop")
             await wait_for(pilot, lambda: not app.is_running, timeout=60)
         assert app.process.proc.returncode == 0
-        done = [r for r in read_jsonl(out / "metrics.jsonl") if r["event"] == "done"]
-        assert done[-1]["reason"] == "stopped"
-        assert load_checkpoint(out / "last.pt")["iter"] == done[-1]["iter"]
+        done = done_reasons(out)
+        assert done[-1].reason == "stopped"
+        assert load_checkpoint(out / "last.pt")["iter"] == done[-1].iter
 
     run(scenario())
 
@@ -185,7 +191,7 @@ def test_quit_keep_training_exits_now_and_leaves_the_run_going(
 
 def test_watch_steers_a_headless_run(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    _, argv = tiny_train(corpus_file, out)
+    argv = train_argv(tiny_train(corpus_file, out))
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     async def scenario() -> None:
@@ -195,7 +201,7 @@ def test_watch_steers_a_headless_run(corpus_file: Path, tmp_path: Path) -> None:
             await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 5)
             await pilot.press("s")
             await wait_for(pilot, lambda: dash.feed.state.done is not None)
-            assert dash.feed.state.done["reason"] == "stopped"
+            assert dash.feed.state.done.reason == "stopped"
 
     try:
         run(scenario())
@@ -208,7 +214,7 @@ def test_generate_streams_the_same_text_as_the_core_and_stops_on_escape(tmp_path
     ckpt = fake_run(tmp_path, "gen") / "best.pt"
 
     async def scenario() -> None:
-        app = CharLMApp(generate=dict(path=ckpt, max_new=60, seed=7))
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=60, seed=7)))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = app.screen
             assert isinstance(screen, GenerateScreen)
@@ -251,7 +257,7 @@ def test_unknown_prompt_characters_are_flagged_not_fatal(tmp_path: Path) -> None
     ckpt = fake_run(tmp_path, "gen") / "best.pt"
 
     async def scenario() -> None:
-        app = CharLMApp(generate=dict(path=ckpt))
+        app = CharLMApp(generate=(ckpt, GenerateOptions()))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = app.screen
             screen.query_one("#prompt").value = "KING€"  # as if pasted
@@ -272,15 +278,21 @@ def test_bad_sampling_settings_are_explained(tmp_path: Path) -> None:
     ckpt = fake_run(tmp_path, "gen") / "best.pt"
 
     async def scenario() -> None:
-        app = CharLMApp(generate=dict(path=ckpt))
+        app = CharLMApp(generate=(ckpt, GenerateOptions()))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = app.screen
             screen.query_one("#top_p").value = "2"
+            screen.query_one("#seed").value = "x"
             await pilot.press("enter")
-            assert "--top-p must be in (0, 1]" in str(screen.query_one("#gen-status").render())
+            assert not screen.running
+            assert "settings marked in red" in str(screen.query_one("#gen-status").render())
+            # Every invalid field says what is wrong, next to it, at once.
+            assert "must be in (0, 1], not 2" in str(screen.query_one("#top_p-error").render())
+            assert "must be a whole number" in str(screen.query_one("#seed-error").render())
+            assert str(screen.query_one("#temperature-error").render()) == ""
             screen.query_one("#top_p").value = "abc"
-            await pilot.press("enter")
-            assert "top-p must be a number" in str(screen.query_one("#gen-status").render())
+            await pilot.pause()
+            assert "must be a number" in str(screen.query_one("#top_p-error").render())
 
     run(scenario())
 
@@ -295,12 +307,18 @@ def test_new_run_form_validates_then_starts_training(corpus_file: Path, tmp_path
             form.query_one("#data").value = str(tmp_path / "missing.txt")
             await pilot.pause()
             assert form.query_one("#start").disabled
-            assert "no such file" in str(form.query_one("#form-error").render())
+            assert "no such file" in str(form.query_one("#data-error").render())
             form.query_one("#data").value = str(corpus_file)
             form.query_one("#max_iters").value = "30"
             form.query_one("#lr").value = "-1"
+            form.query_one("#batch_size").value = "many"
             await pilot.pause()
-            assert "--lr must be greater than zero" in str(form.query_one("#form-error").render())
+            # Both invalid fields at once, each beside its field, in the form's words.
+            assert "must be greater than 0" in str(form.query_one("#lr-error").render())
+            assert "must be a whole number" in str(form.query_one("#batch_size-error").render())
+            assert str(form.query_one("#data-error").render()) == ""
+            assert form.query_one("#start").disabled
+            form.query_one("#batch_size").value = ""
             form.query_one("#lr").value = ""
             form.query_one("#name").value = "from-form"
             await pilot.pause()
@@ -309,8 +327,8 @@ def test_new_run_form_validates_then_starts_training(corpus_file: Path, tmp_path
             await wait_for(pilot, lambda: app.process is not None and not app.training)
             assert app.process.proc.returncode == 0
             run_dir = tmp_path / "runs" / "from-form"
-            done = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r["event"] == "done"]
-            assert done[0]["reason"] == "finished" and done[0]["iter"] == 30
+            done = done_reasons(run_dir)
+            assert done[0].reason == "finished" and done[0].iter == 30
             assert (run_dir / "best.pt").is_file()
 
     run(scenario())
@@ -326,10 +344,8 @@ def test_resume_from_home(corpus_file: Path, tmp_path: Path) -> None:
             await pilot.press("r")
             await wait_for(pilot, lambda: app.process is not None and not app.training)
             # Resumed with the run's own settings: already at max_iters, so done at once.
-            starts = [
-                r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["event"] == "start"
-            ]
-            assert [s["resumed"] for s in starts] == [False, True]
+            events = read_records(tmp_path / "run" / "metrics.jsonl")
+            assert [e.resumed for e in events if isinstance(e, StartEvent)] == [False, True]
             assert app.process.proc.returncode == 0
 
     run(scenario())
@@ -338,11 +354,13 @@ def test_resume_from_home(corpus_file: Path, tmp_path: Path) -> None:
 def test_a_failing_training_process_is_reported_not_fatal(
     corpus_file: Path, tmp_path: Path
 ) -> None:
-    out, argv = tiny_train(corpus_file, tmp_path / "run")
-    argv[argv.index("--data") + 1] = str(tmp_path / "vanished.txt")  # gone since the check
+    corpus = tmp_path / "vanishing.txt"
+    corpus.write_bytes(corpus_file.read_bytes())
+    plan = tiny_train(corpus, tmp_path / "run")
+    corpus.unlink()  # gone since the check
 
     async def scenario() -> None:
-        app = CharLMApp(runs_dir=tmp_path, train=(out, argv))
+        app = CharLMApp(runs_dir=tmp_path, train=plan)
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: app.process is not None and not app.training)
             await pilot.pause(1.0)
@@ -354,26 +372,44 @@ def test_a_failing_training_process_is_reported_not_fatal(
     run(scenario())
 
 
-def test_parse_form_mirrors_cli_validation(corpus_file: Path) -> None:
-    new = parse_form({"data": str(corpus_file), "max_iters": "12"}, "tiny")
-    assert new.tcfg.max_iters == 12 and new.tcfg.time_budget is None
-    new = parse_form({"data": str(corpus_file), "time_budget": "30"}, "seed")
-    assert new.tcfg.time_budget == 30 and new.tcfg.max_iters is None
+def test_parse_form_mirrors_cli_validation(corpus_file: Path, tmp_path: Path) -> None:
+    plan, errors, _ = parse_form(
+        {"data": str(corpus_file), "max_iters": "12", "preset": "tiny"}, tmp_path
+    )
+    assert not errors and plan.tcfg.max_iters == 12 and plan.tcfg.time_budget is None
+    plan, _, _ = parse_form(
+        {"data": str(corpus_file), "time_budget": "30", "preset": "seed"}, tmp_path
+    )
+    assert plan.tcfg.time_budget == 30 and plan.tcfg.max_iters is None
+    plan, errors, general = parse_form(
+        {"data": str(corpus_file), "preset": "tiny", "lr": "1e-4", "name": "a/b"}, tmp_path
+    )
+    assert plan is None and "plain folder name" in errors["name"]
+    plan, errors, general = parse_form(
+        {"data": str(corpus_file), "preset": "tiny", "lr": "1e-4"}, tmp_path
+    )
+    assert plan is None and not errors and "--min-lr" in general  # a rule of two fields
+
+
+def eval_event(it: int, val: float) -> EvalEvent:
+    m = Metrics(val, 0.5, 0.9, 100)
+    return EvalEvent(it, m, m, 1e-3, 1.0, 0.1, 1e4, 1.0, 0.5, 1.0, val, True)
 
 
 def test_follower_waits_for_half_written_lines(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    path.write_text('{"event": "eval", "iter": 0, "val_loss": 4.0}\n{"event": "ev')
-    tail = _Tail(path)
-    records, reset = tail.read()
-    assert [r["iter"] for r in records] == [0] and not reset
+    second = dump_line(record_of(eval_event(10, 3.0)))
+    path.write_text(dump_line(record_of(eval_event(0, 4.0))) + second[:20])
+    tail = JsonlTail(path)
+    events, reset = tail.read()
+    assert [e.iter for e in events] == [0] and not reset
     with path.open("a") as f:
-        f.write('al", "iter": 10, "val_loss": 3.0}\n')
-    records, _ = tail.read()
-    assert [r["iter"] for r in records] == [10]
+        f.write(second[20:])
+    more, _ = tail.read()
+    assert [e.iter for e in more] == [10]
     state = RunState()
-    state.apply_all([{"event": "eval", "iter": 0, "val_loss": 4.0}, *records])
-    assert state.best_eval["iter"] == 10
+    state.apply_all(events + more)
+    assert state.best_eval.iter == 10
 
 
 def test_follower_sees_a_run_grow(corpus_file: Path, tmp_path: Path) -> None:
@@ -381,8 +417,8 @@ def test_follower_sees_a_run_grow(corpus_file: Path, tmp_path: Path) -> None:
     assert not feed.update()  # nothing there yet: no crash
     tiny_trainer(corpus_file, tmp_path / "run", max_iters=40, eval_interval=20).run()
     assert feed.update()
-    assert [e["iter"] for e in feed.state.evals] == [0, 20, 40]
-    assert feed.state.done["reason"] == "finished"
+    assert [e.iter for e in feed.state.evals] == [0, 20, 40]
+    assert feed.state.done.reason == "finished"
 
 
 def test_a_runs_checkpoints_are_listed_and_open_in_the_generate_pane(tmp_path: Path) -> None:
@@ -422,15 +458,17 @@ def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> No
 
 
 def test_model_tab_names_position_activation_and_optimizer() -> None:
-    from types import SimpleNamespace
-
     from rich.console import Console
 
+    from core.models import LayerSummary
     from tui.widgets.model_summary import summary_table
 
     def rendered(model_config: dict, train_config: dict | None = None) -> str:
-        start = {"layers": [["wte", "Embedding", 100]], "n_params": 100}
-        state = SimpleNamespace(start=start, model_config=model_config, train_config=train_config)
+        start = StartEvent(
+            0, None, "gpt", "x", 10, None, 100, 65, 9, 1, "cpu", 2, 1, False,
+            (LayerSummary("wte", "Embedding", 100),),
+        )  # fmt: skip
+        state = RunState(config={"model": model_config, "train": train_config or {}}, start=start)
         console = Console(width=80, record=True)
         console.print(summary_table(state))
         return console.export_text()

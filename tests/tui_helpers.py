@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 from collections.abc import Callable
@@ -11,9 +10,14 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import FORMAT, save_checkpoint
+from core.checkpoint import save_checkpoint
 from core.config import build_configs, to_dict
+from core.evaluate import Metrics
+from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
 from core.models import build_model, count_params, summarize
+from core.records import MetricsWriter, SamplesWriter
+from core.rundir import METRICS, SAMPLES, write_config
+from core.state import FORMAT, TrainState
 from core.vocab import Vocab
 from tests.conftest import make_text
 
@@ -23,7 +27,8 @@ FIXED_TIME = 1_790_000_000.0  # what the snapshot tests' clock says "now" is
 def fake_run(
     root: Path, name: str, iters: int = 400, done: str | None = "finished", age_s: float = 3600.0
 ) -> Path:
-    """A run directory with smooth, fully deterministic records (no training needed)."""
+    """A run directory with smooth, fully deterministic records (no training needed),
+    written through the real writers: a change of the schema shows up here too."""
     run = root / name
     run.mkdir(parents=True)
     text = make_text(5000, seed=1)
@@ -34,95 +39,81 @@ def fake_run(
     model = build_model(mcfg)
     config = to_dict(mcfg, tcfg)
     config.update(n_params=count_params(model), vocab_size=len(vocab))
-    (run / "config.json").write_text(json.dumps(config, indent=2))
-    records = [
-        {
-            "event": "start",
-            "iter": 0,
-            "n_params": count_params(model),
-            "n_trainable": count_params(model),
-            "device": "cpu",
-            "threads": 2,
-            "world_size": 1,
-            "resumed": False,
-            "layers": [[r.name, r.kind, r.params] for r in summarize(model)],
-        }
-    ]
-    samples = []
+    write_config(run, config)
+    metrics, samples = MetricsWriter(run / METRICS), SamplesWriter(run / SAMPLES)
+    metrics.handle(
+        StartEvent(
+            iter=0,
+            run_dir=str(run),
+            model="gpt",
+            data="play.txt",
+            max_iters=iters,
+            time_budget=None,
+            n_params=count_params(model),
+            vocab_size=len(vocab),
+            train_chars=4500,
+            val_chars=500,
+            device="cpu",
+            threads=2,
+            world_size=1,
+            resumed=False,
+            layers=tuple(summarize(model)),
+        )
+    )
+    best = math.inf
     for it in range(0, iters + 1, 10):
         loss = 1.6 + 2.6 * math.exp(-it / 120) + 0.05 * math.sin(it)
         if it:
-            records.append(
-                {
-                    "event": "step",
-                    "iter": it,
-                    "loss": loss,
-                    "lr": 3e-3,
-                    "grad_norm": 1.0,
-                    "dt_s": 0.01,
-                    "tokens_per_s": 51200.0,
-                    "elapsed_s": it * 0.01,
-                    "progress": it / iters,
-                    "eta_s": (iters - it) * 0.01,
-                }
+            metrics.handle(
+                StepEvent(
+                    it, loss, 3e-3, 1.0, 0.01, 51200.0, it * 0.01, it / iters, (iters - it) * 0.01
+                )
             )
         if it % 100 == 0:
             val = 1.65 + 2.6 * math.exp(-it / 120)
-            records.append(
-                {
-                    "event": "eval",
-                    "iter": it,
-                    "train_loss": val - 0.03,
-                    "val_loss": val,
-                    "train_bpc": (val - 0.03) / math.log(2),
-                    "val_bpc": val / math.log(2),
-                    "train_top1": 0.2 + it / 2000,
-                    "val_top1": 0.19 + it / 2000,
-                    "train_top5": 0.5 + it / 1000,
-                    "val_top5": 0.49 + it / 1000,
-                    "lr": 3e-3,
-                    "t_train_s": 1.0,
-                    "t_eval_s": 0.1,
-                    "tokens_per_s": 51200.0,
-                    "elapsed_s": it * 0.01,
-                    "progress": it / iters,
-                    "eta_s": (iters - it) * 0.01,
-                    "best_val_loss": val,
-                }
+            best = min(best, val)
+            metrics.handle(
+                EvalEvent(
+                    iter=it,
+                    train=Metrics(val - 0.03, 0.2 + it / 2000, 0.5 + it / 1000, 2560),
+                    val=Metrics(val, 0.19 + it / 2000, 0.49 + it / 1000, 2560),
+                    lr=3e-3,
+                    t_train_s=1.0,
+                    t_eval_s=0.1,
+                    tokens_per_s=51200.0,
+                    elapsed_s=it * 0.01,
+                    progress=it / iters,
+                    eta_s=(iters - it) * 0.01,
+                    best_val_loss=best,
+                    is_best=True,
+                )
             )
-            samples.append(
-                {
-                    "event": "sample",
-                    "iter": it,
-                    "prompt": "\n",
-                    "temperature": 0.8,
-                    "text": f"\nKING HENRY:\nSample number {it // 100}, my lord.\n",
-                    "elapsed_s": it * 0.01,
-                }
+            samples.handle(
+                SampleEvent(
+                    it,
+                    "\n",
+                    f"\nKING HENRY:\nSample number {it // 100}, my lord.\n",
+                    0.8,
+                    it * 0.01,
+                )
             )
+    for kind in ("best", "last"):
+        metrics.handle(CheckpointEvent(iters, str(run / f"{kind}.pt"), kind, 1.65))
     if done:
-        records.append(
-            {
-                "event": "done",
-                "iter": iters,
-                "reason": done,
-                "elapsed_s": iters * 0.01,
-                "best_val_loss": records[-1].get("val_loss"),
-                "message": "",
-            }
-        )
-    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    (run / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
-    state = {
+        metrics.handle(DoneEvent(iters, done, iters * 0.01, best, "", str(run / "last.pt")))
+    metrics.close()
+    samples.close()
+    state = TrainState.new(tcfg.seed)
+    state.iter, state.metrics = iters, {"val": {"loss": 1.65}}
+    ckpt = {
         "format": FORMAT,
         "model": model.state_dict(),
         "config": config,
         "vocab": vocab.chars,
-        "iter": iters,
-        "metrics": {"val": {"loss": 1.65}},
+        **state.checkpoint(iters * 0.01),
     }
-    save_checkpoint(state, run / "best.pt")
-    save_checkpoint(state, run / "last.pt")
+    save_checkpoint(ckpt, run / "best.pt")
+    save_checkpoint(ckpt, run / "last.pt")
     for p in run.iterdir():
         os.utime(p, (FIXED_TIME - age_s, FIXED_TIME - age_s))
     return run

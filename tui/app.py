@@ -1,7 +1,10 @@
 """The Textual app: home, dashboard and generate screens, and the training it started.
 
-Training runs in a child process (see tui/process.py); the dashboard follows the run
-directory it writes and steers it through control.json.
+Home is always at the bottom of the screen stack: `charlm-tui train`, `watch` and
+`sample` push their screen on top of it, so Esc goes back the same way everywhere.
+Screens ask for navigation with messages (tui/messages.py); workers report with
+messages too. Training runs in a child process (tui/process.py); the dashboard follows
+the run directory it writes and steers it through control.json.
 """
 
 from __future__ import annotations
@@ -11,24 +14,34 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
 from core.checkpoint import load_model
-from core.config import ModelConfig, TrainConfig
 from core.control import write_control
 from core.errors import CharLMError
+from core.plan import RunPlan, check_corpus, plan_resume
 from core.rundir import default_runs_dir
-from core.sampling import SamplingParams
-from core.train import prepare
+from core.sampling import GenerateOptions
+from tui.messages import (
+    OpenGenerate,
+    OpenNewRunForm,
+    OpenRun,
+    ResumeRun,
+    RunChecked,
+    RunRefused,
+    StartRun,
+    TrainingEnded,
+)
 from tui.process import TrainingProcess, train_argv
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.dialogs import ChoiceScreen
 from tui.screens.generate import GenerateScreen
 from tui.screens.home import HomeScreen
-from tui.screens.new_run import NewRun, NewRunScreen
+from tui.screens.new_run import NewRunScreen
 from tui.state import FileFeed
 
 
@@ -37,6 +50,7 @@ class CharLMApp(App[int]):
     TITLE = "charlm-tui"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -44,9 +58,9 @@ class CharLMApp(App[int]):
         self,
         *,
         runs_dir: Path | None = None,
-        train: tuple[Path, list[str]] | None = None,
+        train: RunPlan | None = None,
         watch: Path | None = None,
-        generate: dict[str, Any] | None = None,
+        generate: tuple[Path, GenerateOptions] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -57,14 +71,13 @@ class CharLMApp(App[int]):
         self.clock = clock
 
     def on_mount(self) -> None:
+        self.push_screen(HomeScreen(self.runs_dir, clock=self.clock))
         if self._train is not None:
-            self.start_training(*self._train)
+            self.start_training(self._train)
         elif self._watch is not None:
-            self.push_screen(DashboardScreen(FileFeed(self._watch)))
+            self.post_message(OpenRun(self._watch))
         elif self._generate is not None:
-            self.open_generate(**self._generate)
-        else:
-            self.push_screen(HomeScreen(self.runs_dir, clock=self.clock))
+            self.post_message(OpenGenerate(*self._generate))
 
     # -- training --------------------------------------------------------------------------
 
@@ -72,117 +85,102 @@ class CharLMApp(App[int]):
     def training(self) -> bool:
         return self.process is not None and self.process.running
 
-    def start_training(self, run_dir: Path, argv: list[str]) -> None:
+    def start_training(self, plan: RunPlan) -> None:
         if self.training:
             self.notify("a run is already training from here: stop it first", severity="error")
             return
-        self.process = TrainingProcess(run_dir, argv)
+        self.process = TrainingProcess(plan.run_dir, train_argv(plan))
         self.process.start()
-        self.run_worker(self.follow_child, thread=True, group="training", exit_on_error=False)
-        self.push_screen(DashboardScreen(FileFeed(run_dir), self.process))
+        self.follow_child()
+        self.push_screen(DashboardScreen(FileFeed(plan.run_dir), self.process))
 
-    def follow_child(self) -> int | None:
-        """Thread worker: the child's exit code; or None when the app quits while the run
-        goes on (Textual cancels every worker on exit), so this process can exit now."""
+    @work(thread=True, group="training", exit_on_error=False)
+    def follow_child(self) -> None:
+        """The child's exit code; or None when the app quits while the run goes on
+        (Textual cancels every worker on exit), so this process can exit now."""
         worker = get_current_worker()
         assert self.process is not None
-        return self.process.wait(lambda: worker.is_cancelled)
+        code = self.process.wait(lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(TrainingEnded(code))
 
-    def check_then_train(
-        self,
-        mcfg: ModelConfig,
-        tcfg: TrainConfig,
-        run_dir: Path,
-        resume: bool = False,
-    ) -> None:
+    @on(StartRun)
+    def check_then_train(self, message: StartRun) -> None:
         """Validate the run off the UI thread (the corpus may take a while), then start it."""
         if self.training:
             self.notify("a run is already training from here: stop it first", severity="error")
             return
-        self.notify(f"checking {run_dir.name}…", timeout=3)
+        self.notify(f"checking {message.plan.run_dir.name}…", timeout=3)
+        self.check_plan(lambda: message.plan)
 
-        def check() -> tuple[Path, list[str]]:
-            prepare(mcfg, tcfg, run_dir, resume=resume, dry_run=True)
-            if resume:
-                return run_dir, train_argv(None, None, run_dir, resume=True)
-            return run_dir, train_argv(mcfg, tcfg, run_dir)
+    @on(ResumeRun)
+    def resume_run(self, message: ResumeRun) -> None:
+        if self.training:
+            self.notify("a run is already training from here: stop it first", severity="error")
+            return
+        self.check_plan(lambda: plan_resume(message.run_dir))
 
-        self.run_worker(check, thread=True, group="check", exit_on_error=False)
+    @work(thread=True, group="check", exit_on_error=False)
+    def check_plan(self, make: Callable[[], RunPlan]) -> None:
+        try:
+            plan = make()
+            check_corpus(plan)
+        except CharLMError as e:
+            self.post_message(RunRefused(str(e)))
+        else:
+            self.post_message(RunChecked(plan))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group == "check" and event.state == WorkerState.SUCCESS:
-            self.start_training(*worker.result)
-        elif worker.group == "check" and event.state == WorkerState.ERROR:
-            error = worker.error
-            text = str(error) if isinstance(error, CharLMError) else repr(error)
-            self.notify(text, title="cannot start", severity="error", timeout=15)
-        elif worker.group == "training" and event.state == WorkerState.SUCCESS:
-            if self._exit_when_stopped:
-                self.exit(0)
-                return
-            code = worker.result
-            if code not in (0, 130) and self.process is not None:
-                self.notify(
-                    self.process.error_line() or f"training exited with code {code}",
-                    title="training failed",
-                    severity="error",
-                    timeout=30,
-                )
-            else:
-                self.notify("training ended", timeout=4)
-        elif worker.group == "training" and event.state == WorkerState.ERROR:
-            self.notify(f"lost the training process: {worker.error}", severity="error")
+    @on(RunChecked)
+    def run_checked(self, message: RunChecked) -> None:
+        self.start_training(message.plan)
 
-    def action_new_run(self) -> None:
-        def start(result: NewRun | None) -> None:
-            if result is None:
-                return
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            name = result.name or f"{result.tcfg.preset}-{result.mcfg.model}-{stamp}"
-            self.check_then_train(result.mcfg, result.tcfg, self.runs_dir / name)
+    @on(RunRefused)
+    def run_refused(self, message: RunRefused) -> None:
+        self.notify(message.error, title="cannot start", severity="error", timeout=15)
 
-        self.push_screen(NewRunScreen(), start)
+    @on(TrainingEnded)
+    def training_ended(self, message: TrainingEnded) -> None:
+        if self._exit_when_stopped:
+            self.exit(0)
+            return
+        if message.code not in (0, 130) and self.process is not None:
+            self.notify(
+                self.process.error_line() or f"training exited with code {message.code}",
+                title="training failed",
+                severity="error",
+                timeout=30,
+            )
+        else:
+            self.notify("training ended", timeout=4)
 
-    def resume_run(self, run_dir: Path) -> None:
-        from core.config import build_configs
+    @on(OpenNewRunForm)
+    def new_run(self) -> None:
+        def start(plan: RunPlan | None) -> None:
+            if plan is not None:
+                self.post_message(StartRun(plan))
 
-        mcfg, tcfg = build_configs("tiny", {})  # replaced by the run's own configuration
-        self.check_then_train(mcfg, tcfg, run_dir, resume=True)
+        self.push_screen(NewRunScreen(self.runs_dir), start)
 
     # -- navigation ------------------------------------------------------------------------
 
-    def open_run(self, run_dir: Path) -> None:
-        mine = self.process if self.process and self.process.run_dir == run_dir else None
-        self.push_screen(DashboardScreen(FileFeed(run_dir), mine))
+    @on(OpenRun)
+    def open_run(self, message: OpenRun) -> None:
+        process = self.process
+        mine = process if process is not None and process.run_dir == message.run_dir else None
+        self.push_screen(DashboardScreen(FileFeed(message.run_dir), mine))
 
-    def open_generate(
-        self,
-        path: Path,
-        prompt: str = "",
-        params: SamplingParams | None = None,
-        max_new: int = 500,
-        seed: int = 1337,
-        precision: str = "auto",
-    ) -> None:
+    @on(OpenGenerate)
+    def open_generate(self, message: OpenGenerate) -> None:
+        path = message.path
         try:
             model, vocab, ckpt = load_model(path)
-            label = self.checkpoint_label(path, vocab, ckpt)
             screen = GenerateScreen(
-                model, vocab, label, path.parent, prompt, params, max_new, seed, precision
+                model, vocab, checkpoint_label(path, len(vocab), ckpt), path.parent, message.options
             )
         except CharLMError as e:
             self.notify(str(e), severity="error", timeout=10)
             return
         self.push_screen(screen)
-
-    @staticmethod
-    def checkpoint_label(path: Path, vocab, ckpt: dict[str, Any]) -> str:
-        val = (ckpt.get("metrics") or {}).get("val", {}).get("loss")
-        return (
-            f"[b]{path.parent.name}/{path.name}[/b] · iter {ckpt['iter']:,} · "
-            f"{len(vocab)} characters" + (f" · val loss {val:.4f}" if val is not None else "")
-        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key of the current screen is in the command palette too."""
@@ -223,3 +221,12 @@ class CharLMApp(App[int]):
             ),
             answered,
         )
+
+
+def checkpoint_label(path: Path, vocab_size: int, ckpt: dict[str, Any]) -> str:
+    metrics = ckpt.get("metrics") if isinstance(ckpt.get("metrics"), dict) else {}
+    val = (metrics.get("val") or {}).get("loss") if isinstance(metrics.get("val"), dict) else None
+    it = ckpt.get("iter")
+    return f"{path.parent.name}/{path.name} · iter {it:,} · {vocab_size} characters" + (
+        f" · val loss {val:.4f}" if isinstance(val, (int, float)) else ""
+    )

@@ -1,21 +1,25 @@
 """`charlm-tui`: train, sample, evaluate and browse character-level language models.
 
-Errors the user can fix print one line on stderr and exit with code 2; Ctrl-C
-exits with 130 after saving what it can.
+Errors the user can fix print one line on stderr and exit with code 2; Ctrl-C exits
+with 130 after saving what it can. `train`'s options are not written here: they are
+generated from the run configuration's declarations (core/config.py `SPECS`).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
+from core.config import PRESETS, SPECS, Spec, cli_specs, preset_values
 from core.errors import CharLMError
 
 app = typer.Typer(
@@ -31,8 +35,30 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-DATA, MODEL, TRAIN, LOG, RUN = "Data", "Model", "Optimisation", "Eval & logging", "Run directory"
+PANELS = {
+    "model": "Model",
+    "optimisation": "Optimisation",
+    "schedule": "Schedule (one length: --max-iters or --time-budget)",
+    "evaluation": "Evaluation and samples",
+    "data": "Data",
+    "system": "System",
+}
+RUN = "Run directory"
 EXIT_INTERRUPTED = 130
+Device = Annotated[
+    str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (auto: a GPU if there is one).")
+]
+
+# typer 0.29 prints a type after every option, `<bool>` even after flags that take no
+# value (`--no-ui <bool>`): say nothing for flags.
+_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    return None if self.is_flag else _display_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 @app.callback()
@@ -50,9 +76,6 @@ def main_options(
         from tui.app import CharLMApp
 
         launch(CharLMApp())
-
-
-# -- train ----------------------------------------------------------------------------------
 
 
 def no_ui(ctx: typer.Context) -> bool:
@@ -73,152 +96,118 @@ def launch(tui_app: Any) -> None:
         raise typer.Exit(code)
 
 
-@app.command()
-def train(
-    ctx: typer.Context,
-    data: Annotated[
-        str | None,
-        typer.Option(
-            help="Text file, folder of *.txt, or built-in corpus: shakespeare, python.",
-            rich_help_panel=DATA,
-        ),
-    ] = None,
-    val_fraction: Annotated[
-        float | None,
-        typer.Option(help="Last fraction of the corpus held out.", rich_help_panel=DATA),
-    ] = None,
-    encoding_errors: Annotated[
-        str | None,
-        typer.Option(help="strict (refuse bad UTF-8) or replace (U+FFFD).", rich_help_panel=DATA),
-    ] = None,
-    preset: Annotated[
-        str | None,
-        typer.Option(
-            help="tiny, seed, nanogpt-baby, cpu (default) or bigram; options below override it.",
-            rich_help_panel=MODEL,
-        ),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="gpt or bigram.", rich_help_panel=MODEL)] = None,
-    n_layer: Annotated[
-        int | None, typer.Option(help="Transformer blocks.", rich_help_panel=MODEL)
-    ] = None,
-    n_head: Annotated[
-        int | None, typer.Option(help="Attention heads.", rich_help_panel=MODEL)
-    ] = None,
-    n_embd: Annotated[
-        int | None, typer.Option(help="Embedding width.", rich_help_panel=MODEL)
-    ] = None,
-    block_size: Annotated[
-        int | None, typer.Option(help="Context length in characters.", rich_help_panel=MODEL)
-    ] = None,
-    dropout: Annotated[
-        float | None, typer.Option(help="Dropout rate.", rich_help_panel=MODEL)
-    ] = None,
-    activation: Annotated[
-        str | None,
-        typer.Option(help="MLP nonlinearity: gelu or relu2 (ReLU squared).", rich_help_panel=MODEL),
-    ] = None,
-    position: Annotated[
-        str | None,
-        typer.Option(
-            help="Positions: learned embeddings or rope (rotary, in attention).",
-            rich_help_panel=MODEL,
-        ),
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="Sequences per step.", rich_help_panel=TRAIN)
-    ] = None,
-    max_iters: Annotated[
-        int | None, typer.Option(help="Optimizer steps to train for.", rich_help_panel=TRAIN)
-    ] = None,
-    time_budget: Annotated[
-        float | None,
-        typer.Option(
-            help="Train for this many seconds instead; the LR schedule follows the budget.",
-            rich_help_panel=TRAIN,
-        ),
-    ] = None,
-    lr: Annotated[
-        float | None, typer.Option(help="Peak learning rate.", rich_help_panel=TRAIN)
-    ] = None,
-    min_lr: Annotated[
-        float | None,
-        typer.Option(help="Learning rate at the end of the cosine.", rich_help_panel=TRAIN),
-    ] = None,
-    warmup_iters: Annotated[
-        int | None, typer.Option(help="Linear warmup steps.", rich_help_panel=TRAIN)
-    ] = None,
-    optimizer: Annotated[
-        str | None,
-        typer.Option(
-            help="adamw, or muon: orthogonalized updates for the blocks' matrices "
-            "(AdamW for the rest); the cpu preset's choice.",
-            rich_help_panel=TRAIN,
-        ),
-    ] = None,
-    weight_decay: Annotated[
-        float | None, typer.Option(help="Decoupled decay on matrices.", rich_help_panel=TRAIN)
-    ] = None,
-    beta1: Annotated[
-        float | None, typer.Option(help="AdamW beta1 (momentum).", rich_help_panel=TRAIN)
-    ] = None,
-    beta2: Annotated[
-        float | None,
-        typer.Option(help="AdamW beta2 (0.99 suits small data).", rich_help_panel=TRAIN),
-    ] = None,
-    grad_clip: Annotated[
-        float | None, typer.Option(help="Clip the gradient norm (0: off).", rich_help_panel=TRAIN)
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.", rich_help_panel=TRAIN)] = None,
-    device: Annotated[
-        str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=TRAIN)
-    ] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads for torch (0: default).", rich_help_panel=TRAIN)
-    ] = None,
-    compile: Annotated[
-        bool | None,
-        typer.Option(
-            "--compile/--no-compile",
-            help="torch.compile the model (needs a C compiler; falls back to eager).",
-            rich_help_panel=TRAIN,
-        ),
-    ] = None,
-    eval_interval: Annotated[
-        int | None, typer.Option(help="Evaluate every N steps.", rich_help_panel=LOG)
-    ] = None,
-    eval_iters: Annotated[
-        int | None, typer.Option(help="Batches per split at each eval.", rich_help_panel=LOG)
-    ] = None,
-    sample_interval: Annotated[
-        int | None,
-        typer.Option(help="Print a sample every N steps (0: never).", rich_help_panel=LOG),
-    ] = None,
-    sample_chars: Annotated[
-        int | None, typer.Option(help="Length of those samples.", rich_help_panel=LOG)
-    ] = None,
-    log_interval: Annotated[
-        int | None, typer.Option(help="Write a step record every N steps.", rich_help_panel=LOG)
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Run directory (default: checkpoints/<name>).", rich_help_panel=RUN),
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option(help="Run name under checkpoints/.", rich_help_panel=RUN)
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option("--resume", help="Continue the run in --out / --name.", rich_help_panel=RUN),
-    ] = False,
-    resume_from: Annotated[
-        str, typer.Option(help="Resume from its last or best checkpoint.", rich_help_panel=RUN)
-    ] = "last",
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace the run already in --out.", rich_help_panel=RUN),
-    ] = False,
-) -> None:
+# -- train ----------------------------------------------------------------------------------
+
+
+def _help(spec: Spec) -> str:
+    """The declaration's help and its default: one value, or each preset's."""
+    if spec.name == "preset":
+        return f"{spec.help} [dim]\\[default: cpu][/dim]"
+    base = _show(spec.default)  # the base is the default preset, cpu
+    others = [f"{p} {v}" for p in PRESETS if (v := _show(preset_values(p)[spec.name])) != base]
+    presets = f"; presets: {', '.join(others)}" if others else ""
+    return f"{spec.help} [dim]\\[default: {base}{presets}][/dim]"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _train_option(spec: Spec) -> inspect.Parameter:
+    base = spec.base
+    decls = (f"{spec.flag}/--no-{spec.flag[2:]}",) if base is bool else ()
+    info = typer.Option(
+        *decls,
+        help=_help(spec),
+        rich_help_panel=PANELS[spec.group],
+        show_default=False,
+        metavar="SECONDS" if spec.name == "time_budget" else None,
+    )
+    return inspect.Parameter(
+        spec.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[base | None, info],
+    )
+
+
+RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "out": (
+        Annotated[
+            Path | None,
+            typer.Option(help="Run directory (default: checkpoints/<name>).", rich_help_panel=RUN),
+        ],
+        None,
+    ),
+    "name": (
+        Annotated[
+            str | None,
+            typer.Option(
+                help="Run name under checkpoints/ (default: <preset>-<model>-<time>).",
+                rich_help_panel=RUN,
+            ),
+        ],
+        None,
+    ),
+    "resume": (
+        Annotated[
+            bool,
+            typer.Option(
+                "--resume",
+                help="Continue the run in --out / --name; only the schedule, evaluation and "
+                "system options may change.",
+                rich_help_panel=RUN,
+            ),
+        ],
+        False,
+    ),
+    "resume_from": (
+        Annotated[
+            Literal["last", "best"],
+            typer.Option(help="Resume from its last or best checkpoint.", rich_help_panel=RUN),
+        ],
+        "last",
+    ),
+    "overwrite": (
+        Annotated[
+            bool,
+            typer.Option(
+                "--overwrite", help="Replace the run already in --out.", rich_help_panel=RUN
+            ),
+        ],
+        False,
+    ),
+}
+
+
+def plan_from_options(options: dict[str, Any]) -> Any:
+    """The run `train` was asked for (core/plan.py), from its parsed options."""
+    from core.plan import plan_new, plan_resume
+    from core.rundir import default_runs_dir
+
+    overrides = {name: options.get(name) for name in SPECS if name in options}
+    preset = overrides.pop("preset", None)
+    out, name = options.get("out"), options.get("name")
+    if options.get("resume"):
+        if options.get("overwrite"):
+            raise CharLMError("--resume and --overwrite contradict each other: choose one")
+        if out is not None and name is not None:
+            raise CharLMError("give --out or --name, not both")
+        if out is None and name is None:
+            raise CharLMError("--resume needs the run to continue: pass --out DIR or --name NAME")
+        if name is not None:
+            from core.plan import check_run_name
+
+            out = default_runs_dir() / check_run_name(name)
+        return plan_resume(out, options.get("resume_from", "last"), {**overrides, "preset": preset})
+    return plan_new(preset, overrides, out, name, bool(options.get("overwrite")))
+
+
+def train(ctx: typer.Context, **options: Any) -> None:
     """Train a model. Prints a progress bar, one line per eval and samples as it learns.
 
     Examples:
@@ -229,72 +218,51 @@ def train(
 
       charlm-tui --no-ui train --name myrun --resume --max-iters 5000
     """
-    options = dict(locals())  # first: exactly the parameters of this command
     from core import distributed
-    from core.config import MODEL_FIELDS, TRAIN_FIELDS, build_configs
-    from core.rundir import default_runs_dir
-    from core.train import graceful_sigint, prepare
+    from core.plan import check_corpus
 
-    overrides = {k: v for k, v in options.items() if k in MODEL_FIELDS | TRAIN_FIELDS}
-    if out is not None and name is not None:
-        raise CharLMError("give --out or --name, not both")
-    if resume and overwrite:
-        raise CharLMError("--resume and --overwrite contradict each other: choose one")
-    if resume and out is None and name is None:
-        raise CharLMError("--resume needs the run to continue: pass --out DIR or --name NAME")
-    if name is not None and (not name.strip() or "/" in name or name in (".", "..")):
-        raise CharLMError(f"--name must be a plain folder name, not {name!r}")
-    # When resuming, the run's own configuration replaces these (see core.train.prepare).
-    mcfg, tcfg = build_configs(preset, {} if resume else overrides)
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = default_runs_dir() / (name or f"{tcfg.preset}-{mcfg.model}-{stamp}")
-    dashboard = not no_ui(ctx) and distributed.from_env().world_size == 1
+    plan = plan_from_options(options)
+    corpus = check_corpus(plan)
+    dist = distributed.from_env()
+    dashboard = not no_ui(ctx) and dist.world_size == 1
     if dashboard and not has_terminal():
         print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
         dashboard = False
-    trainer = prepare(
-        mcfg,
-        tcfg,
-        out,
-        resume=resume,
-        resume_from=resume_from,
-        overwrite=overwrite,
-        changed=overrides if resume else None,
-        dry_run=dashboard,  # the dashboard checks here, then trains in a child process
-    )
     if dashboard:
         from tui.app import CharLMApp
-        from tui.process import train_argv
 
-        if resume:
-            argv = train_argv(None, None, out, True, resume_from, overrides)
-        else:
-            argv = train_argv(trainer.mcfg, trainer.tcfg, out)
-            if overwrite:
-                argv.append("--overwrite")
-        launch(CharLMApp(train=(out, argv)))
+        launch(CharLMApp(train=plan))
         return
-    if trainer.dist.is_main:
-        from tui.console import ConsolePrinter
+    from core.train import execute, exit_code
+    from tui.console import ConsolePrinter
 
-        trainer.sinks.append(ConsolePrinter())
-    with graceful_sigint(trainer.control):
-        try:
-            done = trainer.run()
-        finally:
-            distributed.shutdown(trainer.dist)
+    done = execute(plan, dist, corpus, sinks=[ConsolePrinter()] if dist.is_main else [])
     if done.message:
         print(f"charlm-tui: {done.message}", file=sys.stderr)
-    codes = {"finished": 0, "stopped": 0, "interrupted": EXIT_INTERRUPTED}
-    raise typer.Exit(codes.get(done.reason, 1))
+    raise typer.Exit(exit_code(done.reason))
+
+
+train.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        *map(_train_option, sorted(cli_specs(), key=lambda s: s.name != "preset")),
+        *(
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+            for n, (a, d) in RUN_OPTIONS.items()
+        ),
+    ]
+)
+app.command()(train)
 
 
 # -- sample ---------------------------------------------------------------------------------
 
 
 CheckpointArg = Annotated[
-    Path, typer.Argument(help="A .pt file, or a run directory (its best.pt, else last.pt).")
+    Path,
+    typer.Argument(
+        help="A .pt file, or a run directory (its best.pt, else last.pt).", metavar="CHECKPOINT"
+    ),
 ]
 
 
@@ -304,13 +272,15 @@ def sample(
     checkpoint: CheckpointArg,
     prompt: Annotated[str, typer.Option(help="Text to continue (default: a newline).")] = "",
     max_new_tokens: Annotated[int, typer.Option(help="Characters to generate.")] = 500,
-    temperature: Annotated[float, typer.Option(help="0 is greedy; higher is wilder.")] = 0.8,
+    temperature: Annotated[
+        float, typer.Option(help="0 is greedy (so is anything under 1e-6); higher is wilder.")
+    ] = 0.8,
     top_k: Annotated[int, typer.Option(help="Sample from the k likeliest (0: all).")] = 0,
     top_p: Annotated[float, typer.Option(help="Nucleus: smallest set with this mass.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Same seed and checkpoint, same text.")] = 1337,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    device: Device = "auto",
     precision: Annotated[
-        str,
+        Literal["auto", "fp32", "int8"],
         typer.Option(
             help="Weights for decoding: int8 is ~1.5x faster on CPU and moves val loss by "
             "~1e-4 nats; fp32 is exact. auto: int8 for gpt on CPU."
@@ -319,48 +289,36 @@ def sample(
 ) -> None:
     """Generate text from a checkpoint, streamed character by character.
 
-    Opens the generate pane; with --no-ui, streams to stdout instead.
+    Opens the generate pane; with --no-ui, streams to stdout instead (exactly the text:
+    pipe it to a file).
     """
     import torch
 
-    from core.checkpoint import load_model
-    from core.models.quant import check_precision, decoder_for
-    from core.sampling import SamplingParams, generate
-    from core.train import resolve_device
+    from core.checkpoint import load_model, resolve_in_run
+    from core.device import resolve_device
+    from core.models.quant import decoder_for
+    from core.sampling import GenerateOptions, SamplingParams, default_context, generate
 
-    params = SamplingParams(temperature, top_k, top_p)
-    params.validate()
-    if max_new_tokens < 0:
-        raise CharLMError(f"--max-new-tokens must be zero or more, not {max_new_tokens}")
-    check_precision(precision)  # before loading the checkpoint: fail fast
-    model, vocab, _ = load_model(checkpoint)
+    options = GenerateOptions(
+        prompt, max_new_tokens, SamplingParams(temperature, top_k, top_p), seed, precision
+    )
+    options.validate()
+    dev = resolve_device(device)
+    path = resolve_in_run(checkpoint) if checkpoint.is_dir() else checkpoint
+    model, vocab, _ = load_model(path)
     if not no_ui(ctx):
-        from core.checkpoint import resolve_in_run
         from tui.app import CharLMApp
 
-        path = resolve_in_run(checkpoint) if checkpoint.is_dir() else checkpoint
-        options = dict(
-            path=path,
-            prompt=prompt,
-            params=params,
-            max_new=max_new_tokens,
-            seed=seed,
-            precision=precision,
-        )
-        launch(CharLMApp(generate=options))
+        launch(CharLMApp(generate=(path, options)))
         return
-    dev = resolve_device(device)
     model.to(dev)
     decoder = decoder_for(model, precision, dev.type)
-    context = prompt
-    if not context:
-        context = "\n" if "\n" in vocab.stoi else vocab.chars[0]
-    ids = vocab.encode(context, "the prompt")
+    ids = vocab.encode(prompt or default_context(vocab), "the prompt")
     out = sys.stdout
     out.write(prompt)
     try:
         gen = torch.Generator().manual_seed(seed)
-        for tok in generate(model, ids, max_new_tokens, params, gen, dev, decoder=decoder):
+        for tok in generate(model, ids, max_new_tokens, options.params, gen, dev, decoder=decoder):
             out.write(vocab.chars[tok])
             out.flush()
     except KeyboardInterrupt:
@@ -374,7 +332,9 @@ def sample(
 
 @app.command()
 def watch(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. checkpoints/<run>.")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run directory, e.g. checkpoints/<run>.", metavar="RUN_DIR")
+    ],
 ) -> None:
     """Open the dashboard on a run another process is writing (or has written).
 
@@ -401,11 +361,15 @@ def eval_(
     data: Annotated[
         str | None, typer.Option(help="Corpus to score (default: the one it was trained on).")
     ] = None,
-    split: Annotated[str, typer.Option(help="val or train.")] = "val",
+    split: Annotated[Literal["val", "train"], typer.Option(help="Which split to score.")] = "val",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 32,
-    encoding_errors: Annotated[str, typer.Option(help="strict or replace.")] = "strict",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    batch_size: Annotated[
+        int, typer.Option(help="Windows per forward pass.", min=1, max=4096)
+    ] = 32,
+    encoding_errors: Annotated[
+        Literal["strict", "replace"], typer.Option(help="Invalid UTF-8: refuse, or U+FFFD.")
+    ] = "strict",
+    device: Device = "auto",
 ) -> None:
     """Score a checkpoint on EVERY position of a split: loss, bits/char, top@1, top@5."""
     from rich.progress import Progress
@@ -413,13 +377,10 @@ def eval_(
     from core.checkpoint import load_model
     from core.config import from_dict
     from core.data import load_corpus, make_dataset
+    from core.device import resolve_device
     from core.evaluate import evaluate_split
-    from core.train import resolve_device
 
-    if split not in ("train", "val"):
-        raise CharLMError(f"--split must be 'train' or 'val', not {split!r}")
-    if batch_size <= 0:
-        raise CharLMError(f"--batch-size must be greater than zero, not {batch_size}")
+    dev = resolve_device(device)
     model, vocab, ckpt = load_model(checkpoint)
     mcfg, tcfg = from_dict(ckpt["config"], str(checkpoint))
     corpus = load_corpus(data or tcfg.data, encoding_errors)
@@ -428,7 +389,6 @@ def eval_(
     part = dataset.split(split)
     if len(part) < 2:
         raise CharLMError(f"the {split} split of {corpus.spec!r} has fewer than 2 characters")
-    dev = resolve_device(device)
     model.to(dev)
     err = Console(stderr=True)
     t = time.perf_counter()
@@ -471,11 +431,13 @@ def eval_(
 @app.command()
 def runs(
     directory: Annotated[
-        Path | None, typer.Argument(help="Folder of runs, or one run (default: checkpoints/).")
+        Path | None,
+        typer.Argument(help="Folder of runs, or one run (default: checkpoints/).", metavar="DIR"),
     ] = None,
 ) -> None:
     """List runs and their checkpoints: model, params, iteration, best val loss, corpus, age."""
-    from core.rundir import default_runs_dir, list_runs
+    from core.rundir import default_runs_dir
+    from core.runs import list_runs
     from tui.formatting import fmt_age
 
     root = directory or default_runs_dir()
@@ -508,7 +470,7 @@ def runs(
             f"{i.best_val_loss:.4f}" if i.best_val_loss is not None else "-",
             i.corpus,
             ",".join(c.removesuffix(".pt") for c in i.checkpoints) or "-",
-            i.status,
+            i.status + (f": {i.error}" if i.error else ""),
             fmt_age(i.age_s),
         )
     console = Console(highlight=False)

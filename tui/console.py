@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from core.config import RunLength
 from core.events import (
     CheckpointEvent,
     DoneEvent,
@@ -46,7 +47,6 @@ def summary_table(e: StartEvent) -> Table:
         table.add_row(row.name, row.kind, f"{row.params:,}")
     table.add_section()
     table.add_row("total", "", f"{e.n_params:,}")
-    table.add_row("trainable", "", f"{e.n_trainable:,}")
     return table
 
 
@@ -93,14 +93,12 @@ class ConsolePrinter:
             self._done(event)
 
     def _start(self, e: StartEvent) -> None:
-        cfg = e.config["train"]
+        length = RunLength(e.max_iters, e.time_budget)
         self.print(summary_table(e))
-        budget = (
-            f"{cfg['max_iters']} iters" if cfg["max_iters"] else f"{cfg['time_budget']:g}s budget"
-        )
+        budget = length.describe() + (" budget" if length.by_time else "")
         self.print(
-            f"{'resuming' if e.resumed else 'training'} {e.config['model']['model']} "
-            f"({e.n_params:,} params) on {cfg['data']!r}: {e.train_chars:,} train / "
+            f"{'resuming' if e.resumed else 'training'} {e.model} "
+            f"({e.n_params:,} params) on {e.data!r}: {e.train_chars:,} train / "
             f"{e.val_chars:,} val chars, vocab {e.vocab_size} | {budget} | device {e.device}, "
             f"{e.threads} threads" + (f", {e.world_size} processes" if e.world_size > 1 else ""),
             markup=False,
@@ -108,8 +106,8 @@ class ConsolePrinter:
         if e.run_dir:
             self.print(f"run directory: {e.run_dir}", markup=False)
         if self.progress is not None:
-            self.by_time = not cfg["max_iters"]
-            total = cfg["time_budget"] if self.by_time else cfg["max_iters"]
+            self.by_time = length.by_time
+            total = length.seconds if self.by_time else length.iters
             self.task = self.progress.add_task(
                 "train",
                 total=total,

@@ -11,40 +11,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from core.config import ModelConfig, TrainConfig, flag
+from core.plan import RunPlan
+from core.rundir import TRAIN_LOG
 
-NOT_OPTIONS = {"vocab_size", "bias"}  # derived from the corpus, or not a CLI option
 
-
-def train_argv(
-    mcfg: ModelConfig | None,
-    tcfg: TrainConfig | None,
-    run_dir: Path,
-    resume: bool = False,
-    resume_from: str = "last",
-    changed: dict[str, Any] | None = None,
-) -> list[str]:
-    """The command line that trains exactly these configs into run_dir."""
-    argv = [sys.executable, "-m", "tui.cli", "--no-ui", "train", "--out", str(run_dir)]
-    if resume:
-        argv += ["--resume", "--resume-from", resume_from]
-        values = {k: v for k, v in (changed or {}).items() if v is not None}
-    else:
-        assert mcfg is not None and tcfg is not None
-        values = {f.name: getattr(mcfg, f.name) for f in fields(mcfg)}
-        values.update({f.name: getattr(tcfg, f.name) for f in fields(tcfg)})
-    for name, value in values.items():
-        if name in NOT_OPTIONS or value is None:
-            continue
-        if isinstance(value, bool):  # flags: --compile / --no-compile
-            argv.append(flag(name) if value else "--no-" + flag(name)[2:])
-        else:
-            argv += [flag(name), str(value)]
-    return argv
+def train_argv(plan: RunPlan) -> list[str]:
+    """The command line of a child that carries out exactly this plan."""
+    return [sys.executable, "-m", "tui.cli", "--no-ui", "train", *plan.argv()]
 
 
 class TrainingProcess:
@@ -52,13 +28,13 @@ class TrainingProcess:
 
     def __init__(self, run_dir: Path, argv: list[str]) -> None:
         self.run_dir = run_dir
-        self.argv = argv
+        self.argv = argv  # train_argv(plan), or any command line that trains into run_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     @property
     def log_path(self) -> Path:
-        return self.run_dir / "train.log"
+        return self.run_dir / TRAIN_LOG
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)

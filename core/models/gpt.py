@@ -11,12 +11,13 @@ Both alternatives learn faster per step on tinyshakespeare (BENCHMARKS.md).
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.config import ACTIVATIONS, POSITIONS, ModelConfig
+from core.config import Activation, ModelConfig, Position
 
 
 class KVCache:
@@ -74,9 +75,8 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, last: bool = False
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
     ) -> torch.Tensor:
-        """With `last`, the output of the last position only (keys and values of all)."""
         B, T, C = x.shape
         q, k, v = (t.view(B, T, self.n_head, -1) for t in self.c_attn(x).split(C, dim=2))
         past = cache.length if cache is not None else 0
@@ -88,8 +88,6 @@ class CausalSelfAttention(nn.Module):
             cache.k[layer][:, :, past : past + T] = k
             cache.v[layer][:, :, past : past + T] = v
             k, v = cache.k[layer][:, :, : past + T], cache.v[layer][:, :, : past + T]
-        if last and T > 1:  # the last query sees every key: no mask
-            q, T = q[:, :, -1:], 1
         if past and T > 1:  # new queries after cached keys: each sees the past and itself
             mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -129,18 +127,16 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
 
     def forward(
-        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, last: bool = False
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
     ) -> torch.Tensor:
-        """With `last`, the last position's output only; the cache still gets them all."""
-        a = self.attn(self.ln_1(x), cache, layer, last)
-        x = (x[:, -1:] if last else x) + a
+        x = x + self.attn(self.ln_1(x), cache, layer)
         return x + self.mlp(self.ln_2(x))
 
 
 class GPT(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        if cfg.activation not in ACTIVATIONS or cfg.position not in POSITIONS:
+        if cfg.activation not in get_args(Activation) or cfg.position not in get_args(Position):
             raise ValueError(f"unknown activation {cfg.activation!r} or position {cfg.position!r}")
         self.config = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
@@ -228,14 +224,10 @@ class GPT(nn.Module):
             x = x + self.wpe.weight[past : past + T]
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            # Generation reads the last position's logits only, and the cache needs every
-            # position's keys and values, which the top block computes before its
-            # attention output: so the top block's output projection, MLP and the head
-            # run on the last position alone when a prompt or window refill fills it.
-            top = cache is not None and i == len(self.blocks) - 1
-            x = block(x, cache, i, top)
+            x = block(x, cache, i)
         if cache is not None:
             cache.length += T
+            x = x[:, -1:]  # a prompt or a window refill: generation reads the last position
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if targets is not None:

@@ -8,18 +8,20 @@ trains there (it holds the run's lock) the keys steer it through control.json.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from core.config import shape_label
 from core.control import read_control, request, write_control
-from core.rundir import RunLock
+from core.rundir import CHECKPOINT_KINDS, RunLock, checkpoint_name
+from tui.messages import OpenGenerate
 from tui.process import TrainingProcess
-from tui.screens.home import HomeScreen
 from tui.state import FileFeed
 from tui.widgets.checkpoints import CheckpointList
 from tui.widgets.loss_chart import LossChart
@@ -39,23 +41,23 @@ class DashboardScreen(Screen[None]):
         Binding("c", "checkpoint", "Save ckpt"),
         Binding("t", "sample", "Sample now"),
         Binding("g", "generate", "Generate"),
-        Binding("escape", "back", "Runs"),
+        Binding("escape", "app.pop_screen", "Runs"),
     ]
+
+    live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
+    status: reactive[str] = reactive("")
 
     def __init__(self, feed: FileFeed, process: TrainingProcess | None = None) -> None:
         super().__init__()
         self.feed = feed
         self.run_dir = feed.run_dir
         self.process = process  # set when this app started the training
-        self.live = False  # a process trains in run_dir right now
         self._drawn = self._drawn_chart = -1
-        self._status = ""
-        self._live_shown: bool | None = None
         self._generate_after: float | None = None  # waiting for a fresh last.pt since then
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="status")
+        yield Static(id="status", markup=False)
         with Horizontal(id="top"):
             yield LossChart(id="chart")
             yield MetricsPanel(id="metrics")
@@ -81,15 +83,9 @@ class DashboardScreen(Screen[None]):
     def refresh_view(self) -> None:
         self.feed.update()
         self.live = RunLock.held(self.run_dir)
-        state = self.feed.state
-        status = self.status_line()
-        if status != self._status:
-            self._status = status
-            self.query_one("#status", Static).update(status, layout=False)
-        if self.live != self._live_shown:  # the footer rebuilds itself: only when keys change
-            self._live_shown = self.live
-            self.refresh_bindings()
+        self.status = self.status_line()
         self._maybe_open_generate()
+        state = self.feed.state
         if state.version == self._drawn:
             return
         self._drawn = state.version
@@ -97,6 +93,12 @@ class DashboardScreen(Screen[None]):
         self.query_one(SamplesLog).show(state)
         self.query_one(ModelSummary).show(state)
         self.query_one(CheckpointList).show(state)
+
+    def watch_status(self, status: str) -> None:
+        head, sep, rest = status.partition(" · ")
+        self.query_one("#status", Static).update(
+            Text.assemble((head, "bold"), sep, rest), layout=False
+        )
 
     def refresh_chart(self) -> None:
         state = self.feed.state
@@ -115,25 +117,22 @@ class DashboardScreen(Screen[None]):
         elif self.live:
             status = "paused" if control.get("paused") else "training"
         elif state.done:
-            status = str(state.done.get("reason", "done"))
+            status = state.done.reason
         elif self.process is not None and self.process.running:
             status = "starting…"
         elif self.process is not None and self.process.proc.returncode not in (0, 130):
             status = f"failed: {self.process.error_line()}"
+        elif self.feed.error:
+            status = f"unreadable: {self.feed.error}"
         elif state.start:
             status = "killed (its process is gone)"
         else:
             status = "waiting for records"
-        m = state.model_config
-        shape = (
-            f"gpt {m.get('n_layer')}×{m.get('n_head')}×{m.get('n_embd')} "
-            f"block {m.get('block_size')}"
-            if m.get("model") == "gpt"
-            else str(m.get("model", "?"))
-        )
         corpus = state.train_config.get("data", "?")
-        msg = (state.done or {}).get("message") or ""
-        return f"[b]{status}[/b] · {shape} · corpus {corpus}" + (f" · {msg}" if msg else "")
+        msg = state.done.message if state.done else ""
+        return f"{status} · {shape_label(state.model_config)} · corpus {corpus}" + (
+            f" · {msg}" if msg else ""
+        )
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -146,7 +145,7 @@ class DashboardScreen(Screen[None]):
         paused = not read_control(self.run_dir)["paused"]
         write_control(self.run_dir, paused=paused)
         self.notify("paused" if paused else "resumed", timeout=2)
-        self._status = ""  # redraw the status line at the next tick
+        self.status = self.status_line()
 
     def action_stop(self) -> None:
         write_control(self.run_dir, stop=True)
@@ -167,32 +166,23 @@ class DashboardScreen(Screen[None]):
             request(self.run_dir, "save")
             self.notify("saving the current weights for the generate pane…", timeout=2)
             return
-        path = next(
-            (self.run_dir / n for n in ("last.pt", "best.pt") if (self.run_dir / n).is_file()),
-            None,
-        )
-        if path is None:
-            self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
-            return
-        self.app.open_generate(Path(path))
+        for kind in reversed(CHECKPOINT_KINDS):  # last.pt first: the newest weights
+            path = self.run_dir / checkpoint_name(kind)
+            if path.is_file():
+                self.post_message(OpenGenerate(path))
+                return
+        self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
 
     def on_data_table_row_selected(self, event: CheckpointList.RowSelected) -> None:
         """Enter on a checkpoint opens it in the generate pane."""
         name = self.query_one(CheckpointList).selected
         if name is not None:
-            self.app.open_generate(self.run_dir / name)
+            self.post_message(OpenGenerate(self.run_dir / name))
 
     def _maybe_open_generate(self) -> None:
         if self._generate_after is None:
             return
-        saved = self.feed.state.checkpoints.get("last", {})
-        if saved.get("time", 0) >= self._generate_after - 1.0 or not self.live:
+        saved = self.feed.state.checkpoints.get("last")
+        if (saved is not None and (saved.time or 0) >= self._generate_after - 1.0) or not self.live:
             self._generate_after = None
-            self.app.open_generate(self.run_dir / "last.pt")
-
-    def action_back(self) -> None:
-        """Back to the runs; a training run goes on, and Enter on it comes back here."""
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-        else:
-            self.app.switch_screen(HomeScreen(self.app.runs_dir, clock=self.app.clock))
+            self.post_message(OpenGenerate(self.run_dir / checkpoint_name("last")))

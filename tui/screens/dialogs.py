@@ -10,9 +10,19 @@ from textual.widgets import Button, Label
 
 
 class ChoiceScreen(ModalScreen[str | None]):
-    """A question and buttons; dismisses with the chosen button's id (Esc: None)."""
+    """A question and buttons; dismisses with the chosen button's id (Esc: None).
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    Left/Right (and Tab) move between the buttons, Enter presses the focused one."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen .question { width: 1fr; margin-bottom: 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("left", "app.focus_previous", "Previous", show=False),
+        Binding("right", "app.focus_next", "Next", show=False),
+    ]
 
     def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -21,7 +31,7 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="question")
+            yield Label(self.question, classes="question", markup=False)
             with Horizontal(classes="buttons"):
                 for i, (key, label) in enumerate(self.choices):
                     variant = "primary" if i == len(self.choices) - 1 else "default"

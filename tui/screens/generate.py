@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,16 +19,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import get_current_worker
 
 from core.errors import CharLMError
 from core.inspect import next_char_distribution
 from core.models.quant import decoder_for
-from core.sampling import SamplingParams, generate
-from core.vocab import describe_chars
+from core.rundir import GENERATIONS
+from core.sampling import GenerateOptions, default_context, generate
+from core.vocab import Vocab, describe_chars
 from tui.widgets.next_char import NextChar
+from tui.widgets.sampling_fields import SamplingFields
 
 # How often streamed characters reach the screen. Each redraw of the output holds the
 # interpreter for ~12 ms (layout and render), time the generating thread waits for:
@@ -53,6 +58,16 @@ class PromptInput(Input):
         self.cursor_position = len(self.value)
 
 
+@dataclass
+class GenerationEnded(Message):
+    """The worker stopped: how many characters, how fast, whether Esc stopped it."""
+
+    count: int
+    rate: float
+    stopped: bool
+    error: str = ""
+
+
 class GenerateScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "stop_or_back", "Stop/back"),
@@ -60,27 +75,24 @@ class GenerateScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save output"),
         Binding("ctrl+b", "toggle_precision", "int8/fp32"),
         Binding("ctrl+n", "next_char", "Next char", show=False),
+        Binding("ctrl+q", "app.quit", "Quit"),
     ]
+
+    running: reactive[bool] = reactive(False, bindings=True)
 
     def __init__(
         self,
         model: torch.nn.Module,
-        vocab,
+        vocab: Vocab,
         label: str,
         save_dir: Path | None = None,
-        prompt: str = "",
-        params: SamplingParams | None = None,
-        max_new: int = 500,
-        seed: int = 1337,
-        precision: str = "auto",
+        options: GenerateOptions | None = None,
     ) -> None:
         super().__init__()
         self.model, self.vocab, self.label, self.save_dir = model, vocab, label, save_dir
-        self.decoder = decoder_for(model, precision)  # None: decode with the fp32 model
-        self.params = params or SamplingParams()
-        self.initial = dict(prompt=prompt, max_new=max_new, seed=seed)
+        self.options = options or GenerateOptions()
+        self.decoder = decoder_for(model, self.options.precision)  # None: the fp32 model
         self.output = ""  # the prompt and its continuation, as shown
-        self.worker: Worker | None = None
         # Characters made by the worker, not yet shown: deque appends and pops are
         # thread-safe, so the worker never blocks on the UI (it did with call_from_thread
         # per batch, and streamed at a quarter of the headless rate).
@@ -90,17 +102,12 @@ class GenerateScreen(Screen[None]):
         yield Header()
         yield Static(self.label_text(), id="gen-label")
         yield PromptInput(
-            value=self.initial["prompt"],
+            value=self.options.prompt,
             placeholder="Prompt, then Enter (↑/↓: history)",
             id="prompt",
         )
         yield Label("", id="oov")
-        with Horizontal(id="knobs"):
-            yield Input(str(self.params.temperature), id="temperature", tooltip="temperature")
-            yield Input(str(self.params.top_k), id="top_k", tooltip="top-k (0: off)")
-            yield Input(str(self.params.top_p), id="top_p", tooltip="top-p (1: off)")
-            yield Input(str(self.initial["max_new"]), id="max_new", tooltip="max new characters")
-            yield Input(str(self.initial["seed"]), id="seed", tooltip="seed")
+        yield SamplingFields(self.options, id="knobs")
         with Horizontal(id="gen-body"):
             with VerticalScroll(id="output-scroll"):
                 yield Static("", id="output")
@@ -112,39 +119,16 @@ class GenerateScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "charlm-tui · generate"
-        for key, name in (
-            ("temperature", "temp"),
-            ("top_k", "top-k"),
-            ("top_p", "top-p"),
-            ("max_new", "max chars"),
-            ("seed", "seed"),
-        ):
-            self.query_one(f"#{key}", Input).border_title = name
         self.query_one("#prompt", Input).focus()
         self.flusher = self.set_interval(FLUSH_S, self.flush, pause=True)
-        self.check_prompt(self.initial["prompt"])
-        self.update_next_char(self.initial["prompt"])
+        self.check_prompt(self.options.prompt)
+        self.update_next_char(self.options.prompt)
 
     # -- inputs ----------------------------------------------------------------------------
 
-    def read_params(self) -> tuple[SamplingParams, int, int]:
-        def number(key: str, kind: type) -> float:
-            raw = self.query_one(f"#{key}", Input).value.strip()
-            try:
-                return kind(raw)
-            except ValueError:
-                raise CharLMError(
-                    f"{key.replace('_', '-')} must be a number, not {raw!r}"
-                ) from None
-
-        params = SamplingParams(
-            number("temperature", float), number("top_k", int), number("top_p", float)
-        )
-        params.validate()
-        max_new, seed = number("max_new", int), number("seed", int)
-        if not 0 <= max_new <= 100_000:
-            raise CharLMError(f"max chars must be in [0, 100000], not {max_new}")
-        return params, max_new, seed
+    @property
+    def precision(self) -> str:
+        return "int8" if self.decoder is not None else "fp32"
 
     def check_prompt(self, text: str) -> bool:
         missing = self.vocab.unknown(text)
@@ -165,18 +149,11 @@ class GenerateScreen(Screen[None]):
             self.update_next_char(event.value)
 
     @on(Input.Submitted, "#prompt")
-    def prompt_submitted(self) -> None:
-        self.start()
-
-    @on(Input.Submitted, "#knobs Input")
-    def knob_submitted(self) -> None:
+    @on(SamplingFields.Submitted)
+    def submitted(self) -> None:
         self.start()
 
     # -- generation ------------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None and self.worker.is_running
 
     def start(self) -> None:
         if self.running:
@@ -185,34 +162,38 @@ class GenerateScreen(Screen[None]):
         if not self.check_prompt(prompt):
             self.set_status("fix the prompt first: some characters are unknown to the model", True)
             return
-        try:
-            params, max_new, seed = self.read_params()
-        except CharLMError as e:
-            self.set_status(str(e), True)
+        options = self.query_one(SamplingFields).options(prompt, self.precision)
+        if options is None:
+            self.set_status("fix the settings marked in red first", True)
             return
         if prompt and (not HISTORY or HISTORY[-1] != prompt):
             HISTORY.append(prompt)
-        context = prompt or ("\n" if "\n" in self.vocab.stoi else self.vocab.chars[0])
         self.output = prompt
         self.query_one("#output", Static).update(Text(prompt, style="bold"))
         self.set_status("generating… (Esc stops)")
         self.pending.clear()
         self.flusher.resume()
-        self.worker = self.stream(self.vocab.encode(context), params, max_new, seed)
+        self.running = True
+        self.stream(self.vocab.encode(prompt or default_context(self.vocab)), options)
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def stream(self, ids: list[int], params: SamplingParams, max_new: int, seed: int) -> None:
+    def stream(self, ids: list[int], options: GenerateOptions) -> None:
         worker = get_current_worker()
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(options.seed)
         t0 = time.perf_counter()
-        count = 0
-        for tok in generate(self.model, ids, max_new, params, gen, decoder=self.decoder):
-            if worker.is_cancelled:
-                break
-            self.pending.append(self.vocab.chars[tok])
-            count += 1
+        count, error = 0, ""
+        try:
+            for tok in generate(
+                self.model, ids, options.max_new, options.params, gen, decoder=self.decoder
+            ):
+                if worker.is_cancelled:
+                    break
+                self.pending.append(self.vocab.chars[tok])
+                count += 1
+        except (CharLMError, RuntimeError, ValueError) as e:
+            error = str(e) or type(e).__name__
         rate = count / max(time.perf_counter() - t0, 1e-9)
-        self.app.call_from_thread(self.finish, count, rate, worker.is_cancelled)
+        self.post_message(GenerationEnded(count, rate, worker.is_cancelled, error))
 
     def flush(self) -> None:
         """Show the characters the worker has queued since the last flush."""
@@ -230,21 +211,20 @@ class GenerateScreen(Screen[None]):
         self.query_one("#output", Static).update(shown)
         self.query_one("#output-scroll", VerticalScroll).scroll_end(animate=False)
 
-    def finish(self, count: int, rate: float, stopped: bool) -> None:
+    @on(GenerationEnded)
+    def finished(self, message: GenerationEnded) -> None:
         self.flusher.pause()
         self.flush()
-        what = "stopped after" if stopped else "generated"
+        self.running = False
+        if message.error:
+            self.set_status(f"generation failed: {message.error}", True)
+            return
+        what = "stopped after" if message.stopped else "generated"
         self.set_status(
-            f"{what} {count} characters ({rate:,.0f} chars/s) · Enter: again, "
+            f"{what} {message.count} characters ({message.rate:,.0f} chars/s) · Enter: again, "
             "Ctrl+R: new seed, Ctrl+S: save"
         )
         self.update_next_char(self.output)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "generate" and event.worker.error is not None:
-            self.flusher.pause()
-            self.flush()
-            self.set_status(f"generation failed: {event.worker.error}", True)
 
     def set_status(self, message: str, error: bool = False) -> None:
         label = self.query_one("#gen-status", Label)
@@ -258,32 +238,26 @@ class GenerateScreen(Screen[None]):
 
     def action_stop_or_back(self) -> None:
         if self.running:
-            self.worker.cancel()
-        elif len(self.app.screen_stack) > 2:
+            self.workers.cancel_group(self, "generate")
+        else:
             self.app.pop_screen()
 
     def action_resample(self) -> None:
         if self.running:
             return
-        seed = self.query_one("#seed", Input)
-        try:
-            seed.value = str(int(seed.value) + 1)
-        except ValueError:
-            seed.value = "0"
+        self.query_one(SamplingFields).next_seed()
         self.start()
 
-    def label_text(self) -> str:
+    def label_text(self) -> Text:
         # First, so a narrow terminal clips the checkpoint's details rather than this.
-        weights = "int8" if self.decoder is not None else "fp32"
-        return f"[b]{weights}[/b] weights · {self.label}"
+        return Text.assemble((f"{self.precision}", "bold"), f" weights · {self.label}")
 
     def action_toggle_precision(self) -> None:
         if self.running:
             self.notify("stop the generation first (Esc)", severity="warning")
             return
         try:
-            precision = "fp32" if self.decoder is not None else "int8"
-            self.decoder = decoder_for(self.model, precision)
+            self.decoder = decoder_for(self.model, "fp32" if self.decoder is not None else "int8")
         except CharLMError as e:
             self.notify(str(e), severity="warning")
             return
@@ -296,7 +270,7 @@ class GenerateScreen(Screen[None]):
         if not self.output:
             self.notify("nothing to save yet", severity="warning")
             return
-        folder = (self.save_dir or Path.cwd()) / "generations"
+        folder = (self.save_dir or Path.cwd()) / GENERATIONS
         try:
             folder.mkdir(parents=True, exist_ok=True)
             stamp = time.strftime("%Y%m%d-%H%M%S")

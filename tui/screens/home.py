@@ -13,8 +13,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from core.control import read_control
 from core.errors import CharLMError
-from core.rundir import RunInfo, list_runs
+from core.runs import RunInfo, list_runs
 from tui.formatting import fmt_age
+from tui.messages import OpenGenerate, OpenNewRunForm, OpenRun, ResumeRun
 
 COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
 
@@ -26,6 +27,7 @@ class HomeScreen(Screen[None]):
         Binding("r", "resume", "Resume"),
         Binding("g", "generate", "Generate"),
         Binding("f5", "reload", "Refresh"),
+        Binding("escape", "app.quit", "Quit", show=False),
     ]
 
     def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.time) -> None:
@@ -105,14 +107,14 @@ class HomeScreen(Screen[None]):
 
     def action_open(self) -> None:
         if (info := self.selected) is not None:
-            self.app.open_run(info.path)
+            self.post_message(OpenRun(info.path))
 
     def action_new(self) -> None:
-        self.app.action_new_run()
+        self.post_message(OpenNewRunForm())
 
     def action_resume(self) -> None:
         if (info := self.selected) is not None:
-            self.app.resume_run(info.path)
+            self.post_message(ResumeRun(info.path))
 
     def action_generate(self) -> None:
         if (info := self.selected) is None:
@@ -120,4 +122,4 @@ class HomeScreen(Screen[None]):
         if not info.checkpoints:
             self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
             return
-        self.app.open_generate(info.path / info.checkpoints[0])
+        self.post_message(OpenGenerate(info.path / info.checkpoints[0]))

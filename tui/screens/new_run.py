@@ -1,11 +1,13 @@
-"""A small form to start a run: corpus, preset and the hyperparameters people change most.
+"""A small form to start a run: its rows are the options declared with a form label
+(core/config.py `form_specs`), plus the run's name.
 
-Every field is validated as it is typed, with the same checks as the CLI.
+Every field is checked as it is typed, by the same rules as the CLI; each invalid field
+says what is wrong next to it, all at once, and nothing starts while any is invalid.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,77 +18,101 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from core.config import PRESETS, ModelConfig, TrainConfig, build_configs
+from core.config import Spec, form_specs, preset_values, shape_label
 from core.corpora import BUILTINS
 from core.errors import CharLMError
-
-FIELDS: list[tuple[str, str, type]] = [
-    ("max_iters", "max iters", int),
-    ("time_budget", "or seconds", float),
-    ("lr", "learning rate", float),
-    ("batch_size", "batch size", int),
-]
+from core.plan import RunPlan, check_run_name, plan_new
+from tui.forms import parse_number
 
 
-@dataclass
-class NewRun:
-    mcfg: ModelConfig
-    tcfg: TrainConfig
-    name: str | None
+def parse_form(
+    values: dict[str, Any], runs_dir: Path
+) -> tuple[RunPlan | None, dict[str, str], str]:
+    """The form's fields -> (plan, {field: what is wrong}, an error about the whole run).
+
+    A field left empty takes the preset's value."""
+    errors: dict[str, str] = {}
+    given: dict[str, Any] = {}
+    for spec in form_specs():
+        raw = values.get(spec.name)
+        value = parse_field(spec, raw)
+        if isinstance(value, Problem):
+            errors[spec.name] = value.text
+        elif value is not None:
+            given[spec.name] = value
+    data = given.get("data", "shakespeare")
+    if "data" not in errors and data not in BUILTINS and not Path(data).expanduser().exists():
+        errors["data"] = "no such file or folder (built-ins: " + ", ".join(BUILTINS) + ")"
+    name = str(values.get("name") or "").strip() or None
+    if name is not None:
+        try:
+            check_run_name(name, "the name")
+        except CharLMError as e:
+            errors["name"] = str(e).removeprefix("the name ")
+    if errors:
+        return None, errors, ""
+    preset = given.pop("preset", None)
+    try:
+        return plan_new(preset, given, name=name, runs_dir=runs_dir), {}, ""
+    except CharLMError as e:
+        return None, {}, str(e)
 
 
-def parse_form(values: dict[str, str], preset: str) -> NewRun:
-    """The form's text fields -> validated configs, or CharLMError naming the field."""
-    overrides: dict[str, Any] = {"data": values.get("data", "").strip() or "shakespeare"}
-    for key, label, kind in FIELDS:
-        raw = values.get(key, "").strip()
-        if raw:
-            try:
-                overrides[key] = kind(raw)
-            except ValueError:
-                raise CharLMError(f"{label} must be a number, not {raw!r}") from None
-    data = overrides["data"]
-    if data not in BUILTINS and not Path(data).expanduser().exists():
-        raise CharLMError(f"no such file or folder: {data!r} (built-ins: {', '.join(BUILTINS)})")
-    name = values.get("name", "").strip() or None
-    if name is not None and ("/" in name or name in (".", "..")):
-        raise CharLMError(f"the run name must be a plain folder name, not {name!r}")
-    mcfg, tcfg = build_configs(preset, overrides)
-    return NewRun(mcfg, tcfg, name)
+class Problem:
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-class NewRunScreen(ModalScreen[NewRun | None]):
+def parse_field(spec: Spec, raw: Any) -> Any:
+    """A form value -> the typed value, None (empty: the preset's), or a Problem."""
+    if raw is None or raw == Select.NULL or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if spec.base in (int, float):
+        value = parse_number(str(raw), spec.base)
+        if isinstance(value, str):
+            return Problem(value)
+    else:
+        value = str(raw).strip()
+    problem = spec.problem(value)
+    return Problem(problem) if problem else value
+
+
+class NewRunScreen(ModalScreen[RunPlan | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, runs_dir: Path) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="new-run"):
             yield Label("[b]New run[/b]  (Esc cancels)")
-            with Horizontal(classes="field"):
-                yield Label("corpus", classes="field-label")
-                yield Input(
-                    "shakespeare",
-                    placeholder="file, folder, shakespeare or python",
-                    id="data",
-                    compact=True,
-                )
-            with Horizontal(classes="field"):
-                yield Label("preset", classes="field-label")
-                yield Select(
-                    [(p, p) for p in PRESETS],
-                    value="tiny",
-                    allow_blank=False,
-                    id="preset",
-                    compact=True,
-                )
-            for key, label, _ in FIELDS:
+            for spec in form_specs():
                 with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    yield Input(placeholder="preset's value", id=key, compact=True)
+                    yield Label(spec.form or spec.name, classes="field-label")
+                    if spec.choices is not None:
+                        yield Select(
+                            [(c, c) for c in spec.choices],
+                            value="tiny" if spec.name == "preset" else Select.NULL,
+                            allow_blank=spec.name != "preset",
+                            prompt="preset's",
+                            id=spec.name,
+                            compact=True,
+                        )
+                    else:
+                        yield Input(
+                            "shakespeare" if spec.name == "data" else "",
+                            placeholder="preset's value",
+                            id=spec.name,
+                            compact=True,
+                        )
+                yield Label("", id=f"{spec.name}-error", classes="field-error")
             with Horizontal(classes="field"):
                 yield Label("run name", classes="field-label")
                 yield Input(
                     placeholder="optional: <preset>-<model>-<time>", id="name", compact=True
                 )
+            yield Label("", id="name-error", classes="field-error")
             yield Label("", id="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Start", variant="success", id="start", compact=True)
@@ -96,24 +122,49 @@ class NewRunScreen(ModalScreen[NewRun | None]):
         self.query_one("#data", Input).focus()
         self.validate()
 
-    def values(self) -> dict[str, str]:
-        return {i.id: i.value for i in self.query(Input) if i.id}
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {i.id: i.value for i in self.query(Input) if i.id}
+        out.update({s.id: s.value for s in self.query(Select) if s.id})
+        return out
 
-    def validate(self) -> NewRun | None:
-        error = self.query_one("#form-error", Label)
+    def validate(self) -> RunPlan | None:
+        plan, errors, general = parse_form(self.values(), self.runs_dir)
+        for name in [*(s.name for s in form_specs()), "name"]:
+            label = self.query_one(f"#{name}-error", Label)
+            label.update(f"[red]↳ {errors[name]}[/red]" if name in errors else "")
+            label.set_class(name in errors, "visible")
+        self._placeholders()
+        summary = self.query_one("#form-error", Label)
+        if plan is None:
+            summary.update(
+                f"[red]{general}[/red]" if general else "[red]fix the fields marked above[/red]"
+            )
+        else:
+            m, t = plan.mcfg, plan.tcfg
+            named = self.query_one("#name", Input).value.strip()
+            where = plan.run_dir if named else f"{self.runs_dir}/<preset>-<model>-<time>"
+            summary.update(
+                f"[green]ok[/green]: {shape_label(asdict(m))}, {t.length.describe()} → {where}"
+            )
+        self.query_one("#start", Button).disabled = plan is None
+        return plan
+
+    def _placeholders(self) -> None:
+        """Empty fields show the chosen preset's value."""
+        preset = self.query_one("#preset", Select).value
         try:
-            result = parse_form(self.values(), str(self.query_one(Select).value))
-        except CharLMError as e:
-            error.update(f"[red]{e}[/red]")
-            self.query_one("#start", Button).disabled = True
-            return None
-        t = result.tcfg
-        length = f"{t.max_iters} iters" if t.max_iters else f"{t.time_budget:g}s"
-        m = result.mcfg
-        shape = f"{m.n_layer}×{m.n_head}×{m.n_embd}" if m.model == "gpt" else "bigram"
-        error.update(f"[green]ok[/green]: {m.model} {shape}, block {m.block_size}, {length}")
-        self.query_one("#start", Button).disabled = False
-        return result
+            values = preset_values(str(preset))
+        except CharLMError:
+            return
+        for spec in form_specs():
+            widget = self.query_one(f"#{spec.name}")
+            if isinstance(widget, Input) and spec.name != "data":
+                value = values[spec.name]
+                widget.placeholder = (
+                    f"preset: {value:g}"
+                    if isinstance(value, float)
+                    else (f"preset: {value}" if value is not None else "preset: -")
+                )
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -131,9 +182,9 @@ class NewRunScreen(ModalScreen[NewRun | None]):
             self.dismiss(None)
 
     def start(self) -> None:
-        result = self.validate()
-        if result is not None:
-            self.dismiss(result)
+        plan = self.validate()
+        if plan is not None:
+            self.dismiss(plan)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

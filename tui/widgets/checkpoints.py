@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 from textual.widgets import DataTable
 
+from core.rundir import CHECKPOINT_KINDS, checkpoint_name
 from tui.formatting import fmt_age, fmt_count
 from tui.state import RunState
 
@@ -24,18 +26,19 @@ class CheckpointList(DataTable):
         if state.run_dir is None:
             return
         rows = []
-        for kind in ("best", "last"):
-            path = state.run_dir / f"{kind}.pt"
-            if not path.is_file():
+        for kind in CHECKPOINT_KINDS:
+            path = state.run_dir / checkpoint_name(kind)
+            try:
+                stat = path.stat()
+            except OSError:
                 continue
-            record = state.checkpoints.get(kind, {})
-            val = record.get("val_loss")
-            stat = path.stat()
+            record = state.checkpoints.get(kind)
+            val = record.val_loss if record is not None else None
             rows.append(
                 (
                     path.name,
-                    f"{record['iter']:,}" if "iter" in record else "?",
-                    f"{val:.4f}" if isinstance(val, (int, float)) else "–",
+                    f"{record.iter:,}" if record is not None else "?",
+                    f"{val:.4f}" if val is not None and math.isfinite(val) else "–",
                     fmt_count(stat.st_size) + "B",
                     fmt_age(max(0.0, time.time() - stat.st_mtime)),
                 )

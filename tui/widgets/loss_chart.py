@@ -33,17 +33,14 @@ class LossChart(PlotextPlot):
         xs, ys = downsample(state.steps, width)
         if xs:
             plt.plot(xs, ys, label="train (steps)", marker="braille", color="gray")
-        evals = [e for e in state.evals if isinstance(e.get("val_loss"), (int, float))]
+        evals = [e for e in state.evals if e.val.loss == e.val.loss]
         if evals:
-            its = [float(e["iter"]) for e in evals]
+            its = [float(e.iter) for e in evals]
             plt.plot(
-                its, [e["train_loss"] for e in evals], label="train", marker="braille", color="cyan"
+                its, [e.train.loss for e in evals], label="train", marker="braille", color="cyan"
             )
             plt.plot(
-                its, [e["val_loss"] for e in evals], label="val", marker="braille", color="orange"
+                its, [e.val.loss for e in evals], label="val", marker="braille", color="orange"
             )
-        if not xs and not evals:
-            plt.title("waiting for the first steps…")
-        else:
-            plt.title("")
+        plt.title("" if xs or evals else "waiting for the first steps…")
         self.refresh()

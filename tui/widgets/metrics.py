@@ -21,69 +21,71 @@ def _num(value: Any, fmt: str = ".4f") -> str:
     return "–"
 
 
-def _pct(value: Any) -> str:
-    return _num(value * 100 if isinstance(value, (int, float)) else None, ".1f") + "%"
+def _pct(value: float | None) -> str:
+    return _num(value * 100 if value is not None else None, ".1f") + "%"
 
 
 def metrics_table(state: RunState) -> Table:
-    last = state.evals[-1] if state.evals else {}
-    best = state.best_eval or {}
+    last = state.evals[-1] if state.evals else None
+    best = state.best_eval
     table = Table(box=None, show_header=True, pad_edge=False, expand=True)
     table.add_column("", style="bold", no_wrap=True)
     for name in ("train", "val", "best val"):
         table.add_column(name, justify="right", no_wrap=True)
-    table.add_row(
-        "loss", _num(last.get("train_loss")), _num(last.get("val_loss")), _num(best.get("val_loss"))
-    )
-    table.add_row(
-        "bpc",
-        _num(last.get("train_bpc"), ".3f"),
-        _num(last.get("val_bpc"), ".3f"),
-        _num(best.get("val_bpc"), ".3f"),
-    )
-    table.add_row(
-        "top@1",
-        _pct(last.get("train_top1")),
-        _pct(last.get("val_top1")),
-        _pct(best.get("val_top1")),
-    )
-    table.add_row(
-        "top@5",
-        _pct(last.get("train_top5")),
-        _pct(last.get("val_top5")),
-        _pct(best.get("val_top5")),
-    )
+    for row, attr, fmt in (("loss", "loss", ".4f"), ("bpc", "bpc", ".3f")):
+        table.add_row(
+            row,
+            _num(getattr(last.train, attr) if last else None, fmt),
+            _num(getattr(last.val, attr) if last else None, fmt),
+            _num(getattr(best.val, attr) if best else None, fmt),
+        )
+    for row, attr in (("top@1", "top1"), ("top@5", "top5")):
+        table.add_row(
+            row,
+            _pct(getattr(last.train, attr) if last else None),
+            _pct(getattr(last.val, attr) if last else None),
+            _pct(getattr(best.val, attr) if best else None),
+        )
     return table
 
 
 def where_text(state: RunState) -> str:
-    cfg = state.train_config
-    if cfg.get("max_iters"):
-        return f"iter {state.iter:,}/{cfg['max_iters']:,}"
-    return f"iter {state.iter:,} · {_num(cfg.get('time_budget'), 'g')}s"
+    length = state.length
+    if length is not None and not length.by_time:
+        return f"iter {state.iter:,}/{length.iters:,}"
+    return f"iter {state.iter:,} · {length.describe() if length else '?'}"
 
 
 def timing_text(state: RunState) -> Text:
-    step = state.last_step or {}
-    last = state.evals[-1] if state.evals else {}
-    start = state.start or {}
-    rate = step.get("tokens_per_s") or last.get("tokens_per_s") or 0
-    elapsed = step.get("elapsed_s", last.get("elapsed_s", 0.0))
-    eta = step.get("eta_s", last.get("eta_s", math.nan))
+    step, last, start = state.last_step, (state.evals[-1] if state.evals else None), state.start
+    rate = (step.tokens_per_s if step else 0) or (last.tokens_per_s if last else 0)
+    elapsed = step.elapsed_s if step else last.elapsed_s if last else 0.0
+    eta = step.eta_s if step else last.eta_s if last else math.nan
     if state.done:
-        elapsed, eta = state.done.get("elapsed_s", elapsed), 0.0
+        elapsed, eta = state.done.elapsed_s, 0.0
+    lr = step.lr if step else last.lr if last else None
     lines = [
-        f"lr {_num(step.get('lr', last.get('lr')), '.2e')} · {fmt_count(rate)} tok/s",
-        f"t_train {_num(last.get('t_train_s'), '.1f')}s · "
-        f"t_eval {_num(last.get('t_eval_s'), '.1f')}s",
+        f"lr {_num(lr, '.2e')} · {fmt_count(rate)} tok/s",
+        f"t_train {_num(last.t_train_s if last else None, '.1f')}s · "
+        f"t_eval {_num(last.t_eval_s if last else None, '.1f')}s",
         f"elapsed {fmt_duration(elapsed)} · ETA {fmt_duration(eta)}",
-        f"{start.get('device', '?')} · {start.get('threads', '?')} threads · "
-        f"{_num(start.get('n_params'), ',')} params",
+        f"{start.device if start else '?'} · {start.threads if start else '?'} threads · "
+        f"{_num(start.n_params if start else None, ',')} params",
     ]
     return Text("\n".join(lines))
 
 
 class MetricsPanel(Vertical):
+    DEFAULT_CSS = """
+    MetricsPanel { width: 42; }
+    MetricsPanel #metrics-table { height: 5; }
+    MetricsPanel #progress-row { height: 1; }
+    MetricsPanel #where { width: 21; }
+    MetricsPanel #progress, MetricsPanel #progress Bar { width: 1fr; }
+    MetricsPanel #timing { height: 4; color: $text-muted; }
+    MetricsPanel #recent-loss { height: 1fr; min-height: 1; max-height: 4; }
+    """
+
     def compose(self) -> ComposeResult:
         yield Static(id="metrics-table")
         with Horizontal(id="progress-row"):
@@ -93,15 +95,15 @@ class MetricsPanel(Vertical):
         yield Sparkline([], id="recent-loss")
 
     def show(self, state: RunState) -> None:
-        # Fixed-size children (see charlm.tcss): no layout pass, which is the costly part.
+        # Fixed-size children (DEFAULT_CSS): no layout pass, which is the costly part.
         self.query_one("#metrics-table", Static).update(metrics_table(state), layout=False)
         self.query_one("#where", Static).update(where_text(state), layout=False)
         self.query_one("#timing", Static).update(timing_text(state), layout=False)
-        progress = (state.last_step or {}).get("progress")
-        if state.done and state.done.get("reason") == "finished":
+        progress = state.last_step.progress if state.last_step else None
+        if state.done and state.done.reason == "finished":
             progress = 1.0
         elif progress is None and state.evals:
-            progress = state.evals[-1].get("progress")
+            progress = state.evals[-1].progress
         self.query_one(ProgressBar).update(total=1.0, progress=progress or 0.0)
         recent = list(state.recent)
         sparkline = self.query_one(Sparkline)

@@ -9,20 +9,17 @@ from tui.state import RunState
 
 
 def summary_table(state: RunState) -> Table | str:
-    start = state.start or {}
-    layers = start.get("layers")
-    if not layers:
-        m = state.model_config
+    start = state.start
+    m = state.model_config
+    if start is None or not start.layers:
         return f"{m.get('model', '?')} model\n(layer summary appears when training starts)"
-    table = Table(box=None, pad_edge=False, expand=True)
+    table = Table(box=None, pad_edge=False, expand=False)
     table.add_column("layer")
     table.add_column("type", style="dim")
     table.add_column("params", justify="right")
-    for name, kind, params in layers:
-        table.add_row(name, kind, f"{params:,}")
-    table.add_row("total", "", f"{start.get('n_params', 0):,}", style="bold")
-    table.add_row("trainable", "", f"{start.get('n_trainable', start.get('n_params', 0)):,}")
-    m = state.model_config
+    for row in start.layers:
+        table.add_row(row.name, row.kind, f"{row.params:,}")
+    table.add_row("total", "", f"{start.n_params:,}", style="bold")
     if m.get("model") == "gpt":  # configs from before these options mean GPT-2's choices
         table.add_row(
             "positions · MLP",

@@ -20,8 +20,8 @@ class SamplesLog(RichLog):
             self.clear()
             self.shown = 0
         for sample in state.samples[self.shown :]:
-            head = Text(f"── iter {sample.get('iter', '?')} ", style="bold")
+            head = Text(f"── iter {sample.iter} ", style="bold")
             head.append("─" * 20, style="dim")
             self.write(head)
-            self.write(Text(str(sample.get("text", "")).strip("\n")))
+            self.write(Text(sample.text.strip("\n")))
         self.shown = len(state.samples)

@@ -1,0 +1,208 @@
+"""Planning a run: what `train` will do, checked before anything is built or written.
+
+A plan is the configs, the run directory and whether it starts, replaces or resumes a
+run. Making one touches no torch global (threads, seeds, process groups) and builds no
+model, so the dashboard can check a run cheaply, then hand the plan to a training child
+as a command line (`argv`); the process that trains turns it into a trainer
+(core/train.py `build`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from core.config import (
+    RESUMABLE,
+    ModelConfig,
+    TrainConfig,
+    build_configs,
+    configs_from_values,
+    flag,
+    from_dict,
+    merge,
+    option_args,
+    to_argv,
+    values_of,
+)
+from core.corpora import BUILTINS
+from core.data import Corpus, check_split_length, load_corpus, split_point
+from core.errors import CharLMError
+from core.rundir import (
+    CHECKPOINT_KINDS,
+    CONFIG,
+    checkpoint_name,
+    default_runs_dir,
+    is_run_dir,
+    read_config,
+)
+
+ResumeFrom = Literal["last", "best"]
+NAME_MAX = 255  # bytes in one path component on the filesystems we meet
+
+
+def check_run_name(name: str, what: str = "--name") -> str:
+    """A run name is one plain folder name: the same rule for the CLI and the form."""
+    stripped = name.strip()
+    if not stripped or stripped in (".", "..") or "/" in stripped or "\\" in stripped:
+        raise CharLMError(f"{what} must be a plain folder name, not {name!r}")
+    if any(not ch.isprintable() for ch in stripped):
+        raise CharLMError(f"{what} must not hold control characters: {name!r}")
+    if len(stripped.encode("utf-8", errors="surrogatepass")) > NAME_MAX:
+        raise CharLMError(f"{what} is longer than {NAME_MAX} bytes")
+    return stripped
+
+
+def check_path_length(path: Path, what: str) -> None:
+    for part in path.parts:
+        if len(part.encode("utf-8", errors="surrogatepass")) > NAME_MAX:
+            raise CharLMError(f"{what}: the name {part[:40]!r}… is longer than {NAME_MAX} bytes")
+
+
+def default_run_name(mcfg: ModelConfig, tcfg: TrainConfig) -> str:
+    return f"{tcfg.preset}-{mcfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    mcfg: ModelConfig
+    tcfg: TrainConfig
+    run_dir: Path
+    resume_from: ResumeFrom | None = None  # None: a new run
+    overwrite: bool = False
+    changed: dict[str, Any] = field(default_factory=dict)  # resume: the options given
+    start_iter: int = 0
+    vocab: str | None = None  # resume: the run's vocabulary
+
+    @property
+    def resuming(self) -> bool:
+        return self.resume_from is not None
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run_dir / checkpoint_name(self.resume_from or "last")
+
+    def argv(self) -> list[str]:
+        """Options of `charlm-tui --no-ui train` that carry out exactly this plan."""
+        out = ["--out", str(self.run_dir)]
+        if self.resume_from is not None:
+            values = values_of(self.mcfg, self.tcfg)
+            changed = [a for name in self.changed for a in option_args(name, values[name])]
+            return [*out, "--resume", "--resume-from", self.resume_from, *changed]
+        return out + to_argv(self.mcfg, self.tcfg) + (["--overwrite"] if self.overwrite else [])
+
+
+def _check_out(run_dir: Path) -> None:
+    check_path_length(run_dir, "--out")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CharLMError(f"--out {run_dir} exists and is not a directory")
+
+
+def plan_new(
+    preset: str | None,
+    overrides: dict[str, Any],
+    out: Path | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    runs_dir: Path | None = None,
+) -> RunPlan:
+    """A new run (or one replacing the run in --out with overwrite)."""
+    if out is not None and name is not None:
+        raise CharLMError("give --out or --name, not both")
+    mcfg, tcfg = build_configs(preset, overrides)
+    if name is not None:
+        name = check_run_name(name)
+    run_dir = (
+        out
+        if out is not None
+        else (runs_dir or default_runs_dir()) / (name or default_run_name(mcfg, tcfg))
+    )
+    _check_out(run_dir)
+    if is_run_dir(run_dir):
+        if not overwrite:
+            raise CharLMError(
+                f"{run_dir} already holds a run: pass --resume to continue it, --overwrite "
+                "to replace it, or choose another --out / --name"
+            )
+        if read_config(run_dir) is None and (run_dir / CONFIG).exists():
+            raise CharLMError(
+                f"--overwrite refused: {run_dir}/config.json is not a charlm-tui run's; "
+                "choose another --out"
+            )
+    _check_not_a_runs_root(run_dir)
+    return RunPlan(mcfg, tcfg, run_dir, overwrite=overwrite)
+
+
+def _check_not_a_runs_root(run_dir: Path) -> None:
+    """--out checkpoints (the folder of runs itself) would hide every run in it."""
+    if run_dir.is_dir():
+        with os.scandir(run_dir) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and is_run_dir(Path(entry.path)):
+                    raise CharLMError(
+                        f"--out {run_dir} holds other runs ({entry.name}, ...): a run needs a "
+                        "folder of its own, e.g. --out "
+                        f"{run_dir}/NAME"
+                    )
+
+
+def plan_resume(
+    run_dir: Path, resume_from: ResumeFrom = "last", changed: dict[str, Any] | None = None
+) -> RunPlan:
+    """Continue the run in run_dir from its last (or best) checkpoint. Only options in
+    RESUMABLE may differ from the run's own; giving one of them overrides it."""
+    from core.checkpoint import load_checkpoint  # torch.load: reads the file, builds nothing
+
+    _check_out(run_dir)
+    if resume_from not in CHECKPOINT_KINDS:
+        raise CharLMError(f"--resume-from must be 'last' or 'best', not {resume_from!r}")
+    path = run_dir / checkpoint_name(resume_from)
+    if not run_dir.is_dir() or not any(
+        (run_dir / checkpoint_name(k)).is_file() for k in CHECKPOINT_KINDS
+    ):
+        raise CharLMError(f"nothing to resume: {run_dir} has no last.pt or best.pt")
+    ckpt = load_checkpoint(path)
+    mcfg, tcfg = from_dict(ckpt["config"], str(path))
+    given = {k: v for k, v in (changed or {}).items() if v is not None}
+    saved = values_of(mcfg, tcfg)
+    for name, value in given.items():
+        if name not in RESUMABLE and value != saved.get(name):
+            raise CharLMError(
+                f"{flag(name)} cannot change when resuming (the run has {saved.get(name)!r}); "
+                "start a new run instead"
+            )
+    resumable = {k: v for k, v in given.items() if k in RESUMABLE}
+    mcfg, tcfg = configs_from_values(merge(saved, resumable))
+    vocab = ckpt.get("vocab")
+    it = ckpt.get("iter")
+    return RunPlan(
+        mcfg,
+        tcfg,
+        run_dir,
+        resume_from=resume_from,
+        changed=resumable,
+        start_iter=it if isinstance(it, int) else 0,
+        vocab=vocab if isinstance(vocab, str) else None,
+    )
+
+
+def check_corpus(plan: RunPlan) -> Corpus:
+    """Load the corpus text and check it fits the plan: both splits longer than the
+    context, and (resuming) no character outside the run's vocabulary. Returned so the
+    process that trains need not read it again."""
+    t = plan.tcfg
+    if t.data not in BUILTINS:
+        check_path_length(Path(t.data), "--data")
+    corpus = load_corpus(t.data, t.encoding_errors)
+    n = len(corpus.text)
+    cut = split_point(n, t.val_fraction)
+    check_split_length(cut, "train", plan.mcfg.block_size)
+    check_split_length(n - cut, "val", plan.mcfg.block_size)
+    if plan.vocab is not None:
+        from core.vocab import Vocab
+
+        Vocab(plan.vocab).check(corpus.text, f"the corpus {t.data!r}")
+    return corpus

@@ -1,0 +1,133 @@
+"""Listing runs: one summary per run directory, for `charlm-tui runs` and the home screen.
+
+A run folder may come from anyone (a shared folder, another version, a crash): every
+field is read defensively, and a run that cannot be read is still listed, marked
+unreadable with the reason, so one odd folder never hides the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import RunLength, shape_label
+from core.errors import CharLMError
+from core.events import CheckpointEvent, DoneEvent, EvalEvent, Event, StartEvent, StepEvent
+from core.records import Unreadable, read_records
+from core.rundir import CHECKPOINT_KINDS, METRICS, RunLock, checkpoint_name, is_run_dir, read_config
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    path: Path
+    model: str
+    n_params: int | None
+    iter: int | None  # where a resume would start: last.pt's iteration when it has one
+    length: RunLength | None
+    best_val_loss: float | None
+    corpus: str
+    modified: float  # Unix time of the newest file
+    checkpoints: tuple[str, ...]
+    status: str  # new, running, finished, stopped, interrupted, terminated, killed, ...
+    error: str = ""  # why the run cannot be read, when status is "unreadable"
+
+    @property
+    def age_s(self) -> float:
+        return max(0.0, time.time() - self.modified)
+
+
+# The home screen lists every run every two seconds, and a long run's metrics.jsonl holds
+# megabytes: parse a file again only when its size or mtime changed.
+_RECORDS: dict[Path, tuple[tuple[int, int], list[Event]]] = {}
+
+
+def _records(path: Path) -> list[Event]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return []
+    key = (st.st_mtime_ns, st.st_size)
+    hit = _RECORDS.get(path)
+    if hit is None or hit[0] != key:
+        hit = _RECORDS[path] = (key, read_records(path))
+    return hit[1]
+
+
+def run_status(events: list[Event], run_dir: Path) -> str:
+    """finished/stopped/... from the last done record; running or killed when the last
+    start has no done after it (its process holds the lock, or is gone)."""
+    last = next((e for e in reversed(events) if isinstance(e, (StartEvent, DoneEvent))), None)
+    if last is None:
+        return "new"
+    if isinstance(last, DoneEvent):
+        return last.reason
+    return "running" if RunLock.held(run_dir) else "killed"
+
+
+def run_info(run_dir: Path) -> RunInfo | None:
+    if not is_run_dir(run_dir):
+        return None
+    mtimes = []
+    with contextlib.suppress(OSError):
+        for p in run_dir.iterdir():
+            with contextlib.suppress(OSError):
+                st = p.lstat()
+                if stat.S_ISREG(st.st_mode):
+                    mtimes.append(st.st_mtime)
+    modified = max(mtimes, default=0.0)
+    checkpoints = tuple(
+        checkpoint_name(k) for k in CHECKPOINT_KINDS if (run_dir / checkpoint_name(k)).is_file()
+    )
+    config = read_config(run_dir) or {}
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    n_params = config.get("n_params")
+    n_params = n_params if isinstance(n_params, int) and not isinstance(n_params, bool) else None
+    corpus = train.get("data")
+    try:
+        events = _records(run_dir / METRICS)
+    except (Unreadable, OSError) as e:
+        return RunInfo(
+            run_dir, shape_label(model), n_params, None, None, None, str(corpus or "?"), modified,
+            checkpoints, "unreadable", f"{METRICS}: {e}",
+        )  # fmt: skip
+    evals = [e.val.loss for e in events if isinstance(e, EvalEvent) and e.val.loss == e.val.loss]
+    saved = [e for e in events if isinstance(e, CheckpointEvent) and e.kind == "last"]
+    stepped = [e.iter for e in events if isinstance(e, (StepEvent, EvalEvent, DoneEvent))]
+    status = run_status(events, run_dir)
+    # What a resume would start from: the last checkpoint, not the last logged step.
+    it = saved[-1].iter if saved and status != "running" else max(stepped, default=None)
+    return RunInfo(
+        path=run_dir,
+        model=shape_label(model),
+        n_params=n_params,
+        iter=it,
+        length=RunLength.of(train),
+        best_val_loss=min(evals) if evals else None,
+        corpus=corpus if isinstance(corpus, str) else "?",
+        modified=modified,
+        checkpoints=checkpoints,
+        status=status,
+    )
+
+
+def list_runs(root: Path) -> list[RunInfo]:
+    """Runs in `root` (or `root` itself when it is a run), newest first."""
+    if not root.exists():
+        raise CharLMError(f"no such directory: {root}")
+    if not root.is_dir():
+        raise CharLMError(f"{root} is not a directory")
+    if is_run_dir(root):
+        candidates = [root]
+    else:
+        try:
+            entries = sorted(os.scandir(root), key=lambda e: e.name)
+        except OSError as e:
+            raise CharLMError(f"cannot list {root}: {e.strerror or e}") from None
+        candidates = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    infos = [i for i in map(run_info, candidates) if i is not None]
+    return sorted(infos, key=lambda i: i.modified, reverse=True)

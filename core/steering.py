@@ -1,0 +1,119 @@
+"""Steering: what the loop does next, decided once per step, the same on every rank.
+
+Requests come from outside: control.json (a dashboard, `steer`, any process that can
+write the run directory) and signals (Ctrl-C, SIGTERM, SIGHUP). Only rank 0 reads the
+file; `decide` broadcasts its stop/finished/paused to every rank in one collective, so
+under torchrun all ranks pause, stop and finish at the same step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core import distributed
+from core.control import DEFAULTS, BadControl, parse_control, write_control
+from core.rundir import CONTROL
+
+# Why a run stopped early, and the exit code the CLI gives it.
+STOP_CODES = {"stopped": 0, "interrupted": 130, "terminated": 143, "hangup": 129}
+STOP_REASONS = tuple(STOP_CODES)
+
+
+@dataclass(frozen=True)
+class Decision:
+    stop: str | None  # a key of STOP_CODES when the run must stop now
+    finished: bool  # the run's length is reached
+    paused: bool
+    save: bool  # a checkpoint was asked for (rank 0's business only)
+    sample: bool
+
+
+class ControlFile:
+    """The trainer's side of control.json: one stat per step, read when it changed.
+
+    A change is told by the file's inode as well as its mtime and size: writers replace
+    the file atomically, so every write is a new inode, even one that lands in the same
+    clock tick as the last (file timestamps are only as fine as the kernel's, ~4 ms).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / CONTROL
+        write_control(run_dir, **DEFAULTS)  # a stale file from an earlier run must not steer
+        # No signature yet: the first poll reads the file, so a request written between
+        # the reset above and that poll is still seen.
+        self._signature: tuple[int, int, int] | None = None
+        self._seen = {"save": 0, "sample": 0}
+        self.current = dict(DEFAULTS)
+
+    def poll(self) -> tuple[dict[str, Any], bool, bool, str | None]:
+        """(requests, new save, new sample, why the file was ignored if it was)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return self.current, False, False, None
+        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if signature == self._signature:
+            return self.current, False, False, None
+        self._signature = signature
+        try:
+            with self.path.open("rb") as f:
+                data = parse_control(f.read(1 << 16))
+        except (OSError, BadControl) as e:
+            return self.current, False, False, f"{CONTROL} ignored: {e}"
+        fresh = {k: data[k] > self._seen[k] for k in ("save", "sample")}
+        for k in ("save", "sample"):
+            self._seen[k] = max(self._seen[k], data[k])
+        self.current = data
+        return data, fresh["save"], fresh["sample"], None
+
+
+class Steering:
+    def __init__(self, run_dir: Path | None, dist: distributed.DistInfo, device: torch.device):
+        self.dist, self.device = dist, device
+        self.file = ControlFile(run_dir) if run_dir is not None and dist.is_main else None
+        self.stop_reason: str | None = None  # set by a signal, or a stop request
+        self.notes: list[str] = []  # for the loop to emit (a malformed control file)
+
+    def request_stop(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+
+    def decide(self, finished: bool) -> Decision:
+        save = sample = paused = False
+        if self.file is not None:
+            data, save, sample, note = self.file.poll()
+            if note:
+                self.notes.append(note)
+            if data["stop"]:
+                self.request_stop("stopped")
+            paused = bool(data["paused"])
+        code = STOP_REASONS.index(self.stop_reason) + 1 if self.stop_reason else 0
+        code, finished, paused = distributed.agree((code, finished, paused), self.dist, self.device)
+        stop = STOP_REASONS[code - 1] if code else None
+        return Decision(stop, bool(finished), bool(paused) and not stop, save, sample)
+
+
+@contextlib.contextmanager
+def stop_on_signals(steering: Steering) -> Iterator[None]:
+    """First Ctrl-C, SIGTERM (schedulers, `timeout`, containers) or SIGHUP (a closed
+    terminal): finish the step, save last.pt, exit with 128 + the signal. A second
+    Ctrl-C stops at once."""
+    reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hangup"}
+
+    def handler(signum: int, frame: Any) -> None:
+        if steering.stop_reason and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        steering.request_stop(reasons[signal.Signals(signum)])
+
+    previous = {s: signal.signal(s, handler) for s in reasons}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
