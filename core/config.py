@@ -13,7 +13,7 @@ from typing import Any
 
 from core.errors import CharLMError
 
-MODELS = ("bigram", "gpt")
+MODELS = ("bigram", "gpt", "mlp", "rnn", "gru", "lstm")  # zoo: mlp, rnn, gru, lstm
 ACTIVATIONS = ("gelu", "relu2")
 POSITIONS = ("learned", "rope")
 OPTIMIZERS = ("adamw", "muon")
@@ -156,6 +156,82 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_iters=10,
         sample_interval=1000,
     ),
+    # zoo: the model zoo's presets, each a few minutes on one laptop core. Step times
+    # are forward, backward, clip and AdamW step at the preset's shape (V = 65), median
+    # of 8, torch 2.13, one thread of a shared 2-core AVX2 machine (two threads there
+    # were 3-200x slower: other jobs held the second core, and every small op's OpenMP
+    # barrier waited for it).
+    # Bengio et al. 2003's MLP as in makemore, 16 characters of context; 283k params
+    # at V = 65; 16 ms/step: 6000 steps in ~1.6 min (a 15 s --time-budget run of this
+    # shape reaches val 1.94 on tinyshakespeare).
+    "mlp": dict(  # zoo
+        model="mlp",
+        block_size=16,
+        n_embd=64,
+        dropout=0.0,
+        batch_size=64,
+        max_iters=6000,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_iters=50,
+        weight_decay=0.01,
+        eval_interval=250,
+        eval_iters=20,
+        sample_interval=1000,
+    ),
+    # char-rnn's defaults (2 layers of 128, 50-character windows, batch 50, no dropout,
+    # lr 2e-3) for each recurrent cell, so the three compare at one shape; 3000 steps.
+    # 83k params, 16 ms/step: ~50 s.
+    "rnn": dict(  # zoo
+        model="rnn",
+        block_size=50,
+        n_layer=2,
+        n_embd=128,
+        dropout=0.0,
+        batch_size=50,
+        max_iters=3000,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_iters=50,
+        weight_decay=0.0,
+        eval_interval=250,
+        eval_iters=20,
+        sample_interval=1000,
+    ),
+    # 215k params, 50 ms/step: ~2.5 min.
+    "gru": dict(  # zoo
+        model="gru",
+        block_size=50,
+        n_layer=2,
+        n_embd=128,
+        dropout=0.0,
+        batch_size=50,
+        max_iters=3000,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_iters=50,
+        weight_decay=0.0,
+        eval_interval=250,
+        eval_iters=20,
+        sample_interval=1000,
+    ),
+    # 281k params, 50 ms/step: ~2.5 min (15 s: val 2.17).
+    "lstm": dict(  # zoo
+        model="lstm",
+        block_size=50,
+        n_layer=2,
+        n_embd=128,
+        dropout=0.0,
+        batch_size=50,
+        max_iters=3000,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_iters=50,
+        weight_decay=0.0,
+        eval_interval=250,
+        eval_iters=20,
+        sample_interval=1000,
+    ),
 }
 DEFAULT_PRESET = "cpu"
 
@@ -217,7 +293,7 @@ def validate(mcfg: ModelConfig, tcfg: TrainConfig) -> None:
         _positive(name, getattr(mcfg, name))
     if not 0.0 <= mcfg.dropout < 1.0:
         raise CharLMError(f"--dropout must be in [0, 1), not {mcfg.dropout}")
-    if mcfg.n_embd % mcfg.n_head:
+    if mcfg.model == "gpt" and mcfg.n_embd % mcfg.n_head:  # zoo: heads are GPT's alone
         raise CharLMError(f"--n-embd ({mcfg.n_embd}) must be divisible by --n-head ({mcfg.n_head})")
     if mcfg.activation not in ACTIVATIONS:
         raise CharLMError(
@@ -227,7 +303,7 @@ def validate(mcfg: ModelConfig, tcfg: TrainConfig) -> None:
         raise CharLMError(
             f"--position must be one of {', '.join(POSITIONS)}, not {mcfg.position!r}"
         )
-    if mcfg.position == "rope" and (mcfg.n_embd // mcfg.n_head) % 2:
+    if mcfg.model == "gpt" and mcfg.position == "rope" and (mcfg.n_embd // mcfg.n_head) % 2:  # zoo
         raise CharLMError(
             f"--position rope needs an even head size; --n-embd / --n-head is "
             f"{mcfg.n_embd // mcfg.n_head}"

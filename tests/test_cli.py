@@ -115,7 +115,7 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
         ([*train, "--data", str(corpus), "--dropout", "1.5"], "--dropout must be in"),
         ([*train, "--data", str(corpus), "--block-size", "0"], "--block-size must be greater"),
         (["--no-ui", "train", "--preset", "huge"], "unknown preset 'huge'"),
-        ([*train, "--model", "lstm"], "unknown model 'lstm'"),
+        ([*train, "--model", "rwkv"], "unknown model 'rwkv'"),  # zoo: lstm exists now
         ([*train, "--activation", "tanh"], "--activation must be one of gelu, relu2"),
         ([*train, "--position", "alibi"], "--position must be one of learned, rope"),
         ([*train, "--optimizer", "sgd"], "--optimizer must be one of adamw, muon"),
