@@ -94,11 +94,15 @@ def train(
     preset: Annotated[
         str | None,
         typer.Option(
-            help="tiny, seed, nanogpt-baby, cpu (default) or bigram; options below override it.",
+            help="tiny, seed, nanogpt-baby, cpu (default), bigram, mlp, rnn, gru or lstm; "  # zoo
+            "options below override it.",
             rich_help_panel=MODEL,
         ),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="gpt or bigram.", rich_help_panel=MODEL)] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="gpt, bigram, mlp, rnn, gru or lstm.", rich_help_panel=MODEL),  # zoo
+    ] = None,
     n_layer: Annotated[
         int | None, typer.Option(help="Transformer blocks.", rich_help_panel=MODEL)
     ] = None,
