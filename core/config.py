@@ -27,8 +27,10 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from core.errors import CharLMError
 
 Group = Literal["model", "optimisation", "schedule", "evaluation", "data", "system"]
-PresetName = Literal["cpu", "tiny", "seed", "nanogpt-baby", "bigram"]  # see PRESETS
-ModelName = Literal["bigram", "gpt"]
+PresetName = Literal[
+    "cpu", "tiny", "seed", "nanogpt-baby", "bigram", "mlp", "rnn", "gru", "lstm"
+]  # see PRESETS
+ModelName = Literal["bigram", "mlp", "rnn", "gru", "lstm", "gpt"]  # see core/models
 Activation = Literal["gelu", "relu2"]
 Position = Literal["learned", "rope"]
 OptimizerName = Literal["adamw", "muon"]
@@ -186,16 +188,25 @@ def _text_problem(value: str) -> str | None:
 
 @dataclass
 class ModelConfig:
-    model: ModelName = option("gpt", "Architecture.", "model", form="model")
+    model: ModelName = option(
+        "gpt",
+        "Architecture: bigram table, Bengio's MLP, char-rnn's rnn/gru/lstm, or gpt.",
+        "model",
+        form="model",
+    )
     vocab_size: int = option(
         0, "Filled from the corpus.", "model", range=Range(0, 0x110000), cli=False
     )
     block_size: int = option(
         128, "Context length in characters.", "model", range=positive_int(1 << 16)
     )
-    n_layer: int = option(4, "Layers (transformer blocks).", "model", range=positive_int(256))
-    n_head: int = option(4, "Attention heads.", "model", range=positive_int(256))
-    n_embd: int = option(128, "Embedding width.", "model", range=positive_int(16384))
+    n_layer: int = option(
+        4, "Layers: transformer blocks, or recurrent layers.", "model", range=positive_int(256)
+    )
+    n_head: int = option(4, "Attention heads (gpt).", "model", range=positive_int(256))
+    n_embd: int = option(
+        128, "Width: embeddings and the hidden state.", "model", range=positive_int(16384)
+    )
     dropout: float = option(0.0, "Dropout rate.", "model", range=FRACTION)
     bias: bool = option(True, "Biases in linear layers and LayerNorms.", "model")
     activation: Activation = option(
@@ -421,6 +432,46 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_iters=10,
         sample_interval=1000,
     ),
+    # The model zoo, each a few minutes on one laptop core. Step times are forward,
+    # backward, clip and AdamW step at the preset's shape (V = 65), median of 8, torch
+    # 2.13, one thread of a shared 2-core machine.
+    # Bengio et al. 2003's MLP as in makemore, 16 characters of context; 283k params at
+    # V = 65; 16 ms/step: 6000 steps in ~1.6 min (15 s reach val 1.94 on tinyshakespeare).
+    "mlp": dict(
+        model="mlp",
+        block_size=16,
+        n_embd=64,
+        optimizer="adamw",
+        batch_size=64,
+        max_iters=6000,
+        lr=2e-3,
+        min_lr=2e-4,
+        weight_decay=0.01,
+        eval_interval=250,
+        eval_iters=20,
+        sample_interval=1000,
+    ),
+    # char-rnn's defaults (2 layers of 128, 50-character windows, batch 50, no dropout,
+    # lr 2e-3) for each recurrent cell, so the three compare at one shape; 3000 steps.
+    # rnn: 83k params, 16 ms/step, ~50 s; gru: 215k, 50 ms, ~2.5 min; lstm: 281k, 50 ms.
+    **{
+        cell: dict(
+            model=cell,
+            block_size=50,
+            n_layer=2,
+            n_embd=128,
+            optimizer="adamw",
+            batch_size=50,
+            max_iters=3000,
+            lr=2e-3,
+            min_lr=2e-4,
+            weight_decay=0.0,
+            eval_interval=250,
+            eval_iters=20,
+            sample_interval=1000,
+        )
+        for cell in ("rnn", "gru", "lstm")
+    },
 }
 DEFAULT_PRESET = "cpu"
 assert set(PRESETS) == set(get_args(PresetName)), "PresetName and PRESETS must agree"

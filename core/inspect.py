@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from core.evaluate import eval_mode
+from core.sampling import context_start
 from core.vocab import Vocab
 
 
@@ -14,9 +15,13 @@ def next_char_distribution(
 ) -> list[tuple[str, float]]:
     """The k likeliest next characters after `text`, with their probabilities.
 
-    Characters outside the vocabulary are skipped; an empty context has no answer.
+    Characters outside the vocabulary are skipped; an empty context has no answer. The
+    model reads what generation would read first (core.sampling.context_start): the last
+    context_size characters, or the whole text for a recurrent model, whose decoding
+    carries its state through all of it.
     """
-    ids = [vocab.stoi[ch] for ch in text if ch in vocab.stoi][-model.context_size :]
+    ids = [vocab.stoi[ch] for ch in text if ch in vocab.stoi]
+    ids = ids[context_start(model, len(ids)) :]
     if not ids:
         return []
     with eval_mode(model):

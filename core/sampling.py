@@ -14,6 +14,7 @@ import torch.nn as nn
 
 from core.errors import CharLMError
 from core.evaluate import eval_mode
+from core.models.protocol import IncrementalModel, context_kind
 from core.vocab import Vocab
 
 Precision = Literal["auto", "fp32", "int8"]
@@ -88,7 +89,7 @@ def next_token(logits: torch.Tensor, params: SamplingParams, g: torch.Generator)
 
 
 def window_start(n_ids: int, start: int, context: int) -> int:
-    """Where the model's context begins once there are n_ids characters.
+    """Where a "window" model's context begins once there are n_ids characters.
 
     A full window drops its oldest quarter at once (not one character per step), so a
     KV cache can be re-filled from the rest every context/4 characters instead of
@@ -97,6 +98,21 @@ def window_start(n_ids: int, start: int, context: int) -> int:
     if n_ids - start <= context:
         return start
     return n_ids - max(1, context * 3 // 4)
+
+
+def context_start(model: nn.Module, n_ids: int, start: int | None = None) -> int:
+    """Where the characters a model reads for its next prediction begin.
+
+    `start`: where they began one character earlier (None: this is the first read).
+    "unbounded" models read everything; "sliding" ones the last context_size characters;
+    "window" ones (GPT) the last context_size at first, then follow window_start.
+    """
+    kind, context = context_kind(model), model.context_size
+    if kind == "unbounded":
+        return 0
+    if kind == "sliding" or start is None:
+        return max(0, n_ids - context)
+    return window_start(n_ids, start, context)
 
 
 def generate(
@@ -111,39 +127,42 @@ def generate(
 ) -> Iterator[int]:
     """Yield new token ids one by one (streaming).
 
-    With a KV cache (GPT), each character costs one position's step (`GPT.step`);
-    without (bigram, or use_cache=False), the whole context window is recomputed each
-    time. `decoder`, when given, computes those one-position steps instead of `model` (e.g.
-    its int8 copy from core.models.quant): single rows are bound by weight bandwidth,
-    while the prompt and the window refills are whole matrices, faster in fp32.
+    An incremental model (core.models.protocol: GPT, MLP, RNN/GRU/LSTM) reads the prompt
+    into a cache once, then costs one `step` per character: one position's forward pass
+    (GPT), one window of ids (MLP) or one time step (recurrent, however long the text).
+    A "window" model's cache is re-filled when its window moves; the others' never is.
+    Without a cache (bigram, or use_cache=False), the context is re-read each time.
+    `decoder`, when given, computes those steps instead of `model` (e.g. a GPT's int8
+    copy from core.models.quant): single rows are bound by weight bandwidth, while the
+    prompt and the window refills are whole matrices, faster in fp32.
     """
     if not prompt_ids:
         raise CharLMError("generation needs at least one character of context")
-    context = model.context_size
     ids = list(prompt_ids)
-    start = max(0, len(ids) - context)
-    cached = use_cache and hasattr(model, "new_cache")
+    start = context_start(model, len(ids))
+    cached = use_cache and isinstance(model, IncrementalModel)
+    refills = context_kind(model) == "window"  # the only kind whose cache cannot slide
     stepper = decoder if decoder is not None else model  # one new position at a time
     with eval_mode(model):
         cache = model.new_cache() if cached else None
 
-        def forward_window() -> torch.Tensor:
+        def read_context() -> torch.Tensor:
             x = torch.tensor([ids[start:]], dtype=torch.long, device=device)
             if cache is not None:
                 cache.reset()
             logits = model(x, cache=cache)[0] if cache is not None else model(x)[0]
             return logits[0, -1]
 
-        logits = forward_window()
+        logits = read_context()
         for n in range(max_new_tokens):
             tok = next_token(logits.float().cpu(), params, generator)
             ids.append(tok)
             yield tok
             if n == max_new_tokens - 1:
                 break
-            new_start = window_start(len(ids), start, context)
-            if cache is None or new_start != start:
-                start = new_start
-                logits = forward_window()
+            new_start = context_start(model, len(ids), start)
+            moved, start = new_start != start, new_start
+            if cache is None or (refills and moved):
+                logits = read_context()
             else:
                 logits = stepper.step(tok, cache)

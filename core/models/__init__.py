@@ -1,27 +1,47 @@
-"""Models: a bigram table and a GPT-style decoder, built from a ModelConfig."""
+"""Models, built from a ModelConfig: a bigram table, Bengio's MLP, char-rnn's recurrent
+nets (rnn, gru, lstm) and a GPT-style decoder. core/models/protocol.py says what
+generation asks of them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import torch.nn as nn
 
-from core.config import ModelConfig
+from core.config import ModelConfig, ModelName
 from core.errors import CharLMError
 from core.models.bigram import Bigram
 from core.models.gpt import GPT
+from core.models.mlp import BengioMLP
+from core.models.recurrent import CELLS, Recurrent
 
-__all__ = ["GPT", "Bigram", "LayerSummary", "build_model", "count_params", "summarize"]
+__all__ = [
+    "GPT",
+    "BengioMLP",
+    "Bigram",
+    "LayerSummary",
+    "Recurrent",
+    "build_model",
+    "count_params",
+    "summarize",
+]
 
 
-def build_model(cfg: ModelConfig) -> Bigram | GPT:
+def build_model(cfg: ModelConfig) -> Bigram | BengioMLP | Recurrent | GPT:
     if cfg.vocab_size <= 0:
         raise CharLMError("the model needs a vocabulary of at least one character")
     if cfg.model == "bigram":
         return Bigram(cfg)
+    if cfg.model == "mlp":
+        return BengioMLP(cfg)
+    if cfg.model in CELLS:
+        return Recurrent(cfg)
     if cfg.model == "gpt":
         return GPT(cfg)
-    raise CharLMError(f"unknown model {cfg.model!r}: choose bigram or gpt")
+    raise CharLMError(
+        f"unknown model {cfg.model!r}: choose one of {', '.join(get_args(ModelName))}"
+    )
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:

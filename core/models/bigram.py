@@ -7,9 +7,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.config import ModelConfig
+from core.models.protocol import ContextKind
 
 
 class Bigram(nn.Module):
+    context_kind: ContextKind = "sliding"  # the last character, wherever it sits
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg

@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.config import Activation, ModelConfig, Position
+from core.models.protocol import ContextKind
 
 
 class KVCache:
@@ -134,6 +135,9 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    # Keys depend on where characters sit in the window: a sliding window re-fills.
+    context_kind: ContextKind = "window"
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         if cfg.activation not in get_args(Activation) or cfg.position not in get_args(Position):

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from core.errors import CharLMError
-from core.models.gpt import MLP
+from core.models.gpt import GPT, MLP
 
 
 def _int8_mm(x: torch.Tensor, w_int8: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
@@ -104,14 +104,18 @@ def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Mod
     check_precision(precision)
     if precision == "fp32":
         return None
-    quantizable = hasattr(model, "new_cache")  # the bigram model is a table, not matmuls
+    # Only GPT.step calls its Linear layers through their forward, which an Int8Linear
+    # replaces: the bigram model is a table, and the recurrent models' fused kernels
+    # read their fp32 weights directly. The MLP's step reads one matrix, small enough to
+    # stay in cache, where streaming fewer bytes saves nothing.
+    quantizable = isinstance(model, GPT)
     if precision == "auto":
         fast = quantizable and device == "cpu" and int8_available(device)
         return quantize_int8(model) if fast else None
     if not quantizable:
-        raise CharLMError(
-            "--precision int8 applies to gpt models: a bigram model is a lookup table"
-        )
+        name = getattr(getattr(model, "config", None), "model", type(model).__name__)
+        why = "a bigram model is a lookup table" if name == "bigram" else f"{name} decodes in fp32"
+        raise CharLMError(f"--precision int8 applies to gpt models: {why}")
     if not int8_available(device):
         raise CharLMError(
             f"this PyTorch build has no int8 kernel for {device}: use --precision fp32"
