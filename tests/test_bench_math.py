@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from _nanogpt import encode, lr_at, split
+from startup import parse_importtime
 from vs_nanogpt import Crossing, crossing_time, describe_speedup
 
 from core.data import split_point
@@ -94,3 +96,13 @@ def test_encode_round_trips() -> None:
     assert chars == "".join(sorted(set(text)))
     assert "".join(chars[i] for i in ids) == text
 
+
+def test_parse_importtime() -> None:
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |   _io\n"
+        "import time:      2000 |      15000 | torch\n"
+        "some other line\n"
+    )
+    assert parse_importtime(stderr) == [(120, 120, "   _io"), (15000, 2000, " torch")]
+    assert math.isclose(sum(c for c, _, _ in parse_importtime(stderr)), 15120)
