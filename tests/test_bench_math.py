@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -104,5 +103,4 @@ def test_parse_importtime() -> None:
         "import time:      2000 |      15000 | torch\n"
         "some other line\n"
     )
-    assert parse_importtime(stderr) == [(120, 120, "   _io"), (15000, 2000, " torch")]
-    assert math.isclose(sum(c for c, _, _ in parse_importtime(stderr)), 15120)
+    assert parse_importtime(stderr) == [(120, 120, 1, "_io"), (15000, 2000, 0, "torch")]
