@@ -1,7 +1,7 @@
 """Time to quality against nanoGPT's README CPU recipe: how much sooner we reach its loss.
 
     python bench/vs_nanogpt.py                          # ~16 min: the measurement
-    python bench/vs_nanogpt.py --scale 0.05             # smoke test: every budget x 0.05
+    python bench/vs_nanogpt.py --scale 0.05 --threads 1 # smoke test: every budget x 0.05
     python bench/vs_nanogpt.py --skip-baseline 1.68 --set lr=5e-3   # try a lever
 
 1. Baseline (in this process): a nanoGPT-style GPT-2 (bench/_nanogpt.py) with the README's
@@ -23,7 +23,9 @@ core.evaluate.evaluate_split, what `charlm-tui eval` runs.
 
 "How many times sooner": our (log budget, loss) points are interpolated linearly in
 log(time) where they cross the baseline's loss; the speed-up is budget / that time.
-Runs one after another, each with the whole machine.
+Runs one after another, each with the whole machine. On a busy shared VM torch's two
+threads can run 10x slower than one (OpenMP waits on a descheduled thread): --threads 1
+gives both sides one thread, for smoke tests there; measure on a quiet machine.
 """
 
 from __future__ import annotations
@@ -239,7 +241,16 @@ def main() -> None:
         "--skip-baseline", type=float, default=None, metavar="LOSS", help="reuse a baseline loss"
     )
     ap.add_argument("--data", default=None, help="corpus (default: tinyshakespeare)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for both sides (default 0: torch's default; 1 survives a busy VM)",
+    )
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        args.set.append(f"threads={args.threads}")
     spec = args.data or corpus()
     overrides = dict(kv.split("=", 1) for kv in args.set)
     budget = args.budget * args.scale
