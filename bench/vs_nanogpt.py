@@ -1,0 +1,325 @@
+"""Time to quality against nanoGPT's README CPU recipe: how much sooner we reach its loss.
+
+    python bench/vs_nanogpt.py                          # ~16 min: the measurement
+    python bench/vs_nanogpt.py --scale 0.05 --threads 1 # smoke test: every budget x 0.05
+    python bench/vs_nanogpt.py --skip-baseline 1.68 --set lr=5e-3   # try a lever
+
+1. Baseline (in this process): a nanoGPT-style GPT-2 (bench/_nanogpt.py) with the README's
+   CPU recipe: 4 layers x 4 heads x 128, block 64, batch 12, dropout 0, AdamW lr 1e-3,
+   betas (0.9, 0.99), weight decay 0.1 on 2-d parameters, warmup 100 then cosine to 1e-4
+   over the run, grad clip 1, eager fp32, torch's default threads. It gets --budget seconds
+   of training: ~50 steps are timed first (after a short warm-up, on a throwaway copy) and
+   max_iters = budget / step time, so the cosine ends where the run does; the real training
+   wall time is reported. Warmup is min(100, max_iters // 4) so tiny smoke budgets decay too.
+2. Ours: the real CLI, `charlm-tui --no-ui train --preset cpu --time-budget B`, at each of
+   --ours (default: the budget, 1/2, 1/4 and 2/15 of it: 300, 150, 75, 40 s), then
+   `charlm-tui eval best.pt --split val --json` (best.pt, as bench/time_to_quality.py
+   reports). Our budget is wall-clock and includes our evals, samples and checkpoints
+   (~4%); the baseline's is pure training.
+
+Every loss is the full validation split (the last 10% of the characters), every
+character predicted once in consecutive windows of each model's block size:
+core.evaluate.evaluate_split, what `charlm-tui eval` runs.
+
+"How many times sooner": our (log budget, loss) points are interpolated linearly in
+log(time) where they cross the baseline's loss; the speed-up is budget / that time.
+Runs one after another, each with the whole machine. On a busy shared VM torch's two
+threads can run 10x slower than one (OpenMP waits on a descheduled thread): --threads 1
+gives both sides one thread, for smoke tests there; measure on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from _nanogpt import GPT, GPTConfig, adamw, batch, encode, lr_at
+from common import ROOT, corpus, machine, table
+
+from core.data import load_corpus, split_point
+from core.evaluate import evaluate_split
+from core.rundir import read_jsonl
+
+# nanoGPT's README CPU recipe (config/train_shakespeare_char.py with the CPU overrides).
+RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12)
+LR, MIN_LR, WARMUP, BETAS, WEIGHT_DECAY, CLIP = 1e-3, 1e-4, 100, (0.9, 0.99), 0.1, 1.0
+CALIBRATION_STEPS, CALIBRATION_WARMUP = 50, 5
+EVAL_BATCH = 32  # windows per forward pass, as `charlm-tui eval`
+
+
+# -- the speed-up, from (time, loss) points --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """When our loss reaches the target, estimated from (budget, loss) points.
+
+    kind: "interpolated" between the two budgets around the crossing; "extrapolated"
+    when even the smallest budget reaches it (seconds then from the two smallest, and
+    `bound` the smallest budget: the crossing is no later); "not reached".
+    """
+
+    kind: str
+    seconds: float | None
+    bound: float | None = None
+
+
+def _log_line(p: tuple[float, float], q: tuple[float, float], target: float) -> float:
+    (t1, l1), (t2, l2) = p, q
+    frac = (target - l1) / (l2 - l1)
+    return math.exp(math.log(t1) + frac * (math.log(t2) - math.log(t1)))
+
+
+def crossing_time(points: Sequence[tuple[float, float]], target: float) -> Crossing:
+    """Seconds at which loss(t) reaches `target`, linear in log(t) between budgets.
+
+    With noisy, non-monotonic points it takes the last budget still above the target and
+    the next one: the later (conservative) crossing.
+    """
+    if not points:
+        raise ValueError("no points")
+    if any(t <= 0 for t, _ in points):
+        raise ValueError("budgets must be positive")
+    pts = sorted(points)
+    above = [i for i, (_, loss) in enumerate(pts) if loss > target]
+    if not above:
+        if len(pts) < 2 or pts[1][1] >= pts[0][1]:
+            return Crossing("extrapolated", None, pts[0][0])
+        seconds = min(_log_line(pts[0], pts[1], target), pts[0][0])
+        return Crossing("extrapolated", seconds, pts[0][0])
+    last = above[-1]
+    if last == len(pts) - 1:
+        return Crossing("not reached", None)
+    return Crossing("interpolated", _log_line(pts[last], pts[last + 1], target))
+
+
+def describe_speedup(budget: float, crossing: Crossing) -> str:
+    """'3.1x (at 97 s)', '>= 7.5x (extrapolated: 11.2x)' or 'not reached'."""
+    if crossing.kind == "not reached":
+        return "not reached"
+    if crossing.kind == "extrapolated":
+        text = f">= {budget / crossing.bound:.2g}x"
+        if crossing.seconds is not None:
+            text += f" (extrapolated: {budget / crossing.seconds:.3g}x at {crossing.seconds:.3g} s)"
+        return text
+    return f"{budget / crossing.seconds:.3g}x (at {crossing.seconds:.3g} s)"
+
+
+# -- the baseline ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    loss: float
+    iters: int
+    train_s: float
+    tokens_per_s: float
+    step_ms: float  # calibrated
+
+
+def _train(
+    model: GPT, data, steps: int, max_iters: int, warmup: int, seed: int, device: torch.device
+) -> None:
+    opt = adamw(model, LR, WEIGHT_DECAY, BETAS)
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    for it in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(it, LR, MIN_LR, warmup, max_iters)
+        x, y = batch(data, RECIPE["block_size"], RECIPE["batch_size"], g, device)
+        _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+
+
+def run_baseline(spec: str, budget: float, seed: int = 1337) -> BaselineResult:
+    cpu = torch.device("cpu")
+    chars, ids = encode(load_corpus(spec).text)
+    cut = split_point(len(ids), 0.1)
+    train, val = ids[:cut], ids[cut:]
+    torch.manual_seed(seed)
+    cfg = GPTConfig(
+        vocab_size=len(chars),
+        block_size=RECIPE["block_size"],
+        n_layer=RECIPE["n_layer"],
+        n_head=RECIPE["n_head"],
+        n_embd=RECIPE["n_embd"],
+    )
+    model = GPT(cfg)
+    # Calibrate on a throwaway copy: the real run starts from the untouched weights.
+    twin = copy.deepcopy(model)
+    _train(twin, train, CALIBRATION_WARMUP, 1000, WARMUP, seed + 1, cpu)
+    t = time.perf_counter()
+    _train(twin, train, CALIBRATION_STEPS, 1000, WARMUP, seed + 2, cpu)
+    step_s = (time.perf_counter() - t) / CALIBRATION_STEPS
+    del twin
+    max_iters = max(1, int(budget / step_s))
+    warmup = min(WARMUP, max_iters // 4)
+    t = time.perf_counter()
+    _train(model, train, max_iters, max_iters, warmup, seed, cpu)
+    train_s = time.perf_counter() - t
+    loss = evaluate_split(model, val, cfg.block_size, EVAL_BATCH).loss
+    tokens = max_iters * RECIPE["batch_size"] * RECIPE["block_size"]
+    return BaselineResult(loss, max_iters, train_s, tokens / train_s, step_s * 1e3)
+
+
+# -- ours ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OursResult:
+    budget: float
+    loss: float  # full split, best.pt
+    iters: int
+    train_s: float  # training steps only
+    elapsed_s: float  # the run's wall clock, which the budget bounds
+    tokens_per_s: float
+
+
+def run_ours(
+    spec: str, preset: str, budget: float, overrides: dict[str, str], tmp: Path
+) -> OursResult:
+    out = tmp / f"run-{budget:g}"
+    argv = [sys.executable, "-m", "tui.cli", "--no-ui", "train", "--data", spec]
+    argv += ["--preset", preset, "--time-budget", str(budget), "--out", str(out), "--overwrite"]
+    for k, v in overrides.items():
+        argv += ["--" + k.replace("_", "-"), v]
+    subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "eval", str(out / "best.pt"), "--split", "val", "--json"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    score = json.loads(result.stdout)
+    records = read_jsonl(out / "metrics.jsonl")
+    done = [r for r in records if r["event"] == "done"][-1]
+    t_train = sum(r["t_train_s"] for r in records if r["event"] == "eval")
+    config = json.loads((out / "config.json").read_text())
+    tokens = done["iter"] * config["train"]["batch_size"] * config["model"]["block_size"]
+    return OursResult(
+        budget, score["loss"], done["iter"], t_train, done["elapsed_s"], tokens / max(t_train, 1e-9)
+    )
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def parse_budgets(text: str) -> list[float]:
+    return [float(b) for b in text.split(",") if b.strip()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--budget", type=float, default=300.0, help="baseline's training seconds")
+    ap.add_argument(
+        "--ours",
+        type=parse_budgets,
+        default=None,
+        help="our budgets, comma-separated (default: budget x 1, 1/2, 1/4, 2/15)",
+    )
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every budget (smoke tests)")
+    ap.add_argument("--preset", default="cpu")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--skip-baseline", type=float, default=None, metavar="LOSS", help="reuse a baseline loss"
+    )
+    ap.add_argument("--data", default=None, help="corpus (default: tinyshakespeare)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for both sides (default 0: torch's default; 1 survives a busy VM)",
+    )
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        args.set.append(f"threads={args.threads}")
+    spec = args.data or corpus()
+    overrides = dict(kv.split("=", 1) for kv in args.set)
+    budget = args.budget * args.scale
+    ours_budgets = [b * args.scale for b in args.ours] if args.ours else None
+    if ours_budgets is None:
+        ours_budgets = [budget, budget / 2, budget / 4, budget * 40 / 300]
+    ours_budgets = sorted(set(ours_budgets), reverse=True)
+
+    print(f"machine: {machine()}\ncorpus {spec}", flush=True)
+    rows: list[list[object]] = []
+    if args.skip_baseline is None:
+        base = run_baseline(spec, budget)
+        target = base.loss
+        rows.append(
+            [
+                "nanoGPT-style, README CPU recipe",
+                f"{budget:g}",
+                base.iters,
+                f"{base.train_s:.1f}",
+                f"{base.tokens_per_s / 1e3:.1f}k",
+                f"{base.loss:.4f}",
+            ]
+        )
+        print(
+            f"baseline: {base.iters} iters (calibrated at {base.step_ms:.1f} ms/step), "
+            f"{base.train_s:.1f} s, full-split val {base.loss:.4f}",
+            flush=True,
+        )
+    else:
+        target = args.skip_baseline
+        rows.append(["nanoGPT-style (given)", f"{budget:g}", "-", "-", "-", f"{target:.4f}"])
+    ours: list[OursResult] = []
+    label = f"charlm-tui --preset {args.preset}"
+    label += "".join(f" {k}={v}" for k, v in overrides.items())
+    with tempfile.TemporaryDirectory() as d:
+        for b in ours_budgets:
+            r = run_ours(spec, args.preset, b, overrides, Path(d))
+            ours.append(r)
+            rows.append(
+                [
+                    label,
+                    f"{b:g}",
+                    r.iters,
+                    f"{r.train_s:.1f} ({r.elapsed_s:.1f} wall)",
+                    f"{r.tokens_per_s / 1e3:.1f}k",
+                    f"{r.loss:.4f}",
+                ]
+            )
+            print(f"ours at {b:g} s: {r.iters} iters, full-split val {r.loss:.4f}", flush=True)
+
+    crossing = crossing_time([(r.budget, r.loss) for r in ours], target)
+    same = [r for r in ours if math.isclose(r.budget, budget)]
+    same = same or [max(ours, key=lambda r: r.budget)]
+    print()
+    print(table(["side", "budget s", "iters", "train s", "tok/s", "val (full split)"], rows))
+    print()
+    print(
+        f"We reach the baseline's {budget:g}-s loss ({target:.4f}) sooner by: "
+        f"**{describe_speedup(budget, crossing)}**"
+    )
+    print(
+        f"Ours at {same[0].budget:g} s minus the baseline: {same[0].loss - target:+.4f} nats "
+        "(target: -0.25 or lower)"
+    )
+    print(
+        "Ours scores best.pt (as bench/time_to_quality.py); our budgets are wall clock "
+        "including evals and checkpoints, the baseline's is training alone."
+    )
+
+
+if __name__ == "__main__":
+    main()

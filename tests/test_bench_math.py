@@ -1,0 +1,106 @@
+"""The arithmetic of the benchmark scripts: deterministic, no training."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from _nanogpt import encode, lr_at, split
+from startup import parse_importtime
+from vs_nanogpt import Crossing, crossing_time, describe_speedup
+
+from core.data import split_point
+
+
+def test_crossing_interpolates_in_log_time() -> None:
+    # 1.70 at 75 s, 1.50 at 300 s: 1.60 is halfway in log time, at sqrt(75 * 300) = 150 s.
+    points = [(300.0, 1.50), (150.0, 1.58), (75.0, 1.70), (40.0, 1.80)]
+    c = crossing_time([(75.0, 1.70), (300.0, 1.50)], 1.60)
+    assert c.kind == "interpolated"
+    assert c.seconds == pytest.approx(150.0)
+    c = crossing_time(points, 1.64)  # between 75 s (1.70) and 150 s (1.58): half of 1.64
+    assert c.kind == "interpolated"
+    assert c.seconds == pytest.approx(75.0 * 2**0.5)
+    assert describe_speedup(300.0, c) == f"{300 / (75 * 2**0.5):.3g}x (at {75 * 2**0.5:.3g} s)"
+
+
+def test_crossing_on_a_budget_is_that_budget() -> None:
+    c = crossing_time([(40.0, 1.8), (75.0, 1.7), (150.0, 1.6)], 1.7)
+    assert c.kind == "interpolated"
+    assert c.seconds == pytest.approx(75.0)
+
+
+def test_noisy_points_give_the_later_crossing() -> None:
+    # 75 s dips under the target, 150 s is back above: the crossing counted is 150 -> 300.
+    points = [(40.0, 1.80), (75.0, 1.62), (150.0, 1.66), (300.0, 1.55)]
+    c = crossing_time(points, 1.64)
+    assert c.kind == "interpolated"
+    assert 150.0 < c.seconds < 300.0
+
+
+def test_not_reached() -> None:
+    c = crossing_time([(40.0, 1.9), (300.0, 1.7)], 1.6)
+    assert c == Crossing("not reached", None)
+    assert describe_speedup(300.0, c) == "not reached"
+
+
+def test_smallest_budget_already_better_extrapolates_with_a_bound() -> None:
+    # 1.50 at 40 s and 1.40 at 80 s: the line reaches 1.55 at 40 / sqrt(2) s.
+    c = crossing_time([(80.0, 1.40), (40.0, 1.50)], 1.55)
+    assert c.kind == "extrapolated"
+    assert c.bound == 40.0
+    assert c.seconds == pytest.approx(40.0 / 2**0.5)
+    text = describe_speedup(300.0, c)
+    assert text.startswith(">= 7.5x")
+    assert f"{300 / (40 / 2**0.5):.3g}x" in text
+
+
+def test_extrapolation_needs_a_falling_loss() -> None:
+    c = crossing_time([(40.0, 1.50), (80.0, 1.52)], 1.55)  # noise: no slope to follow
+    assert c == Crossing("extrapolated", None, 40.0)
+    assert describe_speedup(300.0, c) == ">= 7.5x"
+
+
+def test_crossing_rejects_bad_input() -> None:
+    with pytest.raises(ValueError):
+        crossing_time([], 1.5)
+    with pytest.raises(ValueError):
+        crossing_time([(0.0, 1.5)], 1.5)
+
+
+def test_lr_schedule() -> None:
+    assert lr_at(0, 1e-3, 1e-4, 100, 1000) == pytest.approx(1e-3 / 101)
+    assert lr_at(99, 1e-3, 1e-4, 100, 1000) == pytest.approx(1e-3 * 100 / 101)
+    assert lr_at(100, 1e-3, 1e-4, 100, 1000) == pytest.approx(1e-3)
+    assert lr_at(550, 1e-3, 1e-4, 100, 1000) == pytest.approx(5.5e-4)
+    assert lr_at(1000, 1e-3, 1e-4, 100, 1000) == pytest.approx(1e-4)
+    assert lr_at(5000, 1e-3, 1e-4, 100, 1000) == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 9, 10, 11, 1_115_394])
+def test_baseline_split_is_charlm_tuis(n: int) -> None:
+    train, val = split(np.arange(n))
+    assert len(train) == split_point(n, 0.1)
+    assert len(train) + len(val) == n
+
+
+def test_encode_round_trips() -> None:
+    text = "First Citizen:\nBefore we proceed, hear me speak. é!"
+    chars, ids = encode(text)
+    assert chars == "".join(sorted(set(text)))
+    assert "".join(chars[i] for i in ids) == text
+
+
+def test_parse_importtime() -> None:
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |   _io\n"
+        "import time:      2000 |      15000 | torch\n"
+        "some other line\n"
+    )
+    assert parse_importtime(stderr) == [(120, 120, 1, "_io"), (15000, 2000, 0, "torch")]
