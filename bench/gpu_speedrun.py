@@ -166,9 +166,13 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_ours(args: argparse.Namespace) -> dict[str, Any]:
-    import core.train as engine
+    import typer
+
+    from core.distributed import DistInfo
     from core.events import EvalEvent, StepEvent
+    from core.train import Trainer, execute
     from tui import cli
+    from tui.console import ConsolePrinter
 
     steps: list[float] = []
     checks: list[dict[str, float]] = []
@@ -176,8 +180,8 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     class FullSplitCheck:
         """A sink: at each of the trainer's evals, score the full val split; stop at target."""
 
-        def __init__(self, trainer: engine.Trainer) -> None:
-            self.trainer = trainer
+        def __init__(self, trainer: Trainer, steering: Any) -> None:
+            self.trainer, self.steering = trainer, steering
 
         def handle(self, event: object) -> None:
             if isinstance(event, StepEvent):
@@ -186,29 +190,28 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
                 if checks and checks[-1]["iter"] == event.iter:
                     return
                 tr = self.trainer
-                val = full_split(tr.raw_model, tr.dataset.val, tr.mcfg.block_size, tr.device)
+                val = full_split(tr.model, tr.dataset.val, tr.mcfg.block_size, tr.device)
                 checks.append({"iter": event.iter, "steps_s": sum(steps), "val": val})
                 print(f"ours: iter {event.iter}, {sum(steps):.1f} s training, val {val:.4f}")
                 if val <= args.target:
-                    tr.control.stop("stopped")
+                    self.steering.request_stop("stopped")
 
         def close(self) -> None:
             pass
 
-    original = engine.prepare
-
-    def prepare(*a: Any, **kw: Any) -> engine.Trainer:
-        trainer = original(*a, **kw)
-        trainer.sinks.append(FullSplitCheck(trainer))
-        return trainer
-
-    engine.prepare = prepare
     with tempfile.TemporaryDirectory() as d:
-        argv = ["--no-ui", "train", *shlex.split(args.ours_args), "--data", str(args.data)]
+        argv = [*shlex.split(args.ours_args), "--data", str(args.data)]
         argv += ["--eval-interval", str(args.check_every), "--out", f"{d}/run", "--overwrite"]
-        code = cli.run(argv)
-    if code != 0:
-        raise SystemExit(f"gpu_speedrun: our CLI exited with {code}: charlm-tui {shlex.join(argv)}")
+        command = typer.main.get_command(cli.app).commands["train"]  # type: ignore[attr-defined]
+        try:
+            plan = cli.plan_from_options(command.make_context("train", argv).params)
+        except Exception as e:  # a bad option, or a preset this checkout does not have
+            raise SystemExit(f"gpu_speedrun: charlm-tui train {shlex.join(argv)}: {e}") from None
+        done = execute(
+            plan, DistInfo(), sinks=[ConsolePrinter()], watchers=lambda t, s: [FullSplitCheck(t, s)]
+        )
+    if done.reason not in ("finished", "stopped"):
+        raise SystemExit(f"gpu_speedrun: our run ended {done.reason}: {done.message}")
     if not checks:
         raise SystemExit("gpu_speedrun: our run made no evals after iteration 0: nothing to score")
     median = statistics.median(steps[1:]) if len(steps) > 1 else steps[0]

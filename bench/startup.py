@@ -30,7 +30,7 @@ from pathlib import Path
 
 from common import ROOT, corpus, machine, table
 
-from core.rundir import read_jsonl
+from core.records import read_records
 
 HERE = Path(__file__).resolve().parent
 Imports = list[tuple[int, int, int, str]]  # (cumulative us, self us, depth, module)
@@ -66,10 +66,10 @@ def run_ours(spec: str, preset: str, out: Path) -> dict[str, float]:
     t0 = time.time()
     subprocess.run(ours_argv(spec, preset, out), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     t_end = time.time()
-    records = read_jsonl(out / "metrics.jsonl")
+    records = read_records(out / "metrics.jsonl")
 
     def stamp(event: str, it: int, last: bool = False) -> float:
-        hits = [r["time"] for r in records if r["event"] == event and r.get("iter") == it]
+        hits = [r.time for r in records if r.EVENT == event and r.iter == it]
         return hits[-1] if last else hits[0]
 
     start = stamp("start", 0)

@@ -49,7 +49,8 @@ from common import ROOT, corpus, machine, table
 
 from core.data import load_corpus, split_point
 from core.evaluate import evaluate_split
-from core.rundir import read_jsonl
+from core.events import DoneEvent, EvalEvent
+from core.records import read_records
 
 # nanoGPT's README CPU recipe (config/train_shakespeare_char.py with the CPU overrides).
 RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12)
@@ -206,13 +207,13 @@ def run_ours(
         text=True,
     )
     score = json.loads(result.stdout)
-    records = read_jsonl(out / "metrics.jsonl")
-    done = [r for r in records if r["event"] == "done"][-1]
-    t_train = sum(r["t_train_s"] for r in records if r["event"] == "eval")
+    records = read_records(out / "metrics.jsonl")
+    done = [r for r in records if isinstance(r, DoneEvent)][-1]
+    t_train = sum(r.t_train_s for r in records if isinstance(r, EvalEvent))
     config = json.loads((out / "config.json").read_text())
-    tokens = done["iter"] * config["train"]["batch_size"] * config["model"]["block_size"]
+    tokens = done.iter * config["train"]["batch_size"] * config["model"]["block_size"]
     return OursResult(
-        budget, score["loss"], done["iter"], t_train, done["elapsed_s"], tokens / max(t_train, 1e-9)
+        budget, score["loss"], done.iter, t_train, done.elapsed_s, tokens / max(t_train, 1e-9)
     )
 
 

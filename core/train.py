@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -376,8 +376,12 @@ def execute(
     dist: distributed.DistInfo,
     corpus: Corpus | None = None,
     sinks: Iterable[Sink] = (),
+    watchers: Callable[[Trainer, Steering], Iterable[Sink]] | None = None,
 ) -> DoneEvent:
-    """Build, claim the run directory (rank 0), train with signals steering, clean up."""
+    """Build, claim the run directory (rank 0), train with signals steering, clean up.
+
+    `watchers` makes more sinks once the trainer and its steering exist: sinks that read
+    the model or ask for a stop (benchmarks, tests)."""
     try:
         trainer = build(plan, dist, corpus)
         run = RunDirectory(plan.run_dir) if dist.is_main else None
@@ -388,8 +392,9 @@ def execute(
                     trainer.config_record(), plan.tcfg.log_interval, plan.overwrite, resume_iter
                 )
             steering = Steering(run.path if run is not None else None, dist, trainer.device)
+            extra = list(watchers(trainer, steering)) if watchers is not None else []
             with stop_on_signals(steering):
-                return trainer.run(steering, run, sinks)
+                return trainer.run(steering, run, [*sinks, *extra])
         finally:
             if run is not None:
                 run.close()
