@@ -194,7 +194,7 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
                 checks.append({"iter": event.iter, "steps_s": sum(steps), "val": val})
                 print(f"ours: iter {event.iter}, {sum(steps):.1f} s training, val {val:.4f}")
                 if val <= args.target:
-                    self.steering.request_stop("stopped")
+                    self.steering.request_stop()
 
         def close(self) -> None:
             pass

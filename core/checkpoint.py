@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,27 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
+def checkpoint_path(path: str | Path) -> Path:
+    """The checkpoint file `path` names: itself, or a run directory's best (else last);
+    a one-line CharLMError for anything else (missing, a FIFO, a name too long...)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CharLMError(f"no such checkpoint file: {path}") from None
+    except OSError as e:  # a name too long, a loop of links...
+        raise CharLMError(f"cannot use {str(path)[:80]!r} as a checkpoint: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        path = resolve_in_run(path)
+    elif not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        raise CharLMError(f"{path} is {kind}, not a checkpoint file")
+    return path
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check the outer structure; raise CharLMError naming what is wrong."""
-    path = Path(path)
-    if path.is_dir():
-        path = resolve_in_run(path)
-    if not path.is_file():
-        raise CharLMError(f"no such checkpoint file: {path}")
+    path = checkpoint_path(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -102,6 +117,8 @@ def restore_model(
         raise CharLMError(f"{where}: weights do not match its config ({what})")
     for name, tensor in expected.items():
         got = state[name]
+        if isinstance(got, torch.Tensor) and got.layout != torch.strided:
+            raise CharLMError(f"{where}: tensor {name!r} is {got.layout}, not a dense tensor")
         if not isinstance(got, torch.Tensor) or got.shape != tensor.shape:
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
             raise CharLMError(

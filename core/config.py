@@ -235,6 +235,9 @@ class TrainConfig:
     encoding_errors: EncodingErrors = option(
         "strict", "Invalid UTF-8: strict refuses it, replace substitutes U+FFFD.", "data"
     )
+    keep_crlf: bool = option(
+        False, "Keep Windows line endings (CRLF) as they are; by default they become \\n.", "data"
+    )
     batch_size: int = option(
         12, "Sequences per step.", "optimisation", range=positive_int(1 << 16), form="batch size"
     )
@@ -282,6 +285,14 @@ class TrainConfig:
     warmup_iters: int = option(50, "Linear warmup steps.", "schedule", range=Range(0, 10**9))
     eval_interval: int = option(
         200, "Evaluate every N steps.", "evaluation", range=positive_int(10**9), resumable=True
+    )
+    early_eval_s: float = option(
+        15.0,
+        "Also evaluate after this many seconds of training, then 2x, 4x and 8x that, so a "
+        "slow machine shows val numbers within the first minute (0: only every N steps).",
+        "evaluation",
+        range=Range(0.0, 3600.0),
+        resumable=True,
     )
     eval_iters: int = option(
         10,
@@ -374,6 +385,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         max_iters=200,
         warmup_iters=10,
         eval_interval=50,
+        early_eval_s=0.0,  # its evals come every few seconds anyway; keep them by step
         eval_iters=5,
         sample_interval=100,
         sample_chars=80,

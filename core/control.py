@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from core.files import atomic_write_text
-from core.rundir import CONTROL
+from core.rundir import CONTROL, CONTROL_DEFAULTS
 
-DEFAULTS: dict[str, Any] = {"paused": False, "stop": False, "save": 0, "sample": 0}
+DEFAULTS: dict[str, Any] = CONTROL_DEFAULTS
 
 
 class BadControl(ValueError):

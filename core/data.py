@@ -63,20 +63,38 @@ class Corpus:
     spec: str  # what the user passed to --data
     text: str
     sources: tuple[str, ...]
+    crlf: int = 0  # Windows line endings turned into "\n" (0 with --keep-crlf)
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
-def load_corpus(spec: str, encoding_errors: str = "strict") -> Corpus:
-    """Resolve --data: a built-in name, a file, or a directory of *.txt files."""
+def load_corpus(spec: str, encoding_errors: str = "strict", keep_crlf: bool = False) -> Corpus:
+    """Resolve --data: a built-in name, a file, or a directory of *.txt files.
+
+    Windows line endings become "\n" unless keep_crlf: otherwise "\r" is a character
+    of the vocabulary, samples glue words on a terminal and `sample` writes CRLF back.
+    The corpus hash (and the caches keyed by it) follow the normalised text."""
     if encoding_errors not in ENCODING_ERRORS:
         raise CharLMError(
             f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, "
             f"not {encoding_errors!r}"
         )
     path = Path(spec).expanduser()
+    try:
+        text, sources = _read_spec(spec, path, encoding_errors)
+    except OSError as e:  # a name too long, a loop of links, a device that fails...
+        raise CharLMError(f"cannot read --data {spec[:80]!r}: {e.strerror or e}") from None
+    if not text:
+        raise CharLMError(f"the corpus {spec!r} is empty")
+    crlf = 0 if keep_crlf else text.count("\r\n")
+    if crlf:
+        text = text.replace("\r\n", "\n")
+    return Corpus(spec=spec, text=text, sources=tuple(sources), crlf=crlf)
+
+
+def _read_spec(spec: str, path: Path, encoding_errors: str) -> tuple[str, list[str]]:
     if spec in BUILTINS and not path.exists():
         text, sources = _load_builtin(spec)
     elif path.is_dir():
@@ -95,9 +113,7 @@ def load_corpus(spec: str, encoding_errors: str = "strict") -> Corpus:
         raise CharLMError(
             f"no such file, directory or built-in corpus: {spec!r} (built-ins: {names})"
         )
-    if not text:
-        raise CharLMError(f"the corpus {spec!r} is empty")
-    return Corpus(spec=spec, text=text, sources=tuple(sources))
+    return text, sources
 
 
 def _load_builtin(name: str) -> tuple[str, list[str]]:
@@ -124,7 +140,7 @@ def encode_cached(text: str, vocab: Vocab, cache: bool = True) -> np.ndarray:
     if cache and path.is_file():
         try:
             arr = np.load(path, mmap_mode="r")
-            if arr.shape == (len(text),) and arr.dtype == vocab.dtype:
+            if _cache_matches(arr, text, vocab):
                 return arr
         except (OSError, ValueError):
             pass  # a damaged cache is rebuilt below
@@ -138,6 +154,20 @@ def encode_cached(text: str, vocab: Vocab, cache: bool = True) -> np.ndarray:
         except OSError:
             pass  # an unwritable data folder only costs us the encoding next time
     return arr
+
+
+def _cache_matches(arr: np.ndarray, text: str, vocab: Vocab, probes: int = 4096) -> bool:
+    """Whether a cached encoding is the encoding of `text`: right shape and type, every
+    id inside the vocabulary, and the ids at `probes` evenly spread positions are the
+    text's own. A zero-filled or poisoned file fails, and is rebuilt, instead of
+    training on the wrong characters (or an IndexError later)."""
+    if arr.shape != (len(text),) or arr.dtype != vocab.dtype:
+        return False
+    if len(arr) and int(arr.max()) >= len(vocab):
+        return False
+    at = np.unique(np.linspace(0, len(text) - 1, num=min(probes, len(text)), dtype=np.int64))
+    expected = vocab.encode_array("".join(text[i] for i in at), what="the corpus")
+    return bool(np.array_equal(np.asarray(arr[at]), expected))
 
 
 @dataclass

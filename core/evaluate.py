@@ -11,7 +11,7 @@ dropout left on during eval silently inflates the loss.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -85,11 +85,17 @@ def fixed_batches(
 
 
 def estimate(
-    model: nn.Module, batches: list[np.ndarray], device: torch.device | str = "cpu"
-) -> Metrics:
+    model: nn.Module,
+    batches: list[np.ndarray],
+    device: torch.device | str = "cpu",
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Metrics | None:
+    """None if cancelled() turned true between two batches (Ctrl-C during a long eval)."""
     acc = _Accumulator()
     with eval_mode(model):
         for windows in batches:
+            if cancelled():
+                return None
             w = torch.from_numpy(windows).to(device)
             logits, _ = model(w[:, :-1])
             acc.add(logits, w[:, 1:])
@@ -102,7 +108,7 @@ def evaluate_split(
     block_size: int,
     batch_size: int = 32,
     device: torch.device | str = "cpu",
-    progress: callable | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Metrics:
     """Every target of the split once: consecutive windows of block_size characters.
 

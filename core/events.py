@@ -146,11 +146,12 @@ class CheckpointEvent:
 @dataclass(frozen=True)
 class DoneEvent:
     iter: int
-    reason: str  # "finished", "interrupted", "terminated", "stopped", "diverged", "failed"
+    reason: str  # "finished", "stopped", "interrupted", "terminated", "diverged", "failed"
     elapsed_s: float
     best_val_loss: float | None
     message: str = ""
     last_checkpoint: str | None = None
+    exit_code: int = 0  # what the training process exits with (128 + signal after one)
     time: float | None = None
 
     EVENT: ClassVar[str] = "done"

@@ -30,10 +30,10 @@ from core.config import (
 )
 from core.corpora import BUILTINS
 from core.data import Corpus, check_split_length, load_corpus, split_point
+from core.device import check_threads
 from core.errors import CharLMError
 from core.rundir import (
     CHECKPOINT_KINDS,
-    CONFIG,
     checkpoint_name,
     default_runs_dir,
     is_run_dir,
@@ -76,6 +76,8 @@ class RunPlan:
     changed: dict[str, Any] = field(default_factory=dict)  # resume: the options given
     start_iter: int = 0
     vocab: str | None = None  # resume: the run's vocabulary
+    corpus_sha256: str | None = None  # resume: the hash of the text it trained on
+    allow_data_change: bool = False  # resume on a corpus whose hash differs
 
     @property
     def resuming(self) -> bool:
@@ -91,7 +93,8 @@ class RunPlan:
         if self.resume_from is not None:
             values = values_of(self.mcfg, self.tcfg)
             changed = [a for name in self.changed for a in option_args(name, values[name])]
-            return [*out, "--resume", "--resume-from", self.resume_from, *changed]
+            allow = ["--allow-data-change"] if self.allow_data_change else []
+            return [*out, "--resume", "--resume-from", self.resume_from, *changed, *allow]
         return out + to_argv(self.mcfg, self.tcfg) + (["--overwrite"] if self.overwrite else [])
 
 
@@ -127,10 +130,10 @@ def plan_new(
                 f"{run_dir} already holds a run: pass --resume to continue it, --overwrite "
                 "to replace it, or choose another --out / --name"
             )
-        if read_config(run_dir) is None and (run_dir / CONFIG).exists():
+        if read_config(run_dir) is None:
             raise CharLMError(
-                f"--overwrite refused: {run_dir}/config.json is not a charlm-tui run's; "
-                "choose another --out"
+                f"--overwrite refused: {run_dir} is not a charlm-tui run (no config.json of "
+                "ours); nothing was deleted: choose another --out"
             )
     _check_not_a_runs_root(run_dir)
     return RunPlan(mcfg, tcfg, run_dir, overwrite=overwrite)
@@ -150,7 +153,10 @@ def _check_not_a_runs_root(run_dir: Path) -> None:
 
 
 def plan_resume(
-    run_dir: Path, resume_from: ResumeFrom = "last", changed: dict[str, Any] | None = None
+    run_dir: Path,
+    resume_from: ResumeFrom = "last",
+    changed: dict[str, Any] | None = None,
+    allow_data_change: bool = False,
 ) -> RunPlan:
     """Continue the run in run_dir from its last (or best) checkpoint. Only options in
     RESUMABLE may differ from the run's own; giving one of them overrides it."""
@@ -178,6 +184,8 @@ def plan_resume(
     mcfg, tcfg = configs_from_values(merge(saved, resumable))
     vocab = ckpt.get("vocab")
     it = ckpt.get("iter")
+    corpus = ckpt.get("corpus") if isinstance(ckpt.get("corpus"), dict) else {}
+    sha = corpus.get("sha256")
     return RunPlan(
         mcfg,
         tcfg,
@@ -186,23 +194,66 @@ def plan_resume(
         changed=resumable,
         start_iter=it if isinstance(it, int) else 0,
         vocab=vocab if isinstance(vocab, str) else None,
+        corpus_sha256=sha if isinstance(sha, str) else None,
+        allow_data_change=allow_data_change,
     )
 
 
 def check_corpus(plan: RunPlan) -> Corpus:
-    """Load the corpus text and check it fits the plan: both splits longer than the
-    context, and (resuming) no character outside the run's vocabulary. Returned so the
-    process that trains need not read it again."""
+    """Check what only the machine and the data can say, and load the corpus text: the
+    threads and memory the run asks for, both splits longer than the context, and
+    (resuming) the same text it trained on. Returned so the process that trains need
+    not read it again."""
     t = plan.tcfg
+    if t.threads:
+        check_threads(t.threads)
+    check_memory(plan.mcfg, t)
     if t.data not in BUILTINS:
         check_path_length(Path(t.data), "--data")
-    corpus = load_corpus(t.data, t.encoding_errors)
+    corpus = load_corpus(t.data, t.encoding_errors, t.keep_crlf)
     n = len(corpus.text)
     cut = split_point(n, t.val_fraction)
     check_split_length(cut, "train", plan.mcfg.block_size)
     check_split_length(n - cut, "val", plan.mcfg.block_size)
+    changed = plan.corpus_sha256 and corpus.sha256 != plan.corpus_sha256
+    if plan.resuming and changed and not plan.allow_data_change:
+        raise CharLMError(
+            f"the corpus {t.data!r} changed since this run trained on it (sha256 "
+            f"{plan.corpus_sha256[:12]}… then, {corpus.sha256[:12]}… now): resuming "
+            "would train on other data; pass --allow-data-change to do it anyway"
+        )
     if plan.vocab is not None:
         from core.vocab import Vocab
 
         Vocab(plan.vocab).check(corpus.text, f"the corpus {t.data!r}")
     return corpus
+
+
+def estimate_memory(mcfg: ModelConfig, tcfg: TrainConfig, vocab_size: int = 256) -> int:
+    """Bytes a training step needs, roughly and on the low side: weights, gradients and
+    two optimizer moments (4 copies of the parameters), plus activations kept for the
+    backward pass (~20 floats per position per layer and width, and the logits)."""
+    C, L, T, B = mcfg.n_embd, mcfg.n_layer, mcfg.block_size, tcfg.batch_size
+    params = vocab_size * C * 2 + T * C + L * 12 * C * C
+    activations = B * T * (L * 20 * C + 2 * vocab_size)
+    if mcfg.model == "gpt":
+        activations += B * T * T * mcfg.n_head * L  # attention probabilities (math path)
+    return 4 * (4 * params + activations)
+
+
+def check_memory(mcfg: ModelConfig, tcfg: TrainConfig) -> None:
+    total = _total_memory()
+    need = estimate_memory(mcfg, tcfg)
+    if total and need > total:
+        raise CharLMError(
+            f"this run needs ~{need / 2**30:.1f} GiB for one training step and this machine "
+            f"has {total / 2**30:.1f} GiB: lower --batch-size, --block-size, --n-embd or "
+            "--n-layer"
+        )
+
+
+def _total_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

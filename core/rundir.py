@@ -15,6 +15,7 @@ names them through the constants below.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -42,6 +43,7 @@ CONTROL = "control.json"
 TRAIN_LOG = "train.log"
 LOCK = ".lock"
 GENERATIONS = "generations"
+CONTROL_DEFAULTS = {"paused": False, "stop": False, "save": 0, "sample": 0}
 CHECKPOINT_KINDS = ("best", "last")  # a run directory stands for the first that exists
 RUN_FILES = (CONFIG, METRICS, SAMPLES, "last.pt", "best.pt")
 
@@ -59,13 +61,18 @@ def is_run_dir(path: Path) -> bool:
 
 
 def read_config(run_dir: Path) -> dict[str, Any] | None:
-    """config.json as a dict, or None when it is missing, unreadable or not ours."""
+    """config.json as a dict, or None when it is missing, unreadable or not ours (a run's
+    has a "model" and a "train" section)."""
     try:
         with open_regular(run_dir / CONFIG) as f:
-            data = json.loads(f.read().decode("utf-8"))
+            data = json.loads(f.read(1 << 22).decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), dict) for k in ("model", "train")
+    ):
+        return None
+    return data
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
@@ -173,6 +180,8 @@ class RunDirectory:
             existed = self.file(CONFIG).exists()
             write_config(self.path, config)
             wrote_config = not existed
+            # A stale control.json from an earlier run must not steer this one.
+            atomic_write_text(self.file(CONTROL), json.dumps(CONTROL_DEFAULTS), durable=False)
             self.sinks = [
                 StepLogFilter(MetricsWriter(self.file(METRICS)), log_interval),
                 SamplesWriter(self.file(SAMPLES)),
@@ -191,6 +200,10 @@ class RunDirectory:
                         if self.file(name).exists() and not self.file(name).stat().st_size:
                             self.file(name).unlink()
                     self.path.rmdir()
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise CheckpointWriteError(
+                    f"cannot start in {self.path}: {e.strerror}; nothing was left behind"
+                ) from None
             raise CharLMError(
                 f"cannot write the run directory {self.path}: {e.strerror or e}"
             ) from None

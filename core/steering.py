@@ -18,17 +18,32 @@ from typing import Any
 import torch
 
 from core import distributed
-from core.control import DEFAULTS, BadControl, parse_control, write_control
+from core.control import DEFAULTS, BadControl, parse_control
 from core.rundir import CONTROL
 
-# Why a run stopped early, and the exit code the CLI gives it.
-STOP_CODES = {"stopped": 0, "interrupted": 130, "terminated": 143, "hangup": 129}
-STOP_REASONS = tuple(STOP_CODES)
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a run stops early, and the exit code the CLI gives it."""
+
+    reason: str  # the done record's reason
+    exit_code: int
+
+
+# Every stop there is (under DDP, rank 0 broadcasts its index): a request from a
+# dashboard or `steer`, Ctrl-C, SIGTERM (schedulers, `timeout`, containers), SIGHUP.
+STOPS = (
+    Stop("stopped", 0),
+    Stop("interrupted", 128 + signal.SIGINT),
+    Stop("terminated", 128 + signal.SIGTERM),
+    Stop("terminated", 128 + signal.SIGHUP),
+)
+BY_SIGNAL = {signal.SIGINT: STOPS[1], signal.SIGTERM: STOPS[2], signal.SIGHUP: STOPS[3]}
 
 
 @dataclass(frozen=True)
 class Decision:
-    stop: str | None  # a key of STOP_CODES when the run must stop now
+    stop: Stop | None  # the run must stop now
     finished: bool  # the run's length is reached
     paused: bool
     save: bool  # a checkpoint was asked for (rank 0's business only)
@@ -44,8 +59,8 @@ class ControlFile:
     """
 
     def __init__(self, run_dir: Path) -> None:
+        # RunDirectory.claim reset the file: a stale one from an earlier run must not steer.
         self.path = run_dir / CONTROL
-        write_control(run_dir, **DEFAULTS)  # a stale file from an earlier run must not steer
         # No signature yet: the first poll reads the file, so a request written between
         # the reset above and that poll is still seen.
         self._signature: tuple[int, int, int] | None = None
@@ -78,11 +93,11 @@ class Steering:
     def __init__(self, run_dir: Path | None, dist: distributed.DistInfo, device: torch.device):
         self.dist, self.device = dist, device
         self.file = ControlFile(run_dir) if run_dir is not None and dist.is_main else None
-        self.stop_reason: str | None = None  # set by a signal, or a stop request
+        self.stop: Stop | None = None  # set by a signal, or a stop request
         self.notes: list[str] = []  # for the loop to emit (a malformed control file)
 
-    def request_stop(self, reason: str) -> None:
-        self.stop_reason = self.stop_reason or reason
+    def request_stop(self, stop: Stop = STOPS[0]) -> None:
+        self.stop = self.stop or stop
 
     def decide(self, finished: bool) -> Decision:
         save = sample = paused = False
@@ -91,11 +106,11 @@ class Steering:
             if note:
                 self.notes.append(note)
             if data["stop"]:
-                self.request_stop("stopped")
+                self.request_stop()
             paused = bool(data["paused"])
-        code = STOP_REASONS.index(self.stop_reason) + 1 if self.stop_reason else 0
+        code = STOPS.index(self.stop) + 1 if self.stop else 0
         code, finished, paused = distributed.agree((code, finished, paused), self.dist, self.device)
-        stop = STOP_REASONS[code - 1] if code else None
+        stop = STOPS[code - 1] if code else None
         return Decision(stop, bool(finished), bool(paused) and not stop, save, sample)
 
 
@@ -104,14 +119,13 @@ def stop_on_signals(steering: Steering) -> Iterator[None]:
     """First Ctrl-C, SIGTERM (schedulers, `timeout`, containers) or SIGHUP (a closed
     terminal): finish the step, save last.pt, exit with 128 + the signal. A second
     Ctrl-C stops at once."""
-    reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hangup"}
 
     def handler(signum: int, frame: Any) -> None:
-        if steering.stop_reason and signum == signal.SIGINT:
+        if steering.stop and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        steering.request_stop(reasons[signal.Signals(signum)])
+        steering.request_stop(BY_SIGNAL[signal.Signals(signum)])
 
-    previous = {s: signal.signal(s, handler) for s in reasons}
+    previous = {s: signal.signal(s, handler) for s in BY_SIGNAL}
     try:
         yield
     finally:

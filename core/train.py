@@ -27,7 +27,7 @@ from core.checkpoint import load_checkpoint, restore_model
 from core.clock import Clock
 from core.config import replace, to_dict
 from core.data import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
-from core.device import check_threads, resolve_device
+from core.device import resolve_device
 from core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
 from core.evaluate import Metrics, estimate, fixed_batches
 from core.events import (
@@ -47,10 +47,11 @@ from core.plan import RunPlan, check_corpus
 from core.rundir import RunDirectory
 from core.sampling import SamplingParams, default_context, generate
 from core.state import FORMAT, TrainState
-from core.steering import STOP_CODES, Steering, stop_on_signals
+from core.steering import Steering, Stop, stop_on_signals
 from core.step import CompiledOrEager, StepResult, autocast_for, diverged, train_step
 from core.vocab import Vocab
 
+FINISHED = Stop("finished", 0)
 PAUSE_POLL_S = 0.05  # a paused run checks for requests (and agrees, under DDP) 20x a second
 
 
@@ -58,10 +59,9 @@ def build(plan: RunPlan, dist: distributed.DistInfo, corpus: Corpus | None = Non
     """Everything a run needs, in the process that trains it (torch's globals included)."""
     mcfg, tcfg = plan.mcfg, plan.tcfg
     device = resolve_device(tcfg.device)
-    if tcfg.threads:
-        check_threads(tcfg.threads)
-        torch.set_num_threads(tcfg.threads)
     corpus = corpus or check_corpus(plan)
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
     vocab = Vocab(plan.vocab) if plan.vocab is not None else None
     dataset = make_dataset(corpus, tcfg.val_fraction, vocab=vocab)
     mcfg = replace(mcfg, vocab_size=len(dataset.vocab))
@@ -128,8 +128,12 @@ class Trainer:
         )
         self._out: list[Sink] = []
         self._run: RunDirectory | None = None
+        self._steering: Steering | None = None
         self._saved_iter = -1  # iteration of the newest last.pt
         self._sampled_iter = -1
+        self._paused = False
+        self._next_early_eval = self.tcfg.early_eval_s  # seconds of training
+        self._skip_early_evals(state.elapsed_s)  # a resumed run had its early ones
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -137,27 +141,30 @@ class Trainer:
         self, steering: Steering, run: RunDirectory | None = None, sinks: Iterable[Sink] = ()
     ) -> DoneEvent:
         """Train until the run's length is reached or it is stopped; the last event."""
-        self._run, self._out = run, list(sinks)
+        self._run, self._out, self._steering = run, list(sinks), steering
         self.clock.start(self.state.iter)
         self.emit(self.start_event())
+        then, now = self.plan.corpus_sha256, self.dataset.corpus.sha256
+        if self.plan.resuming and then and then != now:
+            self._note(f"the corpus changed since the checkpoint ({then[:12]}… → {now[:12]}…)")
         try:
-            reason, message = self._loop(steering), ""
-        except TrainingDiverged as e:
-            reason, message = "diverged", str(e)
-        except CheckpointWriteError as e:
-            reason, message = "failed", str(e)
+            stop, message = self._loop(steering), ""
+        except (TrainingDiverged, CheckpointWriteError) as e:
+            failed = "diverged" if isinstance(e, TrainingDiverged) else "failed"
+            stop, message = Stop(failed, e.exit_code), str(e)
         done = DoneEvent(
             iter=self.state.iter,
-            reason=reason,
+            reason=stop.reason,
             elapsed_s=self.clock.elapsed(),
             best_val_loss=self.state.best_val_loss,
             message=message,
             last_checkpoint=str(run.checkpoint("last")) if run is not None else None,
+            exit_code=stop.exit_code,
         )
         self.emit(done, strict=False)
         return done
 
-    def _loop(self, steering: Steering) -> str:
+    def _loop(self, steering: Steering) -> Stop:
         cfg, state = self.tcfg, self.state
         self.model.train()
         tokens_per_step = cfg.batch_size * self.mcfg.block_size * self.dist.world_size
@@ -172,7 +179,11 @@ class Trainer:
                 if self._saved_iter != state.iter:
                     self.save("last")
                 return decision.stop
-            due = state.iter % cfg.eval_interval == 0 or decision.finished
+            if decision.paused != self._paused:
+                self._paused = decision.paused
+                told = "paused by a request in control.json (a dashboard, or charlm-tui steer)"
+                self._note(told if self._paused else "resumed")
+            due = state.iter % cfg.eval_interval == 0 or decision.finished or self._early_eval_due()
             if due and state.last_eval_iter != state.iter:
                 self.evaluate(t_train, steps_since_eval * tokens_per_step)  # saves last.pt
                 t_train, steps_since_eval = 0.0, 0
@@ -182,7 +193,7 @@ class Trainer:
             if (sample_due and self._sampled_iter != state.iter) or decision.sample:
                 self.sample()
             if decision.finished:
-                return "finished"
+                return FINISHED
             if decision.paused:
                 t = time.perf_counter()
                 time.sleep(PAUSE_POLL_S)
@@ -211,6 +222,19 @@ class Trainer:
                 )
             )
 
+    def _early_eval_due(self) -> bool:
+        """Evals at 1x, 2x, 4x and 8x --early-eval-s of training as well as every
+        --eval-interval steps: on a slow machine the first 200 steps can take minutes, and
+        a newcomer should see val numbers move within the first one."""
+        first = self.tcfg.early_eval_s
+        if not first or self._next_early_eval > 8 * first:
+            return False
+        return self.clock.elapsed() >= self._next_early_eval
+
+    def _skip_early_evals(self, until: float) -> None:
+        while self.tcfg.early_eval_s and self._next_early_eval <= until:
+            self._next_early_eval *= 2
+
     def step(self, lr: float) -> StepResult:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -235,10 +259,12 @@ class Trainer:
     def evaluate(self, t_train: float, tokens: int) -> None:
         state = self.state
         t = time.perf_counter()
-        metrics: dict[str, Metrics] = {
-            split: estimate(self.model, batches, self.device)
-            for split, batches in self.eval_batches.items()
-        }
+        metrics: dict[str, Metrics] = {}
+        for split, batches in self.eval_batches.items():
+            m = estimate(self.model, batches, self.device, self._stopping)
+            if m is None:
+                return  # stopping: the loop saves last.pt at once, without this eval
+            metrics[split] = m
         t_eval = time.perf_counter() - t
         for split, m in metrics.items():
             if not math.isfinite(m.loss):
@@ -251,6 +277,8 @@ class Trainer:
             state.best_val_loss = val
         state.last_eval_iter = state.iter
         state.metrics = {k: m.as_dict() for k, m in metrics.items()}
+        # An eval just ran: the next early one is at least half a period later.
+        self._skip_early_evals(self.clock.elapsed() + self.tcfg.early_eval_s / 2)
         self.emit(
             EvalEvent(
                 iter=state.iter,
@@ -277,14 +305,19 @@ class Trainer:
             return
         prompt = default_context(self.dataset.vocab)
         params = SamplingParams(temperature=0.8)
-        ids = generate(
+        ids, before = [], self.state.sample_rng.get_state()
+        for tok in generate(
             self.model,
             self.dataset.vocab.encode(prompt),
             self.tcfg.sample_chars,
             params,
             self.state.sample_rng,
             self.device,
-        )
+        ):
+            if self._stopping():  # Ctrl-C while sampling: stop now, not after 100,000 chars,
+                self.state.sample_rng.set_state(before)  # and resume as if never begun
+                return
+            ids.append(tok)
         text = self.dataset.vocab.decode(ids)
         self.emit(
             SampleEvent(self.state.iter, prompt, text, params.temperature, self.clock.elapsed())
@@ -328,6 +361,8 @@ class Trainer:
                 "sha256": corpus.sha256,
                 "chars": len(corpus.text),
                 "sources": list(corpus.sources[:50]),
+                # What reading it changed: Windows line endings become "\n" (--keep-crlf).
+                "crlf_normalised": corpus.crlf,
             },
         }
 
@@ -358,17 +393,15 @@ class Trainer:
         for sink in self._out:
             sink.handle(event)
 
+    def _stopping(self) -> bool:
+        """A stop was asked for in this process (the loop agrees on it at its top)."""
+        return self._steering is not None and self._steering.stop is not None
+
     def _note(self, text: str) -> None:
         self.emit(NoteEvent(self.state.iter, text))
 
 
 # -- running a plan, headless --------------------------------------------------------------
-
-EXIT_CODES = {"finished": 0, "diverged": 1, "failed": 1, **STOP_CODES}
-
-
-def exit_code(reason: str) -> int:
-    return EXIT_CODES.get(reason, 1)
 
 
 def execute(

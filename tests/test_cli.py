@@ -14,6 +14,7 @@ import pytest
 from core.checkpoint import load_checkpoint, load_model
 from core.events import DoneEvent, EvalEvent, StartEvent, StepEvent
 from core.records import read_records
+from tests.tui_helpers import fake_run
 from tui.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,9 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
     (tmp / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1") * 100)
     (tmp / "short.txt").write_text("short text " * 5, encoding="utf-8")
     (tmp / "junk.pt").write_bytes(os.urandom(500))
+    if not (tmp / "fifo.pt").exists():
+        os.mkfifo(tmp / "fifo.pt")  # opening it to read would wait forever for a writer
+    fake_run(tmp, "a-run", iters=10)  # so that --out tmp holds other runs
     train = ["--no-ui", "train", "--preset", "tiny", "--max-iters", "5"]
     return [
         ([*train, "--data", str(tmp / "nope.txt")], "no such file, directory or built-in"),
@@ -136,6 +140,36 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
         (["--no-ui", "sample", str(tmp / "junk.pt"), "--precision", "fp16"], "'fp16' is not one"),
         (["eval", str(tmp)], "holds no checkpoint"),
         (["runs", str(tmp / "nowhere")], "no such directory"),
+        # Issue 13: limits, ranges and names that used to give tracebacks.
+        ([*train, "--data", str(corpus), "--seed", str(2**64)], "--seed must be in"),
+        ([*train, "--data", str(corpus), "--seed", "-1"], "--seed must be in"),
+        ([*train, "--data", str(corpus), "--eval-iters", "100000000"], "--eval-iters must be in"),
+        ([*train, "--data", str(corpus), "--sample-chars", "100000000"], "--sample-chars must"),
+        ([*train, "--data", str(corpus), "--threads", "999"], "--threads"),
+        ([*train, "--data", str(corpus), "--n-embd", "65536"], "--n-embd must be in"),
+        ([*train, "--data", str(corpus), "--batch-size", "100000000"], "--batch-size must be in"),
+        (
+            [*train, "--data", str(corpus), "--batch-size", "65536", "--block-size", "8192"],
+            "GiB for one training step",
+        ),
+        ([*train, "--data", str(corpus), "--name", "bad\nname"], "control characters"),
+        ([*train, "--data", str(corpus), "--name", "x" * 300], "longer than 255 bytes"),
+        ([*train, "--data", str(corpus), "--out", str(tmp / ("y" * 300))], "longer than 255"),
+        ([*train, "--data", str(tmp / ("z" * 300))], "longer than 255"),
+        ([*train, "--data", str(corpus), "--out", str(tmp)], "holds other runs"),
+        (["--no-ui", "sample", str(tmp / "junk.pt"), "--seed", str(2**64)], "--seed must be in"),
+        (["--no-ui", "sample", str(tmp / ("w" * 300))], "File name too long"),
+        (["--no-ui", "sample", str(tmp / "fifo.pt")], "is a FIFO, not a checkpoint file"),
+        (["--no-ui", "sample", str(tmp / "junk.pt"), "--device", "bogus"], "--device must be"),
+        (["--no-ui", "sample", str(tmp / "junk.pt"), "--device", "meta"], "--device must be"),
+        (["--no-ui", "sample", str(tmp / "junk.pt"), "--device", "xpu"], "--device must be"),
+        (["--no-ui", "sample", str(tmp / "junk.pt"), "--device", "cuda:3"], "--device cuda:3"),
+        (["eval", str(tmp / "junk.pt"), "--device", "bogus"], "--device must be"),
+        (["eval", str(tmp / "junk.pt"), "--device", "cuda:3"], "--device cuda:3"),
+        (
+            ["--no-ui", "train", "--out", str(tmp / "r"), "--allow-data-change"],
+            "goes with --resume",
+        ),
     ]
 
 

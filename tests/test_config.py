@@ -155,6 +155,7 @@ def test_resumable_and_form_fields_come_from_the_declarations() -> None:
         "max_iters",
         "time_budget",
         "eval_interval",
+        "early_eval_s",
         "eval_iters",
         "sample_interval",
         "sample_chars",

@@ -4,6 +4,7 @@ nothing and stops nothing."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,15 @@ import torch
 
 from core.control import request, write_control
 from core.distributed import DistInfo
-from core.rundir import CONTROL
-from core.steering import Steering
+from core.rundir import CONTROL, RunDirectory
+from core.steering import BY_SIGNAL, STOPS, Steering, Stop
 
 
 def steering(run: Path) -> Steering:
+    """The trainer's side, as a training sets it up: the run directory claimed first."""
+    claimed = RunDirectory(run)
+    claimed.claim({"model": {}, "train": {}}, 1, overwrite=False, resume_iter=None)
+    claimed.close()
     return Steering(run, DistInfo(), torch.device("cpu"))
 
 
@@ -38,7 +43,7 @@ def test_a_request_before_the_first_poll_is_seen(tmp_path: Path) -> None:
     before = (tmp_path / CONTROL).stat()
     write_control(tmp_path, stop=True)
     same_tick(tmp_path, before)
-    assert steer.decide(False).stop == "stopped"
+    assert steer.decide(False).stop == STOPS[0]
 
 
 def test_a_stale_file_from_an_earlier_run_does_not_steer(tmp_path: Path) -> None:
@@ -60,7 +65,7 @@ def test_pause_then_resume_then_stop(tmp_path: Path) -> None:
     assert not steer.decide(False).paused
     write_control(tmp_path, stop=True, paused=True)  # stop wins over pause
     d = steer.decide(False)
-    assert d.stop == "stopped" and not d.paused
+    assert d.stop == STOPS[0] and not d.paused
 
 
 @pytest.mark.parametrize(
@@ -77,8 +82,8 @@ def test_a_malformed_control_file_is_ignored_with_a_note(tmp_path: Path, content
     assert len(steer.notes) == 1 and "control.json ignored" in steer.notes[0]
 
 
-def test_a_signal_stop_carries_its_reason(tmp_path: Path) -> None:
+def test_a_signal_stop_carries_its_reason_and_exit_code(tmp_path: Path) -> None:
     steer = steering(tmp_path)
-    steer.request_stop("terminated")
-    steer.request_stop("interrupted")  # the first reason stands
-    assert steer.decide(False).stop == "terminated"
+    steer.request_stop(BY_SIGNAL[signal.SIGHUP])
+    steer.request_stop(BY_SIGNAL[signal.SIGINT])  # the first reason stands
+    assert steer.decide(False).stop == Stop("terminated", 129)

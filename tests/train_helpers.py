@@ -14,7 +14,7 @@ from core.distributed import DistInfo
 from core.events import DoneEvent, Event
 from core.plan import RunPlan, plan_new, plan_resume
 from core.rundir import RunDirectory
-from core.steering import Steering
+from core.steering import STOPS, Steering, Stop
 from core.train import Trainer, build
 
 
@@ -60,12 +60,12 @@ class Training:
             self.steering = Steering(run.path, DistInfo(), torch.device("cpu"))
             return self.trainer.run(self.steering, run, sinks)
 
-    def stop_when(self, condition: Callable[[Event], bool], reason: str = "interrupted") -> Collect:
+    def stop_when(self, condition: Callable[[Event], bool], stop: Stop = STOPS[1]) -> Collect:
         """A sink that stops the run (as Ctrl-C would) at the first event matching."""
 
         def check(event: Event) -> None:
             if condition(event):
-                self.steering.request_stop(reason)
+                self.steering.request_stop(stop)
 
         return Collect(check)
 

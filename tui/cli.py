@@ -18,6 +18,7 @@ import typer
 import typer.core
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from core.config import PRESETS, SPECS, Spec, cli_specs, preset_values
 from core.errors import CharLMError
@@ -172,6 +173,18 @@ RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
         ],
         "last",
     ),
+    "allow_data_change": (
+        Annotated[
+            bool,
+            typer.Option(
+                "--allow-data-change",
+                help="With --resume: continue although the corpus changed since the run "
+                "trained on it (refused by default).",
+                rich_help_panel=RUN,
+            ),
+        ],
+        False,
+    ),
     "overwrite": (
         Annotated[
             bool,
@@ -203,7 +216,14 @@ def plan_from_options(options: dict[str, Any]) -> Any:
             from core.plan import check_run_name
 
             out = default_runs_dir() / check_run_name(name)
-        return plan_resume(out, options.get("resume_from", "last"), {**overrides, "preset": preset})
+        return plan_resume(
+            out,
+            options.get("resume_from", "last"),
+            {**overrides, "preset": preset},
+            bool(options.get("allow_data_change")),
+        )
+    if options.get("allow_data_change"):
+        raise CharLMError("--allow-data-change goes with --resume: a new run has no old data")
     return plan_new(preset, overrides, out, name, bool(options.get("overwrite")))
 
 
@@ -233,13 +253,13 @@ def train(ctx: typer.Context, **options: Any) -> None:
 
         launch(CharLMApp(train=plan))
         return
-    from core.train import execute, exit_code
+    from core.train import execute
     from tui.console import ConsolePrinter
 
     done = execute(plan, dist, corpus, sinks=[ConsolePrinter()] if dist.is_main else [])
     if done.message:
         print(f"charlm-tui: {done.message}", file=sys.stderr)
-    raise typer.Exit(exit_code(done.reason))
+    raise typer.Exit(done.exit_code)
 
 
 train.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -294,7 +314,7 @@ def sample(
     """
     import torch
 
-    from core.checkpoint import load_model, resolve_in_run
+    from core.checkpoint import checkpoint_path, load_model
     from core.device import resolve_device
     from core.models.quant import decoder_for
     from core.sampling import GenerateOptions, SamplingParams, default_context, generate
@@ -304,7 +324,7 @@ def sample(
     )
     options.validate()
     dev = resolve_device(device)
-    path = resolve_in_run(checkpoint) if checkpoint.is_dir() else checkpoint
+    path = checkpoint_path(checkpoint)
     model, vocab, _ = load_model(path)
     if not no_ui(ctx):
         from tui.app import CharLMApp
@@ -383,7 +403,7 @@ def eval_(
     dev = resolve_device(device)
     model, vocab, ckpt = load_model(checkpoint)
     mcfg, tcfg = from_dict(ckpt["config"], str(checkpoint))
-    corpus = load_corpus(data or tcfg.data, encoding_errors)
+    corpus = load_corpus(data or tcfg.data, encoding_errors, tcfg.keep_crlf)
     vocab.check(corpus.text, f"the corpus {corpus.spec!r}")
     dataset = make_dataset(corpus, tcfg.val_fraction, vocab=vocab)
     part = dataset.split(split)
@@ -462,7 +482,7 @@ def runs(
     ):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for i in infos:
-        table.add_row(
+        cells = (
             i.path.name if i.path != root else str(i.path),
             i.model,
             f"{i.n_params:,}" if i.n_params else "-",
@@ -473,6 +493,7 @@ def runs(
             i.status + (f": {i.error}" if i.error else ""),
             fmt_age(i.age_s),
         )
+        table.add_row(*map(Text, cells))  # names are shown literally, never as markup
     console = Console(highlight=False)
     if not console.is_terminal:
         console.width = 200  # a pipe gets whole rows, not an 80-column squeeze

@@ -7,6 +7,8 @@ live progress bar (iteration, loss, tokens/s, ETA) sits below the log; elsewhere
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
@@ -50,9 +52,24 @@ def summary_table(e: StartEvent) -> Table:
     return table
 
 
+class OutputConsole(Console):
+    """A Console that outlives its reader: when stdout goes away (`| head`, a closed log
+    reader), it goes quiet and the run goes on, recorded in its run directory anyway.
+    (Rich's own answer to a broken pipe is to exit the process with code 1.)"""
+
+    gone = False
+
+    def on_broken_pipe(self) -> None:
+        self.gone = self.quiet = True
+        # Later writes, and Python's flush at exit, go nowhere instead of failing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.file.fileno())
+        os.close(devnull)
+
+
 class ConsolePrinter:
     def __init__(self, console: Console | None = None, progress: bool | None = None) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or OutputConsole(highlight=False)
         show = self.console.is_terminal if progress is None else progress
         self.progress: Progress | None = None
         self.task: TaskID | None = None
@@ -74,6 +91,10 @@ class ConsolePrinter:
         self.console.print(*args, soft_wrap=True, **kwargs)
 
     def handle(self, event: Event) -> None:
+        if not getattr(self.console, "gone", False):
+            self._show(event)
+
+    def _show(self, event: Event) -> None:
         if isinstance(event, StepEvent):
             self._step(event)
         elif isinstance(event, EvalEvent):
@@ -137,8 +158,8 @@ class ConsolePrinter:
         best = f"{e.best_val_loss:.4f}" if e.best_val_loss is not None else "-"
         if e.reason == "finished":
             head = "done"
-        elif e.reason == "interrupted":
-            head = "interrupted, saved"
+        elif e.reason in ("interrupted", "terminated"):
+            head = f"{e.reason}, saved"
         else:
             head = e.reason
         where = f" | checkpoint {e.last_checkpoint}" if e.last_checkpoint else ""
