@@ -86,6 +86,7 @@ class Spec:
     range: Range | None = None
     check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
     resumable: bool = False  # may change when a run is resumed
+    steerable: bool = False  # may change while the run trains (control.json, `steer`)
     form: str | None = None  # label in the new-run form; None: not in the form
     cli: bool = True  # False: derived, not an option (vocab_size)
     section: str = "train"  # "model" or "train": which dataclass holds it
@@ -159,12 +160,21 @@ def option(
     range: Range | None = None,
     check: Callable[[Any], str | None] | None = None,
     resumable: bool = False,
+    steerable: bool = False,
     form: str | None = None,
     cli: bool = True,
 ) -> Any:
-    """A dataclass field that carries its Spec (completed with name and type below)."""
+    """A dataclass field that carries its Spec (completed with name and type below).
+    A steerable option is resumable too: what steering changed, a resume keeps."""
     meta = dict(
-        help=help, group=group, range=range, check=check, resumable=resumable, form=form, cli=cli
+        help=help,
+        group=group,
+        range=range,
+        check=check,
+        resumable=resumable or steerable,
+        steerable=steerable,
+        form=form,
+        cli=cli,
     )
     return field(default=default, metadata={"option": meta})
 
@@ -246,6 +256,14 @@ class TrainConfig:
         "adamw, or muon: orthogonalized updates for the blocks' matrices (AdamW for the rest).",
         "optimisation",
     )
+    lr_scale: float = option(
+        1.0,
+        "Multiply the whole learning-rate schedule by this; steering (+/- in the dashboard, "
+        "`steer --lr-scale`) changes it while the run trains.",
+        "optimisation",
+        range=Range(1e-4, 1e4),
+        steerable=True,
+    )
     lr: float = option(
         3e-3,
         "Peak learning rate.",
@@ -268,7 +286,7 @@ class TrainConfig:
         "Optimizer steps to train for (replaces a time budget).",
         "schedule",
         range=positive_int(10**9),
-        resumable=True,
+        steerable=True,
         form="max iters",
     )
     time_budget: float | None = option(
@@ -276,7 +294,7 @@ class TrainConfig:
         "Seconds to train for (replaces --max-iters); the LR schedule follows the budget.",
         "schedule",
         range=Range(0.0, 1e7, lo_open=True),
-        resumable=True,
+        steerable=True,
         form="or seconds",
     )
     min_lr: float = option(
@@ -284,7 +302,7 @@ class TrainConfig:
     )
     warmup_iters: int = option(50, "Linear warmup steps.", "schedule", range=Range(0, 10**9))
     eval_interval: int = option(
-        200, "Evaluate every N steps.", "evaluation", range=positive_int(10**9), resumable=True
+        200, "Evaluate every N steps.", "evaluation", range=positive_int(10**9), steerable=True
     )
     early_eval_s: float = option(
         15.0,
@@ -306,7 +324,14 @@ class TrainConfig:
         "Write a sample every N steps (0: never).",
         "evaluation",
         range=Range(0, 10**9),
-        resumable=True,
+        steerable=True,
+    )
+    sample_temperature: float = option(
+        0.8,
+        "Temperature of the samples written during training.",
+        "evaluation",
+        range=Range(0.0, 10.0),
+        steerable=True,
     )
     sample_chars: int = option(
         200, "Length of those samples.", "evaluation", range=positive_int(100_000), resumable=True
@@ -357,6 +382,7 @@ SPECS: dict[str, Spec] = _specs()
 MODEL_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "model")
 TRAIN_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "train")
 RESUMABLE = frozenset(n for n, s in SPECS.items() if s.resumable)
+STEERABLE = tuple(n for n, s in SPECS.items() if s.steerable)  # in a fixed order (DDP)
 LENGTH_FIELDS = ("max_iters", "time_budget")  # one run length: giving one clears the other
 
 

@@ -1,19 +1,27 @@
 """Steering a training process from outside: a small JSON file in its run directory.
 
-    checkpoints/<run>/control.json  {"paused": false, "stop": false, "save": 0, "sample": 0}
+    checkpoints/<run>/control.json  {"paused": false, "stop": false, "save": 0, "sample": 0,
+                                     "lr_scale": 1.0, "eval_interval": 200, ...}
 
-A dashboard (or any process that can write the run directory) writes it atomically;
-the trainer checks it once per step (core/steering.py) and applies changes: pause or
-resume, stop (saving last.pt), and one checkpoint or sample for each increment of the
-counters. The file may be written by anyone: a malformed one is ignored, with a note.
+A dashboard, `charlm-tui steer` or any process that can write the run directory writes
+it atomically; the trainer checks it once per step (core/steering.py) and applies
+changes: pause or resume, stop (saving last.pt), one checkpoint or sample for each
+increment of the counters, and new values for the steerable options (core/config.py:
+lr_scale, the run's length, eval and sample intervals, the samples' temperature). The
+trainer writes the values in force when it starts, so every request is an absolute
+value, never lost or applied twice. The file may be written by anyone: a malformed one
+is ignored, with a note.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+from core.config import SPECS, STEERABLE
+from core.errors import CharLMError
 from core.files import atomic_write_text
 from core.rundir import CONTROL, CONTROL_DEFAULTS
 
@@ -34,6 +42,15 @@ def parse_control(raw: bytes) -> dict[str, Any]:
         raise BadControl(f"not a JSON object but {type(data).__name__}")
     out = dict(DEFAULTS)
     for key, value in data.items():
+        if key in STEERABLE:
+            spec = SPECS[key]
+            try:
+                out[key] = spec.coerce(value, CONTROL)
+            except CharLMError as e:
+                raise BadControl(str(e).removeprefix(f"{CONTROL}: ")) from None
+            if (problem := spec.problem(out[key])) is not None:
+                raise BadControl(f"{key} {problem}")
+            continue
         if key not in DEFAULTS:
             continue  # a newer dashboard's request: not ours to act on
         kind = type(DEFAULTS[key])
@@ -65,3 +82,48 @@ def write_control(run_dir: Path, **changes: Any) -> dict[str, Any]:
 def request(run_dir: Path, what: str) -> None:
     """Ask a running trainer for one more checkpoint ('save') or sample ('sample')."""
     write_control(run_dir, **{what: int(read_control(run_dir)[what]) + 1})
+
+
+def steered_now(run_dir: Path) -> dict[str, Any]:
+    """The steerable options' values as the run has them, or as last requested: what
+    the trainer wrote into control.json at its start, updated by every request since."""
+    from core.rundir import read_config
+
+    config = read_config(run_dir) or {}
+    values = {k: config["train"].get(k) for k in STEERABLE} if config else {}
+    try:
+        data = parse_control((run_dir / CONTROL).read_bytes())
+    except (OSError, BadControl):
+        data = {}
+    values.update({k: data[k] for k in STEERABLE if k in data})
+    return values
+
+
+def steer_changes(
+    run_dir: Path,
+    lr_factor: float | None = None,
+    extend_percent: float | None = None,
+    **absolute: Any,
+) -> dict[str, Any]:
+    """New absolute values for a running run's steerable options, checked by the same
+    rules as the CLI's: the learning rate scaled by lr_factor, the length by
+    extend_percent, and any option given outright (None: unchanged)."""
+    now = steered_now(run_dir)
+    out: dict[str, Any] = {k: v for k, v in absolute.items() if v is not None}
+    if lr_factor is not None:
+        if not (math.isfinite(lr_factor) and lr_factor > 0):
+            raise CharLMError(f"--lr-scale must be a finite number above 0, not {lr_factor}")
+        out["lr_scale"] = float(now.get("lr_scale") or 1.0) * lr_factor
+    if extend_percent is not None:
+        if not (math.isfinite(extend_percent) and extend_percent > -100):
+            raise CharLMError(f"--extend must be a percentage above -100, not {extend_percent}")
+        factor = 1 + extend_percent / 100
+        if now.get("max_iters") is not None:
+            out["max_iters"] = max(1, round(now["max_iters"] * factor))
+        elif now.get("time_budget") is not None:
+            out["time_budget"] = float(now["time_budget"]) * factor
+        else:
+            raise CharLMError(f"--extend: {run_dir} has no run length to extend")
+    for name, value in out.items():
+        SPECS[name].validate(SPECS[name].coerce(value, name))
+    return out

@@ -50,17 +50,18 @@ def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def agree(values: tuple[int, ...], info: DistInfo, device: torch.device) -> tuple[int, ...]:
-    """Rank 0's decisions (stop, finished, paused) for every rank, in one broadcast.
+def agree(values: tuple[float, ...], info: DistInfo, device: torch.device) -> tuple[float, ...]:
+    """Rank 0's decisions (stop, finished, paused, steered values) for every rank, in one
+    broadcast (float64: exact for every integer below 2^53).
 
     Only rank 0 reads the control file, and a time budget runs out at slightly different
     moments on each rank: without this, one rank would leave the loop (or wait paused)
     while the others wait for it in the gradient all-reduce until gloo times out.
     """
     if not info.enabled:
-        return tuple(int(v) for v in values)
+        return tuple(values)
     on = device if device.type == "cuda" else torch.device("cpu")
-    t = torch.tensor([int(v) for v in values], dtype=torch.int64, device=on)
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=on)
     work = dist.broadcast(t, src=0, async_op=True)
     work.wait()
     # Keep the finished work (and its tensor) referenced from Python until the next
@@ -69,7 +70,7 @@ def agree(values: tuple[int, ...], info: DistInfo, device: torch.device) -> tupl
     # group down and waits for that thread: the process never exits (seen in 1 run of
     # 3 after a stop under torchrun). Freed here, in the main thread, it is harmless.
     _last_work[:] = [work]
-    return tuple(int(v) for v in t.tolist())
+    return tuple(t.tolist())
 
 
 _last_work: list[object] = []

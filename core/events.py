@@ -168,7 +168,30 @@ class NoteEvent:
     EVENT: ClassVar[str] = "note"
 
 
-Event = StartEvent | StepEvent | EvalEvent | SampleEvent | CheckpointEvent | DoneEvent | NoteEvent
+@dataclass(frozen=True)
+class SteerEvent:
+    """A steerable option changed while the run trained (from the step after `iter`)."""
+
+    iter: int
+    field: str  # a name of core.config.STEERABLE
+    old: float | None
+    new: float | None
+    source: str  # where the request came from: "control.json" (a dashboard, `steer`)
+    time: float | None = None
+
+    EVENT: ClassVar[str] = "steer"
+
+
+Event = (
+    StartEvent
+    | StepEvent
+    | EvalEvent
+    | SampleEvent
+    | CheckpointEvent
+    | DoneEvent
+    | NoteEvent
+    | SteerEvent
+)
 EVENTS: dict[str, type] = {
     cls.EVENT: cls
     for cls in (
@@ -179,6 +202,7 @@ EVENTS: dict[str, type] = {
         CheckpointEvent,
         DoneEvent,
         NoteEvent,
+        SteerEvent,
     )
 }
 

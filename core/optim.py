@@ -168,15 +168,16 @@ def learning_rate(cfg: TrainConfig, it: int, progress: float) -> float:
     """Linear warmup over warmup_iters, then cosine decay to min_lr as progress -> 1.
 
     progress is the fraction of the run's length spent: of max_iters after the warmup,
-    or of the time budget.
+    or of the time budget. The whole curve is scaled by --lr-scale (1 unless steered).
     """
     if it < cfg.warmup_iters:
-        return cfg.lr * (it + 1) / (cfg.warmup_iters + 1)
+        return cfg.lr_scale * cfg.lr * (it + 1) / (cfg.warmup_iters + 1)
     if cfg.max_iters is not None:
         span = max(1, cfg.max_iters - cfg.warmup_iters)
         progress = (it - cfg.warmup_iters) / span
     progress = min(max(progress, 0.0), 1.0)
-    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cfg.lr_scale * (cfg.min_lr + cosine * (cfg.lr - cfg.min_lr))
 
 
 def make_optimizer(

@@ -161,7 +161,12 @@ class RunDirectory:
         self.close()
 
     def claim(
-        self, config: dict[str, Any], log_interval: int, overwrite: bool, resume_iter: int | None
+        self,
+        config: dict[str, Any],
+        log_interval: int,
+        overwrite: bool,
+        resume_iter: int | None,
+        steered: dict[str, Any] | None = None,
     ) -> None:
         created_dir = not self.path.exists()
         wrote_config = False
@@ -180,8 +185,10 @@ class RunDirectory:
             existed = self.file(CONFIG).exists()
             write_config(self.path, config)
             wrote_config = not existed
-            # A stale control.json from an earlier run must not steer this one.
-            atomic_write_text(self.file(CONTROL), json.dumps(CONTROL_DEFAULTS), durable=False)
+            # A stale control.json from an earlier run must not steer this one; it starts
+            # with the values in force, so every request in it is an absolute value.
+            control = {**CONTROL_DEFAULTS, **(steered or {})}
+            atomic_write_text(self.file(CONTROL), json.dumps(control), durable=False)
             self.sinks = [
                 StepLogFilter(MetricsWriter(self.file(METRICS)), log_interval),
                 SamplesWriter(self.file(SAMPLES)),

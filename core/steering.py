@@ -9,15 +9,17 @@ under torchrun all ranks pause, stop and finish at the same step.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from core import distributed
+from core.config import SPECS, STEERABLE
 from core.control import DEFAULTS, BadControl, parse_control
 from core.rundir import CONTROL
 
@@ -48,6 +50,7 @@ class Decision:
     paused: bool
     save: bool  # a checkpoint was asked for (rank 0's business only)
     sample: bool
+    steer: dict[str, Any] = field(default_factory=dict)  # requested values of STEERABLE
 
 
 class ControlFile:
@@ -101,6 +104,7 @@ class Steering:
 
     def decide(self, finished: bool) -> Decision:
         save = sample = paused = False
+        requested: list[float] = [math.nan] * len(STEERABLE)
         if self.file is not None:
             data, save, sample, note = self.file.poll()
             if note:
@@ -108,10 +112,17 @@ class Steering:
             if data["stop"]:
                 self.request_stop()
             paused = bool(data["paused"])
+            requested = [math.nan if data.get(k) is None else float(data[k]) for k in STEERABLE]
         code = STOPS.index(self.stop) + 1 if self.stop else 0
-        code, finished, paused = distributed.agree((code, finished, paused), self.dist, self.device)
+        agreed = distributed.agree((code, finished, paused, *requested), self.dist, self.device)
+        code, finished, paused = int(agreed[0]), bool(agreed[1]), bool(agreed[2])
+        steer = {
+            name: int(v) if SPECS[name].base is int else v
+            for name, v in zip(STEERABLE, agreed[3:], strict=True)
+            if not math.isnan(v)
+        }
         stop = STOPS[code - 1] if code else None
-        return Decision(stop, bool(finished), bool(paused) and not stop, save, sample)
+        return Decision(stop, finished, paused and not stop, save, sample, steer)
 
 
 @contextlib.contextmanager

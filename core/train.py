@@ -25,7 +25,7 @@ import torch.nn as nn
 from core import distributed
 from core.checkpoint import load_checkpoint, restore_model
 from core.clock import Clock
-from core.config import replace, to_dict
+from core.config import STEERABLE, replace, to_dict
 from core.data import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
 from core.device import resolve_device
 from core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
@@ -39,12 +39,13 @@ from core.events import (
     SampleEvent,
     Sink,
     StartEvent,
+    SteerEvent,
     StepEvent,
 )
 from core.models import build_model, count_params, summarize
 from core.optim import learning_rate, make_optimizer
 from core.plan import RunPlan, check_corpus
-from core.rundir import RunDirectory
+from core.rundir import RunDirectory, write_config
 from core.sampling import SamplingParams, default_context, generate
 from core.state import FORMAT, TrainState
 from core.steering import Steering, Stop, stop_on_signals
@@ -165,15 +166,17 @@ class Trainer:
         return done
 
     def _loop(self, steering: Steering) -> Stop:
-        cfg, state = self.tcfg, self.state
+        state = self.state
         self.model.train()
-        tokens_per_step = cfg.batch_size * self.mcfg.block_size * self.dist.world_size
+        tokens_per_step = self.tcfg.batch_size * self.mcfg.block_size * self.dist.world_size
         t_train, steps_since_eval, rate = 0.0, 0, 0.0  # training seconds since the last eval
         while True:
             decision = steering.decide(self.clock.finished(state.iter))
             for note in steering.notes:
                 self._note(note)
             steering.notes.clear()
+            self.steer(decision.steer)
+            cfg = self.tcfg  # as steered
             # A stop saves at once, without the eval: a big eval can take a minute.
             if decision.stop:
                 if self._saved_iter != state.iter:
@@ -221,6 +224,27 @@ class Trainer:
                     self.clock.eta(state.iter),
                 )
             )
+
+    def steer(self, requested: dict[str, Any], source: str = "control.json") -> None:
+        """Apply new values of steerable options (every rank the same: core/steering.py);
+        they hold from the next step and are saved with the run's configuration, so a
+        resume continues with them."""
+        by_time = self.tcfg.max_iters is None  # a run keeps its kind of length
+        changes = {
+            k: v
+            for k, v in requested.items()
+            if getattr(self.tcfg, k) != v and k != ("max_iters" if by_time else "time_budget")
+        }
+        if not changes:
+            return
+        old, self.tcfg = self.tcfg, replace(self.tcfg, **changes)
+        self.plan = replace(self.plan, tcfg=self.tcfg)
+        self._saved_iter = -1  # a last.pt of this iteration predates the change: stale
+        self.clock.length = self.tcfg.length
+        if self._run is not None and self.dist.is_main:
+            write_config(self._run.path, self.config_record())
+        for name, value in changes.items():
+            self.emit(SteerEvent(self.state.iter, name, getattr(old, name), value, source))
 
     def _early_eval_due(self) -> bool:
         """Evals at 1x, 2x, 4x and 8x --early-eval-s of training as well as every
@@ -304,7 +328,7 @@ class Trainer:
         if not self.dist.is_main or not self.tcfg.sample_chars:
             return
         prompt = default_context(self.dataset.vocab)
-        params = SamplingParams(temperature=0.8)
+        params = SamplingParams(temperature=self.tcfg.sample_temperature)
         ids, before = [], self.state.sample_rng.get_state()
         for tok in generate(
             self.model,
@@ -348,6 +372,10 @@ class Trainer:
             "corpus": {"spec": self.tcfg.data, "sha256": self.dataset.corpus.sha256},
             **self.state.checkpoint(self.clock.elapsed()),
         }
+
+    def steered_values(self) -> dict[str, Any]:
+        """The steerable options' values in force (control.json starts with them)."""
+        return {name: getattr(self.tcfg, name) for name in STEERABLE}
 
     def config_record(self) -> dict[str, Any]:
         """config.json: the configs, and what the run was built from."""
@@ -422,7 +450,11 @@ def execute(
             if run is not None:
                 resume_iter = trainer.state.iter if plan.resuming else None
                 run.claim(
-                    trainer.config_record(), plan.tcfg.log_interval, plan.overwrite, resume_iter
+                    trainer.config_record(),
+                    plan.tcfg.log_interval,
+                    plan.overwrite,
+                    resume_iter,
+                    steered=trainer.steered_values(),
                 )
             steering = Steering(run.path if run is not None else None, dist, trainer.device)
             extra = list(watchers(trainer, steering)) if watchers is not None else []

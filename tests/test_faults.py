@@ -315,19 +315,22 @@ def test_any_prompt_is_either_generated_from_or_refused_by_name(small_model, dat
     assert len(ids) == 20 and all(0 <= i < len(vocab) for i in ids)
 
 
-def test_ddp_pause_save_stop_then_resume_is_bit_identical(
+def test_ddp_pause_steer_save_stop_then_resume_is_bit_identical(
     corpus_file: Path, tmp_path: Path
 ) -> None:
-    """Only rank 0 reads control.json; every rank must pause, stop and resume with it."""
+    """Only rank 0 reads control.json; every rank must pause, apply a steered learning
+    rate, stop and resume with it, and the result must be exact."""
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
-    opts = ["--data", str(corpus_file), "--preset", "tiny", "--max-iters", "300"]
-    opts += ["--eval-interval", "10", "--sample-interval", "10", "--dropout", "0.1"]
-    straight, steered = tmp_path / "straight", tmp_path / "steered"
+    # A constant learning rate, so a run's length does not shape it: the reference can
+    # be a run of exactly the paused length, resumed with the steered value.
+    opts = ["--data", str(corpus_file), "--preset", "tiny", "--lr", "2e-3", "--min-lr", "2e-3"]
+    opts += ["--warmup-iters", "0", "--eval-interval", "10", "--sample-interval", "10"]
+    opts += ["--dropout", "0.1"]
+    steered, reference = tmp_path / "steered", tmp_path / "reference"
     train = [*torchrun, "-m", "tui.cli", "--no-ui", "train", *opts]
     quiet = {"cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    subprocess.run([*train, "--out", str(straight)], check=True, timeout=300, **quiet)
 
-    proc = subprocess.Popen([*train, "--out", str(steered)], **quiet)
+    proc = subprocess.Popen([*train, "--max-iters", "300", "--out", str(steered)], **quiet)
     try:
         wait_until(lambda: any(i >= 10 for i in last_iters(steered)) or proc.poll() is not None)
         write_control(steered, paused=True)
@@ -338,14 +341,28 @@ def test_ddp_pause_save_stop_then_resume_is_bit_identical(
             time.sleep(0.5)
         paused_at = last_iters(steered)[-2:]
         assert paused_at[0] == paused_at[1] < 300, last_iters(steered)
+        write_control(steered, lr_scale=2.0)  # every rank must take it at the same step
+        wait_until(lambda: steers(steered) or proc.poll() is not None)
         write_control(steered, stop=True)  # before the fix, rank 1 hung in the all-reduce
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
-    assert load_checkpoint(steered / "last.pt")["iter"] == paused_at[0]
-
+    p = paused_at[0]
+    assert [(e.iter, e.field, e.new) for e in steers(steered)] == [(p, "lr_scale", 2.0)]
+    assert load_checkpoint(steered / "last.pt")["iter"] == p
     subprocess.run([*train, "--out", str(steered), "--resume"], check=True, timeout=300, **quiet)
-    a = load_checkpoint(straight / "last.pt")["model"]
+
+    subprocess.run([*train, "--max-iters", str(p), "--out", str(reference)], check=True, **quiet)
+    resume = [*train, "--out", str(reference), "--resume", "--max-iters", "300"]
+    subprocess.run([*resume, "--lr-scale", "2"], check=True, timeout=300, **quiet)
+    a = load_checkpoint(reference / "last.pt")["model"]
     b = load_checkpoint(steered / "last.pt")["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a), f"resumed from iter {paused_at[0]}"
-    assert sample_texts(straight) == sample_texts(steered)
+    assert load_checkpoint(steered / "last.pt")["iter"] == 300
+    assert all(torch.equal(a[k], b[k]) for k in a), f"steered at iter {p}"
+    assert sample_texts(reference) == sample_texts(steered)
+
+
+def steers(run: Path) -> list:
+    from core.events import SteerEvent
+
+    return [e for e in read_records(run / "metrics.jsonl") if isinstance(e, SteerEvent)]

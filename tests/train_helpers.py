@@ -56,6 +56,7 @@ class Training:
                 self.plan.tcfg.log_interval,
                 self.plan.overwrite,
                 resume_iter,
+                steered=self.trainer.steered_values(),
             )
             self.steering = Steering(run.path, DistInfo(), torch.device("cpu"))
             return self.trainer.run(self.steering, run, sinks)

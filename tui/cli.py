@@ -372,6 +372,104 @@ def watch(
     launch(CharLMApp(watch=run_dir))
 
 
+# -- steer ----------------------------------------------------------------------------------
+
+STEER = "Steer"
+
+
+@app.command()
+def steer(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(help="The run directory of a training going on now.", metavar="RUN_DIR"),
+    ],
+    lr_scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Multiply the learning rate by X from the next step on (the schedule keeps "
+            "its shape).",
+            metavar="X",
+            rich_help_panel=STEER,
+        ),
+    ] = None,
+    eval_interval: Annotated[
+        int | None,
+        typer.Option(
+            help="Evaluate every N steps from now on.", metavar="N", rich_help_panel=STEER
+        ),
+    ] = None,
+    sample_interval: Annotated[
+        int | None,
+        typer.Option(
+            help="Write a sample every N steps from now on (0: never).",
+            metavar="N",
+            rich_help_panel=STEER,
+        ),
+    ] = None,
+    sample_temperature: Annotated[
+        float | None,
+        typer.Option(
+            help="Temperature of the samples from now on.", metavar="T", rich_help_panel=STEER
+        ),
+    ] = None,
+    extend: Annotated[
+        float | None,
+        typer.Option(
+            help="Make the run longer by PERCENT (negative: shorter) of its length.",
+            metavar="PERCENT",
+            rich_help_panel=STEER,
+        ),
+    ] = None,
+    pause: Annotated[bool, typer.Option("--pause", help="Pause the run.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Resume a paused run.")] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop it (saves last.pt).")] = False,
+    save: Annotated[bool, typer.Option("--save", help="Save last.pt now.")] = False,
+    sample_now: Annotated[bool, typer.Option("--sample", help="Write a sample now.")] = False,
+) -> None:
+    """Change a running training from a shell: what the dashboard's keys do.
+
+    The request goes through RUN_DIR/control.json and takes effect at the next step;
+    each change is recorded in metrics.jsonl as a steer record and kept by --resume.
+
+    Examples:
+
+      charlm-tui steer checkpoints/myrun --lr-scale 0.5
+
+      charlm-tui steer checkpoints/myrun --extend 20 --sample-temperature 1.0
+    """
+    from core.control import read_control, steer_changes, write_control
+    from core.rundir import RunLock, is_run_dir
+
+    if not run_dir.is_dir() or not is_run_dir(run_dir):
+        raise CharLMError(f"{run_dir} is not a run directory")
+    if not RunLock.held(run_dir):
+        raise CharLMError(f"nothing trains in {run_dir} now: there is nothing to steer")
+    if pause and resume:
+        raise CharLMError("--pause and --resume contradict each other: choose one")
+    changes = steer_changes(
+        run_dir,
+        lr_factor=lr_scale,
+        extend_percent=extend,
+        eval_interval=eval_interval,
+        sample_interval=sample_interval,
+        sample_temperature=sample_temperature,
+    )
+    current = read_control(run_dir)
+    requests: dict[str, Any] = dict(changes)
+    if pause or resume:
+        requests["paused"] = pause
+    if stop:
+        requests["stop"] = True
+    for what, asked in (("save", save), ("sample", sample_now)):
+        if asked:
+            requests[what] = int(current[what]) + 1
+    if not requests:
+        raise CharLMError("nothing to change: give an option (see: charlm-tui steer --help)")
+    write_control(run_dir, **requests)
+    for name, value in requests.items():
+        print(f"{name}: {current.get(name)!s} -> {value!s} (from the next step)")
+
+
 # -- eval -----------------------------------------------------------------------------------
 
 
