@@ -21,6 +21,7 @@ from core.config import (
     PRESETS,
     RESUMABLE,
     SPECS,
+    STEERABLE,
     ModelConfig,
     Range,
     Spec,
@@ -151,7 +152,18 @@ def test_a_crafted_configuration_is_refused_in_one_line() -> None:
 
 
 def test_resumable_and_form_fields_come_from_the_declarations() -> None:
+    assert STEERABLE == (
+        "lr_scale",
+        "max_iters",
+        "time_budget",
+        "eval_interval",
+        "sample_interval",
+        "sample_temperature",
+    )
+    assert set(STEERABLE) <= RESUMABLE  # what steering changed, a resume keeps
     assert RESUMABLE == {
+        "lr_scale",
+        "sample_temperature",
         "max_iters",
         "time_budget",
         "eval_interval",
