@@ -43,3 +43,47 @@ class Clock:
             return float("nan")
         per_iter = (self.elapsed() - self.elapsed_before) / max(done, 1)
         return self.length.remaining_s(it, self.elapsed(), per_iter)
+
+
+class EarlyEvals:
+    """Evals at 1x, 2x, 4x and 8x `first_s` of training as well as every --eval-interval
+    steps: on a slow machine the first 200 steps can take minutes, and a newcomer should
+    see val numbers move within the first one. 0 turns them off."""
+
+    def __init__(self, first_s: float, elapsed_before: float = 0.0) -> None:
+        self.first_s = first_s
+        self.next_s = first_s
+        self._skip(elapsed_before)  # a resumed run had its early ones
+
+    def due(self, elapsed_s: float) -> bool:
+        return bool(self.first_s) and self.next_s <= 8 * self.first_s and elapsed_s >= self.next_s
+
+    def ran(self, elapsed_s: float) -> None:
+        """An eval just ran: the next early one is at least half a period later."""
+        self._skip(elapsed_s + self.first_s / 2)
+
+    def _skip(self, until: float) -> None:
+        while self.first_s and self.next_s <= until:
+            self.next_s *= 2
+
+
+class Throughput:
+    """Training seconds and tokens since the last eval, and a smoothed tokens/s."""
+
+    def __init__(self, tokens_per_step: int) -> None:
+        self.tokens_per_step = tokens_per_step
+        self.seconds = 0.0
+        self.steps = 0
+        self.rate = 0.0  # tokens/s, an exponential moving average over steps
+
+    def step(self, dt: float) -> None:
+        self.seconds += dt
+        self.steps += 1
+        now = self.tokens_per_step / dt
+        self.rate = now if self.rate == 0.0 else 0.9 * self.rate + 0.1 * now
+
+    def since_eval(self) -> tuple[float, int]:
+        """(training seconds, tokens) since the last eval; starts the next interval."""
+        seconds, tokens = self.seconds, self.steps * self.tokens_per_step
+        self.seconds, self.steps = 0.0, 0
+        return seconds, tokens

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from core import distributed
 from core.checkpoint import load_checkpoint, restore_model
-from core.clock import Clock
+from core.clock import Clock, EarlyEvals, Throughput
 from core.config import STEERABLE, replace, to_dict
 from core.data import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
 from core.device import resolve_device
@@ -133,8 +133,7 @@ class Trainer:
         self._saved_iter = -1  # iteration of the newest last.pt
         self._sampled_iter = -1
         self._paused = False
-        self._next_early_eval = self.tcfg.early_eval_s  # seconds of training
-        self._skip_early_evals(state.elapsed_s)  # a resumed run had its early ones
+        self.early_evals = EarlyEvals(self.tcfg.early_eval_s, state.elapsed_s)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -168,8 +167,7 @@ class Trainer:
     def _loop(self, steering: Steering) -> Stop:
         state = self.state
         self.model.train()
-        tokens_per_step = self.tcfg.batch_size * self.mcfg.block_size * self.dist.world_size
-        t_train, steps_since_eval, rate = 0.0, 0, 0.0  # training seconds since the last eval
+        speed = Throughput(self.tcfg.batch_size * self.mcfg.block_size * self.dist.world_size)
         while True:
             decision = steering.decide(self.clock.finished(state.iter))
             for note in steering.notes:
@@ -186,10 +184,10 @@ class Trainer:
                 self._paused = decision.paused
                 told = "paused by a request in control.json (a dashboard, or charlm-tui steer)"
                 self._note(told if self._paused else "resumed")
-            due = state.iter % cfg.eval_interval == 0 or decision.finished or self._early_eval_due()
+            early = self.early_evals.due(self.clock.elapsed())
+            due = state.iter % cfg.eval_interval == 0 or decision.finished or early
             if due and state.last_eval_iter != state.iter:
-                self.evaluate(t_train, steps_since_eval * tokens_per_step)  # saves last.pt
-                t_train, steps_since_eval = 0.0, 0
+                self.evaluate(*speed.since_eval())  # saves last.pt
             elif decision.save:
                 self.save("last")
             sample_due = cfg.sample_interval and state.iter % cfg.sample_interval == 0
@@ -207,10 +205,8 @@ class Trainer:
             lr = learning_rate(cfg, state.iter, self.clock.progress(state.iter))
             result = self.step(lr)
             dt = time.perf_counter() - t
-            t_train += dt
-            steps_since_eval += 1
+            speed.step(dt)
             state.iter += 1
-            rate = tokens_per_step / dt if rate == 0.0 else 0.9 * rate + 0.1 * tokens_per_step / dt
             self.emit(
                 StepEvent(
                     state.iter,
@@ -218,7 +214,7 @@ class Trainer:
                     lr,
                     result.grad_norm,
                     dt,
-                    rate,
+                    speed.rate,
                     self.clock.elapsed(),
                     self.clock.progress(state.iter),
                     self.clock.eta(state.iter),
@@ -245,19 +241,6 @@ class Trainer:
             write_config(self._run.path, self.config_record())
         for name, value in changes.items():
             self.emit(SteerEvent(self.state.iter, name, getattr(old, name), value, source))
-
-    def _early_eval_due(self) -> bool:
-        """Evals at 1x, 2x, 4x and 8x --early-eval-s of training as well as every
-        --eval-interval steps: on a slow machine the first 200 steps can take minutes, and
-        a newcomer should see val numbers move within the first one."""
-        first = self.tcfg.early_eval_s
-        if not first or self._next_early_eval > 8 * first:
-            return False
-        return self.clock.elapsed() >= self._next_early_eval
-
-    def _skip_early_evals(self, until: float) -> None:
-        while self.tcfg.early_eval_s and self._next_early_eval <= until:
-            self._next_early_eval *= 2
 
     def step(self, lr: float) -> StepResult:
         for group in self.optimizer.param_groups:
@@ -301,8 +284,7 @@ class Trainer:
             state.best_val_loss = val
         state.last_eval_iter = state.iter
         state.metrics = {k: m.as_dict() for k, m in metrics.items()}
-        # An eval just ran: the next early one is at least half a period later.
-        self._skip_early_evals(self.clock.elapsed() + self.tcfg.early_eval_s / 2)
+        self.early_evals.ran(self.clock.elapsed())
         self.emit(
             EvalEvent(
                 iter=state.iter,
