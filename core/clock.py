@@ -76,10 +76,11 @@ class Throughput:
         self.steps = 0
         self.rate = 0.0  # tokens/s, an exponential moving average over steps
 
-    def step(self, dt: float) -> None:
+    def step(self, dt: float, steps: int = 1) -> None:
+        """`steps` steps took dt seconds in all (more than one: read back together)."""
         self.seconds += dt
-        self.steps += 1
-        now = self.tokens_per_step / dt
+        self.steps += steps
+        now = steps * self.tokens_per_step / max(dt, 1e-9)
         self.rate = now if self.rate == 0.0 else 0.9 * self.rate + 0.1 * now
 
     def since_eval(self) -> tuple[float, int]:

@@ -28,7 +28,7 @@ from core.errors import CharLMError
 
 Group = Literal["model", "optimisation", "schedule", "evaluation", "data", "system"]
 PresetName = Literal[
-    "cpu", "tiny", "seed", "nanogpt-baby", "bigram", "mlp", "rnn", "gru", "lstm"
+    "cpu", "gpu", "tiny", "seed", "nanogpt-baby", "bigram", "mlp", "rnn", "gru", "lstm"
 ]  # see PRESETS
 ModelName = Literal["bigram", "mlp", "rnn", "gru", "lstm", "gpt"]  # see core/models
 Activation = Literal["gelu", "relu2"]
@@ -398,6 +398,27 @@ PRESETS: dict[str, dict[str, Any]] = {
     # positions with ReLU squared learn faster per step than GPT-2's choices, and Muon
     # faster again than AdamW (1.58 -> 1.51 nats on the full val split in 300 s).
     "cpu": {},
+    # For a CUDA GPU: nanoGPT's baby-GPT shape (6 x 6 x 384, block 256, batch 64) with
+    # the cpu preset's per-step wins (rotary positions, ReLU squared, Muon), less dropout
+    # for a shorter run, and torch.compile. The CUDA path adds bf16 autocast, TF32, Muon's
+    # iteration in bf16, batches gathered on the device and losses read back every
+    # --log-interval steps. NOT yet tuned on a GPU: bench/gpu_speedrun.py is how to.
+    "gpu": dict(
+        block_size=256,
+        n_layer=6,
+        n_head=6,
+        n_embd=384,
+        dropout=0.1,
+        batch_size=64,
+        max_iters=2500,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_iters=100,
+        eval_interval=250,
+        eval_iters=50,
+        sample_interval=500,
+        compile=True,
+    ),
     # Seconds on a laptop: for tests and trying things out.
     "tiny": dict(
         block_size=32,

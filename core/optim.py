@@ -29,15 +29,24 @@ from core.config import TrainConfig
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
 
-def orthogonalize(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.Tensor:
+def ns_dtype(device: torch.device) -> torch.dtype:
+    """The Newton-Schulz iteration's precision: bf16 on a GPU (its tensor cores; the
+    iteration tolerates it, as in the Muon write-up), fp32 on a CPU, where bf16 products
+    are 100x slower without bf16 matrix units (0.9 against 115 GFLOP/s on an AVX2 VM) and
+    no faster at these small shapes with them (AMX measured 2026-11-26, BENCHMARKS.md)."""
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def orthogonalize(
+    g: torch.Tensor, steps: int = 5, eps: float = 1e-7, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Approximately U V^T for each matrix U S V^T in a (..., rows, cols) stack.
 
-    Each Newton-Schulz step maps X to p(X X^T) X, with p(A) = a + b A + c A^2. In fp32
-    throughout: the usual bf16 iteration is 100x slower on CPUs without bf16 matrix
-    units (0.9 against 115 GFLOP/s on our AVX2 machine).
+    Each Newton-Schulz step maps X to p(X X^T) X, with p(A) = a + b A + c A^2, in `dtype`
+    (see ns_dtype).
     """
     a, b, c = NS_COEFFS
-    x = g.float()
+    x = g.to(dtype)
     tall = x.size(-2) > x.size(-1)
     if tall:  # work with the smaller Gram matrix, n x n with n = min(rows, cols)
         x = x.mT
@@ -106,7 +115,9 @@ class Muon(torch.optim.Optimizer):
                 torch._foreach_mul_(bufs, mu)
                 torch._foreach_add_(bufs, grads)
                 nesterov = torch._foreach_add(grads, bufs, alpha=mu)
-                ortho = orthogonalize(torch.stack(nesterov), group["ns_steps"])
+                ortho = orthogonalize(
+                    torch.stack(nesterov), group["ns_steps"], dtype=ns_dtype(params[0].device)
+                )
                 if wd:
                     torch._foreach_mul_(params, 1.0 - lr * wd)
                 scale = 0.2 * max(shape) ** 0.5

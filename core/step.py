@@ -21,8 +21,14 @@ from core.errors import TrainingDiverged
 
 @dataclass(frozen=True)
 class StepResult:
-    loss: float
-    grad_norm: float
+    """The step's loss and gradient norm: floats, or (a step that did not sync with its
+    device) 0-d tensors still on the GPU, read back by read() at the next sync."""
+
+    loss: float | torch.Tensor
+    grad_norm: float | torch.Tensor
+
+    def read(self) -> tuple[float, float]:
+        return float(self.loss), float(self.grad_norm)
 
 
 class CompiledOrEager:
@@ -62,11 +68,21 @@ def train_step(
     autocast: contextlib.AbstractContextManager[Any],
     distributed: bool,
     it: int,
+    sync: bool = True,
 ) -> StepResult:
     """Raises TrainingDiverged before the optimizer step if the loss or gradient is not
-    finite, so the weights (and every checkpoint) keep their last finite values."""
+    finite, so the weights (and every checkpoint) keep their last finite values.
+
+    Without `sync` (a GPU between two log steps) nothing is read back to the host: the
+    device runs ahead and StepResult.read checks at the next sync instead."""
     with autocast:
         _, loss = model(x, y)
+    if not sync:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm_t = nn.utils.clip_grad_norm_(params, grad_clip or math.inf)
+        optimizer.step()
+        return StepResult(loss.detach(), norm_t)
     loss_value = loss.item()
     # Under DDP one rank alone may see a non-finite loss; raising there would leave the
     # others waiting in the gradient all-reduce forever. Its backward instead spreads

@@ -56,10 +56,20 @@ FINISHED = Stop("finished", 0)
 PAUSE_POLL_S = 0.05  # a paused run checks for requests (and agrees, under DDP) 20x a second
 
 
-def build(plan: RunPlan, dist: distributed.DistInfo, corpus: Corpus | None = None) -> Trainer:
-    """Everything a run needs, in the process that trains it (torch's globals included)."""
+def build(
+    plan: RunPlan,
+    dist: distributed.DistInfo,
+    corpus: Corpus | None = None,
+    sync_every: int | None = None,
+) -> Trainer:
+    """Everything a run needs, in the process that trains it (torch's globals included).
+    sync_every: read losses back every N steps (default: --log-interval on a GPU, else 1)."""
     mcfg, tcfg = plan.mcfg, plan.tcfg
     device = resolve_device(tcfg.device)
+    if device.type == "cuda":
+        # TF32 tensor cores for whatever runs in fp32 outside autocast (nanoGPT does too).
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     corpus = corpus or check_corpus(plan)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
@@ -84,7 +94,9 @@ def build(plan: RunPlan, dist: distributed.DistInfo, corpus: Corpus | None = Non
                 f"{plan.checkpoint}: its optimizer state does not fit this run ({detail})"
             ) from None
     distributed.init(dist, device)
-    return Trainer(replace(plan, mcfg=mcfg), dataset, model, optimizer, device, dist, state)
+    return Trainer(
+        replace(plan, mcfg=mcfg), dataset, model, optimizer, device, dist, state, sync_every
+    )
 
 
 class Trainer:
@@ -97,6 +109,7 @@ class Trainer:
         device: torch.device,
         dist: distributed.DistInfo,
         state: TrainState,
+        sync_every: int | None = None,
     ) -> None:
         self.plan, self.mcfg, self.tcfg = plan, plan.mcfg, plan.tcfg
         self.dataset, self.device, self.dist = dataset, device, dist
@@ -124,6 +137,9 @@ class Trainer:
             for i, split in enumerate(("train", "val"))
         }
         self.autocast = autocast_for(device)
+        # A GPU runs ahead of the host: reading the loss back every step would make it
+        # wait each time. There, losses are read (and checked) every --log-interval steps.
+        self.sync_every = sync_every or (self.tcfg.log_interval if device.type == "cuda" else 1)
         self._forward = CompiledOrEager(
             distributed.wrap(model, dist, device), self.tcfg.compile, self._note
         )
@@ -168,6 +184,7 @@ class Trainer:
         state = self.state
         self.model.train()
         speed = Throughput(self.tcfg.batch_size * self.mcfg.block_size * self.dist.world_size)
+        unread, t_read = 0, time.perf_counter()  # steps not read back from the device yet
         while True:
             decision = steering.decide(self.clock.finished(state.iter))
             for note in steering.notes:
@@ -186,6 +203,10 @@ class Trainer:
                 self._note(told if self._paused else "resumed")
             early = self.early_evals.due(self.clock.elapsed())
             due = state.iter % cfg.eval_interval == 0 or decision.finished or early
+            if unread and ((due and state.last_eval_iter != state.iter) or decision.paused):
+                # Steps not read back yet count as training time before the eval or pause.
+                speed.step(time.perf_counter() - t_read, unread)
+                unread = 0
             if due and state.last_eval_iter != state.iter:
                 self.evaluate(*speed.since_eval())  # saves last.pt
             elif decision.save:
@@ -201,19 +222,34 @@ class Trainer:
                 self.clock.add_pause(time.perf_counter() - t)
                 continue
 
-            t = time.perf_counter()
+            if not unread:
+                t_read = time.perf_counter()  # the first step since the last read-back
             lr = learning_rate(cfg, state.iter, self.clock.progress(state.iter))
-            result = self.step(lr)
-            dt = time.perf_counter() - t
-            speed.step(dt)
+            unread += 1
+            read = unread >= self.sync_every or (state.iter + 1) % self.sync_every == 0
+            try:
+                result = self.step(lr, sync=read)
+            except TrainingDiverged as e:
+                if unread == 1:
+                    raise
+                raise TrainingDiverged(  # it may have begun in a step not read back
+                    f"iterations {state.iter - unread + 2}-{state.iter + 1}: {e} (losses are "
+                    f"read from the device every {self.sync_every} steps)"
+                ) from None
             state.iter += 1
+            if not read:
+                continue  # the device runs ahead; losses are read every --log-interval steps
+            loss, norm = result.read()
+            dt = time.perf_counter() - t_read
+            speed.step(dt, unread)
+            step_dt, unread = dt / unread, 0
             self.emit(
                 StepEvent(
                     state.iter,
-                    result.loss,
+                    loss,
                     lr,
-                    result.grad_norm,
-                    dt,
+                    norm,
+                    step_dt,
                     speed.rate,
                     self.clock.elapsed(),
                     self.clock.progress(state.iter),
@@ -242,7 +278,7 @@ class Trainer:
         for name, value in changes.items():
             self.emit(SteerEvent(self.state.iter, name, getattr(old, name), value, source))
 
-    def step(self, lr: float) -> StepResult:
+    def step(self, lr: float, sync: bool = True) -> StepResult:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x, y = self.sampler.next(self.state.iter)
@@ -259,6 +295,7 @@ class Trainer:
             self.autocast,
             self.dist.enabled,
             self.state.iter,
+            sync,
         )
 
     # -- what the loop calls between steps ------------------------------------------------------
