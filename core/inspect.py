@@ -141,13 +141,14 @@ SURPRISE = Scale(
     ("#1d3b6e", "#2a7b8c", "#4fb36b", "#e4d344", "#f28e2b", "#d62728"),
     ("<½", "½–1", "1–2", "2–4", "4–8", "≥8"),
 )
-# Attention weights: a row sums to 1 over up to block_size characters, so 2% is already
-# more than uniform over 50 of them.
+# Attention weights: a row sums to 1 over up to block_size characters (uniform over 128
+# is 0.8%), so steps of about 3x from 1%: a diffuse head washes its context in the first
+# colour, a sharp one lights a few characters.
 ATTENTION = Scale(
     "attention",
-    (0.02, 0.05, 0.1, 0.2, 0.5),
+    (0.01, 0.03, 0.1, 0.3, 0.6),
     (None, "#3b2a5c", "#5d3a8e", "#8e4fb8", "#c474d9", "#f2b8ff"),
-    ("<2%", "2–5%", "5–10%", "10–20%", "20–50%", "≥50%"),
+    ("<1%", "1–3%", "3–10%", "10–30%", "30–60%", "≥60%"),
 )
 # How far a character moved a recurrent layer's state, RMS per unit (tanh-bounded
 # states: a unit moves at most 2).

@@ -244,8 +244,8 @@ class GenerateScreen(Screen[None]):
         self.query_one("#output-scroll", VerticalScroll).scroll_end(animate=False)
 
     def show_output(self) -> None:
-        prompt = self.output[: self.prompt_len]
-        shown = Text(prompt, style="bold")
+        shown = Text()  # Text(prompt, style=...) would make its style the whole text's
+        shown.append(self.output[: self.prompt_len], style="bold")
         if self.colour_odds:
             shown.append_text(self.odds_text(self.output[self.prompt_len :]))
         else:

@@ -326,7 +326,7 @@ class InspectScreen(Screen[None]):
     def show_internals(self, view: SurpriseView, n: int) -> None:
         panel = self.query_one("#inspect-internals", Static)
         legend = self.query_one("#inspect-legend", Static)
-        surprise_note = "grey: the first character, only context"
+        surprise_note = "grey: first character, no prediction"
         if self.ins.kind is None:
             panel.update(Text(self.reason, style="dim"))
             view.show_weights(None)
@@ -359,4 +359,4 @@ class InspectScreen(Screen[None]):
             lines.append(f" {n - i} back ", style="dim")
             lines.append(f"{w:.0%}\n" if scale is ATTENTION else f"{w:.3f}\n")
         panel.update(lines)
-        legend.update(scale_legend(scale, "grey: not read by this prediction"))
+        legend.update(scale_legend(scale, "grey: not read"))
