@@ -459,12 +459,11 @@ def inspect_(
     ] = "ansi",
     device: Device = "auto",
 ) -> None:
-    """Colour a text by how surprised the model is by each character; look at what it
-    attends to.
+    """Colour a text by the model's surprise at each character; see what it attends to.
 
-    Each character is scored as `eval` scores it (windows of block_size characters), so
-    the mean is eval's loss on the same text. Opens the inspect screen; with --no-ui,
-    prints the text coloured by loss in bits (control characters escaped), or JSON.
+    Scored in eval's windows of block_size characters: the mean is eval's loss.
+
+    Opens the inspect screen; with --no-ui, prints the coloured text, or JSON.
     """
     from core.checkpoint import load_model
     from core.config import from_dict
