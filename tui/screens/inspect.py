@@ -244,7 +244,8 @@ class InspectScreen(Screen[None]):
         # The numbers first: a narrow terminal clips the checkpoint's name instead.
         return Text.assemble(
             (f"mean loss {ins.mean_loss:.4f} nats · {ins.bpc:.3f} bits/char", "bold"),
-            f" · {ins.n_scored:,} characters scored in windows of {ins.block_size} · {self.label}",
+            f" · {ins.n_scored:,} characters scored in windows of {ins.block_size} · ",
+            "".join(visible_char(ch) for ch in self.label),  # a path may hold anything
         )
 
     def internals_title(self) -> str:
