@@ -82,10 +82,16 @@ def filter_logits(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
 
 
 def next_token(logits: torch.Tensor, params: SamplingParams, g: torch.Generator) -> int:
+    return pick(logits, params, g)[0]
+
+
+def pick(logits: torch.Tensor, params: SamplingParams, g: torch.Generator) -> tuple[int, float]:
+    """A token, and the probability it was drawn with (1 when greedy)."""
     if params.greedy:
-        return int(logits.argmax(dim=-1))
+        return int(logits.argmax(dim=-1)), 1.0
     probs = filter_logits(logits, params).softmax(dim=-1)
-    return int(torch.multinomial(probs, 1, generator=g))
+    tok = int(torch.multinomial(probs, 1, generator=g))
+    return tok, float(probs[tok])
 
 
 def window_start(n_ids: int, start: int, context: int) -> int:
@@ -124,6 +130,7 @@ def generate(
     device: torch.device | str = "cpu",
     use_cache: bool = True,
     decoder: nn.Module | None = None,
+    chosen: list[float] | None = None,
 ) -> Iterator[int]:
     """Yield new token ids one by one (streaming).
 
@@ -135,6 +142,8 @@ def generate(
     `decoder`, when given, computes those steps instead of `model` (e.g. a GPT's int8
     copy from core.models.quant): single rows are bound by weight bandwidth, while the
     prompt and the window refills are whole matrices, faster in fp32.
+    `chosen`, when given, gets the probability each token was drawn with, before the
+    token is yielded (the generate pane colours characters by it).
     """
     if not prompt_ids:
         raise CharLMError("generation needs at least one character of context")
@@ -155,7 +164,9 @@ def generate(
 
         logits = read_context()
         for n in range(max_new_tokens):
-            tok = next_token(logits.float().cpu(), params, generator)
+            tok, p = pick(logits.float().cpu(), params, generator)
+            if chosen is not None:
+                chosen.append(p)
             ids.append(tok)
             yield tok
             if n == max_new_tokens - 1:

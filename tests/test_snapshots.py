@@ -47,3 +47,24 @@ def test_generate_pane_with_next_character_view(runs: Path, snap_compare) -> Non
 def test_new_run_form(runs: Path, snap_compare) -> None:
     app = CharLMApp(runs_dir=runs, clock=lambda: FIXED_TIME)
     assert snap_compare(app, terminal_size=(80, 24), press=["n"])
+
+
+def test_inspect_screen(runs: Path, snap_compare) -> None:
+    """Surprise colours, the cursor's panel, then the attention strip of its prediction."""
+    from core.inspect import Source
+    from tests.conftest import make_text
+    from tests.tui_helpers import wait_for
+    from tui.messages import OpenInspect
+    from tui.screens.inspect import InspectScreen
+
+    text = make_text(400, seed=2)
+    path = runs / "shakespeare-tiny" / "best.pt"
+    app = CharLMApp(inspect=OpenInspect(path, Source(text=text, name="a play"), text))
+
+    async def ready(pilot) -> None:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen))
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.press(*["right"] * 9, "a")
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=ready)

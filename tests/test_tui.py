@@ -478,3 +478,215 @@ def test_model_tab_names_position_activation_and_optimizer() -> None:
     assert "positions" not in rendered({"model": "bigram"})
     assert "muon · 0.003" in rendered({"model": "gpt"}, {"optimizer": "muon", "lr": 0.003})
     assert "adamw · 0.1" in rendered({"model": "bigram"}, {"lr": 0.1})  # before --optimizer
+
+
+# == Inspect (issue 15) and the next-character view (issue 12, items 5 and 6) ===============
+# Kept together at the end of the file: another helper adds tests above.
+
+import pytest  # noqa: E402
+from rich.cells import cell_len  # noqa: E402
+
+from core.inspect import Choice, Source, inspect_text  # noqa: E402
+from tests.conftest import make_text  # noqa: E402
+from tui.messages import OpenInspect  # noqa: E402
+from tui.screens.inspect import InspectScreen, SurpriseView  # noqa: E402
+from tui.widgets.next_char import NextChar  # noqa: E402
+
+
+def inspect_app(ckpt: Path, text: str) -> CharLMApp:
+    return CharLMApp(inspect=OpenInspect(ckpt, Source(text=text, name="a play"), text))
+
+
+def test_inspect_screen_cursor_panel_and_attention(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "r") / "best.pt"
+    text = make_text(300, seed=2)
+
+    async def scenario() -> None:
+        app = inspect_app(ckpt, text)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+            await pilot.pause()
+            screen = app.screen
+            view = screen.query_one(SurpriseView)
+            ins = screen.ins
+            expected = inspect_text(screen.model, ins.vocab, text, ins.block_size)
+            assert ins.mean_loss == pytest.approx(expected.mean_loss, abs=1e-9)
+            assert f"{ins.bpc:.3f} bits/char" in screen.sub_title
+            assert view.cursor == 1  # the first scored character
+            await pilot.press("right", "right")
+            assert view.cursor == 3
+            cursor = str(screen.query_one("#inspect-cursor").render())
+            assert f"p {ins.prob[3]:.1%} · rank {ins.rank[3]}" in cursor
+            assert [c for c, _ in screen.query_one(NextChar).top] == [c for c, _ in ins.top(3)]
+            await pilot.press("end")
+            assert view.cursor == len(text) - 1
+            await pilot.press("home")
+            assert view.cursor == 0
+            assert "first character" in str(screen.query_one("#inspect-cursor").render())
+            await pilot.press("down")
+            assert view.line_of[view.cursor] == 1
+            await pilot.click(SurpriseView, offset=(1 + 4, 1))  # inside the border: line 0
+            assert view.cursor == 4
+
+            assert view.weights is None  # surprise colours
+            await pilot.press("a")
+            await pilot.pause()
+            assert screen.view == "internals"
+            assert sorted(view.weights) == list(ins.context(4))
+            assert sum(view.weights.values()) == pytest.approx(1.0, abs=1e-5)
+            assert "mean of 2 heads" in str(screen.query_one("#inspect-internals").render())
+            await pilot.press("h")
+            assert screen.head == 0
+            assert "head 1 of 2" in str(screen.query_one("#inspect-internals").render())
+            await pilot.press("right")  # the strip follows the cursor
+            assert sorted(view.weights) == list(ins.context(5))
+            await pilot.press("a")
+            assert view.weights is None
+            await pilot.press("escape")
+            assert not isinstance(app.screen, InspectScreen)
+
+    run(scenario())
+
+
+def test_inspect_says_attention_does_not_apply_to_an_mlp(tmp_path: Path) -> None:
+    from tests.test_inspect import checkpoint
+
+    text = make_text(400, seed=4)
+    ckpt = checkpoint(tmp_path / "mlp", text, "mlp")
+
+    async def scenario() -> None:
+        async with inspect_app(ckpt, text).run_test(size=(100, 30)) as pilot:
+            app = pilot.app
+            await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+            await pilot.pause()
+            panel = str(app.screen.query_one("#inspect-internals").render())
+            assert "attention does not apply" in panel
+            await pilot.press("a")
+            assert app.screen.view == "surprise"
+
+    run(scenario())
+
+
+def test_inspect_from_home_and_from_the_generate_pane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("play.txt").write_text(make_text(5000, seed=1), encoding="utf-8")  # fake_run's corpus
+    fake_run(tmp_path / "runs", "r")
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+            assert len(app.screen.ins) == 500  # the whole val split: 10% of 5000
+            assert "val[0:2,000]" in str(app.screen.query_one("#inspect-label").render())
+            await pilot.press("escape")
+            await pilot.press("g")
+            await wait_for(pilot, lambda: isinstance(app.screen, GenerateScreen))
+            gen = app.screen
+            gen.query_one("#max_new").value = "40"
+            await pilot.press(*"KING", "enter")
+            await wait_for(pilot, lambda: not gen.running and len(gen.output) == 44)
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+            assert app.screen.ins.text == gen.output
+            await pilot.press("escape")
+            assert app.screen is gen
+
+    run(scenario())
+
+
+def test_next_char_view_follows_the_prompt_and_the_settings(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+
+    async def scenario() -> None:
+        app = CharLMApp(generate=(ckpt, GenerateOptions()))
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.screen
+            panel = screen.query_one(NextChar)
+            status = screen.query_one("#gen-status")
+            await pilot.press(*"KING^")  # not in the vocabulary
+            assert panel.choices == [] and "never saw '^'" in str(panel.render())
+            await pilot.press("enter")
+            assert "fix the prompt first" in str(status.render())
+            await pilot.press("backspace")  # the prompt is fine again: so is everything
+            oov = screen.query_one("#oov")
+            assert not oov.has_class("visible") and str(oov.render()) == ""
+            assert str(status.render()) == ""
+            assert len(panel.choices) == 5 and "sample: temp 0.8" in str(panel.render())
+            assert panel.choices[0].sampled > panel.choices[0].raw  # 0.8 sharpens
+            screen.query_one("#temperature").value = "1"
+            screen.query_one("#top_k").value = "2"
+            await pilot.pause()
+            two = panel.choices
+            assert two[0].sampled + two[1].sampled == pytest.approx(1.0)
+            assert two[2].sampled == 0 and two[2].raw > 0
+            screen.query_one("#temperature").value = "0"
+            await pilot.pause()
+            assert [c.sampled for c in panel.choices] == [1.0, 0, 0, 0, 0]
+            assert "greedy" in str(panel.render())
+            screen.query_one("#prompt").value = ""
+            await pilot.pause()  # no prompt: what generation starts from, a newline
+            assert len(panel.choices) == 5 and "after ⏎" in str(panel.render())
+
+    run(scenario())
+
+
+def test_next_char_labels_and_bars_fit_at_80_columns(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+
+    async def scenario() -> None:
+        app = CharLMApp(generate=(ckpt, GenerateOptions(prompt="KING")))
+        async with app.run_test(size=(80, 24)) as pilot:
+            panel = app.screen.query_one(NextChar)
+            panel.show(
+                [
+                    Choice("\u0301", 0.40, 0.55),  # a combining acute: blank before
+                    Choice("👍", 0.30, 0.30),  # wide
+                    Choice("\U0001f3fd", 0.15, 0.10),  # a skin tone: shifted its row
+                    Choice("\x07", 0.10, 0.05),
+                    Choice("\n", 0.05, 0.0),
+                ],
+                "sample: temp 0.8",
+            )
+            await pilot.pause()
+            lines = str(panel.render()).splitlines()[2:]  # after the note and the header
+            assert [line.split()[0] for line in lines] == ["◌\u0301", "👍", "\\U0001f3fd",
+                                                           "\\x07", "⏎"]  # fmt: skip
+            width = panel.size.width
+            assert width >= 24
+            # Columns line up in cells, every bar is shown whole, nothing overflows.
+            ends = {cell_len(line[: line.index("%") + 1]) for line in lines}
+            assert len(ends) == 1
+            assert all(cell_len(line) <= width and "…" not in line for line in lines)
+            assert all(set(line) & set("▏▎▍▌▋▊▉█") for line in lines[:4])  # p > 0: a bar
+
+    run(scenario())
+
+
+def test_generate_colours_characters_by_their_draw(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+
+    async def scenario() -> None:
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=50, seed=3)))
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.screen
+            await pilot.press(*"KING", "enter")
+            await wait_for(pilot, lambda: not screen.running and len(screen.output) == 54)
+            chosen: list[float] = []
+            gen = torch.Generator().manual_seed(3)
+            ids = screen.vocab.encode("KING")
+            list(generate(screen.model, ids, 50, SamplingParams(), gen, decoder=screen.decoder,
+                          chosen=chosen))  # fmt: skip
+            assert screen.picked == pytest.approx(chosen) and len(chosen) == 50
+            await pilot.press("ctrl+o")
+            shown = screen.query_one("#output").content
+            assert shown.plain.startswith("KING") and len(shown.plain) >= 54
+            assert any(" on #" in str(span.style) for span in shown.spans)
+            await pilot.press("ctrl+o")
+            shown = screen.query_one("#output").content
+            assert not any(" on #" in str(span.style) for span in shown.spans)
+
+    run(scenario())

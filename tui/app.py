@@ -23,11 +23,15 @@ from textual.worker import get_current_worker
 from core.checkpoint import load_model
 from core.control import write_control
 from core.errors import CharLMError
+from core.inspect import Source, inspect_text
 from core.plan import RunPlan, check_corpus, plan_resume
 from core.rundir import default_runs_dir
 from core.sampling import GenerateOptions
 from tui.messages import (
+    InspectFailed,
+    InspectReady,
     OpenGenerate,
+    OpenInspect,
     OpenNewRunForm,
     OpenRun,
     ResumeRun,
@@ -41,6 +45,7 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.dialogs import ChoiceScreen
 from tui.screens.generate import GenerateScreen
 from tui.screens.home import HomeScreen
+from tui.screens.inspect import InspectScreen
 from tui.screens.new_run import NewRunScreen
 from tui.state import FileFeed
 
@@ -61,6 +66,7 @@ class CharLMApp(App[int]):
         train: RunPlan | None = None,
         watch: Path | None = None,
         generate: tuple[Path, GenerateOptions] | None = None,
+        inspect: OpenInspect | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -68,6 +74,7 @@ class CharLMApp(App[int]):
         self.process: TrainingProcess | None = None
         self._exit_when_stopped = False
         self._train, self._watch, self._generate = train, watch, generate
+        self._inspect = inspect
         self.clock = clock
 
     def on_mount(self) -> None:
@@ -78,6 +85,8 @@ class CharLMApp(App[int]):
             self.post_message(OpenRun(self._watch))
         elif self._generate is not None:
             self.post_message(OpenGenerate(*self._generate))
+        elif self._inspect is not None:
+            self.post_message(self._inspect)
 
     # -- training --------------------------------------------------------------------------
 
@@ -175,12 +184,48 @@ class CharLMApp(App[int]):
         try:
             model, vocab, ckpt = load_model(path)
             screen = GenerateScreen(
-                model, vocab, checkpoint_label(path, len(vocab), ckpt), path.parent, message.options
+                model,
+                vocab,
+                checkpoint_label(path, len(vocab), ckpt),
+                path.parent,
+                message.options,
+                checkpoint=path,
             )
         except CharLMError as e:
             self.notify(str(e), severity="error", timeout=10)
             return
         self.push_screen(screen)
+
+    @on(OpenInspect)
+    def open_inspect(self, message: OpenInspect) -> None:
+        self.notify(f"scoring {message.source.describe()} with {message.path.name}…", timeout=3)
+        self.score_text(message)
+
+    @work(thread=True, group="inspect", exclusive=True, exit_on_error=False)
+    def score_text(self, message: OpenInspect) -> None:
+        """Load the checkpoint, read the text and score it, off the UI thread (a corpus
+        split may take a moment to read)."""
+        from core.config import from_dict
+
+        try:
+            model, vocab, ckpt = load_model(message.path)
+            mcfg, tcfg = from_dict(ckpt["config"], str(message.path))
+            source: Source = message.source
+            text = message.text if message.text is not None else source.read(vocab, tcfg)
+            inspection = inspect_text(model, vocab, text, mcfg.block_size, what=source.describe())
+        except CharLMError as e:
+            self.post_message(InspectFailed(str(e)))
+            return
+        label = f"{source.describe()} · {checkpoint_label(message.path, len(vocab), ckpt)}"
+        self.post_message(InspectReady(model, inspection, label))
+
+    @on(InspectFailed)
+    def inspect_failed(self, message: InspectFailed) -> None:
+        self.notify(message.error, title="cannot inspect", severity="error", timeout=15)
+
+    @on(InspectReady)
+    def inspect_ready(self, message: InspectReady) -> None:
+        self.push_screen(InspectScreen(message.model, message.inspection, message.label))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key of the current screen is in the command palette too."""

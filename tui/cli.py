@@ -543,6 +543,141 @@ def eval_(
     )
 
 
+# -- inspect --------------------------------------------------------------------------------
+
+
+@app.command("inspect")
+def inspect_(
+    ctx: typer.Context,
+    checkpoint: CheckpointArg,
+    text: Annotated[str | None, typer.Option(help="The text to score.")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="A UTF-8 file to score.", metavar="FILE")
+    ] = None,
+    split: Annotated[
+        Literal["val", "train"] | None,
+        typer.Option(help="Score a slice of this split of the corpus (default: val)."),
+    ] = None,
+    start: Annotated[
+        int | None, typer.Option(help="First character of the slice (default: 0).")
+    ] = None,
+    length: Annotated[
+        int | None, typer.Option(help="Characters in the slice (default: 2000).")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Corpus of the split (default: the one it was trained on).")
+    ] = None,
+    format_: Annotated[
+        Literal["ansi", "json"],
+        typer.Option(
+            "--format",
+            help="With --no-ui: coloured text (ansi), or one JSON record per character, "
+            "then the mean (json).",
+        ),
+    ] = "ansi",
+    device: Device = "auto",
+) -> None:
+    """Colour a text by the model's surprise at each character; see what it attends to.
+
+    Scored in eval's windows of block_size characters: the mean is eval's loss.
+
+    Opens the inspect screen; with --no-ui, prints the coloured text, or JSON.
+    """
+    from core.checkpoint import load_model
+    from core.config import from_dict
+    from core.inspect import DEFAULT_LENGTH, Source
+
+    given = text is not None or file is not None
+    if given and any(v is not None for v in (split, start, length, data)):
+        raise CharLMError(
+            "--split, --start, --length and --data choose a slice of a corpus: "
+            "leave them out with --text or --file"
+        )
+    source = Source(
+        text=text,
+        file=file,
+        split=split or "val",
+        start=start if start is not None else 0,
+        length=length if length is not None else DEFAULT_LENGTH,
+        data=data,
+    )
+    source.validate()
+    model, vocab, ckpt = load_model(checkpoint)
+    mcfg, tcfg = from_dict(ckpt["config"], str(checkpoint))
+    chosen = source.read(vocab, tcfg)
+    if len(chosen) < 2:
+        raise CharLMError(f"{source.describe()} needs at least 2 characters to score")
+    if not no_ui(ctx):
+        from tui.app import CharLMApp
+        from tui.messages import OpenInspect
+
+        path = checkpoint if checkpoint.is_file() else _resolved(checkpoint)
+        launch(CharLMApp(inspect=OpenInspect(path, source, chosen)))
+        return
+    from core.device import resolve_device
+    from core.inspect import inspect_text
+
+    dev = resolve_device(device)
+    model.to(dev)
+    result = inspect_text(model, vocab, chosen, mcfg.block_size, device=dev,
+                          what=source.describe())  # fmt: skip
+    if format_ == "json":
+        for n in range(len(result)):
+            print(json.dumps(result.record(n)))
+        print(json.dumps({**result.summary(), "checkpoint": str(checkpoint),
+                          "source": source.describe()}))  # fmt: skip
+        return
+    print_surprise(result, f"{source.describe()} · {checkpoint}")
+
+
+def _resolved(checkpoint: Path) -> Path:
+    from core.checkpoint import resolve_in_run
+
+    return resolve_in_run(checkpoint)
+
+
+def print_surprise(result: Any, label: str) -> None:
+    """The text with each character's background coloured by its loss in bits (ANSI
+    colours even in a pipe: that is what --format ansi asks for), every character drawn
+    visibly: control characters as escapes, never raw."""
+    import math
+
+    from rich.text import Text
+
+    from core.inspect import SURPRISE, visible_char
+
+    console = Console(
+        force_terminal=True, color_system="truecolor", soft_wrap=True, highlight=False,
+        markup=False, emoji=False,
+    )  # fmt: skip
+    console.print(
+        Text.assemble(
+            (f"mean loss {result.mean_loss:.4f} nats · {result.bpc:.3f} bits/char", "bold"),
+            f" · {result.n_scored:,} characters scored in windows of {result.block_size} · ",
+            visible_text(label),
+        )
+    )
+    legend = Text(f"{SURPRISE.title}: ")
+    for name, value in zip(SURPRISE.labels, [0.25, *SURPRISE.edges], strict=True):
+        legend.append(f" {name} ", style=SURPRISE.style(value))
+    legend.append("  (first character: only context)")
+    console.print(legend)
+    out = Text()
+    for n, ch in enumerate(result.text):
+        style = SURPRISE.style(result.loss[n] / math.log(2)) if n else "dim"
+        out.append(" " if ch == " " else visible_char(ch), style=style)
+        if ch == "\n":
+            out.append("\n")
+    console.print(out)
+
+
+def visible_text(text: str) -> str:
+    """Untrusted text (a path, a corpus name) with every character drawn visibly."""
+    from core.inspect import visible_char
+
+    return "".join(visible_char(ch) for ch in text)
+
+
 # -- runs -----------------------------------------------------------------------------------
 
 

@@ -7,11 +7,13 @@ typed messages instead of being dispatched on worker group names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textual.message import Message
 
+from core.inspect import Source
 from core.plan import RunPlan
 from core.sampling import GenerateOptions
 
@@ -29,6 +31,32 @@ class OpenGenerate(Message):
 
     path: Path
     options: GenerateOptions | None = None
+
+
+@dataclass
+class OpenInspect(Message):
+    """Score a text with a checkpoint and show the inspect screen: a slice of a split
+    by default; `text`, when given, is what `source` already read."""
+
+    path: Path
+    source: Source = field(default_factory=Source)
+    text: str | None = None
+
+
+@dataclass
+class InspectReady(Message):
+    """A worker scored the text: the inspect screen can open."""
+
+    model: Any
+    inspection: Any
+    label: str
+
+
+@dataclass
+class InspectFailed(Message):
+    """A worker could not score the text: the one-line reason."""
+
+    error: str
 
 
 @dataclass

@@ -11,6 +11,8 @@ Both alternatives learn faster per step on tinyshakespeare (BENCHMARKS.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import get_args
 
 import torch
@@ -74,6 +76,9 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.resid_dropout = nn.Dropout(cfg.dropout)
+        # Set by GPT.attention_capture() only: each forward then appends its attention
+        # weights here. SDPA never materialises them, so they are computed on the side.
+        self.capture: list[torch.Tensor] | None = None
 
     def forward(
         self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0
@@ -96,8 +101,23 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(
                 q, k, v, is_causal=T > 1, dropout_p=self.dropout if self.training else 0.0
             )
+        if self.capture is not None:
+            self.capture.append(attention_weights(q, k, past))
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
+
+
+def attention_weights(q: torch.Tensor, k: torch.Tensor, past: int = 0) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + causal mask): what SDPA weighs the values with.
+
+    q: (B, n_head, T, d) at positions past .. past + T - 1; k: (B, n_head, past + T, d).
+    Returns (B, n_head, T, past + T) in fp32, each row summing to 1 over the keys at or
+    before its query (the rest exactly 0). Dropout is left out: inspection runs in eval.
+    """
+    T, S = q.shape[-2], k.shape[-2]
+    scores = (q.float() @ k.float().transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    seen = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
+    return scores.masked_fill(~seen, float("-inf")).softmax(dim=-1)
 
 
 class MLP(nn.Module):
@@ -173,6 +193,28 @@ class GPT(nn.Module):
     def new_cache(self, batch: int = 1) -> KVCache:
         p = self.wte.weight
         return KVCache(self.config, batch, p.device, p.dtype)
+
+    @contextmanager
+    def attention_capture(self) -> Iterator[Callable[[], list[torch.Tensor]]]:
+        """While active, forward() also computes every layer's attention weights; the
+        yielded function returns the last forward's, one (B, n_head, T, T) tensor per
+        layer (core.inspect). Outside it forward runs on SDPA alone; step() never
+        captures."""
+        layers = [block.attn for block in self.blocks]
+
+        def take() -> list[torch.Tensor]:
+            weights = [attn.capture[-1] for attn in layers if attn.capture]
+            for attn in layers:
+                attn.capture = []
+            return weights
+
+        try:
+            for attn in layers:
+                attn.capture = []
+            yield take
+        finally:
+            for attn in layers:
+                attn.capture = None
 
     def step(self, token: int, cache: KVCache) -> torch.Tensor:
         """Logits (vocab_size,) for one new character after the cached ones.

@@ -3,7 +3,11 @@
 Generation runs in a thread worker that checks for cancellation at every character
 and never waits for the screen: it queues characters, and a timer on the UI side shows
 them in batches, 10 times a second. Esc stops it and keeps what was written. Beside
-the text, the model's five likeliest next characters.
+the text, the model's five likeliest next characters at the end of the current prompt
+(or of the text, once generated): the probabilities sampling draws from, after
+temperature, top-k and top-p, with the model's own beside them. Ctrl+O colours each
+generated character by the probability it was drawn with, on inspect's surprise scale:
+where the model hesitated. Ctrl+L inspects the text (tui/screens/inspect.py).
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ from textual.widgets import Footer, Header, Input, Label, Static
 from textual.worker import get_current_worker
 
 from core.errors import CharLMError
-from core.inspect import next_char_distribution
+from core.inspect import SURPRISE, Source, bits, next_char_choices, visible_char
 from core.models.quant import decoder_for
 from core.rundir import GENERATIONS
-from core.sampling import GenerateOptions, default_context, generate
+from core.sampling import GenerateOptions, SamplingParams, default_context, generate
 from core.vocab import Vocab, describe_chars
+from tui.messages import OpenInspect
 from tui.widgets.next_char import NextChar
-from tui.widgets.sampling_fields import SamplingFields
+from tui.widgets.sampling_fields import FIELDS, SamplingFields
 
 # How often streamed characters reach the screen. Each redraw of the output holds the
 # interpreter for ~12 ms (layout and render), time the generating thread waits for:
@@ -41,6 +46,8 @@ FLUSH_S = 0.1
 HISTORY: list[str] = []  # prompts of this session, newest last
 
 
+# TODO(issue 12 item 13): subclass tui.widgets.inputs.OrderedInput (no lost keystrokes)
+# once it is merged.
 class PromptInput(Input):
     """An Input with shell-like history on Up and Down."""
 
@@ -74,11 +81,15 @@ class GenerateScreen(Screen[None]):
         Binding("ctrl+r", "resample", "Re-sample"),
         Binding("ctrl+s", "save", "Save output"),
         Binding("ctrl+b", "toggle_precision", "int8/fp32"),
+        # Printable keys go to the prompt: the generate pane's keys are Ctrl ones.
+        Binding("ctrl+o", "toggle_odds", "Colour p"),
+        Binding("ctrl+l", "inspect", "Inspect"),
         Binding("ctrl+n", "next_char", "Next char", show=False),
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
     running: reactive[bool] = reactive(False, bindings=True)
+    colour_odds: reactive[bool] = reactive(False)
 
     def __init__(
         self,
@@ -87,16 +98,21 @@ class GenerateScreen(Screen[None]):
         label: str,
         save_dir: Path | None = None,
         options: GenerateOptions | None = None,
+        checkpoint: Path | None = None,
     ) -> None:
         super().__init__()
         self.model, self.vocab, self.label, self.save_dir = model, vocab, label, save_dir
+        self.checkpoint = checkpoint  # what Ctrl+L inspects the text with
         self.options = options or GenerateOptions()
         self.decoder = decoder_for(model, self.options.precision)  # None: the fp32 model
         self.output = ""  # the prompt and its continuation, as shown
-        # Characters made by the worker, not yet shown: deque appends and pops are
-        # thread-safe, so the worker never blocks on the UI (it did with call_from_thread
-        # per batch, and streamed at a quarter of the headless rate).
-        self.pending: deque[str] = deque()
+        self.prompt_len = 0  # where the continuation starts in output
+        self.picked: list[float] = []  # the probability each new character was drawn with
+        self.context = self.options.prompt  # what the next-character view predicts after
+        # Characters made by the worker, not yet shown, with their probabilities: deque
+        # appends and pops are thread-safe, so the worker never blocks on the UI (it did
+        # with call_from_thread per batch, and streamed at a quarter of the headless rate).
+        self.pending: deque[tuple[str, float]] = deque()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -121,6 +137,9 @@ class GenerateScreen(Screen[None]):
         self.title = "charlm-tui · generate"
         self.query_one("#prompt", Input).focus()
         self.flusher = self.set_interval(FLUSH_S, self.flush, pause=True)
+        # The view shows what sampling draws from: it follows the settings as typed.
+        for key, _, _ in FIELDS:
+            self.watch(self.query_one(f"#{key}", Input), "value", self.settings_changed, False)
         self.check_prompt(self.options.prompt)
         self.update_next_char(self.options.prompt)
 
@@ -140,6 +159,8 @@ class GenerateScreen(Screen[None]):
         else:
             label.update("")
         label.set_class(bool(missing), "visible")
+        if not missing and self.refused:  # the refusal was about a prompt now gone
+            self.set_status("")
         return not missing
 
     @on(Input.Changed, "#prompt")
@@ -147,6 +168,10 @@ class GenerateScreen(Screen[None]):
         self.check_prompt(event.value)
         if not self.running:
             self.update_next_char(event.value)
+
+    def settings_changed(self) -> None:
+        if not self.running:
+            self.update_next_char(self.context)
 
     @on(Input.Submitted, "#prompt")
     @on(SamplingFields.Submitted)
@@ -161,6 +186,7 @@ class GenerateScreen(Screen[None]):
         prompt = self.query_one("#prompt", Input).value
         if not self.check_prompt(prompt):
             self.set_status("fix the prompt first: some characters are unknown to the model", True)
+            self.refused = True
             return
         options = self.query_one(SamplingFields).options(prompt, self.precision)
         if options is None:
@@ -168,7 +194,7 @@ class GenerateScreen(Screen[None]):
             return
         if prompt and (not HISTORY or HISTORY[-1] != prompt):
             HISTORY.append(prompt)
-        self.output = prompt
+        self.output, self.prompt_len, self.picked = prompt, len(prompt), []
         self.query_one("#output", Static).update(Text(prompt, style="bold"))
         self.set_status("generating… (Esc stops)")
         self.pending.clear()
@@ -181,14 +207,20 @@ class GenerateScreen(Screen[None]):
         worker = get_current_worker()
         gen = torch.Generator().manual_seed(options.seed)
         t0 = time.perf_counter()
-        count, error = 0, ""
+        count, error, chosen = 0, "", []
         try:
             for tok in generate(
-                self.model, ids, options.max_new, options.params, gen, decoder=self.decoder
+                self.model,
+                ids,
+                options.max_new,
+                options.params,
+                gen,
+                decoder=self.decoder,
+                chosen=chosen,
             ):
                 if worker.is_cancelled:
                     break
-                self.pending.append(self.vocab.chars[tok])
+                self.pending.append((self.vocab.chars[tok], chosen[-1]))
                 count += 1
         except (CharLMError, RuntimeError, ValueError) as e:
             error = str(e) or type(e).__name__
@@ -197,19 +229,52 @@ class GenerateScreen(Screen[None]):
 
     def flush(self) -> None:
         """Show the characters the worker has queued since the last flush."""
-        chunk = []
+        chunk, probs = [], []
         while self.pending:
-            chunk.append(self.pending.popleft())
+            ch, p = self.pending.popleft()
+            chunk.append(ch)
+            probs.append(p)
         if chunk:
+            self.picked.extend(probs)
             self.append("".join(chunk))
 
     def append(self, text: str) -> None:
         self.output += text
-        prompt = self.query_one("#prompt", Input).value
-        shown = Text(prompt, style="bold")
-        shown.append(self.output[len(prompt) :])
-        self.query_one("#output", Static).update(shown)
+        self.show_output()
         self.query_one("#output-scroll", VerticalScroll).scroll_end(animate=False)
+
+    def show_output(self) -> None:
+        shown = Text()  # Text(prompt, style=...) would make its style the whole text's
+        shown.append(self.output[: self.prompt_len], style="bold")
+        if self.colour_odds:
+            shown.append_text(self.odds_text(self.output[self.prompt_len :]))
+        else:
+            shown.append(self.output[self.prompt_len :])
+        self.query_one("#output", Static).update(shown)
+
+    def odds_text(self, generated: str) -> Text:
+        """Each generated character on the surprise scale of the probability it was
+        drawn with, -log2 p (bits): the brighter, the less sure the draw."""
+        out = Text()
+        run, run_style = [], ""
+        for ch, p in zip(generated, self.picked, strict=False):
+            style = SURPRISE.style(bits(p))
+            if style != run_style and run:
+                out.append("".join(run), style=run_style)
+                run = []
+            run_style = style
+            run.append(" " if ch == " " else visible_char(ch))
+            if ch == "\n":
+                out.append("".join(run), style=run_style)
+                out.append("\n")
+                run = []
+        if run:
+            out.append("".join(run), style=run_style)
+        return out
+
+    def watch_colour_odds(self) -> None:
+        if self.is_mounted:
+            self.show_output()
 
     @on(GenerationEnded)
     def finished(self, message: GenerationEnded) -> None:
@@ -224,15 +289,37 @@ class GenerateScreen(Screen[None]):
             f"{what} {message.count} characters ({message.rate:,.0f} chars/s) · Enter: again, "
             "Ctrl+R: new seed, Ctrl+S: save"
         )
-        self.update_next_char(self.output)
+        # What generation read: the prompt, or the newline it starts from without one.
+        start = "" if self.prompt_len else default_context(self.vocab)
+        self.update_next_char(start + self.output)
+
+    refused = False  # the status line says the prompt was refused
 
     def set_status(self, message: str, error: bool = False) -> None:
         label = self.query_one("#gen-status", Label)
         label.update(Text(message, style="bold red" if error else ""))
+        self.refused = False
 
     def update_next_char(self, text: str) -> None:
-        top = next_char_distribution(self.model, self.vocab, text)
-        self.query_one(NextChar).show(top, text)
+        """What the model expects after `text`: as sampling draws it, and raw."""
+        self.context = text
+        panel = self.query_one(NextChar)
+        missing = self.vocab.unknown(text)
+        if missing:  # generation refuses this prompt: so does the view, and says why
+            panel.explain(
+                f"no prediction: the model never saw {describe_chars(missing, 3)}, "
+                "so generation refuses this prompt"
+            )
+            return
+        fields = self.query_one(SamplingFields)
+        options = fields.options(self.query_one("#prompt", Input).value, self.precision)
+        params = options.params if options is not None else None
+        choices = next_char_choices(self.model, self.vocab, text or default_context(self.vocab),
+                                    params)  # fmt: skip
+        note = sampling_note(params)
+        if not text:
+            note = "no prompt: after ⏎, where generation starts\n" + note
+        panel.show(choices, note)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -263,6 +350,26 @@ class GenerateScreen(Screen[None]):
             return
         self.query_one("#gen-label", Static).update(self.label_text())
 
+    def action_toggle_odds(self) -> None:
+        self.colour_odds = not self.colour_odds
+        if self.colour_odds:
+            self.notify("colour: -log2 p of each draw, blue sure … red a long shot", timeout=5)
+
+    def action_inspect(self) -> None:
+        if self.running:
+            self.notify("stop the generation first (Esc)", severity="warning")
+            return
+        text = self.output or self.query_one("#prompt", Input).value
+        if self.checkpoint is None:
+            self.notify("this model has no checkpoint file to inspect", severity="warning")
+        elif self.vocab.unknown(text):
+            self.notify("the text has characters the model never saw", severity="warning")
+        elif len(text) < 2:
+            self.notify("type or generate at least 2 characters first", severity="warning")
+        else:
+            source = Source(text=text, name="the generate pane's text")
+            self.post_message(OpenInspect(self.checkpoint, source, text))
+
     def action_next_char(self) -> None:
         self.update_next_char(self.output or self.query_one("#prompt", Input).value)
 
@@ -283,3 +390,17 @@ class GenerateScreen(Screen[None]):
             self.notify(f"could not save: {e}", severity="error")
             return
         self.notify(f"saved to {path}")
+
+
+def sampling_note(params: SamplingParams | None) -> str:
+    """What "sample" means in the next-character view."""
+    if params is None:
+        return "settings invalid: the model's own probabilities"
+    if params.greedy:
+        return "sample: greedy (temperature 0)"
+    parts = [f"temp {params.temperature:g}"]
+    if params.top_k:
+        parts.append(f"top-k {params.top_k}")
+    if params.top_p < 1:
+        parts.append(f"top-p {params.top_p:g}")
+    return "sample: " + " · ".join(parts)

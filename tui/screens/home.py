@@ -15,7 +15,7 @@ from core.control import read_control
 from core.errors import CharLMError
 from core.runs import RunInfo, list_runs
 from tui.formatting import fmt_age
-from tui.messages import OpenGenerate, OpenNewRunForm, OpenRun, ResumeRun
+from tui.messages import OpenGenerate, OpenInspect, OpenNewRunForm, OpenRun, ResumeRun
 
 COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
 
@@ -26,6 +26,7 @@ class HomeScreen(Screen[None]):
         Binding("n", "new", "New run"),
         Binding("r", "resume", "Resume"),
         Binding("g", "generate", "Generate"),
+        Binding("i", "inspect", "Inspect"),
         Binding("f5", "reload", "Refresh"),
         Binding("escape", "app.quit", "Quit", show=False),
     ]
@@ -123,3 +124,12 @@ class HomeScreen(Screen[None]):
             self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
             return
         self.post_message(OpenGenerate(info.path / info.checkpoints[0]))
+
+    def action_inspect(self) -> None:
+        """Score the first characters of the run's validation split with its checkpoint."""
+        if (info := self.selected) is None:
+            return
+        if not info.checkpoints:
+            self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
+            return
+        self.post_message(OpenInspect(info.path / info.checkpoints[0]))

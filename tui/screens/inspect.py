@@ -1,0 +1,363 @@
+"""The inspect screen: a text coloured by how surprised the model was by each character.
+
+Every character's background shows its loss in bits on a fixed scale (core.inspect
+SURPRISE), scored in eval's windows, so the mean in the header is what `charlm-tui
+eval` reports for the same text. A cursor (arrows, home/end, a click) picks a character:
+the panel shows its probability, rank and the five likeliest characters there. `a` turns
+the text into a heat strip of what that prediction looked at: a GPT's attention (one
+head, or the mean of a layer's heads: `h`, `l`), or for a recurrent model how far each
+earlier character moved its state. Characters after the cursor stay grey: a prediction
+never sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch.nn as nn
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Footer, Header, Label, Static
+
+from core.inspect import (
+    ATTENTION,
+    STATE_CHANGE,
+    SURPRISE,
+    Choice,
+    Inspection,
+    Scale,
+    char_label,
+    no_internals,
+    visible_char,
+)
+from tui.widgets.next_char import NextChar
+
+LN2 = float(np.log(2))
+
+
+def cell_form(ch: str) -> str:
+    """How a character of the text is drawn: a space stays a space (its colour shows)."""
+    return " " if ch == " " else visible_char(ch)
+
+
+def scale_legend(scale: Scale, note: str = "") -> Text:
+    """The bins of a scale as coloured swatches, then a note."""
+    out = Text(f"{scale.title} ", style="dim")
+    values = [scale.edges[0] / 2, *scale.edges]  # one value inside each bin
+    for label, value in zip(scale.labels, values, strict=True):
+        out.append(f" {label} ", style=scale.style(value) or "dim")
+    if note:
+        out.append(f"  {note}", style="dim")
+    return out
+
+
+class SurpriseView(ScrollView, can_focus=True):
+    """The text, wrapped at the view's width, one coloured cell group per character."""
+
+    DEFAULT_CSS = """
+    SurpriseView { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("left", "move(-1)", "Left", show=False),
+        Binding("right", "move(1)", "Right", show=False),
+        Binding("up", "line(-1)", "Up", show=False),
+        Binding("down", "line(1)", "Down", show=False),
+        Binding("pageup", "line(-10)", "Page up", show=False),
+        Binding("pagedown", "line(10)", "Page down", show=False),
+        Binding("home", "move(-1_000_000_000)", "Start", show=False),
+        Binding("end", "move(1_000_000_000)", "End", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(1)
+
+    @dataclass
+    class Moved(Message):
+        index: int
+
+    def __init__(self, inspection: Inspection, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ins = inspection
+        self.forms = [cell_form(ch) for ch in inspection.text]
+        self.widths = [cell_len(f) for f in self.forms]
+        self.weights: dict[int, float] | None = None  # None: colour by surprise
+        self.weight_scale = ATTENTION
+        self.lines: list[range] = []
+        self.line_of = np.zeros(len(self.forms), dtype=np.int64)
+        self.col_of = np.zeros(len(self.forms), dtype=np.int64)
+        self._width = 0
+
+    # -- layout --------------------------------------------------------------------------
+
+    def wrap(self, width: int) -> None:
+        """Break the text into lines of at most `width` cells, and after every newline."""
+        width = max(width, 4)
+        self._width = width
+        lines, start, col = [], 0, 0
+        for i, (ch, w) in enumerate(zip(self.ins.text, self.widths, strict=True)):
+            if col + w > width and i > start:
+                lines.append(range(start, i))
+                start, col = i, 0
+            self.line_of[i], self.col_of[i] = len(lines), col
+            col += w
+            if ch == "\n":
+                lines.append(range(start, i + 1))
+                start, col = i + 1, 0
+        if start < len(self.forms) or not lines:
+            lines.append(range(start, len(self.forms)))
+        self.lines = lines
+        self.virtual_size = Size(width, len(lines))
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self.wrap(width)
+            self.show_cursor()
+        self.refresh()
+
+    def on_mount(self) -> None:
+        self.wrap(self.scrollable_content_region.width or 80)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def style_of(self, n: int) -> Style:
+        ins, cursor = self.ins, self.cursor
+        if self.weights is None:
+            colour = SURPRISE.style(ins.loss[n] / LN2) if n else ""
+            style = Style.parse(colour) if colour else Style(dim=True)
+        elif n in self.weights:
+            colour = self.weight_scale.style(self.weights[n])
+            style = Style.parse(colour) if colour else Style()
+        else:  # not read by this prediction: after it, or before its window
+            style = Style(dim=True)
+        if n == cursor:
+            style += Style(reverse=True, bold=True, underline=True)
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        base = self.rich_style
+        width = self.size.width
+        row = scroll_y + y
+        if row >= len(self.lines):
+            return Strip.blank(width, base)
+        segments = [Segment(self.forms[n], base + self.style_of(n)) for n in self.lines[row]]
+        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+
+    # -- the cursor ----------------------------------------------------------------------
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(len(self.forms) - 1, value))
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.show_cursor()
+        self.refresh()
+        self.post_message(self.Moved(new))
+
+    def show_cursor(self) -> None:
+        if self.lines:
+            line = int(self.line_of[self.cursor])
+            self.scroll_to_region(Region(0, line, 1, 1), animate=False, immediate=True)
+
+    def action_move(self, delta: int) -> None:
+        self.cursor = self.cursor + delta
+
+    def action_line(self, delta: int) -> None:
+        line = int(self.line_of[self.cursor]) + delta
+        line = max(0, min(len(self.lines) - 1, line))
+        self.cursor = self.at(line, int(self.col_of[self.cursor]))
+
+    def at(self, line: int, col: int) -> int:
+        """The character covering cell `col` of `line`, or the line's last one."""
+        chars = self.lines[line]
+        if not chars:
+            return max(0, chars.start - 1)
+        for n in chars:
+            if self.col_of[n] + self.widths[n] > col:
+                return n
+        return chars[-1]
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or not self.lines:
+            return
+        line = offset.y + self.scroll_offset.y
+        if 0 <= line < len(self.lines):
+            self.cursor = self.at(line, offset.x + self.scroll_offset.x)
+
+    def show_weights(self, weights: dict[int, float] | None, scale: Scale = ATTENTION) -> None:
+        self.weights, self.weight_scale = weights, scale
+        self.refresh()
+
+
+class InspectScreen(Screen[None]):
+    BINDINGS = [
+        Binding("a", "toggle_view", "Attention"),
+        Binding("h", "next_head", "Head"),
+        Binding("l", "next_layer", "Layer"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
+
+    view: reactive[str] = reactive("surprise", bindings=True)  # or "internals"
+    layer: reactive[int] = reactive(-1)  # -1: the last layer
+    head: reactive[int | None] = reactive(None)  # None: the mean of the layer's heads
+
+    def __init__(self, model: nn.Module, inspection: Inspection, label: str) -> None:
+        super().__init__()
+        self.model, self.ins, self.label = model, inspection, label
+        self.reason = no_internals(model)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.label_text(), id="inspect-label")
+        with Horizontal(id="inspect-body"):
+            yield SurpriseView(self.ins, id="inspect-text")
+            with Vertical(id="inspect-panel"):
+                yield Label("at the cursor", classes="panel-title")
+                yield Static(id="inspect-cursor")
+                yield NextChar(id="inspect-top")
+                yield Label(self.internals_title(), classes="panel-title")
+                yield Static(id="inspect-internals")
+        yield Static(id="inspect-legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "charlm-tui · inspect"
+        self.sub_title = f"mean loss {self.ins.mean_loss:.4f} nats · {self.ins.bpc:.3f} bits/char"
+        self.query_one(SurpriseView).focus()
+        self.refresh_view()
+
+    def label_text(self) -> Text:
+        ins = self.ins
+        # The numbers first: a narrow terminal clips the checkpoint's name instead.
+        return Text.assemble(
+            (f"mean loss {ins.mean_loss:.4f} nats · {ins.bpc:.3f} bits/char", "bold"),
+            f" · {ins.n_scored:,} characters scored in windows of {ins.block_size} · ",
+            "".join(visible_char(ch) for ch in self.label),  # a path may hold anything
+        )
+
+    def internals_title(self) -> str:
+        return {"attention": "attention", "hidden": "state change"}.get(self.ins.kind or "", "")
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_head":
+            return self.ins.kind == "attention" and self.view == "internals"
+        if action == "next_layer":
+            return self.ins.kind is not None and self.view == "internals"
+        return True
+
+    def action_toggle_view(self) -> None:
+        if self.ins.kind is None:
+            self.notify(self.reason, timeout=6)
+            return
+        self.view = "surprise" if self.view == "internals" else "internals"
+
+    def action_next_layer(self) -> None:
+        n = self.n_layer
+        self.layer = (self.layer % n + 1) % n
+
+    def action_next_head(self) -> None:
+        internals = self.ins.internals_of(self.cursor_or_first, self.model)
+        if internals is None:
+            return
+        heads = [None, *range(internals.n_head)]
+        self.head = heads[(heads.index(self.head) + 1) % len(heads)]
+
+    @property
+    def n_layer(self) -> int:
+        internals = self.ins.internals_of(self.cursor_or_first, self.model)
+        return internals.n_layer if internals is not None else 1
+
+    @property
+    def cursor_or_first(self) -> int:
+        return max(1, self.query_one(SurpriseView).cursor)
+
+    def watch_view(self) -> None:
+        self.refresh_view()
+
+    def watch_layer(self) -> None:
+        self.refresh_view()
+
+    def watch_head(self) -> None:
+        self.refresh_view()
+
+    @on(SurpriseView.Moved)
+    def moved(self) -> None:
+        self.refresh_view()
+
+    # -- what the panel and the text show -------------------------------------------------
+
+    def refresh_view(self) -> None:
+        if not self.is_mounted:
+            return
+        view = self.query_one(SurpriseView)
+        n, ins = view.cursor, self.ins
+        cursor = self.query_one("#inspect-cursor", Static)
+        top = self.query_one(NextChar)
+        if n == 0:
+            cursor.update(Text.assemble(
+                (char_label(ins.text[0]), "bold"),
+                " · the first character: nothing predicts it, it is only context",
+            ))  # fmt: skip
+            top.explain("no prediction for the first character")
+        else:
+            p, loss_bits = float(ins.prob[n]), float(ins.loss[n]) / LN2
+            cursor.update(Text.assemble(
+                (char_label(ins.text[n]), "bold"),
+                f" #{n:,}\n", (f"{loss_bits:.2f} bits", SURPRISE.style(loss_bits)),
+                f" · p {p:.1%} · rank {int(ins.rank[n])}",
+            ))  # fmt: skip
+            top.show([Choice(c, q, q) for c, q in ins.top(n)], actual=ins.text[n])
+        self.show_internals(view, n)
+
+    def show_internals(self, view: SurpriseView, n: int) -> None:
+        panel = self.query_one("#inspect-internals", Static)
+        legend = self.query_one("#inspect-legend", Static)
+        surprise_note = "grey: first character, no prediction"
+        if self.ins.kind is None:
+            panel.update(Text(self.reason, style="dim"))
+            view.show_weights(None)
+            legend.update(scale_legend(SURPRISE, surprise_note))
+            return
+        if self.view == "surprise":
+            panel.update(Text("a: colour the text by what this prediction looked at", "dim"))
+            view.show_weights(None)
+            legend.update(scale_legend(SURPRISE, surprise_note))
+            return
+        scale = ATTENTION if self.ins.kind == "attention" else STATE_CHANGE
+        internals = self.ins.internals_of(max(n, 1), self.model)
+        layer = self.layer % internals.n_layer
+        where = f"layer {layer + 1} of {internals.n_layer}"
+        if self.ins.kind == "attention":
+            which = (
+                f"mean of {internals.n_head} heads"
+                if self.head is None
+                else f"head {self.head + 1} of {internals.n_head}"
+            )
+            where += f" · {which}\nh: next head · l: next layer"
+        else:
+            where += "\nl: next layer"
+        weights = self.ins.weights(n, self.model, layer, self.head) if n else {}
+        view.show_weights(weights, scale)
+        lines = Text(where + "\n", style="dim")
+        strongest = sorted(weights.items(), key=lambda kv: -kv[1])[:3]
+        for i, w in strongest:
+            lines.append(f"{char_label(self.ins.text[i])}", style="bold")
+            lines.append(f" {n - i} back ", style="dim")
+            lines.append(f"{w:.0%}\n" if scale is ATTENTION else f"{w:.3f}\n")
+        panel.update(lines)
+        legend.update(scale_legend(scale, "grey: not read"))
