@@ -60,6 +60,24 @@ def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
 
 typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
+# ...and it writes a required argument as `{CHECKPOINT}` in the usage line, then
+# `CHECKPOINT <path>` in its table: write `CHECKPOINT` (click's and most tools' way),
+# and let a named argument's metavar stand for its type.
+_argument_type = typer.core.TyperArgument.display_type_rich
+
+
+def _argument_usage(self: typer.core.TyperArgument) -> str:
+    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+def _argument_type_or_metavar(self: typer.core.TyperArgument, ctx: Any) -> str | None:
+    return None if self.metavar is not None else _argument_type(self, ctx)
+
+
+typer.core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = _argument_type_or_metavar  # type: ignore[method-assign]
+
 
 @app.callback()
 def main_options(
@@ -428,17 +446,28 @@ def eval_(
 # -- runs -----------------------------------------------------------------------------------
 
 
-@app.command()
+def _status_help() -> str:
+    from tui.formatting import STATUS_WORDS
+
+    return "Status words:\n\n" + "\n".join(
+        f"  [bold]{word}[/bold]: {meaning}" for word, meaning in STATUS_WORDS.items()
+    )
+
+
+@app.command(epilog=_status_help())
 def runs(
     directory: Annotated[
         Path | None,
         typer.Argument(help="Folder of runs, or one run (default: checkpoints/).", metavar="DIR"),
     ] = None,
 ) -> None:
-    """List runs and their checkpoints: model, params, iteration, best val loss, corpus, age."""
+    """List runs and their checkpoints: model, params, iteration, best val loss, corpus,
+    status and age."""
+    from rich.text import Text
+
     from core.rundir import default_runs_dir
     from core.runs import list_runs
-    from tui.formatting import fmt_age
+    from tui.formatting import fmt_age, run_status, visible
 
     root = directory or default_runs_dir()
     if directory is None and not root.exists():
@@ -462,7 +491,8 @@ def runs(
     ):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for i in infos:
-        table.add_row(
+        status = run_status(i) + (f": {i.error}" if i.error else "")
+        cells = (
             i.path.name if i.path != root else str(i.path),
             i.model,
             f"{i.n_params:,}" if i.n_params else "-",
@@ -470,9 +500,13 @@ def runs(
             f"{i.best_val_loss:.4f}" if i.best_val_loss is not None else "-",
             i.corpus,
             ",".join(c.removesuffix(".pt") for c in i.checkpoints) or "-",
-            i.status + (f": {i.error}" if i.error else ""),
+            status,
             fmt_age(i.age_s),
         )
+        # Names, corpora and errors come from folders anyone may have written: shown
+        # escaped, and as Text, so `[bold]` in a name is not read as markup. A listing
+        # is for people: escaped on a pipe too.
+        table.add_row(*(Text(visible(c)) for c in cells))
     console = Console(highlight=False)
     if not console.is_terminal:
         console.width = 200  # a pipe gets whole rows, not an 80-column squeeze
