@@ -216,3 +216,19 @@ def test_system_strip_reads_the_training_process_that_holds_the_lock(tmp_path: P
     assert strip.line(RunState(), live=True, device="cpu").plain.startswith("trainer cpu n/a")
     (tmp_path / ".lock").write_text("garbage")
     assert lock_pid(tmp_path) is None
+
+
+def test_gpu_memory_asks_nvidia_smi_and_degrades(tmp_path: Path, monkeypatch) -> None:
+    from tui.widgets.system_strip import gpu_memory
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert gpu_memory("cuda:0", 1234) == "n/a"  # no nvidia-smi
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *compute-apps*) echo "1234, 812"; echo "77, 5000";;\n'
+        '*) echo "40960, 81559";; esac\n'
+    )
+    fake.chmod(0o755)
+    assert gpu_memory("cuda:0", 1234) == "812 MiB"
+    assert gpu_memory("cuda", 999) == "40.0/79.6 GiB (all)"  # not visible: the whole GPU

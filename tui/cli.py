@@ -446,6 +446,9 @@ def eval_(
 # -- runs -----------------------------------------------------------------------------------
 
 
+NARROW_DROPS = ("model", "params", "checkpoints")  # `runs` on a terminal under 100 columns
+
+
 def _status_help() -> str:
     from tui.formatting import STATUS_WORDS
 
@@ -467,7 +470,7 @@ def runs(
 
     from core.rundir import default_runs_dir
     from core.runs import list_runs
-    from tui.formatting import fmt_age, run_status, visible
+    from tui.formatting import fit_rows, fmt_age, run_status, visible
 
     root = directory or default_runs_dir()
     if directory is None and not root.exists():
@@ -477,21 +480,15 @@ def runs(
     if not infos:
         print(f"no runs in {root}: start one with  charlm-tui --no-ui train --out {root}/NAME")
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for col, justify in (
-        ("run", "left"),
-        ("model", "left"),
-        ("params", "right"),
-        ("iter", "right"),
-        ("best val", "right"),
-        ("corpus", "left"),
-        ("checkpoints", "left"),
-        ("status", "left"),
-        ("age", "right"),
-    ):
-        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    columns = {
+        "run": "left", "model": "left", "params": "right", "iter": "right",
+        "best val": "right", "corpus": "left", "checkpoints": "left", "status": "left",
+        "age": "right",
+    }  # fmt: skip
+    rows = []
     for i in infos:
-        status = run_status(i) + (f": {i.error}" if i.error else "")
+        # Names, corpora and errors come from folders anyone may have written: shown
+        # escaped (a listing is for people: on a pipe too).
         cells = (
             i.path.name if i.path != root else str(i.path),
             i.model,
@@ -500,16 +497,24 @@ def runs(
             f"{i.best_val_loss:.4f}" if i.best_val_loss is not None else "-",
             i.corpus,
             ",".join(c.removesuffix(".pt") for c in i.checkpoints) or "-",
-            status,
+            run_status(i) + (f": {i.error}" if i.error else ""),
             fmt_age(i.age_s),
         )
-        # Names, corpora and errors come from folders anyone may have written: shown
-        # escaped, and as Text, so `[bold]` in a name is not read as markup. A listing
-        # is for people: escaped on a pipe too.
-        table.add_row(*(Text(visible(c)) for c in cells))
+        rows.append({col: visible(cell) for col, cell in zip(columns, cells, strict=True)})
     console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = 200  # a pipe gets whole rows, not an 80-column squeeze
+    if console.is_terminal:  # paths and names cut in the middle, never the status or age
+        if console.width < 100:  # the model, its size and the checkpoints make way
+            columns = {c: j for c, j in columns.items() if c not in NARROW_DROPS}
+        shrink = (("corpus", 16), ("run", 16), ("model", 10), ("corpus", 9), ("run", 9))
+        rows = fit_rows(rows, console.width, tuple(columns), shrink, padding=3)
+    else:  # a pipe gets whole rows, however long
+        widths = [max(len(c), *(len(r[c]) for r in rows)) + 3 for c in columns]
+        console.width = max(200, sum(widths))
+    table = Table(show_edge=False, pad_edge=False)
+    for col, justify in columns.items():
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(Text(row[c]) for c in columns))  # Text: "[bold]" is not markup
     console.print(table)
 
 

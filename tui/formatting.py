@@ -188,6 +188,31 @@ def cut_end(text: str, width: int) -> str:
     return text + "…" if width > 0 else ""
 
 
+def fit_rows(
+    rows: list[dict[str, str]],
+    width: int,
+    columns: tuple[str, ...],
+    shrink: tuple[tuple[str, int], ...],
+    padding: int = 2,
+) -> list[dict[str, str]]:
+    """Table rows whose columns fit `width` cells: `shrink` names the columns that give
+    way, in order, each down to a minimum; "model" is cut at its end, the others (paths,
+    names) in the middle. The rest (numbers, status, age) are never cut."""
+    if not rows:
+        return rows
+    limits = {c: max(cell_len(c), *(cell_len(r[c]) for r in rows)) for c in columns}
+    over = sum(limits.values()) + padding * len(columns) - width
+    for col, least in shrink:
+        if over <= 0:
+            break
+        if col in limits:
+            cut = min(over, max(0, limits[col] - max(least, cell_len(col))))
+            limits[col] -= cut
+            over -= cut
+    cut = {c: cut_end if c == "model" else shorten_middle for c in columns}
+    return [{c: cut[c](r[c], limits[c]) for c in columns} for r in rows]
+
+
 # -- status words ------------------------------------------------------------------------------
 
 # One set of words for a run's state: README, `charlm-tui runs`, home and the dashboard.

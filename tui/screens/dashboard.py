@@ -75,7 +75,8 @@ class DashboardScreen(Screen[None]):
         self.process = process  # set when this app started the training
         self._drawn = self._drawn_chart = -1
         self._generate_after: float | None = None  # waiting for a fresh last.pt since then
-        self._paused = False
+        self._paused = False  # control.json asks for a pause
+        self._drawn_paused = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,8 +121,6 @@ class DashboardScreen(Screen[None]):
         self.query_one(SamplesLog).show(state)
         self.query_one(ModelSummary).show(state)
         self.query_one(CheckpointList).show(state)
-
-    _drawn_paused = False
 
     def refresh_system(self) -> None:
         self.query_one(SystemStrip).show(self.feed.state, self.live)

@@ -18,6 +18,7 @@ from core.runs import RunInfo, list_runs
 from tui.formatting import (
     cut_end,
     describe_status,
+    fit_rows,
     fmt_age,
     run_status,
     shorten_middle,
@@ -28,7 +29,7 @@ from tui.messages import OpenGenerate, OpenNewRunForm, OpenRun, ResumeRun
 COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
 # Below NARROW_COLUMNS cells the model and its size leave the table (the line under it
 # names the selected run's model): the status and age stay in view.
-NARROW_COLUMNS = 76
+NARROW_COLUMNS = 100
 NARROW = ("run", "iter", "best val", "corpus", "status", "age")
 # When the table is too wide, these give up cells, in this order, down to a minimum:
 # paths are cut in the middle (their start and the file name stay), the model's shape
@@ -48,25 +49,6 @@ def run_row(info: RunInfo, now: float) -> dict[str, str]:
         "status": run_status(info),
         "age": fmt_age(max(0.0, now - info.modified)),
     }
-
-
-def fit_rows(
-    rows: list[dict[str, str]], width: int, columns: tuple[str, ...] = COLUMNS, padding: int = 2
-) -> list[dict[str, str]]:
-    """Rows whose columns fit `width` cells (SHRINK says which columns give way)."""
-    if not rows:
-        return rows
-    limits = {c: max(cell_len(c), *(cell_len(r[c]) for r in rows)) for c in columns}
-    over = sum(limits.values()) + padding * len(columns) - width
-    for col, least in SHRINK:
-        if over <= 0:
-            break
-        if col in limits:
-            cut = min(over, max(0, limits[col] - max(least, cell_len(col))))
-            limits[col] -= cut
-            over -= cut
-    cut = {c: cut_end if c == "model" else shorten_middle for c in columns}
-    return [{c: cut[c](r[c], limits[c]) for c in columns} for r in rows]
 
 
 class HomeScreen(Screen[None]):
@@ -126,7 +108,7 @@ class HomeScreen(Screen[None]):
         self.runs = runs
         now = self.clock()
         scrollbar = 2 if len(runs) >= table.size.height else 0
-        rows = fit_rows([run_row(info, now) for info in runs], width - scrollbar, columns)
+        rows = fit_rows([run_row(info, now) for info in runs], width - scrollbar, columns, SHRINK)
         for info, row in zip(runs, rows, strict=True):
             # Text, not str: DataTable reads a str cell as markup ("[/]" in a name).
             table.add_row(*(Text(row[c]) for c in columns), key=str(info.path))

@@ -139,7 +139,13 @@ def next_due(state: RunState, name: str) -> tuple[int, float | None] | None:
         due = length.iters  # the trainer evaluates once more at the end
 
     times = spread(state.step_times)
-    return due, (due - it) * times[0] if times else None
+    seconds = (due - it) * times[0] if times else None
+    eta = state.last_step.eta_s
+    if length is not None and length.by_time and seconds is not None and seconds > eta:
+        # The budget runs out first: the trainer's final eval comes at its end, and
+        # a sample would not come at all.
+        return (due, eta) if name == "eval_interval" else None
+    return due, seconds
 
 
 def timing_text(state: RunState, is_paused: bool = False) -> Text:
@@ -182,7 +188,7 @@ class MetricsPanel(Vertical):
     MetricsPanel #metrics-table { height: 5; }
     MetricsPanel #step-line { height: 1; }
     MetricsPanel #progress-row { height: 1; }
-    MetricsPanel #where { width: auto; max-width: 22; margin-right: 1; }
+    MetricsPanel #where { width: 21; }
     MetricsPanel #progress, MetricsPanel #progress Bar { width: 1fr; }
     MetricsPanel #timing { height: 5; color: $text-muted; }
     MetricsPanel #recent-loss { height: 1fr; min-height: 1; max-height: 4; }
@@ -201,7 +207,7 @@ class MetricsPanel(Vertical):
         # Fixed-size children (DEFAULT_CSS): no layout pass, which is the costly part.
         self.query_one("#metrics-table", Static).update(metrics_table(state), layout=False)
         self.query_one("#step-line", Static).update(step_text(state), layout=False)
-        self.query_one("#where", Static).update(where_text(state))
+        self.query_one("#where", Static).update(where_text(state), layout=False)
         self.query_one("#timing", Static).update(
             timing_text(state, is_paused), layout=False
         )  # fmt: skip
