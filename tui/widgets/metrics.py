@@ -159,10 +159,8 @@ def timing_text(state: RunState, is_paused: bool = False) -> Text:
     # Nothing here counts down between records: while the run is paused no record
     # comes, so the ETA stands still, as the trainer's clock (pauses excluded) does.
     eta_text = fmt_duration(eta) + (", paused" if is_paused else "")
-    lines = [
-        f"{fmt_count(rate)} tok/s · lr {_num(lr, '.2e')}",
-        f"elapsed {fmt_duration(elapsed)} · ETA {eta_text}",
-    ]
+    # Most telling first: a short terminal shows only the first lines (tui/charlm.tcss).
+    lines = [f"elapsed {fmt_duration(elapsed)} · ETA {eta_text}"]
     upcoming = []
     for name, label in (("eval_interval", "eval"), ("sample_interval", "sample")):
         due = next_due(state, name)
@@ -170,6 +168,7 @@ def timing_text(state: RunState, is_paused: bool = False) -> Text:
             when = fmt_duration(due[1]) if due[1] is not None else f"@{due[0]:,}"
             upcoming.append(f"{label} {when}")
     lines.append("next " + " · ".join(upcoming) if upcoming else "next: –")
+    lines.append(f"{fmt_count(rate)} tok/s · lr {_num(lr, '.2e')}")
     lines.append(
         f"t_train {_num(last.t_train_s if last else None, '.1f')}s · "
         f"t_eval {_num(last.t_eval_s if last else None, '.1f')}s"
