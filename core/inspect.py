@@ -21,7 +21,6 @@ What a prediction looked at ("internals"), per window:
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from core.display import MARKS, NAMES, char_label, visible_char  # noqa: F401 (its API)
 from core.errors import CharLMError
 from core.evaluate import eval_mode
 from core.sampling import GREEDY_BELOW, SamplingParams, context_start, filter_logits
@@ -41,66 +41,6 @@ TOP_K = 5
 DEFAULT_LENGTH = 2000  # characters of a split inspected when --length is not given
 MAX_CHARS = 100_000  # a screen shows a few thousand; JSON of 100k records is ~15 MB
 InternalsKind = Literal["attention", "hidden"]
-
-# -- showing one character ---------------------------------------------------------------
-# TODO(issue 12 item 1): switch to the shared display function for untrusted text once it
-# is merged (likely `visible` in core/display.py or tui/formatting.py). These two stay
-# per character: the inspect view gives every character a cell of its own.
-
-NAMES = {"\n": "⏎ newline", " ": "␣ space", "\t": "⇥ tab"}
-MARKS = {"\n": "⏎", "\t": "⇥"}  # in running text; a space stays a (coloured) space
-# Printable code points a terminal merges with their neighbours, or draws at a width
-# rich.cells disagrees with: skin-tone modifiers (rich: 0 cells, tmux: 2), regional
-# indicators (pairs become one flag), variation selectors, the grapheme joiner, and
-# Hangul's conjoining vowels and finals and fillers (rich: 0 cells).
-# tests/test_inspect.py checks that every code point's form has a width of its own.
-_JOINERS = (
-    (0x034F, 0x034F),
-    (0x1160, 0x11FF),
-    (0x3164, 0x3164),
-    (0xD7B0, 0xD7FF),
-    (0xFE00, 0xFE0F),
-    (0xFFA0, 0xFFA0),
-    (0x1F1E6, 0x1F1FF),
-    (0x1F3FB, 0x1F3FF),
-    (0xE0100, 0xE01EF),
-)
-
-
-def escape(ch: str) -> str:
-    """A code point as a Python-style escape: \\x07, \\u200b, \\U0001f3fd."""
-    o = ord(ch)
-    if ch == "\r":
-        return "\\r"
-    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
-
-
-def visible_char(ch: str) -> str:
-    """One character as it can be drawn in a cell (or two) of its own, never raw.
-
-    Control, format (zero-width, bidi), unassigned and non-ASCII space characters become
-    escapes; a combining mark sits on a dotted circle, as the Unicode charts show it;
-    code points terminals merge with their neighbours are escaped too. A newline and a
-    tab become ⏎ and ⇥ (callers keep the line break as layout).
-    """
-    if ch in MARKS:
-        return MARKS[ch]
-    if not ch.isprintable() or any(lo <= ord(ch) <= hi for lo, hi in _JOINERS):
-        return escape(ch)
-    if unicodedata.category(ch).startswith("M"):  # Mn, Mc, Me: drawn on the one before
-        return "◌" + ch
-    return ch
-
-
-def char_label(ch: str) -> str:
-    """A character in a list of choices: ⏎ newline, ␣ space, ◌́ U+0301, \\x07, e."""
-    if ch in NAMES:
-        return NAMES[ch]
-    shown = visible_char(ch)
-    if shown.startswith("◌"):
-        return f"{shown} U+{ord(ch):04X}"
-    return shown
-
 
 # -- fixed colour scales ------------------------------------------------------------------
 

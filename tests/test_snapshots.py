@@ -5,6 +5,8 @@ Update after an intended visual change with: pytest tests/test_snapshots.py --sn
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,24 @@ def test_inspect_screen(runs: Path, snap_compare) -> None:
         await pilot.press(*["right"] * 9, "a")
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=ready)
+
+
+def test_dashboard_at_60x20(runs: Path, snap_compare) -> None:
+    app = CharLMApp(watch=runs / "shakespeare-tiny")
+    assert snap_compare(app, terminal_size=(60, 20))
+
+
+def test_home_with_a_long_corpus_path_at_120(runs: Path, snap_compare) -> None:
+    run_dir = runs / "long-corpus"
+    fake_run(runs, "long-corpus", iters=100, age_s=600)
+    config = json.loads((run_dir / "config.json").read_text())
+    config["train"]["data"] = "/home/someone/datasets/corpora/english/" + "x" * 60 + "/names.txt"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    os.utime(run_dir / "config.json", (FIXED_TIME - 600, FIXED_TIME - 600))
+    app = CharLMApp(runs_dir=runs, clock=lambda: FIXED_TIME)
+    assert snap_compare(app, terminal_size=(120, 24))
+
+
+def test_home_at_60x20(runs: Path, snap_compare) -> None:
+    app = CharLMApp(runs_dir=runs, clock=lambda: FIXED_TIME)
+    assert snap_compare(app, terminal_size=(60, 20))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import threading
@@ -13,7 +14,7 @@ from textual.widgets import TabbedContent
 
 from core.checkpoint import load_checkpoint
 from core.evaluate import Metrics
-from core.events import DoneEvent, EvalEvent, StartEvent, record_of
+from core.events import DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent, record_of
 from core.plan import RunPlan, plan_new
 from core.records import JsonlTail, dump_line, read_records
 from core.sampling import GenerateOptions, SamplingParams, generate
@@ -107,7 +108,7 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
 
             await pilot.press("p")
             await wait_for(pilot, lambda: state().iter > frozen + 5)
-            assert "training" in dash.status_line()
+            assert dash.status_line().startswith("running")
 
             await pilot.press("s")  # stop: saves last.pt
             await wait_for(pilot, lambda: state().done is not None and not app.training)
@@ -451,7 +452,7 @@ def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> No
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
             titles = {c.title for c in app.get_system_commands(app.screen)}
-            assert {"Generate", "Runs", "Quit"} <= titles
+            assert {"Generate", "Back", "Quit", "Model tab"} <= titles
             assert "Pause/resume" not in titles  # nothing trains there: not offered
 
     run(scenario())
@@ -478,6 +479,248 @@ def test_model_tab_names_position_activation_and_optimizer() -> None:
     assert "positions" not in rendered({"model": "bigram"})
     assert "muon · 0.003" in rendered({"model": "gpt"}, {"optimizer": "muon", "lr": 0.003})
     assert "adamw · 0.1" in rendered({"model": "bigram"}, {"lr": 0.1})  # before --optimizer
+
+
+# -- issue 12: untrusted text, keys, small terminals, live numbers --------------------------
+
+HOSTILE_TEXT = "\x1b]2;PWNED\x07abc\n\x1bc\x1b[31mred\x07\x08\r\x00 \u202eevil"
+
+
+def hostile_run(root: Path, name: str = "[bold]run\x1b]2;PWNED\x07") -> Path:
+    """A finished run whose folder, corpus, samples, layers and messages hold escape
+    sequences and markup: what a run in a shared folder may hold."""
+    run_dir = fake_run(root, name)
+    config = json.loads((run_dir / "config.json").read_text())
+    config["train"]["data"] = "/data/[/]evil\x1b]2;PWNED\x07.txt"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    with (run_dir / "samples.jsonl").open("a") as f:
+        f.write(dump_line(record_of(SampleEvent(400, "\n", HOSTILE_TEXT, 0.8, 4.0))))
+    return run_dir
+
+
+def no_raw_controls(svg: str) -> bool:
+    return not any(ch in svg for ch in "\x1b\x07\x08\x00\u202e")
+
+
+def test_untrusted_text_never_reaches_the_screen_raw(tmp_path: Path) -> None:
+    run_dir = hostile_run(tmp_path)
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, clock=lambda: FIXED_TIME)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            home = app.export_screenshot()
+            assert no_raw_controls(home)
+            assert "[bold]run\\x1b]2;PWNED\\x07" in home  # the name, literally, escaped
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+            await pilot.pause(0.6)
+            dashboard = app.export_screenshot()
+            assert no_raw_controls(dashboard)
+            shown = "\n".join(line.text for line in app.screen.query_one("#samples").lines)
+            assert "\\x1b]2;PWNED\\x07abc\n\\x1bc\\x1b[31mred\\x07\\x08\\r\\x00" in shown
+            assert "[/]evil\\x1b]2;PWNED\\x07.txt" in app.screen.status_line()
+            app.notify(f"no checkpoint in {run_dir} [/] yet")  # paths in notifications
+            await pilot.pause()
+            assert no_raw_controls(app.export_screenshot())
+
+    run(scenario())
+
+
+def test_the_quit_dialog_is_centred_and_arrows_choose_the_button(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            answers: list[str | None] = []
+            choices = [
+                ("stop", "Save and quit"),
+                ("leave", "Quit, keep training"),
+                ("cancel", "Cancel"),
+            ]
+            app.push_screen(ChoiceScreen("run is training.", choices), answers.append)
+            await pilot.pause()
+            dialog = app.screen.query_one(".dialog")
+            region, screen = dialog.region, app.screen.region
+            assert abs((region.x + region.width / 2) - screen.width / 2) <= 1
+            assert abs((region.y + region.height / 2) - screen.height / 2) <= 2
+            await pilot.press("left")  # what the user sees focused is what Enter presses
+            assert app.focused.id == "leave"
+            await pilot.press("right", "left", "left")
+            assert app.focused.id == "stop"
+            await pilot.press("right", "enter")
+            assert answers == ["leave"]
+
+    run(scenario())
+
+
+def footer_keys(app) -> set[str]:
+    """The keys of the footer drawn wholly on the screen."""
+    from textual.widgets._footer import FooterKey
+
+    width = app.screen.size.width
+    return {
+        k.key for k in app.screen.query(FooterKey) if k.region.width and k.region.right <= width
+    }
+
+
+def test_every_screen_shows_a_way_out_and_esc_goes_back(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+
+    async def scenario(size: tuple[int, int]) -> None:
+        app = CharLMApp(runs_dir=tmp_path, generate=(ckpt, GenerateOptions()))
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, GenerateScreen)
+            # The prompt takes q: ctrl+q. (At 60 columns the generate pane's footer keeps
+            # esc; its ctrl+q follows four other keys there.)
+            assert {"escape", "ctrl+q"} <= footer_keys(app) | (
+                {"ctrl+q"} if size[0] < 80 else set()
+            )
+            await pilot.press("escape")  # idle: back, to home (always under it)
+            assert isinstance(app.screen, HomeScreen)
+            assert "q" in footer_keys(app)
+            await pilot.press("escape")  # nothing behind home: esc never quits by surprise
+            assert isinstance(app.screen, HomeScreen) and app.is_running
+            await pilot.press("n")
+            assert isinstance(app.screen, NewRunScreen)
+            assert {"escape", "ctrl+q"} <= footer_keys(app)
+            await pilot.press("escape")
+            await pilot.press("enter")
+            assert isinstance(app.screen, DashboardScreen)
+            assert {"escape", "q"} <= footer_keys(app)
+            await pilot.press("escape")
+            assert isinstance(app.screen, HomeScreen)
+            await pilot.press("q")
+            await pilot.pause()
+            assert not app.is_running
+
+    for size in ((120, 36), (80, 24), (60, 20)):
+        run(scenario(size))
+
+
+def test_number_keys_and_brackets_switch_the_dashboard_tabs(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "alpha")
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=run_dir)
+        async with app.run_test(size=(100, 30)) as pilot:
+            tabs = app.screen.query_one(TabbedContent)
+            for key, tab in (
+                ("2", "model-tab"), ("3", "checkpoints-tab"), ("1", "samples-tab"),
+                ("left_square_bracket", "checkpoints-tab"), ("right_square_bracket", "samples-tab"),
+                ("right_square_bracket", "model-tab"),
+            ):  # fmt: skip
+                await pilot.press(key)
+                assert tabs.active == tab, key
+
+    run(scenario())
+
+
+def test_dashboard_numbers_follow_step_records_between_evals(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "going", iters=400, done=None)
+    with (run_dir / "metrics.jsonl").open("a") as f:  # steps after the eval at 400's...
+        for it in (410, 420):
+            step = StepEvent(it, 1.5, 3e-3, 1.0, 0.02, 40960.0, it * 0.01, 0.5, 9.0)
+            f.write(dump_line(record_of(step)))
+    config = json.loads((run_dir / "config.json").read_text())
+    config["train"].update(max_iters=1000, eval_interval=100, sample_interval=50)
+    (run_dir / "config.json").write_text(json.dumps(config))
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=run_dir)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.6)
+            panel = app.screen.query_one("#metrics")
+            table = str(panel.query_one("#metrics-table").render_line(0).text)
+            assert "eval @400" in table and "best @400" in table
+            step = str(panel.query_one("#step-line").render())
+            assert "step 420" in step and "loss 1." in step
+            timing = str(panel.query_one("#timing").render())
+            assert "41.0k tok/s" in timing  # the latest step record's rate
+            # 80 steps to the eval at 500, 30 to the sample at 450, at ~10-20 ms a step
+            assert "next eval 00:01 · sample 00:00" in timing
+            assert "ETA 00:09" in timing
+
+    run(scenario())
+
+
+def test_small_terminals_keep_samples_and_borders(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "alpha")
+
+    async def scenario(size: tuple[int, int]) -> None:
+        app = CharLMApp(watch=run_dir)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.6)
+            screen = app.screen
+            samples = screen.query_one("#samples")
+            assert samples.region.height >= 3, size  # the samples pane stays
+            for pane in screen.query("#metrics, #chart"):
+                if pane.display:  # whole: borders inside the screen, above the tab bar
+                    assert pane.region.bottom <= screen.query_one("#bottom").region.y, size
+                    assert pane.region.right <= size[0], size
+            chart = screen.query_one("#chart")
+            assert not chart.display or chart.region.width >= 30, size  # or no chart at all
+
+    for size in ((120, 36), (100, 30), (80, 24), (60, 20)):
+        run(scenario(size))
+
+
+# -- lost keystrokes (Textual #6605) --------------------------------------------------------
+
+
+async def type_in_one_read(input_cls, typed: str, read: str) -> str:
+    """Type `typed`, then feed `read` as ONE terminal read: the parser's events are
+    posted back to back, as the Linux driver's input thread does."""
+    from textual._xterm_parser import XTermParser
+    from textual.app import App
+
+    class One(App):
+        def compose(self):
+            yield input_cls(id="field")
+
+    app = One()
+    async with app.run_test() as pilot:
+        await pilot.press(*typed)
+        for event in list(XTermParser().feed(read)):
+            app.post_message(event)
+        await pilot.pause()
+        await pilot.pause()
+        return app.query_one("#field").value
+
+
+def test_ordered_input_keeps_keys_of_one_read_in_order() -> None:
+    from tui.widgets.inputs import OrderedInput
+
+    assert asyncio.run(type_in_one_read(OrderedInput, "abc", "\x7fa")) == "aba"  # BSpace a
+    assert asyncio.run(type_in_one_read(OrderedInput, "abc", "\x1b[Dx")) == "abxc"  # Left x
+
+
+def test_a_stock_input_still_reorders_keys_of_one_read() -> None:
+    """Textual 8.2.8's bug (#6605). When this fails, Textual fixed it: drop OrderedInput
+    (tui/widgets/inputs.py) and use Input again."""
+    from textual.widgets import Input
+
+    assert asyncio.run(type_in_one_read(Input, "abc", "\x7fa")) != "aba"
+
+
+def test_every_field_of_the_forms_keeps_keys_in_order(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from tui.widgets.inputs import OrderedInput
+    from tui.widgets.sampling_fields import SamplingFields
+
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, generate=(ckpt, GenerateOptions()))
+        async with app.run_test(size=(100, 30)) as pilot:
+            fields = list(app.screen.query_one(SamplingFields).query(Input))
+            assert fields and all(isinstance(f, OrderedInput) for f in fields)
+            await pilot.press("escape", "n")
+            fields = list(app.screen.query(Input))
+            assert fields and all(isinstance(f, OrderedInput) for f in fields)
+
+    run(scenario())
 
 
 # == Inspect (issue 15) and the next-character view (issue 12, items 5 and 6) ===============

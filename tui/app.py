@@ -27,6 +27,7 @@ from core.inspect import Source, inspect_text
 from core.plan import RunPlan, check_corpus, plan_resume
 from core.rundir import default_runs_dir
 from core.sampling import GenerateOptions
+from tui.formatting import visible
 from tui.messages import (
     InspectFailed,
     InspectReady,
@@ -53,10 +54,13 @@ from tui.state import FileFeed
 class CharLMApp(App[int]):
     CSS_PATH = "charlm.tcss"
     TITLE = "charlm-tui"
+    # One action for every quit key, so a footer shows one of them: `q` where a screen
+    # binds it first (home, dashboard), `ctrl+q` where a field takes the letter q
+    # (the generate pane's prompt: its own ctrl+q binding yields to this priority one).
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("q", "app.quit", "Quit"),
+        Binding("ctrl+q", "app.quit", "Quit", priority=True),
+        Binding("ctrl+c", "app.quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -243,6 +247,23 @@ class CharLMApp(App[int]):
                 lambda node=node, action=b.action: self.call_later(node.run_action, action),
             )
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification of the app, whoever asks (screens call this too): never
+        markup, and never a raw control character, since messages name paths, corpora
+        and lines of train.log. (Thread-safe, like Textual's.)"""
+        super().notify(
+            visible(message), title=visible(title), severity=severity, timeout=timeout,
+            markup=False,
+        )  # fmt: skip
+
     # -- leaving ---------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
@@ -250,6 +271,8 @@ class CharLMApp(App[int]):
         if process is None or not process.running:
             self.exit(0)
             return
+        if isinstance(self.screen, ChoiceScreen):
+            return  # q in the quit question itself: it is already asked
 
         async def answered(choice: str | None) -> None:
             if choice == "leave":
@@ -272,6 +295,7 @@ def checkpoint_label(path: Path, vocab_size: int, ckpt: dict[str, Any]) -> str:
     metrics = ckpt.get("metrics") if isinstance(ckpt.get("metrics"), dict) else {}
     val = (metrics.get("val") or {}).get("loss") if isinstance(metrics.get("val"), dict) else None
     it = ckpt.get("iter")
-    return f"{path.parent.name}/{path.name} · iter {it:,} · {vocab_size} characters" + (
+    where = visible(f"{path.parent.name}/{path.name}")  # a folder name is untrusted
+    return f"{where} · iter {it:,} · {vocab_size} characters" + (
         f" · val loss {val:.4f}" if isinstance(val, (int, float)) else ""
     )

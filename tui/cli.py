@@ -61,6 +61,24 @@ def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
 
 typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
+# ...and it writes a required argument as `{CHECKPOINT}` in the usage line, then
+# `CHECKPOINT <path>` in its table: write `CHECKPOINT` (click's and most tools' way),
+# and let a named argument's metavar stand for its type.
+_argument_type = typer.core.TyperArgument.display_type_rich
+
+
+def _argument_usage(self: typer.core.TyperArgument) -> str:
+    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+def _argument_type_or_metavar(self: typer.core.TyperArgument, ctx: Any) -> str | None:
+    return None if self.metavar is not None else _argument_type(self, ctx)
+
+
+typer.core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = _argument_type_or_metavar  # type: ignore[method-assign]
+
 
 @app.callback()
 def main_options(
@@ -642,8 +660,6 @@ def print_surprise(result: Any, label: str) -> None:
     visibly: control characters as escapes, never raw."""
     import math
 
-    from rich.text import Text
-
     from core.inspect import SURPRISE, visible_char
 
     console = Console(
@@ -681,17 +697,30 @@ def visible_text(text: str) -> str:
 # -- runs -----------------------------------------------------------------------------------
 
 
-@app.command()
+NARROW_DROPS = ("model", "params", "checkpoints")  # `runs` on a terminal under 100 columns
+
+
+def _status_help() -> str:
+    from tui.formatting import STATUS_WORDS
+
+    return "Status words:\n\n" + "\n".join(
+        f"  [bold]{word}[/bold]: {meaning}" for word, meaning in STATUS_WORDS.items()
+    )
+
+
+@app.command(epilog=_status_help())
 def runs(
     directory: Annotated[
         Path | None,
         typer.Argument(help="Folder of runs, or one run (default: checkpoints/).", metavar="DIR"),
     ] = None,
 ) -> None:
-    """List runs and their checkpoints: model, params, iteration, best val loss, corpus, age."""
+    """List runs and their checkpoints: model, params, iteration, best val loss, corpus,
+    status and age."""
+
     from core.rundir import default_runs_dir
     from core.runs import list_runs
-    from tui.formatting import fmt_age
+    from tui.formatting import fit_rows, fmt_age, run_status, visible
 
     root = directory or default_runs_dir()
     if directory is None and not root.exists():
@@ -701,20 +730,15 @@ def runs(
     if not infos:
         print(f"no runs in {root}: start one with  charlm-tui --no-ui train --out {root}/NAME")
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for col, justify in (
-        ("run", "left"),
-        ("model", "left"),
-        ("params", "right"),
-        ("iter", "right"),
-        ("best val", "right"),
-        ("corpus", "left"),
-        ("checkpoints", "left"),
-        ("status", "left"),
-        ("age", "right"),
-    ):
-        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    columns = {
+        "run": "left", "model": "left", "params": "right", "iter": "right",
+        "best val": "right", "corpus": "left", "checkpoints": "left", "status": "left",
+        "age": "right",
+    }  # fmt: skip
+    rows = []
     for i in infos:
+        # Names, corpora and errors come from folders anyone may have written: shown
+        # escaped (a listing is for people: on a pipe too).
         cells = (
             i.path.name if i.path != root else str(i.path),
             i.model,
@@ -723,13 +747,24 @@ def runs(
             f"{i.best_val_loss:.4f}" if i.best_val_loss is not None else "-",
             i.corpus,
             ",".join(c.removesuffix(".pt") for c in i.checkpoints) or "-",
-            i.status + (f": {i.error}" if i.error else ""),
+            run_status(i) + (f": {i.error}" if i.error else ""),
             fmt_age(i.age_s),
         )
-        table.add_row(*map(Text, cells))  # names are shown literally, never as markup
+        rows.append({col: visible(cell) for col, cell in zip(columns, cells, strict=True)})
     console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = 200  # a pipe gets whole rows, not an 80-column squeeze
+    if console.is_terminal:  # paths and names cut in the middle, never the status or age
+        if console.width < 100:  # the model, its size and the checkpoints make way
+            columns = {c: j for c, j in columns.items() if c not in NARROW_DROPS}
+        shrink = (("corpus", 16), ("run", 16), ("model", 10), ("corpus", 9), ("run", 9))
+        rows = fit_rows(rows, console.width, tuple(columns), shrink, padding=3)
+    else:  # a pipe gets whole rows, however long
+        widths = [max(len(c), *(len(r[c]) for r in rows)) + 3 for c in columns]
+        console.width = max(200, sum(widths))
+    table = Table(show_edge=False, pad_edge=False)
+    for col, justify in columns.items():
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(Text(row[c]) for c in columns))  # Text: "[bold]" is not markup
     console.print(table)
 
 

@@ -3,6 +3,10 @@
 A sink like any other: it turns training events into terminal output. On a TTY a
 live progress bar (iteration, loss, tokens/s, ETA) sits below the log; elsewhere
 (a pipe, CI, a file) only plain lines are printed, one per eval.
+
+Samples are untrusted text (a corpus may hold escape sequences): on a terminal every
+control character is shown as an escape (tui/formatting.py `visible`); a pipe or a
+file gets the sample's exact characters.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from core.events import (
     StartEvent,
     StepEvent,
 )
-from tui.formatting import fmt_count, fmt_duration
+from tui.formatting import fmt_count, fmt_duration, visible
 
 SEPARATOR = "-" * 60
 
@@ -74,6 +78,7 @@ class ConsolePrinter:
         self.progress: Progress | None = None
         self.task: TaskID | None = None
         self.by_time = False
+        self.terminal = self.console.is_terminal
         if show:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
@@ -90,6 +95,19 @@ class ConsolePrinter:
         # Log lines never wrap: a pipe or a file gets one record per line.
         self.console.print(*args, soft_wrap=True, **kwargs)
 
+    def shown(self, text: str) -> str:
+        """Text from a corpus, a model or a path, as a terminal may show it."""
+        return visible(text) if self.terminal else text
+
+    def print_exact(self, text: str, **kwargs: object) -> None:
+        """Untrusted text: escaped on a terminal; elsewhere exactly as it is (Rich would
+        drop CR, BEL and backspace from it)."""
+        if self.terminal:
+            self.print(visible(text), markup=False, **kwargs)
+            return
+        self.console.file.write(text + "\n")
+        self.console.file.flush()
+
     def handle(self, event: Event) -> None:
         if not getattr(self.console, "gone", False):
             self._show(event)
@@ -102,12 +120,12 @@ class ConsolePrinter:
         elif isinstance(event, SampleEvent):
             self.print(SEPARATOR, style="dim", markup=False)
             self.print(f"sample at iter {event.iter}:", style="bold", markup=False)
-            self.print(event.text.strip("\n"), markup=False)
+            self.print_exact(event.text.strip("\n"))
             self.print(SEPARATOR, style="dim", markup=False)
         elif isinstance(event, CheckpointEvent):
             pass  # every eval writes one; the final line names it
         elif isinstance(event, NoteEvent):
-            self.print(f"note: {event.text}", style="yellow", markup=False)
+            self._note(event)
         elif isinstance(event, StartEvent):
             self._start(event)
         elif isinstance(event, DoneEvent):
@@ -125,7 +143,7 @@ class ConsolePrinter:
             markup=False,
         )
         if e.run_dir:
-            self.print(f"run directory: {e.run_dir}", markup=False)
+            self.print(f"run directory: {self.shown(e.run_dir)}", markup=False)
         if self.progress is not None:
             self.by_time = length.by_time
             total = length.seconds if self.by_time else length.iters
@@ -139,6 +157,17 @@ class ConsolePrinter:
                 eta="--:--",
             )
             self.progress.start()
+
+    def _note(self, e: NoteEvent) -> None:
+        """A note of the trainer; "paused ..." / "resumed ..." (a dashboard or
+        control.json paused the run) also stop and restart the progress bar's ETA."""
+        self.print(f"note: {self.shown(e.text)}", style="yellow", markup=False)
+        if self.progress is None or self.task is None:
+            return
+        if e.text.startswith("paused"):
+            self.progress.update(self.task, eta="paused")
+        elif e.text.startswith("resumed"):
+            self.progress.update(self.task, eta="--:--")  # the next step record says
 
     def _step(self, e: StepEvent) -> None:
         if self.progress is None or self.task is None:
@@ -162,7 +191,7 @@ class ConsolePrinter:
             head = f"{e.reason}, saved"
         else:
             head = e.reason
-        where = f" | checkpoint {e.last_checkpoint}" if e.last_checkpoint else ""
+        where = f" | checkpoint {self.shown(e.last_checkpoint)}" if e.last_checkpoint else ""
         self.print(
             f"{head} at iter {e.iter} after {fmt_duration(e.elapsed_s)} | best val loss {best}"
             + where,

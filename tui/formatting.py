@@ -1,11 +1,22 @@
-"""Numbers and durations as people read them."""
+"""Numbers, durations, paths, status words and untrusted text as people read them.
+
+Pure functions (no Textual): the dashboard, home, `runs` and the headless console all
+use them, so every place says things the same way.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+from rich.cells import cell_len
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from core.runs import RunInfo
 
 
-def fmt_duration(seconds: float) -> str:
+def fmt_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "--:--"
     seconds = round(seconds)
@@ -26,3 +37,142 @@ def fmt_age(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit} ago"
     return f"{seconds:.0f}s ago"
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units, as `top` and `nvidia-smi` count memory: 412 MiB, 1.2 GiB."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            value = n / size
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{n:.0f} B"
+
+
+# -- untrusted text ----------------------------------------------------------------------------
+
+from core.display import escape_char, visible  # noqa: E402  (re-exported)
+
+ESCAPE_STYLE = "bold magenta"  # an escape `visible` wrote, told apart from a typed `\`
+
+
+def visible_text(text: str, style: str = "") -> Text:
+    """`visible(text)` as Rich Text in `style`, each escape it wrote in ESCAPE_STYLE.
+
+    Never markup: `[bold]` or `[/]` in a run name shows as those characters."""
+    shown = visible(text)
+    out = Text(shown, style=style, end="")
+    if shown is text:
+        return out
+    # Stylize what visible() wrote: walk both strings together.
+    i = j = 0
+    while i < len(text):
+        ch = text[i]
+        if j < len(shown) and shown[j] == ch:
+            i, j = i + 1, j + 1
+            continue
+        escaped = escape_char(ch)
+        out.stylize(ESCAPE_STYLE, j, j + len(escaped))
+        i, j = i + 1, j + len(escaped)
+    return out
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut in the middle (`/home/me/…/names.txt`): a
+    path's start and its file name say most about it, so the last part of a path is
+    kept whole when it fits."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return text
+    keep = width - 1  # the ellipsis takes one
+    tail = keep // 2 + keep % 2  # the end gets the odd cell
+    slash = text.rfind("/")
+    if 0 <= slash and cell_len(text[slash:]) < keep:
+        tail = max(tail, cell_len(text[slash:]))
+    head = keep - tail
+    start = text
+    while cell_len(start) > head:
+        start = start[:-1]
+    end = text
+    while cell_len(end) > tail:
+        end = end[1:]
+    return start + "…" + end
+
+
+def cut_end(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut at its end with an ellipsis."""
+    if cell_len(text) <= width:
+        return text
+    while text and cell_len(text) > max(width - 1, 0):
+        text = text[:-1]
+    return text + "…" if width > 0 else ""
+
+
+def fit_rows(
+    rows: list[dict[str, str]],
+    width: int,
+    columns: tuple[str, ...],
+    shrink: tuple[tuple[str, int], ...],
+    padding: int = 2,
+) -> list[dict[str, str]]:
+    """Table rows whose columns fit `width` cells: `shrink` names the columns that give
+    way, in order, each down to a minimum; "model" is cut at its end, the others (paths,
+    names) in the middle. The rest (numbers, status, age) are never cut."""
+    if not rows:
+        return rows
+    limits = {c: max(cell_len(c), *(cell_len(r[c]) for r in rows)) for c in columns}
+    over = sum(limits.values()) + padding * len(columns) - width
+    for col, least in shrink:
+        if over <= 0:
+            break
+        if col in limits:
+            cut = min(over, max(0, limits[col] - max(least, cell_len(col))))
+            limits[col] -= cut
+            over -= cut
+    cut = {c: cut_end if c == "model" else shorten_middle for c in columns}
+    return [{c: cut[c](r[c], limits[c]) for c in columns} for r in rows]
+
+
+# -- status words ------------------------------------------------------------------------------
+
+# One set of words for a run's state: README, `charlm-tui runs`, home and the dashboard.
+# The done reasons are the `reason` of a run's last `done` record (core/train.py,
+# core/steering.py STOPS); the others are told from the lock, control.json and
+# whether the records can be read (core/runs.py run_status).
+STATUS_WORDS: dict[str, str] = {
+    "new": "no training has started in it yet",
+    "running": "a process is training it now (it holds the run's lock)",
+    "paused": "running, paused from a dashboard or control.json",
+    "finished": "trained for its whole length",
+    "stopped": "stopped from a dashboard or control.json; last.pt saved",
+    "interrupted": "stopped by Ctrl-C; last.pt saved",
+    "terminated": "stopped by SIGTERM (a scheduler, `timeout`) or SIGHUP (its terminal "
+    "closed); last.pt saved",
+    "diverged": "stopped at a non-finite loss, before a bad step; checkpoints intact",
+    "failed": "a checkpoint or record could not be written; the last checkpoint is intact",
+    "killed": "its process died without finishing (kill -9, power loss); resume from last.pt",
+    "unreadable": "its records cannot be read",
+}
+DONE_REASONS = (
+    "finished", "stopped", "interrupted", "terminated", "diverged", "failed"
+)  # fmt: skip
+
+
+def status_word(raw: str, paused: bool = False) -> str:
+    """The word for a run's status: one of STATUS_WORDS, or the escaped text a
+    foreign record wrote (shown, never hidden)."""
+    if raw == "running" and paused:
+        return "paused"
+    return raw if raw in STATUS_WORDS else visible(raw)
+
+
+def describe_status(word: str) -> str:
+    return STATUS_WORDS.get(word, "written by another tool or version")
+
+
+def run_status(info: RunInfo) -> str:
+    """The status word of a listed run, `paused` included (home and `runs`)."""
+    from core.control import read_control
+
+    paused = info.status == "running" and bool(read_control(info.path)["paused"])
+    return status_word(info.status, paused)

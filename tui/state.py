@@ -38,6 +38,7 @@ class RunState:
     last_step: StepEvent | None = None
     steps: list[tuple[int, float]] = field(default_factory=list)
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=120))
+    step_times: deque[float] = field(default_factory=lambda: deque(maxlen=120))  # dt_s
     evals: list[EvalEvent] = field(default_factory=list)
     samples: list[SampleEvent] = field(default_factory=list)
     checkpoints: dict[str, CheckpointEvent] = field(default_factory=dict)
@@ -73,6 +74,8 @@ class RunState:
     def apply(self, event: Event) -> None:
         if isinstance(event, StepEvent):
             self.last_step = event
+            if event.dt_s == event.dt_s and event.dt_s >= 0:
+                self.step_times.append(event.dt_s)
             if event.loss == event.loss:
                 self.steps.append((event.iter, event.loss))
                 self.recent.append(event.loss)

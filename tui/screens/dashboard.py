@@ -3,16 +3,23 @@
 It follows a run directory (`FileFeed`): a run this app started in a child process,
 one a headless process writes (`watch`), or one finished long ago. While a process
 trains there (it holds the run's lock) the keys steer it through control.json.
+
+On a small terminal the panes make room instead of being cut: below SHORT_ROWS rows
+the header and the sparkline go, below CRAMPED_ROWS the metrics keep their first rows,
+below NARROW_COLUMNS the chart goes (the metrics keep the width); the samples, the
+status line and the footer's way out stay.
 """
 
 from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
@@ -20,28 +27,42 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from core.config import shape_label
 from core.control import read_control, request, write_control
 from core.rundir import CHECKPOINT_KINDS, RunLock, checkpoint_name
+from tui.formatting import shorten_middle, status_word, visible
 from tui.messages import OpenGenerate
 from tui.process import TrainingProcess
 from tui.state import FileFeed
 from tui.widgets.checkpoints import CheckpointList
 from tui.widgets.loss_chart import LossChart
-from tui.widgets.metrics import MetricsPanel
+from tui.widgets.metrics import MetricsPanel, paused
 from tui.widgets.model_summary import ModelSummary
 from tui.widgets.samples import SamplesLog
+from tui.widgets.system_strip import SystemStrip
 
 REFRESH_S = 0.5  # metrics and samples: twice a second reads as live
 CHART_REFRESH_S = 1.0  # the chart costs more to draw
+SYSTEM_REFRESH_S = 1.0  # CPU % over a second: steadier than over half of one
 STEERING = ("pause", "stop", "checkpoint", "sample")
+TABS = ("samples-tab", "model-tab", "checkpoints-tab")
+SHORT_ROWS = 30  # below: no header, no sparkline, fewer timing lines
+CRAMPED_ROWS = 22  # below: the metrics keep loss and bpc, elapsed and ETA
+NARROW_COLUMNS = 72  # below: a chart would be a few columns wide; the metrics take the row
 
 
 class DashboardScreen(Screen[None]):
+    # The way out first: a narrow footer cuts keys from the right.
     BINDINGS = [
-        Binding("p", "pause", "Pause/resume"),
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("p", "pause", "Pause"),
         Binding("s", "stop", "Stop"),
-        Binding("c", "checkpoint", "Save ckpt"),
-        Binding("t", "sample", "Sample now"),
+        Binding("c", "checkpoint", "Save"),
+        Binding("t", "sample", "Sample"),
         Binding("g", "generate", "Generate"),
-        Binding("escape", "app.pop_screen", "Runs"),
+        Binding("1", "tab(0)", "Samples tab", show=False),
+        Binding("2", "tab(1)", "Model tab", show=False),
+        Binding("3", "tab(2)", "Checkpoints tab", show=False),
+        Binding("left_square_bracket", "next_tab(-1)", "Previous tab", show=False),
+        Binding("right_square_bracket", "next_tab(1)", "Next tab", show=False),
     ]
 
     live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
@@ -54,29 +75,35 @@ class DashboardScreen(Screen[None]):
         self.process = process  # set when this app started the training
         self._drawn = self._drawn_chart = -1
         self._generate_after: float | None = None  # waiting for a fresh last.pt since then
+        self._paused = False  # control.json asks for a pause
+        self._drawn_paused = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="status", markup=False)
+        yield SystemStrip(self.run_dir, id="system")
         with Horizontal(id="top"):
             yield LossChart(id="chart")
             yield MetricsPanel(id="metrics")
         with TabbedContent(id="bottom"):
-            with TabPane("Samples", id="samples-tab"):
+            with TabPane("1 Samples", id="samples-tab"):
                 yield SamplesLog(id="samples")
-            with TabPane("Model", id="model-tab"):
+            with TabPane("2 Model", id="model-tab"):
                 yield ModelSummary(id="model")
-            with TabPane("Checkpoints", id="checkpoints-tab"):
+            with TabPane("3 Checkpoints", id="checkpoints-tab"):
                 yield CheckpointList(id="checkpoints")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui"
-        self.sub_title = str(self.run_dir)
+        self.sub_title = visible(str(self.run_dir))  # a folder name is untrusted
+        self.fit(self.app.size.width, self.app.size.height)
         self.refresh_view()
+        self.refresh_system()
         self.call_after_refresh(self.refresh_chart)  # once sized, not a second later
         self.set_interval(REFRESH_S, self.refresh_view)
         self.set_interval(CHART_REFRESH_S, self.refresh_chart)
+        self.set_interval(SYSTEM_REFRESH_S, self.refresh_system)
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -86,19 +113,22 @@ class DashboardScreen(Screen[None]):
         self.status = self.status_line()
         self._maybe_open_generate()
         state = self.feed.state
-        if state.version == self._drawn:
+        is_paused = self.live and (self._paused or paused(state))
+        if state.version == self._drawn and is_paused == self._drawn_paused:
             return
-        self._drawn = state.version
-        self.query_one(MetricsPanel).show(state)
+        self._drawn, self._drawn_paused = state.version, is_paused
+        self.query_one(MetricsPanel).show(state, is_paused)
         self.query_one(SamplesLog).show(state)
         self.query_one(ModelSummary).show(state)
         self.query_one(CheckpointList).show(state)
 
+    def refresh_system(self) -> None:
+        self.query_one(SystemStrip).show(self.feed.state, self.live)
+
     def watch_status(self, status: str) -> None:
         head, sep, rest = status.partition(" · ")
-        self.query_one("#status", Static).update(
-            Text.assemble((head, "bold"), sep, rest), layout=False
-        )
+        line = Text.assemble((head, "bold"), sep, rest, no_wrap=True, overflow="ellipsis")
+        self.query_one("#status", Static).update(line, layout=False)
 
     def refresh_chart(self) -> None:
         state = self.feed.state
@@ -106,33 +136,47 @@ class DashboardScreen(Screen[None]):
             self._drawn_chart = state.version
             self.query_one(LossChart).show(state)
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: Resize) -> None:
         self._drawn_chart = -1
+        self.fit(event.size.width, event.size.height)
+
+    def fit(self, width: int, height: int) -> None:
+        """Classes for the stylesheet's small-terminal rules (tui/charlm.tcss)."""
+        self.set_class(height < SHORT_ROWS, "-short")
+        self.set_class(height < CRAMPED_ROWS, "-cramped")
+        self.set_class(width < NARROW_COLUMNS, "-narrow")
 
     def status_line(self) -> str:
+        """`word: detail · model · corpus · message`: the word is one of STATUS_WORDS
+        (tui/formatting.py), the same `runs` and home use. Escaped: the corpus name,
+        the run's messages and train.log's lines come from files."""
         state = self.feed.state
         control = read_control(self.run_dir) if self.live else {}
+        self._paused = bool(control.get("paused"))
         if self.live and control.get("stop"):
-            status = "stopping…"
+            status = "running: stopping, saving last.pt…"
         elif self.live:
-            status = "paused" if control.get("paused") else "training"
+            status = "paused" if self._paused else "running"
         elif state.done:
-            status = state.done.reason
+            status = status_word(state.done.reason)
         elif self.process is not None and self.process.running:
-            status = "starting…"
+            status = "new: starting…"
         elif self.process is not None and self.process.proc.returncode not in (0, 130):
             status = f"failed: {self.process.error_line()}"
         elif self.feed.error:
             status = f"unreadable: {self.feed.error}"
         elif state.start:
-            status = "killed (its process is gone)"
+            status = "killed: its process is gone"
         else:
-            status = "waiting for records"
-        corpus = state.train_config.get("data", "?")
+            status = "new: waiting for records"
+        corpus = visible(str(state.train_config.get("data", "?")))
         msg = state.done.message if state.done else ""
-        return f"{status} · {shape_label(state.model_config)} · corpus {corpus}" + (
-            f" · {msg}" if msg else ""
-        )
+        note = state.notes[-1].text if state.notes and not state.done else ""
+        head = visible(" · ".join(p for p in (status, msg or note) if p))
+        line = f"{head} · {visible(shape_label(state.model_config))} · corpus "
+        # The corpus path is cut in the middle to fit; the line's end after that.
+        room = max(16, (self.size.width or 120) - 2 - cell_len(line))
+        return line + shorten_middle(corpus, room)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -141,11 +185,20 @@ class DashboardScreen(Screen[None]):
             return self.live  # hidden when no process trains here
         return True
 
+    def action_tab(self, index: int) -> None:
+        self.query_one(TabbedContent).active = TABS[index]
+
+    def action_next_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        current = TABS.index(tabs.active) if tabs.active in TABS else 0
+        tabs.active = TABS[(current + step) % len(TABS)]
+
     def action_pause(self) -> None:
-        paused = not read_control(self.run_dir)["paused"]
-        write_control(self.run_dir, paused=paused)
-        self.notify("paused" if paused else "resumed", timeout=2)
+        paused_now = not read_control(self.run_dir)["paused"]
+        write_control(self.run_dir, paused=paused_now)
+        self.notify("paused" if paused_now else "resumed", timeout=2)
         self.status = self.status_line()
+        self.refresh_view()
 
     def action_stop(self) -> None:
         write_control(self.run_dir, stop=True)

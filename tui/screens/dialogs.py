@@ -6,17 +6,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Footer, Label
 
 
 class ChoiceScreen(ModalScreen[str | None]):
     """A question and buttons; dismisses with the chosen button's id (Esc: None).
 
-    Left/Right (and Tab) move between the buttons, Enter presses the focused one."""
+    Left/Right (and Tab) move between the buttons, Enter presses the focused one. Only
+    the focused button is highlighted (no "primary" colour on another one), so the
+    button that looks chosen is the one Enter presses."""
 
     DEFAULT_CSS = """
     ChoiceScreen { align: center middle; }
     ChoiceScreen .question { width: 1fr; margin-bottom: 1; }
+    ChoiceScreen Button:focus { background: $accent; color: $text; text-style: bold; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
@@ -33,9 +36,9 @@ class ChoiceScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(self.question, classes="question", markup=False)
             with Horizontal(classes="buttons"):
-                for i, (key, label) in enumerate(self.choices):
-                    variant = "primary" if i == len(self.choices) - 1 else "default"
-                    yield Button(label, id=key, variant=variant, compact=True)
+                for key, label in self.choices:
+                    yield Button(label, id=key, compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query(Button).last().focus()

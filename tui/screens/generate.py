@@ -35,7 +35,9 @@ from core.models.quant import decoder_for
 from core.rundir import GENERATIONS
 from core.sampling import GenerateOptions, SamplingParams, default_context, generate
 from core.vocab import Vocab, describe_chars
+from tui.formatting import visible_text
 from tui.messages import OpenInspect
+from tui.widgets.inputs import OrderedInput
 from tui.widgets.next_char import NextChar
 from tui.widgets.sampling_fields import FIELDS, SamplingFields
 
@@ -46,10 +48,8 @@ FLUSH_S = 0.1
 HISTORY: list[str] = []  # prompts of this session, newest last
 
 
-# TODO(issue 12 item 13): subclass tui.widgets.inputs.OrderedInput (no lost keystrokes)
-# once it is merged.
-class PromptInput(Input):
-    """An Input with shell-like history on Up and Down."""
+class PromptInput(OrderedInput):
+    """An Input with shell-like history on Up and Down (keys of one read kept in order)."""
 
     BINDINGS = [Binding("up", "history(-1)", show=False), Binding("down", "history(1)", show=False)]
 
@@ -78,6 +78,7 @@ class GenerationEnded(Message):
 class GenerateScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "stop_or_back", "Stop/back"),
+        Binding("ctrl+q", "app.quit", "Quit"),  # early: kept in a narrow footer
         Binding("ctrl+r", "resample", "Re-sample"),
         Binding("ctrl+s", "save", "Save output"),
         Binding("ctrl+b", "toggle_precision", "int8/fp32"),
@@ -85,7 +86,6 @@ class GenerateScreen(Screen[None]):
         Binding("ctrl+o", "toggle_odds", "Colour p"),
         Binding("ctrl+l", "inspect", "Inspect"),
         Binding("ctrl+n", "next_char", "Next char", show=False),
-        Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
     running: reactive[bool] = reactive(False, bindings=True)
@@ -195,7 +195,7 @@ class GenerateScreen(Screen[None]):
         if prompt and (not HISTORY or HISTORY[-1] != prompt):
             HISTORY.append(prompt)
         self.output, self.prompt_len, self.picked = prompt, len(prompt), []
-        self.query_one("#output", Static).update(Text(prompt, style="bold"))
+        self.query_one("#output", Static).update(visible_text(prompt, "bold"))
         self.set_status("generating… (Esc stops)")
         self.pending.clear()
         self.flusher.resume()
@@ -245,11 +245,11 @@ class GenerateScreen(Screen[None]):
 
     def show_output(self) -> None:
         shown = Text()  # Text(prompt, style=...) would make its style the whole text's
-        shown.append(self.output[: self.prompt_len], style="bold")
+        shown.append_text(visible_text(self.output[: self.prompt_len], "bold"))
         if self.colour_odds:
             shown.append_text(self.odds_text(self.output[self.prompt_len :]))
-        else:
-            shown.append(self.output[self.prompt_len :])
+        else:  # generated text is untrusted: escapes are shown, never sent raw
+            shown.append_text(visible_text(self.output[self.prompt_len :]))
         self.query_one("#output", Static).update(shown)
 
     def odds_text(self, generated: str) -> Text:

@@ -6,29 +6,62 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.control import read_control
 from core.errors import CharLMError
 from core.runs import RunInfo, list_runs
-from tui.formatting import fmt_age
+from tui.formatting import (
+    cut_end,
+    describe_status,
+    fit_rows,
+    fmt_age,
+    run_status,
+    shorten_middle,
+    visible,
+)
 from tui.messages import OpenGenerate, OpenInspect, OpenNewRunForm, OpenRun, ResumeRun
 
 COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
+# Below NARROW_COLUMNS cells the model and its size leave the table (the line under it
+# names the selected run's model): the status and age stay in view.
+NARROW_COLUMNS = 100
+NARROW = ("run", "iter", "best val", "corpus", "status", "age")
+# When the table is too wide, these give up cells, in this order, down to a minimum:
+# paths are cut in the middle (their start and the file name stay), the model's shape
+# at its end; the numbers, status and age are never cut.
+SHRINK = (("corpus", 12), ("run", 12), ("model", 10), ("corpus", 7), ("run", 7))
+
+
+def run_row(info: RunInfo, now: float) -> dict[str, str]:
+    """A run's cells as plain text (escaped: names and corpora come from folders)."""
+    return {
+        "run": visible(info.path.name),
+        "model": visible(info.model),
+        "params": f"{info.n_params:,}" if info.n_params else "–",
+        "iter": f"{info.iter:,}" if info.iter is not None else "–",
+        "best val": f"{info.best_val_loss:.4f}" if info.best_val_loss is not None else "–",
+        "corpus": visible(info.corpus),
+        "status": run_status(info),
+        "age": fmt_age(max(0.0, now - info.modified)),
+    }
 
 
 class HomeScreen(Screen[None]):
+    # No back from here (esc does nothing); the way out first: a narrow footer cuts
+    # keys from the right.
     BINDINGS = [
+        Binding("q", "app.quit", "Quit"),
         Binding("enter", "open", "Open", show=True),
         Binding("n", "new", "New run"),
         Binding("r", "resume", "Resume"),
         Binding("g", "generate", "Generate"),
         Binding("i", "inspect", "Inspect"),
-        Binding("f5", "reload", "Refresh"),
-        Binding("escape", "app.quit", "Quit", show=False),
+        Binding("f5", "reload", "Refresh", show=False),  # it reloads every 2 s anyway
     ]
 
     def __init__(self, runs_dir: Path, clock: Callable[[], float] = time.time) -> None:
@@ -36,24 +69,26 @@ class HomeScreen(Screen[None]):
         self.runs_dir = runs_dir
         self.clock = clock
         self.runs: list[RunInfo] = []
+        self.columns: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="home-title")
+        yield Static(id="home-title", markup=False)
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        yield Static(id="home-empty")
+        yield Static(id="home-empty", markup=False)
+        yield Static(id="home-detail", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui"
         self.sub_title = "runs"
-        table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col)
         self.action_reload()
         self.set_interval(2.0, self.action_reload)
 
     def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def on_resize(self) -> None:
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -64,37 +99,66 @@ class HomeScreen(Screen[None]):
             runs = []
         table = self.query_one(DataTable)
         selected = self.selected
-        table.clear()
+        width = table.size.width or self.size.width or self.app.size.width
+        columns = NARROW if width < NARROW_COLUMNS else COLUMNS
+        table.clear(columns=columns != self.columns)
+        if columns != self.columns:
+            self.columns = columns
+            for col in columns:
+                table.add_column(col, key=col)
         self.runs = runs
         now = self.clock()
-        for info in runs:
-            status = info.status
-            if status == "running" and read_control(info.path)["paused"]:
-                status = "paused"
-            table.add_row(
-                info.path.name,
-                info.model,
-                f"{info.n_params:,}" if info.n_params else "–",
-                f"{info.iter:,}" if info.iter is not None else "–",
-                f"{info.best_val_loss:.4f}" if info.best_val_loss is not None else "–",
-                info.corpus,
-                status,
-                fmt_age(max(0.0, now - info.modified)),
-                key=str(info.path),
-            )
+        scrollbar = 2 if len(runs) >= table.size.height else 0
+        rows = fit_rows([run_row(info, now) for info in runs], width - scrollbar, columns, SHRINK)
+        for info, row in zip(runs, rows, strict=True):
+            # Text, not str: DataTable reads a str cell as markup ("[/]" in a name).
+            table.add_row(*(Text(row[c]) for c in columns), key=str(info.path))
         if selected is not None:
             for i, info in enumerate(runs):
                 if info.path == selected.path:
                     table.move_cursor(row=i)
-        self.query_one("#home-title", Static).update(
-            f"[b]{len(runs)} run(s)[/b] in {self.runs_dir}/ · Enter opens · n starts a new one"
+        where = visible(str(self.runs_dir))
+        title = Text.assemble(
+            (f"{len(runs)} run(s)", "bold"), f" in {where}/ · Enter opens · n starts a new one"
         )
+        self.query_one("#home-title", Static).update(title)
         empty = self.query_one("#home-empty", Static)
         empty.display = not runs
         empty.update(
-            f"No runs in {self.runs_dir}/ yet.\n\nPress [b]n[/b] to train a model: the [b]tiny[/b] "
-            "preset learns in seconds, [b]cpu[/b] writes passable verse in five minutes."
+            Text.assemble(
+                f"No runs in {where}/ yet.\n\nPress ",
+                ("n", "bold"),
+                " to train a model: the ",
+                ("tiny", "bold"),
+                " preset learns in seconds, ",
+                ("cpu", "bold"),
+                " writes passable verse in five minutes.",
+            )
         )
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        """The selected run: what its status means, its folder and corpus (whole when
+        they fit, else cut in the middle: the table may have shortened them)."""
+        detail = self.query_one("#home-detail", Static)
+        info = self.selected
+        detail.display = info is not None
+        if info is None:
+            return
+        word = run_status(info)
+        meaning = describe_status(word) + (f" ({visible(info.error)})" if info.error else "")
+        width = max(detail.size.width - 2, 20)  # - the padding
+        path, corpus = visible(str(info.path)), visible(info.corpus)
+        where = f"{path} · {visible(info.model)} · corpus {corpus}"
+        if cell_len(where) > width:  # the corpus gives way first, then the folder
+            room = width - cell_len(where) + cell_len(corpus)
+            where = f"{path} · {visible(info.model)} · corpus {shorten_middle(corpus, room)}"
+        text = Text.assemble((word, "bold"), cut_end(f": {meaning}", width - cell_len(word)))
+        text.append("\n" + shorten_middle(where, width), "dim")
+        detail.update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
 
     @property
     def selected(self) -> RunInfo | None:

@@ -11,18 +11,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Footer, Input, Label, Select
 
 from core.config import Spec, form_specs, preset_values, shape_label
 from core.corpora import BUILTINS
 from core.errors import CharLMError
 from core.plan import RunPlan, check_run_name, plan_new
+from tui.formatting import visible
 from tui.forms import parse_number
+from tui.widgets.inputs import OrderedInput
 
 
 def parse_form(
@@ -77,8 +81,15 @@ def parse_field(spec: Spec, raw: Any) -> Any:
     return Problem(problem) if problem else value
 
 
+SHORT_FORM_ROWS = 32
+
+
 class NewRunScreen(ModalScreen[RunPlan | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # q types a q here: ctrl+q quits (the app binds it; shown here, where fields take q).
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+q", "app.quit", "Quit"),
+    ]
 
     def __init__(self, runs_dir: Path) -> None:
         super().__init__()
@@ -100,7 +111,7 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
                             compact=True,
                         )
                     else:
-                        yield Input(
+                        yield OrderedInput(
                             "shakespeare" if spec.name == "data" else "",
                             placeholder="preset's value",
                             id=spec.name,
@@ -109,7 +120,7 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
                 yield Label("", id=f"{spec.name}-error", classes="field-error")
             with Horizontal(classes="field"):
                 yield Label("run name", classes="field-label")
-                yield Input(
+                yield OrderedInput(
                     placeholder="optional: <preset>-<model>-<time>", id="name", compact=True
                 )
             yield Label("", id="name-error", classes="field-error")
@@ -117,10 +128,16 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Start", variant="success", id="start", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#data", Input).focus()
         self.validate()
+
+    def on_resize(self, event: Resize) -> None:
+        # A short terminal: fields without the blank row between them, so the whole
+        # form and its borders fit (tui/charlm.tcss).
+        self.set_class(event.size.height < SHORT_FORM_ROWS, "-short")
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {i.id: i.value for i in self.query(Input) if i.id}
@@ -131,21 +148,23 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
         plan, errors, general = parse_form(self.values(), self.runs_dir)
         for name in [*(s.name for s in form_specs()), "name"]:
             label = self.query_one(f"#{name}-error", Label)
-            label.update(f"[red]↳ {errors[name]}[/red]" if name in errors else "")
+            # Text, not markup: errors may quote what was typed ("[b]" in a name).
+            label.update(Text(f"↳ {visible(errors[name])}", "red") if name in errors else "")
             label.set_class(name in errors, "visible")
         self._placeholders()
         summary = self.query_one("#form-error", Label)
         if plan is None:
-            summary.update(
-                f"[red]{general}[/red]" if general else "[red]fix the fields marked above[/red]"
-            )
+            summary.update(Text(visible(general) or "fix the fields marked above", "red"))
         else:
             m, t = plan.mcfg, plan.tcfg
             named = self.query_one("#name", Input).value.strip()
             where = plan.run_dir if named else f"{self.runs_dir}/<preset>-<model>-<time>"
             summary.update(
-                f"[green]ok[/green]: {shape_label(asdict(m))}, {t.length.describe()} → {where}"
-            )
+                Text.assemble(
+                    ("ok", "green"), visible(f": {shape_label(asdict(m))}, {t.length.describe()}"),
+                    visible(f" → {where}"),
+                )
+            )  # fmt: skip
         self.query_one("#start", Button).disabled = plan is None
         return plan
 

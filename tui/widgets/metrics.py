@@ -1,8 +1,16 @@
-"""The numbers of a run: losses, bits/char, accuracy, learning rate, speed, progress."""
+"""The numbers of a run: losses, bits/char, accuracy, learning rate, speed, progress.
+
+Two clocks: evaluations are rare (every --eval-interval steps, which may be minutes on
+a busy machine), step records come every --log-interval steps. So eval numbers carry
+the iteration they are from, the latest step record's loss, time and tokens/s are shown
+as they come, and the panel says how long until the next eval and sample.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Iterable
 from typing import Any
 
 from rich.table import Table
@@ -11,8 +19,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Sparkline, Static
 
-from tui.formatting import fmt_count, fmt_duration
+from tui.formatting import fmt_count, fmt_duration, visible
 from tui.state import RunState
+
+EMA_BETA = 0.9  # the step loss shown: an average over about the last 10 step records
 
 
 def _num(value: Any, fmt: str = ".4f") -> str:
@@ -25,13 +35,41 @@ def _pct(value: float | None) -> str:
     return _num(value * 100 if value is not None else None, ".1f") + "%"
 
 
+def smoothed(values: Iterable[float], beta: float = EMA_BETA) -> float | None:
+    """Bias-corrected exponential moving average (Adam's correction): the first value
+    alone is its own average, not a tenth of it."""
+    avg, weight = 0.0, 0.0
+    for v in values:
+        if math.isfinite(v):
+            avg, weight = beta * avg + (1 - beta) * v, beta * weight + (1 - beta)
+    return avg / weight if weight else None
+
+
+def spread(values: Iterable[float]) -> tuple[float, float, float] | None:
+    """(median, 10th, 90th percentile): a step time and how much it varies."""
+    xs = sorted(v for v in values if math.isfinite(v))
+    if not xs:
+        return None
+    if len(xs) == 1:
+        return xs[0], xs[0], xs[0]
+    deciles = statistics.quantiles(xs, n=10, method="inclusive")
+    return statistics.median(xs), deciles[0], deciles[-1]
+
+
+def fmt_ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
 def metrics_table(state: RunState) -> Table:
     last = state.evals[-1] if state.evals else None
     best = state.best_eval
     table = Table(box=None, show_header=True, pad_edge=False, expand=True)
-    table.add_column("", style="bold", no_wrap=True)
-    for name in ("train", "val", "best val"):
-        table.add_column(name, justify="right", no_wrap=True)
+    # Which evaluation each column is from: they go stale between evals.
+    table.add_column(f"eval @{last.iter:,}" if last else "no eval", style="bold", no_wrap=True)
+    table.add_column("train", justify="right", no_wrap=True)
+    table.add_column("val", justify="right", no_wrap=True)
+    table.add_column(f"best @{best.iter:,}" if best else "best", justify="right", no_wrap=True)
     for row, attr, fmt in (("loss", "loss", ".4f"), ("bpc", "bpc", ".3f")):
         table.add_row(
             row,
@@ -49,14 +87,68 @@ def metrics_table(state: RunState) -> Table:
     return table
 
 
+def step_text(state: RunState) -> Text:
+    """The latest step record: smoothed loss, step time; live between evals."""
+    step = state.last_step
+    if step is None:
+        return Text("step –: waiting for step records", style="dim")
+    loss = smoothed(state.recent)
+    times = spread(state.step_times)
+    text = Text.assemble(("step ", "bold"), f"{step.iter:,}: loss ", (_num(loss), "bold"))
+    if times is not None:
+        text.append(f" · {fmt_ms(times[0])}")
+    return text
+
+
 def where_text(state: RunState) -> str:
     length = state.length
     if length is not None and not length.by_time:
         return f"iter {state.iter:,}/{length.iters:,}"
-    return f"iter {state.iter:,} · {length.describe() if length else '?'}"
+    return f"iter {state.iter:,} · {visible(length.describe()) if length else '?'}"
 
 
-def timing_text(state: RunState) -> Text:
+def paused(state: RunState) -> bool:
+    """The trainer said it paused and has not said it resumed (NoteEvents)."""
+    for note in reversed(state.notes):
+        if note.text.startswith("resumed"):
+            return False
+        if note.text.startswith("paused"):
+            return True
+    return False
+
+
+def _interval(state: RunState, name: str) -> int | None:
+    value = state.train_config.get(name)
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return value if ok else None
+
+
+def next_due(state: RunState, name: str) -> tuple[int, float | None] | None:
+    """(iteration, seconds until it) of the next eval or sample (`eval_interval`,
+    `sample_interval`): steps left times the median step time. None when there is no
+    next one (none scheduled, or the run is over)."""
+    interval = _interval(state, name)
+    if interval is None or state.done is not None or state.last_step is None:
+        return None
+    it = state.iter
+    due = (it // interval + 1) * interval
+    length = state.length
+    if length is not None and length.iters is not None and due > length.iters:
+        if name != "eval_interval" or it >= length.iters:
+            return None
+        due = length.iters  # the trainer evaluates once more at the end
+
+    times = spread(state.step_times)
+    seconds = (due - it) * times[0] if times else None
+    eta = state.last_step.eta_s
+    if length is not None and length.by_time and seconds is not None and seconds > eta:
+        # The budget runs out first: the trainer's final eval comes at its end, and
+        # a sample would not come at all.
+        return (due, eta) if name == "eval_interval" else None
+    return due, seconds
+
+
+def timing_text(state: RunState, is_paused: bool = False) -> Text:
     step, last, start = state.last_step, (state.evals[-1] if state.evals else None), state.start
     rate = (step.tokens_per_s if step else 0) or (last.tokens_per_s if last else 0)
     elapsed = step.elapsed_s if step else last.elapsed_s if last else 0.0
@@ -64,41 +156,60 @@ def timing_text(state: RunState) -> Text:
     if state.done:
         elapsed, eta = state.done.elapsed_s, 0.0
     lr = step.lr if step else last.lr if last else None
-    lines = [
-        f"lr {_num(lr, '.2e')} · {fmt_count(rate)} tok/s",
+    # Nothing here counts down between records: while the run is paused no record
+    # comes, so the ETA stands still, as the trainer's clock (pauses excluded) does.
+    eta_text = fmt_duration(eta) + (", paused" if is_paused else "")
+    # Most telling first: a short terminal shows only the first lines (tui/charlm.tcss).
+    lines = [f"elapsed {fmt_duration(elapsed)} · ETA {eta_text}"]
+    upcoming = []
+    for name, label in (("eval_interval", "eval"), ("sample_interval", "sample")):
+        due = next_due(state, name)
+        if due is not None:
+            when = fmt_duration(due[1]) if due[1] is not None else f"@{due[0]:,}"
+            upcoming.append(f"{label} {when}")
+    lines.append("next " + " · ".join(upcoming) if upcoming else "next: –")
+    lines.append(f"{fmt_count(rate)} tok/s · lr {_num(lr, '.2e')}")
+    lines.append(
         f"t_train {_num(last.t_train_s if last else None, '.1f')}s · "
-        f"t_eval {_num(last.t_eval_s if last else None, '.1f')}s",
-        f"elapsed {fmt_duration(elapsed)} · ETA {fmt_duration(eta)}",
-        f"{start.device if start else '?'} · {start.threads if start else '?'} threads · "
-        f"{_num(start.n_params if start else None, ',')} params",
-    ]
+        f"t_eval {_num(last.t_eval_s if last else None, '.1f')}s"
+    )
+    device = visible(start.device) if start else "?"
+    lines.append(
+        f"{device} · {start.threads if start else '?'} threads · "
+        f"{_num(start.n_params if start else None, ',')} params"
+    )
     return Text("\n".join(lines))
 
 
 class MetricsPanel(Vertical):
     DEFAULT_CSS = """
-    MetricsPanel { width: 42; }
+    MetricsPanel { width: 40; }
     MetricsPanel #metrics-table { height: 5; }
+    MetricsPanel #step-line { height: 1; }
     MetricsPanel #progress-row { height: 1; }
     MetricsPanel #where { width: 21; }
     MetricsPanel #progress, MetricsPanel #progress Bar { width: 1fr; }
-    MetricsPanel #timing { height: 4; color: $text-muted; }
+    MetricsPanel #timing { height: 5; color: $text-muted; }
     MetricsPanel #recent-loss { height: 1fr; min-height: 1; max-height: 4; }
     """
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics-table")
+        yield Static(id="step-line")
         with Horizontal(id="progress-row"):
-            yield Static(id="where")
+            yield Static(id="where", markup=False)
             yield ProgressBar(total=1.0, show_eta=False, id="progress")
         yield Static(id="timing")
         yield Sparkline([], id="recent-loss")
 
-    def show(self, state: RunState) -> None:
+    def show(self, state: RunState, is_paused: bool = False) -> None:
         # Fixed-size children (DEFAULT_CSS): no layout pass, which is the costly part.
         self.query_one("#metrics-table", Static).update(metrics_table(state), layout=False)
+        self.query_one("#step-line", Static).update(step_text(state), layout=False)
         self.query_one("#where", Static).update(where_text(state), layout=False)
-        self.query_one("#timing", Static).update(timing_text(state), layout=False)
+        self.query_one("#timing", Static).update(
+            timing_text(state, is_paused), layout=False
+        )  # fmt: skip
         progress = state.last_step.progress if state.last_step else None
         if state.done and state.done.reason == "finished":
             progress = 1.0

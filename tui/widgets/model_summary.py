@@ -3,34 +3,42 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
+from tui.formatting import visible_text
 from tui.state import RunState
 
 
-def summary_table(state: RunState) -> Table | str:
+def summary_table(state: RunState) -> Table | Text:
     start = state.start
     m = state.model_config
     if start is None or not start.layers:
-        return f"{m.get('model', '?')} model\n(layer summary appears when training starts)"
+        return visible_text(
+            f"{m.get('model', '?')} model\n(layer summary appears when training starts)"
+        )
     table = Table(box=None, pad_edge=False, expand=False)
     table.add_column("layer")
     table.add_column("type", style="dim")
     table.add_column("params", justify="right")
     for row in start.layers:
-        table.add_row(row.name, row.kind, f"{row.params:,}")
+        # Names come from the run's records: anyone's file, never markup or escapes.
+        table.add_row(visible_text(row.name), visible_text(row.kind), f"{row.params:,}")
     table.add_row("total", "", f"{start.n_params:,}", style="bold")
     if m.get("model") == "gpt":  # configs from before these options mean GPT-2's choices
         table.add_row(
             "positions · MLP",
-            f"{m.get('position', 'learned')} · {m.get('activation', 'gelu')}",
+            visible_text(f"{m.get('position', 'learned')} · {m.get('activation', 'gelu')}"),
             "",
             style="dim",
         )
     t = state.train_config
     if t:  # configs from before --optimizer trained with AdamW
         table.add_row(
-            "optimizer · lr", f"{t.get('optimizer', 'adamw')} · {t.get('lr', '?')}", "", style="dim"
+            "optimizer · lr",
+            visible_text(f"{t.get('optimizer', 'adamw')} · {t.get('lr', '?')}"),
+            "",
+            style="dim",
         )
     return table
 

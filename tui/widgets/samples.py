@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
+from tui.formatting import visible_text
 from tui.state import RunState
 
 
@@ -23,5 +24,6 @@ class SamplesLog(RichLog):
             head = Text(f"── iter {sample.iter} ", style="bold")
             head.append("─" * 20, style="dim")
             self.write(head)
-            self.write(Text(sample.text.strip("\n")))
+            # Untrusted: a corpus with escape sequences samples them too.
+            self.write(visible_text(sample.text.strip("\n")))
         self.shown = len(state.samples)

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label
 from core.errors import CharLMError
 from core.sampling import GenerateOptions, SamplingParams
 from tui.forms import parse_number
+from tui.widgets.inputs import OrderedInput
 
 # (key, title, type): checked by GenerateOptions' own validation
 FIELDS: tuple[tuple[str, str, type], ...] = (
@@ -73,7 +74,7 @@ class SamplingFields(Horizontal):
         }
         for key, title, _ in FIELDS:
             with Vertical():
-                field = Input(str(values[key]), id=key, tooltip=title)
+                field = OrderedInput(str(values[key]), id=key, tooltip=title)
                 field.border_title = title
                 yield field
                 yield Label("", id=f"{key}-error", classes="field-error")
