@@ -36,7 +36,7 @@ class RunState:
     config: dict[str, Any] = field(default_factory=dict)
     start: StartEvent | None = None
     last_step: StepEvent | None = None
-    steps: list[tuple[int, float]] = field(default_factory=list)
+    steps: list[StepEvent] = field(default_factory=list)  # every one read; thinned when long
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=120))
     evals: list[EvalEvent] = field(default_factory=list)
     samples: list[SampleEvent] = field(default_factory=list)
@@ -74,7 +74,7 @@ class RunState:
         if isinstance(event, StepEvent):
             self.last_step = event
             if event.loss == event.loss:
-                self.steps.append((event.iter, event.loss))
+                self.steps.append(event)
                 self.recent.append(event.loss)
                 if len(self.steps) > MAX_STEP_POINTS:
                     self.steps = self.steps[::2]
@@ -90,7 +90,7 @@ class RunState:
             if event.resumed:
                 # Records past the resume point were dropped from the files: here too.
                 self.evals = [e for e in self.evals if e.iter <= event.iter]
-                self.steps = [s for s in self.steps if s[0] <= event.iter]
+                self.steps = [s for s in self.steps if s.iter <= event.iter]
             self.start = event
             self.done = None
         elif isinstance(event, DoneEvent):

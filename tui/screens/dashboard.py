@@ -24,7 +24,7 @@ from tui.messages import OpenGenerate
 from tui.process import TrainingProcess
 from tui.state import FileFeed
 from tui.widgets.checkpoints import CheckpointList
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.loss_chart import CHART_BINDINGS, LossChart
 from tui.widgets.metrics import MetricsPanel
 from tui.widgets.model_summary import ModelSummary
 from tui.widgets.samples import SamplesLog
@@ -42,6 +42,8 @@ class DashboardScreen(Screen[None]):
         Binding("t", "sample", "Sample now"),
         Binding("g", "generate", "Generate"),
         Binding("escape", "app.pop_screen", "Runs"),
+        *CHART_BINDINGS,  # x axis, log-y, smoothing: on the screen, so no focus is needed
+        Binding("m", "chart('second')", "Lower chart: lr/grad/tok/s", show=False),
     ]
 
     live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
@@ -172,6 +174,9 @@ class DashboardScreen(Screen[None]):
                 self.post_message(OpenGenerate(path))
                 return
         self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
+
+    def action_chart(self, what: str) -> None:
+        self.query_one(LossChart).control(what)
 
     def on_data_table_row_selected(self, event: CheckpointList.RowSelected) -> None:
         """Enter on a checkpoint opens it in the generate pane."""
