@@ -23,10 +23,12 @@ from textual.worker import get_current_worker
 from core.checkpoint import load_model
 from core.control import write_control
 from core.errors import CharLMError
+from core.ladder import Ladder
 from core.plan import RunPlan, check_corpus, plan_resume
 from core.rundir import default_runs_dir
 from core.sampling import GenerateOptions
 from tui.messages import (
+    OpenCompare,
     OpenGenerate,
     OpenNewRunForm,
     OpenRun,
@@ -37,6 +39,7 @@ from tui.messages import (
     TrainingEnded,
 )
 from tui.process import TrainingProcess, train_argv
+from tui.screens.compare import CompareScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.dialogs import ChoiceScreen
 from tui.screens.generate import GenerateScreen
@@ -61,6 +64,8 @@ class CharLMApp(App[int]):
         train: RunPlan | None = None,
         watch: Path | None = None,
         generate: tuple[Path, GenerateOptions] | None = None,
+        compare: OpenCompare | None = None,
+        ladder: Ladder | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -68,6 +73,8 @@ class CharLMApp(App[int]):
         self.process: TrainingProcess | None = None
         self._exit_when_stopped = False
         self._train, self._watch, self._generate = train, watch, generate
+        self._compare = compare
+        self.ladder, self._ladder_tried = ladder, []  # a ladder trains rung after rung
         self.clock = clock
 
     def on_mount(self) -> None:
@@ -78,6 +85,10 @@ class CharLMApp(App[int]):
             self.post_message(OpenRun(self._watch))
         elif self._generate is not None:
             self.post_message(OpenGenerate(*self._generate))
+        elif self._compare is not None:
+            self.post_message(self._compare)
+        elif self.ladder is not None:
+            self.next_rung()
 
     # -- training --------------------------------------------------------------------------
 
@@ -143,6 +154,8 @@ class CharLMApp(App[int]):
         if self._exit_when_stopped:
             self.exit(0)
             return
+        if self.ladder is not None:
+            self.rung_ended()
         if message.code not in (0, 130) and self.process is not None:
             self.notify(
                 self.process.error_line() or f"training exited with code {message.code}",
@@ -161,6 +174,43 @@ class CharLMApp(App[int]):
 
         self.push_screen(NewRunScreen(self.runs_dir), start)
 
+    # -- a ladder: each rung on its dashboard, then all of them compared ------------------------
+
+    def next_rung(self) -> None:
+        ladder = self.ladder
+        assert ladder is not None
+        try:
+            ladder.claim()
+            step = ladder.next(self._ladder_tried)
+        except CharLMError as e:
+            self.ladder = None
+            self.notify(str(e), title="ladder", severity="error", timeout=15)
+            return
+        if step is None:
+            self.ladder = None
+            self.post_message(OpenCompare(ladder.run_dirs(), full_eval=True))
+            return
+        rung, plan = step
+        self._ladder_tried.append(rung.name)
+        if isinstance(self.screen, DashboardScreen):
+            self.pop_screen()  # the previous rung's
+        self.notify(f"rung {ladder.position(rung)}: {rung.name} ({rung.about})", title="ladder")
+        self.start_training(plan)
+
+    def rung_ended(self) -> None:
+        ladder = self.ladder
+        assert ladder is not None
+        rung = next(r for r in ladder.rungs if r.name == self._ladder_tried[-1])
+        if ladder.carries_on(rung):
+            self.next_rung()
+        else:
+            self.ladder = None
+            self.notify(
+                f"ladder stopped at {rung.name}: run the same command again to carry on",
+                title="ladder",
+                timeout=15,
+            )
+
     # -- navigation ------------------------------------------------------------------------
 
     @on(OpenRun)
@@ -168,6 +218,10 @@ class CharLMApp(App[int]):
         process = self.process
         mine = process if process is not None and process.run_dir == message.run_dir else None
         self.push_screen(DashboardScreen(FileFeed(message.run_dir), mine))
+
+    @on(OpenCompare)
+    def open_compare(self, message: OpenCompare) -> None:
+        self.push_screen(CompareScreen(message.run_dirs, message.full_eval, message.baseline))
 
     @on(OpenGenerate)
     def open_generate(self, message: OpenGenerate) -> None:

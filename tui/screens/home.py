@@ -15,7 +15,7 @@ from core.control import read_control
 from core.errors import CharLMError
 from core.runs import RunInfo, list_runs
 from tui.formatting import fmt_age
-from tui.messages import OpenGenerate, OpenNewRunForm, OpenRun, ResumeRun
+from tui.messages import OpenCompare, OpenGenerate, OpenNewRunForm, OpenRun, ResumeRun
 
 COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
 
@@ -26,6 +26,8 @@ class HomeScreen(Screen[None]):
         Binding("n", "new", "New run"),
         Binding("r", "resume", "Resume"),
         Binding("g", "generate", "Generate"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
         Binding("f5", "reload", "Refresh"),
         Binding("escape", "app.quit", "Quit", show=False),
     ]
@@ -35,6 +37,7 @@ class HomeScreen(Screen[None]):
         self.runs_dir = runs_dir
         self.clock = clock
         self.runs: list[RunInfo] = []
+        self.marked: set[Path] = set()  # runs to compare (space), in no order
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -71,7 +74,7 @@ class HomeScreen(Screen[None]):
             if status == "running" and read_control(info.path)["paused"]:
                 status = "paused"
             table.add_row(
-                info.path.name,
+                info.label,
                 info.model,
                 f"{info.n_params:,}" if info.n_params else "–",
                 f"{info.iter:,}" if info.iter is not None else "–",
@@ -80,6 +83,7 @@ class HomeScreen(Screen[None]):
                 status,
                 fmt_age(max(0.0, now - info.modified)),
                 key=str(info.path),
+                label="●" if info.path in self.marked else None,
             )
         if selected is not None:
             for i, info in enumerate(runs):
@@ -123,3 +127,21 @@ class HomeScreen(Screen[None]):
             self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
             return
         self.post_message(OpenGenerate(info.path / info.checkpoints[0]))
+
+    def action_mark(self) -> None:
+        if (info := self.selected) is None:
+            return
+        self.marked ^= {info.path}
+        row = self.query_one(DataTable).cursor_row
+        self.action_reload()
+        self.query_one(DataTable).move_cursor(row=min(row + 1, len(self.runs) - 1))
+
+    def action_compare(self) -> None:
+        """The marked runs; with none marked, the ladder of the selected run."""
+        runs = [i.path for i in self.runs if i.path in self.marked]
+        if not runs and (info := self.selected) is not None and info.group:
+            runs = [i.path for i in self.runs if i.group == info.group]
+        if not runs:
+            self.notify("mark runs with space, then press c", severity="warning", timeout=4)
+            return
+        self.post_message(OpenCompare(runs))
