@@ -144,15 +144,14 @@ class Ladder:
                 raise CharLMError(f"ladder rung {rung.name}: {e}") from None
         widest = max(self.rungs, key=lambda r: blocks[r.name])  # the corpus must fit it
         check_corpus(plan_new(widest.preset, self.overrides(widest), Path("/nonexistent-ladder")))
+        elsewhere = "choose another --name or --out"
         if self.root.exists() and not self.root.is_dir():
-            raise CharLMError(f"{self.root} exists and is not a folder: choose another --name")
+            raise CharLMError(f"{self.root} exists and is not a folder: {elsewhere}")
         if is_run_dir(self.root):
-            raise CharLMError(f"{self.root} holds a run, not a ladder: choose another --name")
+            raise CharLMError(f"{self.root} holds a run, not a ladder: {elsewhere}")
         saved = read_ladder(self.root)
         if saved is None and self.root.is_dir() and any(self.root.iterdir()):
-            raise CharLMError(
-                f"{self.root} is not empty and not a ladder (no {LADDER}): choose another --name"
-            )
+            raise CharLMError(f"{self.root} holds files but no {LADDER}: {elsewhere}")
         if saved is not None:
             mine = dict(data=self.data, time_budget=self.time_budget, seed=self.seed)
             theirs = {k: saved.get(k) for k in mine}

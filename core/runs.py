@@ -171,7 +171,8 @@ def list_runs(root: Path) -> list[RunInfo]:
         for path in _subfolders(root):
             if (rungs := ladder_rungs(path)) is not None:
                 ladders[path.name] = rungs
-                candidates += [(rung, path.name) for rung in _subfolders(path)]
+                with contextlib.suppress(CharLMError):  # one odd folder hides nothing else
+                    candidates += [(rung, path.name) for rung in _subfolders(path)]
             else:
                 candidates.append((path, ""))
     infos = []

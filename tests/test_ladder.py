@@ -128,7 +128,7 @@ def test_a_ladder_folder_refuses_other_settings(corpus_file: Path, tmp_path: Pat
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    with pytest.raises(CharLMError, match="not empty and not a ladder"):
+    with pytest.raises(CharLMError, match=r"holds files but no ladder\.json"):
         make(other, corpus_file)
     with pytest.raises(CharLMError, match="--time-budget must be"):
         make_ladder(str(corpus_file), 0)

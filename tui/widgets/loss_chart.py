@@ -348,6 +348,11 @@ class LossChart(CurveChart):
     def control(self, what: str) -> None:
         if what == "second":
             self.second = SECOND[(SECOND.index(self.second) + 1) % len(SECOND)]
+            if not self.has_class("-tall"):
+                self.notify(
+                    f"{SECOND_LABELS[self.second]}: the lower chart needs a taller terminal",
+                    timeout=3,
+                )
         else:
             super().control(what)
 
