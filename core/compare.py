@@ -72,7 +72,7 @@ class RunRecords:
         self._tail = JsonlTail(path / METRICS)
         self._reset()
         self.full: FullEval | None = None
-        self._full_key: tuple[int, int] | None = None
+        self._full_key: tuple[Any, Any] | None = None
 
     def _reset(self) -> None:
         self.start: StartEvent | None = None
@@ -96,7 +96,10 @@ class RunRecords:
             self.config = read_config(self.path) or {}
         for event in events:
             self._apply(event)
-        key = _file_key(self.path / FULL_EVAL)
+        # eval.json holds the score of one best.pt: a new score or a new best.pt (a run
+        # still training) means reading it again
+        ckpt = scored_checkpoint(self.path)
+        key = (_file_key(self.path / FULL_EVAL), _file_key(ckpt) if ckpt else None)
         if key != self._full_key:
             self._full_key = key
             self.full = read_full_eval(self.path)

@@ -192,7 +192,8 @@ class CharLMApp(App[int]):
             return
         rung, plan = step
         self._ladder_tried.append(rung.name)
-        if isinstance(self.screen, DashboardScreen):
+        screen = self.screen
+        if isinstance(screen, DashboardScreen) and screen.run_dir.parent == ladder.root:
             self.pop_screen()  # the previous rung's
         self.notify(f"rung {ladder.position(rung)}: {rung.name} ({rung.about})", title="ladder")
         self.start_training(plan)
