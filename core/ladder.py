@@ -45,8 +45,10 @@ class Rung:
 # The GPT rungs take the seed's architecture (learned positions, GELU, AdamW) at the cpu
 # preset's batch and context (12 x 128): at the seed's own 64 x 256 a step of the 2-block
 # model takes ~4 s on a 2-core CPU, so a minute would buy 15 steps. No dropout (a short
-# budget never overfits) and a short warmup; evals of 5 batches every 25 steps, because
-# eval time counts against the budget like everything else.
+# budget never overfits) and a short warmup. Eval and sample time count against the
+# budget like everything else: on a busy 2-core machine one eval of 5 batches per split
+# took 0.5-2 s and a 200-character sample up to 2 s at this width, so evals come every 40
+# steps and there are no samples (the one at step 0 would be noise, bought with seconds).
 _GPT = dict(
     block_size=128,
     batch_size=12,
@@ -54,12 +56,13 @@ _GPT = dict(
     lr=2e-3,
     min_lr=2e-4,
     warmup_iters=20,
-    eval_interval=25,
+    eval_interval=40,
     eval_iters=5,
-    sample_interval=100,
+    sample_interval=0,
 )
-# Samples every N steps, N sized so a minute gives one or two (a bigram runs ~1k steps/s).
-_CELL = dict(eval_interval=100, sample_interval=500)
+# Samples every N steps, N sized so a minute gives one or two (a bigram runs ~1k steps/s);
+# the recurrent presets' 20 eval batches would cost ~12% of a minute: 10 every 100 steps.
+_CELL = dict(eval_interval=100, eval_iters=10, sample_interval=500)
 RUNGS: dict[str, Rung] = {
     r.name: r
     for r in (
