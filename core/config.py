@@ -357,6 +357,13 @@ class TrainConfig:
     compile: bool = option(
         False, "torch.compile the model (needs a C compiler; falls back to eager).", "system"
     )
+    # In config.json, so a resumed run goes on writing its event files.
+    tensorboard: bool = option(
+        False,
+        'Also write TensorBoard event files into <run>/tb/ (pip install -e ".[tensorboard]").',
+        "system",
+        resumable=True,
+    )
 
     @property
     def length(self) -> RunLength:

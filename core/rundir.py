@@ -7,6 +7,8 @@
     checkpoints/<run>/best.pt        lowest val loss so far
     checkpoints/<run>/control.json   requests from a dashboard (core/control.py)
     checkpoints/<run>/.lock          held by the process that trains here
+    checkpoints/<run>/eval.json      full-split evaluations (`compare --full-eval`, ladders)
+    checkpoints/<run>/tb/            TensorBoard event files (`train --tensorboard`)
 
 A headless run and the dashboard write and read exactly these files; every module
 names them through the constants below.
@@ -44,6 +46,9 @@ TRAIN_LOG = "train.log"
 LOCK = ".lock"
 GENERATIONS = "generations"
 CONTROL_DEFAULTS = {"paused": False, "stop": False, "save": 0, "sample": 0}
+FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core/compare.py)
+TENSORBOARD = "tb"  # TensorBoard event files (core/tensorboard.py)
+LADDER = "ladder.json"  # marks a folder of ladder rungs (core/ladder.py)
 CHECKPOINT_KINDS = ("best", "last")  # a run directory stands for the first that exists
 RUN_FILES = (CONFIG, METRICS, SAMPLES, "last.pt", "best.pt")
 

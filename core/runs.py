@@ -8,6 +8,8 @@ unreadable with the reason, so one odd folder never hides the others.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import stat
 import time
@@ -17,8 +19,16 @@ from pathlib import Path
 from core.config import RunLength, shape_label
 from core.errors import CharLMError
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, Event, StartEvent, StepEvent
-from core.records import Unreadable, read_records
-from core.rundir import CHECKPOINT_KINDS, METRICS, RunLock, checkpoint_name, is_run_dir, read_config
+from core.records import Unreadable, open_regular, read_records
+from core.rundir import (
+    CHECKPOINT_KINDS,
+    LADDER,
+    METRICS,
+    RunLock,
+    checkpoint_name,
+    is_run_dir,
+    read_config,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,12 @@ class RunInfo:
     checkpoints: tuple[str, ...]
     status: str  # new, running, finished, stopped, interrupted, terminated, killed, ...
     error: str = ""  # why the run cannot be read, when status is "unreadable"
+    group: str = ""  # the ladder (core/ladder.py) whose rung this run is
+
+    @property
+    def label(self) -> str:
+        """The run's name, with its ladder's: `ladder-x/bigram`."""
+        return f"{self.group}/{self.path.name}" if self.group else self.path.name
 
     @property
     def age_s(self) -> float:
@@ -115,19 +131,62 @@ def run_info(run_dir: Path) -> RunInfo | None:
     )
 
 
+def ladder_rungs(folder: Path) -> list[str] | None:
+    """The rung names of a ladder folder (its ladder.json, written by core/ladder.py) in
+    order, or None when the folder is not a ladder. Read like any file from anyone."""
+    try:
+        with open_regular(folder / LADDER) as f:
+            raw = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    rungs = raw.get("rungs") if isinstance(raw, dict) else None
+    if not isinstance(rungs, list):
+        return None
+    return [r for r in rungs if isinstance(r, str) and r and "/" not in r and r not in (".", "..")]
+
+
+def _subfolders(root: Path) -> list[Path]:
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as e:
+        raise CharLMError(f"cannot list {root}: {e.strerror or e}") from None
+    return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+
+
 def list_runs(root: Path) -> list[RunInfo]:
-    """Runs in `root` (or `root` itself when it is a run), newest first."""
+    """Runs in `root` (or `root` itself when it is a run), newest first; the rungs of a
+    ladder folder together, in the ladder's order, where its newest rung would be."""
     if not root.exists():
         raise CharLMError(f"no such directory: {root}")
     if not root.is_dir():
         raise CharLMError(f"{root} is not a directory")
     if is_run_dir(root):
-        candidates = [root]
+        return [i for i in [run_info(root)] if i is not None]
+    candidates: list[tuple[Path, str]] = []
+    ladders: dict[str, list[str]] = {}
+    if (rungs := ladder_rungs(root)) is not None:  # `runs checkpoints/<ladder>`
+        ladders[root.name] = rungs
+        candidates = [(path, root.name) for path in _subfolders(root)]
     else:
-        try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)
-        except OSError as e:
-            raise CharLMError(f"cannot list {root}: {e.strerror or e}") from None
-        candidates = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
-    infos = [i for i in map(run_info, candidates) if i is not None]
-    return sorted(infos, key=lambda i: i.modified, reverse=True)
+        for path in _subfolders(root):
+            if (rungs := ladder_rungs(path)) is not None:
+                ladders[path.name] = rungs
+                with contextlib.suppress(CharLMError):  # one odd folder hides nothing else
+                    candidates += [(rung, path.name) for rung in _subfolders(path)]
+            else:
+                candidates.append((path, ""))
+    infos = []
+    for path, group in candidates:
+        if (info := run_info(path)) is not None:
+            infos.append(dataclasses.replace(info, group=group))
+    infos.sort(key=lambda i: i.modified, reverse=True)
+    out, placed = [], set()
+    for info in infos:
+        if not info.group:
+            out.append(info)
+        elif info.group not in placed:
+            placed.add(info.group)
+            order = {name: k for k, name in enumerate(ladders.get(info.group) or [])}
+            members = [i for i in infos if i.group == info.group]
+            out += sorted(members, key=lambda i: (order.get(i.path.name, len(order)), i.path.name))
+    return out

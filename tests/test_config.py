@@ -174,6 +174,7 @@ def test_resumable_and_form_fields_come_from_the_declarations() -> None:
         "log_interval",
         "device",
         "threads",
+        "tensorboard",
     }
     assert [s.name for s in form_specs()][:2] == ["data", "preset"]
 

@@ -91,3 +91,28 @@ def test_home_with_a_long_corpus_path_at_120(runs: Path, snap_compare) -> None:
 def test_home_at_60x20(runs: Path, snap_compare) -> None:
     app = CharLMApp(runs_dir=runs, clock=lambda: FIXED_TIME)
     assert snap_compare(app, terminal_size=(60, 20))
+
+
+def test_dashboard_chart_controls(runs: Path, snap_compare) -> None:
+    """Log-y, characters on x, smoothing 0.6 (raw faint behind), gradient norm below."""
+    app = CharLMApp(watch=runs / "shakespeare-tiny")
+    assert snap_compare(app, terminal_size=(120, 36), press=["l", "x", "right_parenthesis", "v"])
+
+
+def _compared(runs: Path) -> CharLMApp:
+    from core.compare import full_eval
+    from tests.conftest import make_text
+    from tui.messages import OpenCompare
+
+    Path("play.txt").write_text(make_text(5000, seed=1), encoding="utf-8")  # fake_run's corpus
+    full_eval(runs / "shakespeare-tiny")  # one run scored on its full val split, one not
+    return CharLMApp(compare=OpenCompare([runs / "shakespeare-tiny", runs / "still-going"]))
+
+
+def test_compare_screen(runs: Path, snap_compare) -> None:
+    app = _compared(runs)
+    assert snap_compare(app, terminal_size=(120, 36), press=["t", "full_stop", "comma", "b"])
+
+
+def test_compare_screen_at_80x24(runs: Path, snap_compare) -> None:
+    assert snap_compare(_compared(runs), terminal_size=(80, 24))

@@ -598,7 +598,7 @@ def test_every_screen_shows_a_way_out_and_esc_goes_back(tmp_path: Path) -> None:
         run(scenario(size))
 
 
-def test_number_keys_and_brackets_switch_the_dashboard_tabs(tmp_path: Path) -> None:
+def test_number_keys_switch_the_dashboard_tabs(tmp_path: Path) -> None:
     run_dir = fake_run(tmp_path, "alpha")
 
     async def scenario() -> None:
@@ -606,10 +606,10 @@ def test_number_keys_and_brackets_switch_the_dashboard_tabs(tmp_path: Path) -> N
         async with app.run_test(size=(100, 30)) as pilot:
             tabs = app.screen.query_one(TabbedContent)
             for key, tab in (
-                ("2", "model-tab"), ("3", "checkpoints-tab"), ("1", "samples-tab"),
-                ("left_square_bracket", "checkpoints-tab"), ("right_square_bracket", "samples-tab"),
-                ("right_square_bracket", "model-tab"),
-            ):  # fmt: skip
+                ("2", "model-tab"),
+                ("3", "checkpoints-tab"),
+                ("1", "samples-tab"),
+            ):  # fmt: skip ([ and ] shorten and extend a run: issue 15
                 await pilot.press(key)
                 assert tabs.active == tab, key
 

@@ -24,6 +24,7 @@ from core.checkpoint import load_model
 from core.control import write_control
 from core.errors import CharLMError
 from core.inspect import Source, inspect_text
+from core.ladder import Ladder
 from core.plan import RunPlan, check_corpus, plan_resume
 from core.rundir import default_runs_dir
 from core.sampling import GenerateOptions
@@ -31,6 +32,7 @@ from tui.formatting import visible
 from tui.messages import (
     InspectFailed,
     InspectReady,
+    OpenCompare,
     OpenGenerate,
     OpenInspect,
     OpenNewRunForm,
@@ -42,6 +44,7 @@ from tui.messages import (
     TrainingEnded,
 )
 from tui.process import TrainingProcess, train_argv
+from tui.screens.compare import CompareScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.dialogs import ChoiceScreen
 from tui.screens.generate import GenerateScreen
@@ -71,6 +74,8 @@ class CharLMApp(App[int]):
         watch: Path | None = None,
         generate: tuple[Path, GenerateOptions] | None = None,
         inspect: OpenInspect | None = None,
+        compare: OpenCompare | None = None,
+        ladder: Ladder | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -79,6 +84,8 @@ class CharLMApp(App[int]):
         self._exit_when_stopped = False
         self._train, self._watch, self._generate = train, watch, generate
         self._inspect = inspect
+        self._compare = compare
+        self.ladder, self._ladder_tried = ladder, []  # a ladder trains rung after rung
         self.clock = clock
 
     def on_mount(self) -> None:
@@ -91,6 +98,10 @@ class CharLMApp(App[int]):
             self.post_message(OpenGenerate(*self._generate))
         elif self._inspect is not None:
             self.post_message(self._inspect)
+        elif self._compare is not None:
+            self.post_message(self._compare)
+        elif self.ladder is not None:
+            self.next_rung()
 
     # -- training --------------------------------------------------------------------------
 
@@ -156,6 +167,8 @@ class CharLMApp(App[int]):
         if self._exit_when_stopped:
             self.exit(0)
             return
+        if self.ladder is not None:
+            self.rung_ended()
         if message.code not in (0, 130) and self.process is not None:
             self.notify(
                 self.process.error_line() or f"training exited with code {message.code}",
@@ -174,6 +187,44 @@ class CharLMApp(App[int]):
 
         self.push_screen(NewRunScreen(self.runs_dir), start)
 
+    # -- a ladder: each rung on its dashboard, then all of them compared ------------------------
+
+    def next_rung(self) -> None:
+        ladder = self.ladder
+        assert ladder is not None
+        try:
+            ladder.claim()
+            step = ladder.next(self._ladder_tried)
+        except CharLMError as e:
+            self.ladder = None
+            self.notify(str(e), title="ladder", severity="error", timeout=15)
+            return
+        if step is None:
+            self.ladder = None
+            self.post_message(OpenCompare(ladder.run_dirs(), full_eval=True))
+            return
+        rung, plan = step
+        self._ladder_tried.append(rung.name)
+        screen = self.screen
+        if isinstance(screen, DashboardScreen) and screen.run_dir.parent == ladder.root:
+            self.pop_screen()  # the previous rung's
+        self.notify(f"rung {ladder.position(rung)}: {rung.name} ({rung.about})", title="ladder")
+        self.start_training(plan)
+
+    def rung_ended(self) -> None:
+        ladder = self.ladder
+        assert ladder is not None
+        rung = next(r for r in ladder.rungs if r.name == self._ladder_tried[-1])
+        if ladder.carries_on(rung):
+            self.next_rung()
+        else:
+            self.ladder = None
+            self.notify(
+                f"ladder stopped at {rung.name}: run the same command again to carry on",
+                title="ladder",
+                timeout=15,
+            )
+
     # -- navigation ------------------------------------------------------------------------
 
     @on(OpenRun)
@@ -181,6 +232,10 @@ class CharLMApp(App[int]):
         process = self.process
         mine = process if process is not None and process.run_dir == message.run_dir else None
         self.push_screen(DashboardScreen(FileFeed(message.run_dir), mine))
+
+    @on(OpenCompare)
+    def open_compare(self, message: OpenCompare) -> None:
+        self.push_screen(CompareScreen(message.run_dirs, message.full_eval, message.baseline))
 
     @on(OpenGenerate)
     def open_generate(self, message: OpenGenerate) -> None:

@@ -260,6 +260,10 @@ def train(ctx: typer.Context, **options: Any) -> None:
     from core.plan import check_corpus
 
     plan = plan_from_options(options)
+    if plan.tcfg.tensorboard:
+        from core.tensorboard import require
+
+        require()  # one line saying how to install it, before anything is written
     corpus = check_corpus(plan)
     dist = distributed.from_env()
     dashboard = not no_ui(ctx) and dist.world_size == 1
@@ -272,12 +276,23 @@ def train(ctx: typer.Context, **options: Any) -> None:
         launch(CharLMApp(train=plan))
         return
     from core.train import execute
-    from tui.console import ConsolePrinter
 
-    done = execute(plan, dist, corpus, sinks=[ConsolePrinter()] if dist.is_main else [])
+    done = execute(plan, dist, corpus, sinks=headless_sinks(plan) if dist.is_main else [])
     if done.message:
         print(f"charlm-tui: {done.message}", file=sys.stderr)
     raise typer.Exit(done.exit_code)
+
+
+def headless_sinks(plan: Any) -> list[Any]:
+    """What a headless training prints and (with --tensorboard) writes besides its run."""
+    from tui.console import ConsolePrinter
+
+    sinks: list[Any] = [ConsolePrinter()]
+    if plan.tcfg.tensorboard:
+        from core.tensorboard import TensorBoardSink
+
+        sinks.append(TensorBoardSink(plan.run_dir))
+    return sinks
 
 
 train.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -510,38 +525,25 @@ def eval_(
     """Score a checkpoint on EVERY position of a split: loss, bits/char, top@1, top@5."""
     from rich.progress import Progress
 
-    from core.checkpoint import load_model
-    from core.config import from_dict
-    from core.data import load_corpus, make_dataset
-    from core.device import resolve_device
-    from core.evaluate import evaluate_split
+    from core.compare import evaluate_checkpoint
 
-    dev = resolve_device(device)
-    model, vocab, ckpt = load_model(checkpoint)
-    mcfg, tcfg = from_dict(ckpt["config"], str(checkpoint))
-    corpus = load_corpus(data or tcfg.data, encoding_errors, tcfg.keep_crlf)
-    vocab.check(corpus.text, f"the corpus {corpus.spec!r}")
-    dataset = make_dataset(corpus, tcfg.val_fraction, vocab=vocab)
-    part = dataset.split(split)
-    if len(part) < 2:
-        raise CharLMError(f"the {split} split of {corpus.spec!r} has fewer than 2 characters")
-    model.to(dev)
     err = Console(stderr=True)
     t = time.perf_counter()
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(f"eval {split}", total=None)
-        metrics = evaluate_split(
-            model,
-            part,
-            mcfg.block_size,
+        metrics, ckpt, spec = evaluate_checkpoint(
+            checkpoint,
+            data,
+            split,
             batch_size,
-            dev,
+            device,
+            encoding_errors,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     seconds = time.perf_counter() - t
     result = {
         "checkpoint": str(checkpoint),
-        "data": corpus.spec,
+        "data": spec,
         "split": split,
         "iter": ckpt["iter"],
         "positions": metrics.n_tokens,
@@ -555,7 +557,7 @@ def eval_(
         print(json.dumps(result))
         return
     print(
-        f"{split} of {corpus.spec!r}, {metrics.n_tokens:,} positions: loss {metrics.loss:.4f} "
+        f"{split} of {spec!r}, {metrics.n_tokens:,} positions: loss {metrics.loss:.4f} "
         f"| bits/char {metrics.bpc:.4f} | top@1 {metrics.top1:.2%} | top@5 {metrics.top5:.2%} "
         f"| {seconds:.1f}s"
     )
@@ -740,7 +742,7 @@ def runs(
         # Names, corpora and errors come from folders anyone may have written: shown
         # escaped (a listing is for people: on a pipe too).
         cells = (
-            i.path.name if i.path != root else str(i.path),
+            i.label if i.path != root else str(i.path),  # a ladder's rungs: ladder/rung
             i.model,
             f"{i.n_params:,}" if i.n_params else "-",
             str(i.iter) if i.iter is not None else "-",
@@ -763,9 +765,263 @@ def runs(
     table = Table(show_edge=False, pad_edge=False)
     for col, justify in columns.items():
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*(Text(row[c]) for c in columns))  # Text: "[bold]" is not markup
+    for n, row in enumerate(rows):
+        after = infos[n + 1] if n + 1 < len(infos) else None
+        table.add_row(
+            *(Text(row[c]) for c in columns),  # Text: "[bold]" is not markup
+            # a ladder's rungs are one group: a rule above and below it
+            end_section=after is not None and after.group != infos[n].group,
+        )
     console.print(table)
+
+
+# -- compare, ladder, export ----------------------------------------------------------------
+
+RunsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Run directories, or folders of runs (a ladder: all its rungs).", metavar="RUN..."
+    ),
+]
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    runs: RunsArg,
+    fmt: Annotated[
+        Literal["table", "markdown", "csv", "json"] | None,
+        typer.Option(
+            "--format",
+            help="Print the table (implies --no-ui): markdown is the experiment log's, ready "
+            "to paste; csv and json for scripts. Default: the compare screen.",
+        ),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(help="Sort by a column: name, params, seconds, val_loss, val_top1, ..."),
+    ] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Sort in descending order.")] = False,
+    baseline: Annotated[
+        str | None, typer.Option(help="Show differences from this run (its name or path).")
+    ] = None,
+    full_eval: Annotated[
+        bool,
+        typer.Option(
+            "--full-eval",
+            help="First score each run's best.pt on every position of its val split (as "
+            "`eval`; cached in RUN/eval.json). Without it, runs not yet scored show the "
+            "training's eval-batch estimate, marked ~.",
+        ),
+    ] = False,
+    device: Device = "auto",
+) -> None:
+    """Compare runs: loss curves on one chart, and one table of their numbers.
+
+    Examples:
+
+      charlm-tui compare checkpoints/run-a checkpoints/run-b
+
+      charlm-tui --no-ui compare checkpoints/ladder-tinyshakespeare-60s --format markdown
+    """
+    from core.compare import (
+        load_runs,
+        pick_baseline,
+        resolve_runs,
+        row_of,
+        sort_rows,
+        to_csv,
+        to_json,
+        to_markdown,
+        with_baseline,
+    )
+
+    paths = resolve_runs(runs)
+    if sort is not None:
+        sort_rows([], sort)  # an unknown column is refused before anything runs
+    records = load_runs(paths)
+    base = pick_baseline([row_of(r) for r in records], baseline)
+    if fmt is None and not no_ui(ctx) and has_terminal():
+        from tui.app import CharLMApp
+        from tui.messages import OpenCompare
+
+        launch(CharLMApp(compare=OpenCompare(paths, full_eval, base)))
+        return
+    if full_eval:
+        score_runs([r.path for r in records], device)
+        for r in records:
+            r.update()
+    rows = with_baseline([row_of(r) for r in records], base)
+    if sort is not None:
+        rows = sort_rows(rows, sort, reverse)
+    if fmt == "markdown":
+        print(to_markdown(rows, base), end="")
+    elif fmt == "csv":
+        print(to_csv(rows, base), end="")
+    elif fmt == "json":
+        print(to_json(rows, base), end="")
+    else:
+        print_compare_table(rows, base)
+
+
+def score_runs(paths: list[Path], device: str = "auto") -> None:
+    """Full-split val scores for the runs that lack one (progress on stderr)."""
+    from core.compare import full_eval, read_full_eval, scored_checkpoint
+    from core.rundir import RunLock
+
+    err = Console(stderr=True, highlight=False)
+    for path in paths:
+        if read_full_eval(path) is not None or scored_checkpoint(path) is None:
+            continue
+        if RunLock.held(path):
+            err.print(f"{path.name}: still training, not scored (its estimate is shown)")
+            continue
+        t = time.perf_counter()
+        with err.status(f"scoring {path.name} on its full val split…"):
+            result = full_eval(path, device)
+        err.print(
+            f"{path.name}: full val split, {result.positions:,} positions: loss "
+            f"{result.loss:.4f} ({time.perf_counter() - t:.1f}s)"
+        )
+
+
+def print_compare_table(rows: list[Any], baseline: str | None) -> None:
+    from rich.text import Text
+
+    from core.compare import COLUMNS, DELTAS, VAL_NOTE, cell, delta_cell
+
+    table = Table(show_edge=False, pad_edge=False)
+    for c in COLUMNS:
+        table.add_column(c.title, justify="right" if c.numeric else "left", no_wrap=True)
+        if c.key == "val_top5" and baseline is not None:
+            for d in DELTAS:
+                table.add_column(f"Δ {c.title if d != 'val_loss' else 'val'}", justify="right")
+    for r in rows:
+        cells = []
+        for c in COLUMNS:
+            cells.append(Text(cell(r, c.key)))  # Text: a run's name is never markup
+            if c.key == "val_top5" and baseline is not None:
+                cells += [Text("base" if r.name == baseline else delta_cell(r, d)) for d in DELTAS]
+        table.add_row(*cells)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 240
+    console.print(table)
+    console.print(Text(VAL_NOTE, style="dim"))
+
+
+@app.command()
+def ladder(
+    ctx: typer.Context,
+    data: Annotated[
+        str, typer.Option(help="Corpus: a text file, a folder of *.txt, or a built-in.")
+    ] = "shakespeare",
+    time_budget: Annotated[
+        float, typer.Option(help="Training seconds per rung.", metavar="SECONDS")
+    ] = 60.0,
+    rungs: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated, in order. Default: bigram,mlp,lstm,gpt-1head,gpt-6heads,"
+            "gpt-2blocks; also rnn, gru, gpt-cpu."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The seed of every rung.")] = 1337,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Folder under checkpoints/ (default: ladder-<corpus>-<budget>s)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="The ladder's folder, anywhere.")] = None,
+) -> None:
+    """Train the architecture ladder: one model after another, same budget and seed.
+
+    Each rung trains into checkpoints/<ladder>/<rung>/ and shows on the dashboard (with
+    --no-ui: printed); then the compare screen opens on all of them (with --no-ui: the
+    markdown table, scored on the full val split). Ctrl-C keeps the finished rungs; the
+    same command again carries on where it stopped.
+
+    Example:
+
+      charlm-tui --no-ui ladder --data data/tinyshakespeare.txt --time-budget 60
+    """
+    from core import distributed
+    from core.ladder import make_ladder
+
+    lad = make_ladder(data, time_budget, rungs, seed, name, out)
+    dist = distributed.from_env()
+    if dist.world_size > 1:
+        raise CharLMError(
+            "ladder trains one rung at a time in one process: run it without torchrun"
+        )
+    dashboard = not no_ui(ctx)
+    if dashboard and not has_terminal():
+        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
+        dashboard = False
+    if dashboard:
+        from tui.app import CharLMApp
+
+        launch(CharLMApp(ladder=lad))
+        return
+    run_ladder_headless(lad, dist)
+
+
+def run_ladder_headless(lad: Any, dist: Any) -> None:
+    from rich.text import Text
+
+    from core.compare import load_runs, row_of, to_markdown
+    from core.ladder import run_ladder
+    from core.plan import check_corpus
+    from core.train import execute
+
+    console = Console(highlight=False)
+    dones: list[Any] = []
+
+    def announce(text: str) -> None:
+        console.rule(Text(text, style="bold"))  # Text: never read as markup
+
+    def train_rung(rung: Any, plan: Any) -> str:
+        done = execute(plan, dist, check_corpus(plan), sinks=headless_sinks(plan))
+        dones.append(done)
+        if done.message:
+            print(f"charlm-tui: {done.message}", file=sys.stderr)
+        return done.reason
+
+    reason = run_ladder(lad, train_rung, announce)
+    if reason != "finished":  # a stop exits 0 for `train`; an unfinished ladder does not
+        raise typer.Exit((dones[-1].exit_code if dones else 0) or EXIT_INTERRUPTED)
+    paths = lad.run_dirs()
+    score_runs(paths)
+    rows = [row_of(r) for r in load_runs(paths)]
+    print(f"\n{lad.root}: {len(rows)} rungs, {lad.time_budget:g} s each, seed {lad.seed}\n")
+    print(to_markdown(rows), end="")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run.", metavar="RUN")],
+    tensorboard: Annotated[
+        bool,
+        typer.Option(
+            "--tensorboard", help="Write its records as TensorBoard event files in RUN/tb/."
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace event files already in RUN/tb/.")
+    ] = False,
+) -> None:
+    """Convert a run's records for other tools: TensorBoard event files.
+
+    Tables of several runs come from `charlm-tui --no-ui compare RUN... --format csv`.
+    """
+    if not tensorboard:
+        raise CharLMError(
+            "export what? --tensorboard writes RUN/tb/; tables come from "
+            "`charlm-tui --no-ui compare RUN --format csv|json|markdown`"
+        )
+    from core.tensorboard import export_run
+
+    out = export_run(run_dir, overwrite)
+    print(f"wrote {out}/  (view it with: tensorboard --logdir {out})")
 
 
 # -- entry point ----------------------------------------------------------------------------

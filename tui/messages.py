@@ -95,3 +95,12 @@ class TrainingEnded(Message):
     """The training child exited (code), or the app stopped following it (None)."""
 
     code: int | None
+
+
+@dataclass
+class OpenCompare(Message):
+    """Compare runs side by side (and score them on their full val split first)."""
+
+    run_dirs: list[Path]
+    full_eval: bool = False
+    baseline: str | None = None

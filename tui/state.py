@@ -36,7 +36,7 @@ class RunState:
     config: dict[str, Any] = field(default_factory=dict)
     start: StartEvent | None = None
     last_step: StepEvent | None = None
-    steps: list[tuple[int, float]] = field(default_factory=list)
+    steps: list[StepEvent] = field(default_factory=list)  # every one read; thinned when long
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=120))
     step_times: deque[float] = field(default_factory=lambda: deque(maxlen=120))  # dt_s
     evals: list[EvalEvent] = field(default_factory=list)
@@ -77,7 +77,7 @@ class RunState:
             if event.dt_s == event.dt_s and event.dt_s >= 0:
                 self.step_times.append(event.dt_s)
             if event.loss == event.loss:
-                self.steps.append((event.iter, event.loss))
+                self.steps.append(event)
                 self.recent.append(event.loss)
                 if len(self.steps) > MAX_STEP_POINTS:
                     self.steps = self.steps[::2]
@@ -93,7 +93,7 @@ class RunState:
             if event.resumed:
                 # Records past the resume point were dropped from the files: here too.
                 self.evals = [e for e in self.evals if e.iter <= event.iter]
-                self.steps = [s for s in self.steps if s[0] <= event.iter]
+                self.steps = [s for s in self.steps if s.iter <= event.iter]
             self.start = event
             self.done = None
         elif isinstance(event, DoneEvent):

@@ -32,7 +32,7 @@ from tui.messages import OpenGenerate
 from tui.process import TrainingProcess
 from tui.state import FileFeed
 from tui.widgets.checkpoints import CheckpointList
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.loss_chart import CHART_BINDINGS, LossChart
 from tui.widgets.metrics import MetricsPanel, paused
 from tui.widgets.model_summary import ModelSummary
 from tui.widgets.samples import SamplesLog
@@ -61,8 +61,9 @@ class DashboardScreen(Screen[None]):
         Binding("1", "tab(0)", "Samples tab", show=False),
         Binding("2", "tab(1)", "Model tab", show=False),
         Binding("3", "tab(2)", "Checkpoints tab", show=False),
-        Binding("left_square_bracket", "next_tab(-1)", "Previous tab", show=False),
-        Binding("right_square_bracket", "next_tab(1)", "Next tab", show=False),
+        Binding("escape", "app.pop_screen", "Runs"),
+        *CHART_BINDINGS,  # x axis, log-y, smoothing: on the screen, so no focus is needed
+        Binding("v", "chart('second')", "Lower chart: lr/grad/tok/s", show=False),
     ]
 
     live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
@@ -188,11 +189,6 @@ class DashboardScreen(Screen[None]):
     def action_tab(self, index: int) -> None:
         self.query_one(TabbedContent).active = TABS[index]
 
-    def action_next_tab(self, step: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        current = TABS.index(tabs.active) if tabs.active in TABS else 0
-        tabs.active = TABS[(current + step) % len(TABS)]
-
     def action_pause(self) -> None:
         paused_now = not read_control(self.run_dir)["paused"]
         write_control(self.run_dir, paused=paused_now)
@@ -225,6 +221,9 @@ class DashboardScreen(Screen[None]):
                 self.post_message(OpenGenerate(path))
                 return
         self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
+
+    def action_chart(self, what: str) -> None:
+        self.query_one(LossChart).control(what)
 
     def on_data_table_row_selected(self, event: CheckpointList.RowSelected) -> None:
         """Enter on a checkpoint opens it in the generate pane."""

@@ -24,7 +24,7 @@ from tui.formatting import (
     shorten_middle,
     visible,
 )
-from tui.messages import OpenGenerate, OpenInspect, OpenNewRunForm, OpenRun, ResumeRun
+from tui.messages import OpenCompare, OpenGenerate, OpenInspect, OpenNewRunForm, OpenRun, ResumeRun
 
 COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
 # Below NARROW_COLUMNS cells the model and its size leave the table (the line under it
@@ -61,6 +61,8 @@ class HomeScreen(Screen[None]):
         Binding("r", "resume", "Resume"),
         Binding("g", "generate", "Generate"),
         Binding("i", "inspect", "Inspect"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
         Binding("f5", "reload", "Refresh", show=False),  # it reloads every 2 s anyway
     ]
 
@@ -70,6 +72,7 @@ class HomeScreen(Screen[None]):
         self.clock = clock
         self.runs: list[RunInfo] = []
         self.columns: tuple[str, ...] = ()
+        self.marked: set[Path] = set()  # runs to compare (space), in no order
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -112,7 +115,11 @@ class HomeScreen(Screen[None]):
         rows = fit_rows([run_row(info, now) for info in runs], width - scrollbar, columns, SHRINK)
         for info, row in zip(runs, rows, strict=True):
             # Text, not str: DataTable reads a str cell as markup ("[/]" in a name).
-            table.add_row(*(Text(row[c]) for c in columns), key=str(info.path))
+            table.add_row(
+                *(Text(row[c]) for c in columns),
+                key=str(info.path),
+                label="●" if info.path in self.marked else None,
+            )
         if selected is not None:
             for i, info in enumerate(runs):
                 if info.path == selected.path:
@@ -197,3 +204,21 @@ class HomeScreen(Screen[None]):
             self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
             return
         self.post_message(OpenInspect(info.path / info.checkpoints[0]))
+
+    def action_mark(self) -> None:
+        if (info := self.selected) is None:
+            return
+        self.marked ^= {info.path}
+        row = self.query_one(DataTable).cursor_row
+        self.action_reload()
+        self.query_one(DataTable).move_cursor(row=min(row + 1, len(self.runs) - 1))
+
+    def action_compare(self) -> None:
+        """The marked runs; with none marked, the ladder of the selected run."""
+        runs = [i.path for i in self.runs if i.path in self.marked]
+        if not runs and (info := self.selected) is not None and info.group:
+            runs = [i.path for i in self.runs if i.group == info.group]
+        if not runs:
+            self.notify("mark runs with space, then press c", severity="warning", timeout=4)
+            return
+        self.post_message(OpenCompare(runs))

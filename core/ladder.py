@@ -1,0 +1,281 @@
+"""The architecture ladder: one model after another on one corpus, with one time budget
+and one seed, each into its own run folder under `checkpoints/<ladder>/<rung>/`.
+
+The default rungs retrace the experiment log this project grew out of: a bigram table,
+then one transformer block with a single attention head of 384, the same block with six
+heads of 64, then two such blocks (the `seed` preset's model), with Bengio's MLP and
+char-rnn's LSTM where they belong in that history. Every rung gets the same number of
+seconds, so the ladder answers "what does each idea buy in a minute of this machine",
+not "per step": a model that is cheap per step and one that is cheap per second are
+different winners (compare them with the x axis in seconds).
+
+The folder's `ladder.json` records what the ladder is (corpus, budget, seed, rungs), so
+rerunning the same command carries on where it stopped: a finished rung is skipped, a
+stopped or killed one resumes from its last.pt, a rung never started starts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config import build_configs
+from core.errors import CharLMError
+from core.files import atomic_write_text
+from core.plan import RunPlan, check_corpus, check_run_name, plan_new, plan_resume
+from core.records import dump_json, open_regular
+from core.rundir import LADDER, checkpoint_name, default_runs_dir, is_run_dir
+from core.runs import run_info
+
+FORMAT = "charlm-ladder/1"
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str  # its folder in the ladder
+    preset: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    about: str = ""
+
+
+# The GPT rungs take the seed's architecture (learned positions, GELU, AdamW) at the cpu
+# preset's batch and context (12 x 128): at the seed's own 64 x 256 a step of the 2-block
+# model takes ~4 s on a 2-core CPU, so a minute would buy 15 steps. No dropout (a short
+# budget never overfits) and a short warmup. Eval and sample time count against the
+# budget like everything else: on a busy 2-core machine one eval of 5 batches per split
+# took 0.5-2 s and a 200-character sample up to 2 s at this width, so evals come every 40
+# steps and there are no samples (the one at step 0 would be noise, bought with seconds).
+_GPT = dict(
+    block_size=128,
+    batch_size=12,
+    dropout=0.0,
+    lr=2e-3,
+    min_lr=2e-4,
+    warmup_iters=20,
+    eval_interval=40,
+    eval_iters=5,
+    sample_interval=0,
+)
+# Samples every N steps, N sized so a minute gives one or two (a bigram runs ~1k steps/s);
+# the recurrent presets' 20 eval batches would cost ~12% of a minute: 10 every 100 steps.
+_CELL = dict(eval_interval=100, eval_iters=10, sample_interval=500)
+RUNGS: dict[str, Rung] = {
+    r.name: r
+    for r in (
+        Rung("bigram", "bigram", dict(sample_interval=20_000), "a V×V table of next-char logits"),
+        Rung(
+            "mlp", "mlp", dict(sample_interval=1000), "Bengio et al. 2003: 16 chars, one tanh layer"
+        ),
+        Rung("rnn", "rnn", _CELL, "char-rnn: 2 vanilla RNN layers of 128"),
+        Rung("gru", "gru", _CELL, "char-rnn: 2 GRU layers of 128"),
+        Rung("lstm", "lstm", _CELL, "char-rnn: 2 LSTM layers of 128"),
+        Rung("gpt-1head", "seed", {**_GPT, "n_layer": 1, "n_head": 1}, "1 block, 1 head of 384"),
+        Rung("gpt-6heads", "seed", {**_GPT, "n_layer": 1, "n_head": 6}, "1 block, 6 heads of 64"),
+        Rung("gpt-2blocks", "seed", {**_GPT, "n_layer": 2, "n_head": 6}, "2 blocks, 6 heads of 64"),
+        Rung("gpt-cpu", "cpu", {}, "the cpu preset: 4×4×128, rope, relu2, Muon"),
+    )
+}
+DEFAULT_RUNGS = ("bigram", "mlp", "lstm", "gpt-1head", "gpt-6heads", "gpt-2blocks")
+DEFAULT_BUDGET_S = 60.0
+# A rung ended like this is done: finished, or diverged (the same seed would diverge again).
+DONE = ("finished", "diverged")
+
+
+def parse_rungs(text: str | None) -> tuple[Rung, ...]:
+    """--rungs a,b,c: known rung names, each once, in the order given."""
+    if text is None:
+        return tuple(RUNGS[n] for n in DEFAULT_RUNGS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RUNGS]
+    if unknown or not names:
+        what = f"unknown rung {unknown[0]!r}" if unknown else "no rung named"
+        raise CharLMError(f"--rungs: {what}; choose among {', '.join(RUNGS)}")
+    if len(set(names)) != len(names):
+        raise CharLMError(f"--rungs names a rung twice: {text!r}")
+    return tuple(RUNGS[n] for n in names)
+
+
+def default_name(data: str, time_budget: float) -> str:
+    """ladder-<corpus>-<budget>s: the same command finds the same folder again."""
+    stem = Path(data).stem if data else "corpus"
+    return f"ladder-{stem or 'corpus'}-{time_budget:g}s"
+
+
+@dataclass(frozen=True)
+class Ladder:
+    root: Path
+    rungs: tuple[Rung, ...]
+    data: str
+    time_budget: float
+    seed: int
+
+    def overrides(self, rung: Rung) -> dict[str, Any]:
+        return {
+            **rung.overrides,
+            "data": self.data,
+            "time_budget": self.time_budget,
+            "max_iters": None,
+            "seed": self.seed,
+        }
+
+    def rung_dir(self, rung: Rung) -> Path:
+        return self.root / rung.name
+
+    def run_dirs(self) -> list[Path]:
+        """Every rung folder that holds a run, in the ladder's order."""
+        return [self.rung_dir(r) for r in self.rungs if is_run_dir(self.rung_dir(r))]
+
+    def status(self, rung: Rung) -> str:
+        """new (nothing yet), or its run's status: finished, stopped, killed, running..."""
+        info = run_info(self.rung_dir(rung))
+        return "new" if info is None else info.status
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Every rung's configuration, the corpus against each context length, and the
+        folder: refused before anything is written."""
+        blocks = {}
+        for rung in self.rungs:
+            try:
+                blocks[rung.name] = build_configs(rung.preset, self.overrides(rung))[0].block_size
+            except CharLMError as e:
+                raise CharLMError(f"ladder rung {rung.name}: {e}") from None
+        widest = max(self.rungs, key=lambda r: blocks[r.name])  # the corpus must fit it
+        check_corpus(plan_new(widest.preset, self.overrides(widest), Path("/nonexistent-ladder")))
+        elsewhere = "choose another --name or --out"
+        if self.root.exists() and not self.root.is_dir():
+            raise CharLMError(f"{self.root} exists and is not a folder: {elsewhere}")
+        if is_run_dir(self.root):
+            raise CharLMError(f"{self.root} holds a run, not a ladder: {elsewhere}")
+        saved = read_ladder(self.root)
+        if saved is None and self.root.is_dir() and any(self.root.iterdir()):
+            raise CharLMError(f"{self.root} holds files but no {LADDER}: {elsewhere}")
+        if saved is not None:
+            mine = dict(data=self.data, time_budget=self.time_budget, seed=self.seed)
+            theirs = {k: saved.get(k) for k in mine}
+            if mine != theirs:
+                differ = [k for k in mine if mine[k] != theirs[k]]
+                flag = "--" + differ[0].replace("_", "-")
+                raise CharLMError(
+                    f"{self.root} is a ladder with {flag} {theirs[differ[0]]}, not "
+                    f"{mine[differ[0]]}: rerun with that to carry on, or choose another --name"
+                )
+
+    def claim(self) -> None:
+        """Write ladder.json (its rungs: the ones it had, then any new ones)."""
+        saved = read_ladder(self.root) or {}
+        before = [r for r in saved.get("rungs", []) if isinstance(r, str)]
+        rungs = before + [r.name for r in self.rungs if r.name not in before]
+        body = dict(
+            format=FORMAT,
+            data=self.data,
+            time_budget=self.time_budget,
+            seed=self.seed,
+            rungs=rungs,
+            created=saved.get("created", time.time()),
+        )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.root / LADDER, dump_json(body, indent=2) + "\n")
+        except OSError as e:
+            raise CharLMError(
+                f"cannot write the ladder folder {self.root}: {e.strerror or e}"
+            ) from None
+
+    # -- what to train next ---------------------------------------------------------------
+
+    def plan(self, rung: Rung) -> RunPlan | None:
+        """The next training of a rung: new, resumed, or None when it is done."""
+        where = self.rung_dir(rung)
+        status = self.status(rung)
+        if status in DONE:
+            return None
+        if status == "running":
+            raise CharLMError(
+                f"ladder rung {rung.name} is training in another process ({where}): "
+                "wait for it or stop it, then rerun"
+            )
+        if status != "new" and (where / checkpoint_name("last")).is_file():
+            return plan_resume(where, "last")
+        # Never started, or killed before its first checkpoint: start it (again).
+        return plan_new(rung.preset, self.overrides(rung), where, overwrite=is_run_dir(where))
+
+    def next(self, tried: Iterable[str] = ()) -> tuple[Rung, RunPlan] | None:
+        """The first rung with training left, skipping those already tried this session
+        (a rung whose records cannot be read would otherwise be retried forever)."""
+        tried = set(tried)
+        for rung in self.rungs:
+            if rung.name in tried:
+                continue
+            plan = self.plan(rung)
+            if plan is not None:
+                return rung, plan
+        return None
+
+    def carries_on(self, rung: Rung) -> bool:
+        """After a rung's training ended: go on to the next rung? (Not after a stop.)"""
+        return self.status(rung) in DONE
+
+    def position(self, rung: Rung) -> str:
+        return f"{self.rungs.index(rung) + 1}/{len(self.rungs)}"
+
+
+def read_ladder(folder: Path) -> dict[str, Any] | None:
+    try:
+        with open_regular(folder / LADDER) as f:
+            raw = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return raw if isinstance(raw, dict) and raw.get("format") == FORMAT else None
+
+
+def make_ladder(
+    data: str,
+    time_budget: float,
+    rungs: str | None = None,
+    seed: int = 1337,
+    name: str | None = None,
+    out: Path | None = None,
+) -> Ladder:
+    """The ladder the CLI was asked for, checked (nothing written yet)."""
+    if out is not None and name is not None:
+        raise CharLMError("give --out or --name, not both")
+    if not (0 < time_budget <= 1e7):
+        raise CharLMError(f"--time-budget must be in (0, 10,000,000] seconds, not {time_budget}")
+    if name is not None:
+        name = check_run_name(name)
+    root = (
+        out if out is not None else default_runs_dir() / (name or default_name(data, time_budget))
+    )
+    ladder = Ladder(root, parse_rungs(rungs), data, float(time_budget), seed)
+    ladder.check()
+    return ladder
+
+
+# -- headless --------------------------------------------------------------------------------
+
+
+def run_ladder(
+    ladder: Ladder,
+    train: Callable[[Rung, RunPlan], str],
+    announce: Callable[[str], None],
+) -> str:
+    """Train every rung with training left, in order: `train(rung, plan)` runs one and
+    returns how it ended. Returns "finished", or the reason the ladder stopped."""
+    ladder.claim()
+    tried: list[str] = []
+    while (step := ladder.next(tried)) is not None:
+        rung, plan = step
+        tried.append(rung.name)
+        how = "resuming" if plan.resuming else "training"
+        announce(f"rung {ladder.position(rung)}: {rung.name} ({rung.about}), {how}")
+        reason = train(rung, plan)
+        if not ladder.carries_on(rung):
+            announce(f"ladder stopped at {rung.name} ({reason}): rerun the command to carry on")
+            return reason
+    return "finished"
