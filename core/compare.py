@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from core.errors import CharLMError
 from core.evaluate import Metrics
-from core.events import DoneEvent, EvalEvent, Event, StartEvent, StepEvent
+from core.events import DoneEvent, EvalEvent, Event, StartEvent, SteerEvent, StepEvent
 from core.files import atomic_write_text
 from core.records import JsonlTail, dump_json, open_regular
 from core.rundir import (
@@ -78,6 +78,7 @@ class RunRecords:
         self.start: StartEvent | None = None
         self.steps: list[StepEvent] = []
         self.evals: list[EvalEvent] = []
+        self.steers: list[SteerEvent] = []  # hyperparameters changed while it trained
         self.done: DoneEvent | None = None
 
     @property
@@ -111,6 +112,8 @@ class RunRecords:
             self.steps.append(event)
         elif isinstance(event, EvalEvent):
             self.evals.append(event)
+        elif isinstance(event, SteerEvent):
+            self.steers.append(event)
         elif isinstance(event, StartEvent):
             if event.resumed:  # the files dropped what came after the resume point
                 self.steps = [s for s in self.steps if s.iter <= event.iter]
@@ -166,6 +169,11 @@ class RunRecords:
     def curve(self, name: CurveName, axis: XAxis) -> tuple[list[float], list[float]]:
         return curve(self.steps, self.evals, name, axis, self.chars_per_iter)
 
+    def steer_marks(self, axis: XAxis) -> list[float]:
+        """Where on `axis` this run's hyperparameters were steered."""
+        marks = (x_of_iter(e.iter, self.steps, axis, self.chars_per_iter) for e in self.steers)
+        return [x for x in marks if x is not None]
+
 
 def _file_key(path: Path) -> tuple[int, int] | None:
     try:
@@ -205,6 +213,19 @@ def x_of(event: StepEvent | EvalEvent, axis: XAxis, per_iter: int | None) -> flo
     if axis == "chars":
         return float(event.iter * per_iter) if per_iter is not None else None
     return event.elapsed_s if math.isfinite(event.elapsed_s) else None
+
+
+def x_of_iter(
+    it: int, steps: Sequence[StepEvent], axis: XAxis, per_iter: int | None
+) -> float | None:
+    """Where iteration `it` sits on an x axis (a steering marker): on the seconds axis,
+    the training time of the step record nearest it."""
+    if axis == "iter":
+        return float(it)
+    if axis == "chars":
+        return float(it * per_iter) if per_iter is not None else None
+    near = min(steps, key=lambda s: abs(s.iter - it), default=None)
+    return near.elapsed_s if near is not None and math.isfinite(near.elapsed_s) else None
 
 
 def curve(

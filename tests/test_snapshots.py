@@ -116,3 +116,18 @@ def test_compare_screen(runs: Path, snap_compare) -> None:
 
 def test_compare_screen_at_80x24(runs: Path, snap_compare) -> None:
     assert snap_compare(_compared(runs), terminal_size=(80, 24))
+
+
+def test_dashboard_with_steering_markers(runs: Path, snap_compare) -> None:
+    """Two changes made while the run trained: vertical lines on the chart, the latest in
+    the metrics panel."""
+    from core.events import SteerEvent
+    from core.records import MetricsWriter
+
+    run_dir = runs / "shakespeare-tiny"
+    writer = MetricsWriter(run_dir / "metrics.jsonl")
+    writer.handle(SteerEvent(150, "lr_scale", 1.0, 0.5, "control.json"))
+    writer.handle(SteerEvent(300, "eval_interval", 100, 50, "control.json"))
+    writer.close()
+    app = CharLMApp(watch=run_dir)
+    assert snap_compare(app, terminal_size=(120, 36))

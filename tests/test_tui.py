@@ -933,3 +933,52 @@ def test_generate_colours_characters_by_their_draw(tmp_path: Path) -> None:
             assert not any(" on #" in str(span.style) for span in shown.spans)
 
     run(scenario())
+
+
+# == Steering a live run from the dashboard (issue 15 §2) ==================================
+
+
+def test_steering_keys_change_a_live_run(corpus_file: Path, tmp_path: Path) -> None:
+    from core.events import SteerEvent
+    from tui.screens.steer import SteerScreen
+    from tui.widgets.metrics import timing_text
+
+    out = tmp_path / "run"
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, out))
+        async with app.run_test(size=(120, 36)) as pilot:
+            dash = app.screen
+            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 3)
+
+            def steered() -> dict:
+                return {e.field: e.new for e in dash.feed.state.steers}
+
+            await pilot.press("plus")  # lr x1.25
+            await wait_for(pilot, lambda: steered().get("lr_scale") == 1.25)
+            await pilot.press("minus", "minus")  # /1.25 twice
+            await wait_for(pilot, lambda: steered().get("lr_scale") == pytest.approx(0.8))
+            await pilot.press("right_square_bracket")  # 10% longer
+            await wait_for(pilot, lambda: steered().get("max_iters") == 110_000)
+            await pilot.press("e")
+            assert isinstance(app.screen, SteerScreen)
+            field = app.screen.query_one("#eval_interval")
+            field.value = "0"
+            await pilot.pause()
+            assert "must be in" in str(app.screen.query_one("#eval_interval-error").render())
+            field.value = "7"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: steered().get("eval_interval") == 7)
+            await pilot.press("m")
+            app.screen.query_one("#sample_temperature").value = "1.3"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: steered().get("sample_temperature") == 1.3)
+            assert "steered @" in str(timing_text(dash.feed.state))
+            await pilot.press("s")
+            await wait_for(pilot, lambda: not app.training)
+        events = read_records(out / "metrics.jsonl")
+        fields = [e.field for e in events if isinstance(e, SteerEvent)]
+        assert fields.count("lr_scale") == 3 and "max_iters" in fields
+        assert load_checkpoint(out / "last.pt")["config"]["train"]["eval_interval"] == 7
+
+    run(scenario())

@@ -22,6 +22,7 @@ from core.events import (
     NoteEvent,
     SampleEvent,
     StartEvent,
+    SteerEvent,
     StepEvent,
 )
 from core.records import JsonlTail
@@ -43,6 +44,7 @@ class RunState:
     samples: list[SampleEvent] = field(default_factory=list)
     checkpoints: dict[str, CheckpointEvent] = field(default_factory=dict)
     notes: list[NoteEvent] = field(default_factory=list)
+    steers: list[SteerEvent] = field(default_factory=list)  # changes made while it trained
     done: DoneEvent | None = None
     version: int = 0  # bumped on every change, so widgets redraw only when needed
 
@@ -87,6 +89,8 @@ class RunState:
             self.samples.append(event)
         elif isinstance(event, CheckpointEvent):
             self.checkpoints[event.kind] = event
+        elif isinstance(event, SteerEvent):
+            self.steers.append(event)
         elif isinstance(event, NoteEvent):
             self.notes.append(event)
         elif isinstance(event, StartEvent):

@@ -134,7 +134,8 @@ class CompareChart(CurveChart):
         if self.cursor is not None and self._span is not None:
             self.cursor = min(self._span[1], max(self._span[0], self.cursor))
         plot = self.query_one("#compare-plot", CurvePlot)
-        plot.draw(curves, self.x_axis, self.log_y, self.smoothing, self.cursor)
+        markers = [x for run, _ in self.runs for x in run.steer_marks(self.x_axis)]
+        plot.draw(curves, self.x_axis, self.log_y, self.smoothing, self.cursor, markers=markers)
         legend = Text("  ").join(swatch(printable(val.label), val.color) for _, val, _ in drawn)
         if self.show_train:
             legend.append("   (lighter: train)", style="dim")

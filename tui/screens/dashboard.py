@@ -13,6 +13,7 @@ status line and the footer's way out stay.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -25,11 +26,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from core.config import shape_label
-from core.control import read_control, request, write_control
+from core.control import read_control, request, steer_changes, steered_now, write_control
+from core.errors import CharLMError
 from core.rundir import CHECKPOINT_KINDS, RunLock, checkpoint_name
 from tui.formatting import shorten_middle, status_word, visible
 from tui.messages import OpenGenerate
 from tui.process import TrainingProcess
+from tui.screens.steer import SteerScreen
 from tui.state import FileFeed
 from tui.widgets.checkpoints import CheckpointList
 from tui.widgets.loss_chart import CHART_BINDINGS, LossChart
@@ -41,7 +44,9 @@ from tui.widgets.system_strip import SystemStrip
 REFRESH_S = 0.5  # metrics and samples: twice a second reads as live
 CHART_REFRESH_S = 1.0  # the chart costs more to draw
 SYSTEM_REFRESH_S = 1.0  # CPU % over a second: steadier than over half of one
-STEERING = ("pause", "stop", "checkpoint", "sample")
+STEERING = (
+    "pause", "stop", "checkpoint", "sample", "lr", "steer_evals", "steer_samples", "extend"
+)  # fmt: skip
 TABS = ("samples-tab", "model-tab", "checkpoints-tab")
 SHORT_ROWS = 30  # below: no header, no sparkline, fewer timing lines
 CRAMPED_ROWS = 22  # below: the metrics keep loss and bpc, elapsed and ETA
@@ -61,7 +66,14 @@ class DashboardScreen(Screen[None]):
         Binding("1", "tab(0)", "Samples tab", show=False),
         Binding("2", "tab(1)", "Model tab", show=False),
         Binding("3", "tab(2)", "Checkpoints tab", show=False),
-        Binding("escape", "app.pop_screen", "Runs"),
+        # Steering a live run's hyperparameters (issue 15): in force from the next step,
+        # recorded as steer records, marked on the chart.
+        Binding("plus,equals_sign", "lr(1.25)", "LR ×1.25", show=False),
+        Binding("minus", "lr(0.8)", "LR ÷1.25", show=False),
+        Binding("e", "steer_evals", "Eval interval…", show=False),
+        Binding("m", "steer_samples", "Samples…", show=False),
+        Binding("right_square_bracket", "extend(10)", "Extend the run 10%", show=False),
+        Binding("left_square_bracket", "extend(-10)", "Shorten the run 10%", show=False),
         *CHART_BINDINGS,  # x axis, log-y, smoothing: on the screen, so no focus is needed
         Binding("v", "chart('second')", "Lower chart: lr/grad/tok/s", show=False),
     ]
@@ -221,6 +233,44 @@ class DashboardScreen(Screen[None]):
                 self.post_message(OpenGenerate(path))
                 return
         self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
+
+    def steer(self, **asked: Any) -> None:
+        """Ask the trainer for new values (core/control.py: the same checks as `steer`)."""
+        try:
+            changes = steer_changes(self.run_dir, **asked)
+        except CharLMError as e:
+            self.notify(str(e), severity="error", timeout=6)
+            return
+        if changes:
+            write_control(self.run_dir, **changes)
+            told = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in changes.items())
+            self.notify(f"{told}: from the next step", timeout=3)
+
+    def action_lr(self, factor: float) -> None:
+        self.steer(lr_factor=factor)
+
+    def action_extend(self, percent: float) -> None:
+        self.steer(extend_percent=percent)
+
+    def action_steer_evals(self) -> None:
+        self._ask("Evaluate every…", ("eval_interval",))
+
+    def action_steer_samples(self) -> None:
+        self._ask("Samples", ("sample_interval", "sample_temperature"))
+
+    def _ask(self, title: str, names: tuple[str, ...]) -> None:
+        now = steered_now(self.run_dir)
+        labels = {
+            "eval_interval": "steps between evals",
+            "sample_interval": "steps between samples",
+            "sample_temperature": "temperature",
+        }
+
+        def answered(values: dict[str, Any] | None) -> None:
+            if values:
+                self.steer(**values)
+
+        self.app.push_screen(SteerScreen(title, {n: now[n] for n in names}, labels), answered)
 
     def action_chart(self, what: str) -> None:
         self.query_one(LossChart).control(what)

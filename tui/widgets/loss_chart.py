@@ -31,7 +31,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from core.compare import X_AXES, XAxis, chars_per_iter, curve, ema, fmt_seconds
+from core.compare import X_AXES, XAxis, chars_per_iter, curve, ema, fmt_seconds, x_of_iter
 from tui.formatting import fmt_count
 from tui.state import RunState
 
@@ -53,6 +53,7 @@ SMOOTHING = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)  # the steps of - and +
 SECOND = ("lr", "grad_norm", "tokens_per_s")
 SECOND_LABELS = {"lr": "learning rate", "grad_norm": "gradient norm", "tokens_per_s": "tokens/s"}
 CURSOR: RGB = (170, 170, 170)
+STEER: RGB = (230, 180, 60)  # a vertical line where steering changed a hyperparameter
 X_SHORT = {"iter": "iter", "chars": "chars seen", "seconds": "seconds"}
 
 CHART_BINDINGS = [
@@ -194,9 +195,11 @@ class CurvePlot(PlotextPlot):
         smoothing: float = 0.0,
         cursor: float | None = None,
         x_range: tuple[float, float] | None = None,
+        markers: Sequence[float] = (),
     ) -> None:
-        """x_range: the x axis's span instead of the data's (plots stacked in one chart)."""
-        self._drawing = (list(series), axis, log_y, smoothing, cursor, x_range)
+        """x_range: the x axis's span instead of the data's (plots stacked in one chart);
+        markers: x positions of vertical lines (a steering change)."""
+        self._drawing = (list(series), axis, log_y, smoothing, cursor, x_range, list(markers))
         self._build(*self._drawing)
 
     def on_resize(self) -> None:
@@ -211,6 +214,7 @@ class CurvePlot(PlotextPlot):
         smoothing: float,
         cursor: float | None,
         x_range: tuple[float, float] | None,
+        markers: Sequence[float] = (),
     ) -> None:
         plt = self.plt
         plt.clear_data()
@@ -248,6 +252,9 @@ class CurvePlot(PlotextPlot):
             plt.plot(
                 xs, [math.log10(y) for y in ys] if log_y else ys, marker="braille", color=color
             )
+        for x in markers:  # steering changes: from here on, other hyperparameters
+            if x_lo <= x <= x_hi:
+                plt.vline(x, STEER)
         if cursor is not None and x_lo <= cursor <= x_hi:
             plt.vline(cursor, CURSOR)
         xt = nice_ticks(x_lo, x_hi, max(2, width // 12), integer=axis != "seconds" or x_hi > 10)
@@ -386,7 +393,9 @@ class LossChart(CurveChart):
             Series("val", self.VAL, *curve(steps, evals, "val", axis, per_iter)),
         ]
         main = self.query_one("#loss-plot", CurvePlot)
-        main.draw(series, axis, self.log_y, self.smoothing)
+        marks = [x_of_iter(e.iter, steps, axis, per_iter) for e in state.steers]
+        markers = [x for x in marks if x is not None]
+        main.draw(series, axis, self.log_y, self.smoothing, markers=markers)
         legend = Text("  ").join(swatch(s.label, s.color) for s in series if s.xs)
         self.query_one("#loss-legend", Static).update(legend)
         if self.has_class("-tall"):
@@ -394,5 +403,5 @@ class LossChart(CurveChart):
             second = [Series(self.second, self.TRAIN, xs, ys)]
             span = main.x_span if main._has_data else None  # one x axis for both plots
             self.query_one("#second-plot", CurvePlot).draw(
-                second, axis, False, self.smoothing, x_range=span
+                second, axis, False, self.smoothing, x_range=span, markers=markers
             )

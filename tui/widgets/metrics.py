@@ -173,12 +173,20 @@ def timing_text(state: RunState, is_paused: bool = False) -> Text:
         f"t_train {_num(last.t_train_s if last else None, '.1f')}s · "
         f"t_eval {_num(last.t_eval_s if last else None, '.1f')}s"
     )
-    device = visible(start.device) if start else "?"
-    lines.append(
-        f"{device} · {start.threads if start else '?'} threads · "
-        f"{_num(start.n_params if start else None, ',')} params"
-    )
+    if state.steers:  # the latest change made while it trained, where the chart marks it
+        e = state.steers[-1]
+        lines.append(f"steered @{e.iter:,}: {e.field} {_short(e.old)} → {_short(e.new)}")
+    else:
+        device = visible(start.device) if start else "?"
+        lines.append(
+            f"{device} · {start.threads if start else '?'} threads · "
+            f"{_num(start.n_params if start else None, ',')} params"
+        )
     return Text("\n".join(lines))
+
+
+def _short(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
 
 
 class MetricsPanel(Vertical):
