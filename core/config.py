@@ -264,6 +264,14 @@ class TrainConfig:
         range=Range(1e-4, 1e4),
         steerable=True,
     )
+    adamw_lr_ratio: float = option(
+        10.0,
+        "With --optimizer muon: the AdamW part's learning rate (embeddings, head, gains, "
+        "biases) as a multiple of --lr (its decoupled weight decay scales with it): 500 "
+        "steps of the cpu preset reach full-split val 1.649 with 10, 1.743 with 1.",
+        "optimisation",
+        range=Range(0.01, 100.0),
+    )
     lr: float = option(
         3e-3,
         "Peak learning rate.",
@@ -661,7 +669,13 @@ def to_dict(mcfg: ModelConfig, tcfg: TrainConfig) -> dict[str, Any]:
 
 
 # Fields added after the first runs were written, with the value a run without them had.
-LEGACY = {"activation": "gelu", "position": "learned", "optimizer": "adamw", "max_iters": None}
+LEGACY = {
+    "activation": "gelu",
+    "position": "learned",
+    "optimizer": "adamw",
+    "max_iters": None,
+    "adamw_lr_ratio": 1.0,
+}
 
 
 def from_dict(d: Any, where: str = "config") -> tuple[ModelConfig, TrainConfig]:

@@ -200,7 +200,13 @@ def make_optimizer(
         return adamw(params, cfg, device)
     taken = {id(p) for p in matrices}
     rest = [p for p in params if id(p) not in taken]
+    rest_opt = adamw(rest, cfg, device)
+    for group in rest_opt.param_groups:
+        # Embeddings and the head are not what Muon is for; at the lr Muon's matrices
+        # like they learn slowly (50 s of the cpu preset: 1.70 -> 1.62 with 10x).
+        group["lr_mult"] = cfg.adamw_lr_ratio
+        group["lr"] = cfg.lr * cfg.adamw_lr_ratio
     return Optimizers(
-        adamw=adamw(rest, cfg, device),
+        adamw=rest_opt,
         muon=Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay),
     )

@@ -280,7 +280,7 @@ class Trainer:
 
     def step(self, lr: float, sync: bool = True) -> StepResult:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_mult", 1.0)
         x, y = self.sampler.next(self.state.iter)
         # Dropout draws from torch's global generator: seeding it per step and rank makes
         # a resumed run (every rank of it) draw the masks an uninterrupted one would.
