@@ -76,6 +76,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
         raise CharLMError(f"{path} is missing {', '.join(missing)}: not a complete checkpoint")
+    it = ckpt["iter"]
+    if isinstance(it, bool) or not isinstance(it, int) or it < 0:
+        raise CharLMError(f"{path}: iter must be a whole number >= 0, not {it!r}")
+    metrics = ckpt.get("metrics")
+    if metrics is not None and not (
+        isinstance(metrics, dict)
+        and all(
+            isinstance(m, dict)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in m.values())
+            for m in metrics.values()
+        )
+    ):
+        raise CharLMError(f"{path}: its metrics are not numbers by split")
     return ckpt
 
 

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.display import visible_line
 from core.errors import CharLMError
 from core.evaluate import Metrics
 from core.events import DoneEvent, EvalEvent, Event, StartEvent, SteerEvent, StepEvent
@@ -310,11 +311,13 @@ def evaluate_checkpoint(
     split: str = "val",
     batch_size: int = 32,
     device: str = "auto",
-    encoding_errors: str = "strict",
+    encoding_errors: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Metrics, dict[str, Any], str]:
     """Score a checkpoint on every position of a split of its corpus (or `data`):
-    (metrics, the checkpoint, the corpus spec). `charlm-tui eval` prints exactly this."""
+    (metrics, the checkpoint, the corpus spec). `charlm-tui eval` prints exactly this.
+    The corpus is read as the run read it (its --encoding-errors, unless given, and its
+    --keep-crlf), so the split is the one it trained and validated on."""
     from core.checkpoint import load_model
     from core.config import from_dict
     from core.data import load_corpus, make_dataset
@@ -324,7 +327,7 @@ def evaluate_checkpoint(
     dev = resolve_device(device)
     model, vocab, ckpt = load_model(path)
     mcfg, tcfg = from_dict(ckpt["config"], str(path))
-    corpus = load_corpus(data or tcfg.data, encoding_errors)
+    corpus = load_corpus(data or tcfg.data, encoding_errors or tcfg.encoding_errors, tcfg.keep_crlf)
     vocab.check(corpus.text, f"the corpus {corpus.spec!r}")
     dataset = make_dataset(corpus, tcfg.val_fraction, vocab=vocab)
     part = dataset.split(split)
@@ -613,14 +616,6 @@ def fmt_seconds(s: float) -> str:
     return f"{m}m{s:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
 
 
-def printable(text: str) -> str:
-    """Text from a folder name or a config file, safe for a terminal: control and other
-    non-printable characters are shown as escapes (\\x1b), never sent raw."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
 def cell(row: Row, key: str) -> str:
     """A value as a table shows it ("–" when unknown); ~ marks an estimated val number."""
     v = row.value(key)
@@ -641,7 +636,7 @@ def cell(row: Row, key: str) -> str:
         return f"{v:.0e}" if v == float(f"{v:.0e}") else f"{v:.2e}"
     if key == "seconds":
         return fmt_seconds(v)
-    return printable(str(v))
+    return visible_line(str(v))
 
 
 def delta_cell(row: Row, key: str) -> str:
@@ -731,12 +726,13 @@ def records(rows: Sequence[Row], baseline: str | None = None) -> list[dict[str, 
 
 
 def to_json(rows: Sequence[Row], baseline: str | None = None) -> str:
-    return dump_json(records(rows, baseline), indent=2) + "\n"
+    # ASCII: JSON's own escapes, so names never reach a terminal raw, and parse back exact
+    return dump_json(records(rows, baseline), indent=2, ensure_ascii=True) + "\n"
 
 
 def _csv_value(v: Any) -> Any:
     if isinstance(v, str):  # CSV has no escapes of its own: control characters never raw
-        return printable(v)
+        return visible_line(v)
     return "" if v is None else repr(v) if isinstance(v, float) else v
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from core.config import SPECS, STEERABLE
 from core.errors import CharLMError
 from core.files import atomic_write_text
+from core.records import open_regular
 from core.rundir import CONTROL, CONTROL_DEFAULTS
 
 DEFAULTS: dict[str, Any] = CONTROL_DEFAULTS
@@ -67,7 +68,8 @@ def parse_control(raw: bytes) -> dict[str, Any]:
 def read_control(run_dir: Path) -> dict[str, Any]:
     """The current requests; the defaults when the file is missing or malformed."""
     try:
-        return parse_control((run_dir / CONTROL).read_bytes())
+        with open_regular(run_dir / CONTROL) as f:  # a FIFO there must not block
+            return parse_control(f.read(1 << 16))
     except (OSError, BadControl):
         return dict(DEFAULTS)
 
@@ -92,7 +94,8 @@ def steered_now(run_dir: Path) -> dict[str, Any]:
     config = read_config(run_dir) or {}
     values = {k: config["train"].get(k) for k in STEERABLE} if config else {}
     try:
-        data = parse_control((run_dir / CONTROL).read_bytes())
+        with open_regular(run_dir / CONTROL) as f:
+            data = parse_control(f.read(1 << 16))
     except (OSError, BadControl):
         data = {}
     values.update({k: data[k] for k in STEERABLE if k in data})

@@ -140,3 +140,9 @@ def char_label(ch: str) -> str:
     if shown.startswith("◌"):
         return f"{shown} U+{ord(ch):04X}"
     return shown
+
+
+def visible_line(text: str) -> str:
+    """`visible(text)` for one line of a table or a status: newlines and tabs escaped too,
+    so a name that holds one cannot break the row."""
+    return visible(text).replace("\n", "\\n").replace("\t", "\\t")

@@ -181,6 +181,12 @@ class SteerEvent:
 
     EVENT: ClassVar[str] = "steer"
 
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> SteerEvent | None:
+        from core.config import STEERABLE  # a field of a steerable option, or not ours
+
+        return _typed(cls, rec) if rec.get("field") in STEERABLE else None
+
 
 Event = (
     StartEvent

@@ -20,10 +20,19 @@ TEMP_PREFIX = ".charlm-"
 TEMP_SUFFIX = ".tmp"
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once, at import: setting the umask to read it, from a worker thread, would give a
+# file another thread creates in that instant the wrong mode.
+_UMASK = _read_umask()
+
+
+def _umask() -> int:
+    return _UMASK
 
 
 def fsync_dir(path: Path) -> None:

@@ -38,6 +38,7 @@ from core.sampling import GREEDY_BELOW, SamplingParams, context_start, filter_lo
 from core.vocab import Vocab
 
 TOP_K = 5
+INTERNALS_KEPT = 8  # windows of attention/state kept while the cursor moves
 DEFAULT_LENGTH = 2000  # characters of a split inspected when --length is not given
 MAX_CHARS = 100_000  # a screen shows a few thousand; JSON of 100k records is ~15 MB
 InternalsKind = Literal["attention", "hidden"]
@@ -309,6 +310,8 @@ class Inspection:
             return None
         r, start = self.window(n)
         if r not in self.internals:
+            while len(self.internals) >= INTERNALS_KEPT:  # ~9 MB a window at 6x6, block 256
+                self.internals.pop(next(iter(self.internals)))  # the oldest first
             end = min(start + self.block_size, len(self.ids) - 1)
             window = torch.from_numpy(self.ids[start:end].astype(np.int64))[None].to(device)
             with eval_mode(model), _capturing(model, self.kind) as take:
@@ -468,7 +471,9 @@ class Source:
             return text
         from core.data import load_corpus, make_dataset
 
-        corpus = load_corpus(self.data or train_config.data)
+        corpus = load_corpus(
+            self.data or train_config.data, train_config.encoding_errors, train_config.keep_crlf
+        )
         vocab.check(corpus.text, f"the corpus {corpus.spec!r}")
         part = make_dataset(corpus, train_config.val_fraction, vocab=vocab).split(self.split)
         if self.start > len(part) - 2:

@@ -35,7 +35,7 @@ def _clean(value: Any) -> Any:
 
 
 def dump_json(value: Any, **kwargs: Any) -> str:
-    return json.dumps(_clean(value), ensure_ascii=False, **kwargs)
+    return json.dumps(_clean(value), **{"ensure_ascii": False, **kwargs})
 
 
 def dump_line(record: dict[str, Any]) -> str:

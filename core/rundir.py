@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from types import TracebackType
@@ -172,6 +173,7 @@ class RunDirectory:
         overwrite: bool,
         resume_iter: int | None,
         steered: dict[str, Any] | None = None,
+        sampled_at_resume: bool = False,
     ) -> None:
         created_dir = not self.path.exists()
         wrote_config = False
@@ -179,14 +181,20 @@ class RunDirectory:
             self.path.mkdir(parents=True, exist_ok=True)
             self.lock.acquire()
             if overwrite:
-                for name in RUN_FILES:
+                for name in (*RUN_FILES, FULL_EVAL):
                     self.file(name).unlink(missing_ok=True)
+                tb = self.file(TENSORBOARD)  # the replaced run's event files, not ours
+                if tb.is_dir() and not tb.is_symlink():
+                    shutil.rmtree(tb)
             for stale in stale_temporaries(self.path):
                 stale.unlink(missing_ok=True)  # left by a process killed mid-write
             if resume_iter is not None:
                 # Drop what the interrupted run logged after its checkpoint: it is redone.
                 rewrite_records(self.file(METRICS), lambda e: e.iter <= resume_iter)
-                rewrite_records(self.file(SAMPLES), lambda e: e.iter < resume_iter)
+                # A sample of the resume iteration stays if the checkpoint was saved after
+                # it (a save while paused): the resumed run will not draw it again.
+                last = resume_iter if sampled_at_resume else resume_iter - 1
+                rewrite_records(self.file(SAMPLES), lambda e: e.iter <= last)
             existed = self.file(CONFIG).exists()
             write_config(self.path, config)
             wrote_config = not existed
@@ -218,6 +226,16 @@ class RunDirectory:
                 ) from None
             raise CharLMError(
                 f"cannot write the run directory {self.path}: {e.strerror or e}"
+            ) from None
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Rewrite config.json (steering changed the run's options)."""
+        try:
+            write_config(self.path, config)
+        except OSError as e:
+            raise CheckpointWriteError(
+                f"could not write {self.file(CONFIG)}: {e.strerror or e}; the last "
+                "checkpoint is intact"
             ) from None
 
     def emit(self, event: Event, strict: bool = True) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import stat
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 from core.config import RunLength, shape_label
 from core.errors import CharLMError
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, Event, StartEvent, StepEvent
-from core.records import Unreadable, open_regular, read_records
+from core.records import JsonlTail, Unreadable, open_regular
 from core.rundir import (
     CHECKPOINT_KINDS,
     LADDER,
@@ -57,20 +58,24 @@ class RunInfo:
 
 
 # The home screen lists every run every two seconds, and a long run's metrics.jsonl holds
-# megabytes: parse a file again only when its size or mtime changed.
-_RECORDS: dict[Path, tuple[tuple[int, int], list[Event]]] = {}
+# megabytes: each file is followed with a tail, so a run that grows is read from where
+# the last listing stopped, not from its start.
+_TAILS: dict[Path, tuple[JsonlTail, list[Event]]] = {}
 
 
 def _records(path: Path) -> list[Event]:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return []
-    key = (st.st_mtime_ns, st.st_size)
-    hit = _RECORDS.get(path)
-    if hit is None or hit[0] != key:
-        hit = _RECORDS[path] = (key, read_records(path))
-    return hit[1]
+    hit = _TAILS.get(path)
+    if hit is None:
+        hit = _TAILS[path] = (JsonlTail(path), [])
+    tail, events = hit
+    new, reset = tail.read()
+    if tail.error:
+        _TAILS.pop(path, None)
+        raise Unreadable(tail.error)
+    if reset:  # a resume rewrote it: what it holds now, from its start
+        events.clear()
+    events.extend(new)
+    return events
 
 
 def run_status(events: list[Event], run_dir: Path) -> str:
@@ -111,7 +116,7 @@ def run_info(run_dir: Path) -> RunInfo | None:
             run_dir, shape_label(model), n_params, None, None, None, str(corpus or "?"), modified,
             checkpoints, "unreadable", f"{METRICS}: {e}",
         )  # fmt: skip
-    evals = [e.val.loss for e in events if isinstance(e, EvalEvent) and e.val.loss == e.val.loss]
+    evals = [e.val.loss for e in events if isinstance(e, EvalEvent) and math.isfinite(e.val.loss)]
     saved = [e for e in events if isinstance(e, CheckpointEvent) and e.kind == "last"]
     stepped = [e.iter for e in events if isinstance(e, (StepEvent, EvalEvent, DoneEvent))]
     status = run_status(events, run_dir)

@@ -24,6 +24,7 @@ class TrainState:
     best_val_loss: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # the last eval, per split
     elapsed_s: float = 0.0  # training seconds of the sessions before this one
+    sampled_iter: int = -1  # iteration of the last training sample (drawn with sample_rng)
     sample_rng: torch.Generator = field(default_factory=torch.Generator)
 
     def checkpoint(self, elapsed_s: float) -> dict[str, Any]:
@@ -34,6 +35,7 @@ class TrainState:
             "metrics": self.metrics,
             "best_val_loss": self.best_val_loss,
             "elapsed_s": elapsed_s,
+            "sampled_iter": self.sampled_iter,
             "rng": {"sample": self.sample_rng.get_state()},
         }
 
@@ -72,6 +74,7 @@ class TrainState:
             best_val_loss=number("best_val_loss", None),
             metrics=metrics,
             elapsed_s=number("elapsed_s", 0.0) or 0.0,
+            sampled_iter=whole("sampled_iter", -1, lo=-1),
             sample_rng=torch.Generator().manual_seed(seed + 7),
         )
         rng = ckpt.get("rng") or {}

@@ -21,6 +21,7 @@ import torch
 from core import distributed
 from core.config import SPECS, STEERABLE
 from core.control import DEFAULTS, BadControl, parse_control
+from core.records import open_regular
 from core.rundir import CONTROL
 
 
@@ -51,6 +52,7 @@ class Decision:
     save: bool  # a checkpoint was asked for (rank 0's business only)
     sample: bool
     steer: dict[str, Any] = field(default_factory=dict)  # requested values of STEERABLE
+    early_eval: bool = False  # an early eval is due (rank 0's clock)
 
 
 class ControlFile:
@@ -81,7 +83,7 @@ class ControlFile:
             return self.current, False, False, None
         self._signature = signature
         try:
-            with self.path.open("rb") as f:
+            with open_regular(self.path) as f:  # a FIFO there must not block the trainer
                 data = parse_control(f.read(1 << 16))
         except (OSError, BadControl) as e:
             return self.current, False, False, f"{CONTROL} ignored: {e}"
@@ -102,7 +104,10 @@ class Steering:
     def request_stop(self, stop: Stop = STOPS[0]) -> None:
         self.stop = self.stop or stop
 
-    def decide(self, finished: bool) -> Decision:
+    def decide(self, finished: bool, early_eval: bool = False) -> Decision:
+        """What to do before the next step, the same on every rank: rank 0's stop,
+        finish, pause, early eval (clocks differ by rank), save and sample requests and
+        steered values, in one broadcast."""
         save = sample = paused = False
         requested: list[float] = [math.nan] * len(STEERABLE)
         if self.file is not None:
@@ -114,15 +119,19 @@ class Steering:
             paused = bool(data["paused"])
             requested = [math.nan if data.get(k) is None else float(data[k]) for k in STEERABLE]
         code = STOPS.index(self.stop) + 1 if self.stop else 0
-        agreed = distributed.agree((code, finished, paused, *requested), self.dist, self.device)
-        code, finished, paused = int(agreed[0]), bool(agreed[1]), bool(agreed[2])
+        agreed = distributed.agree(
+            (code, finished, paused, early_eval, save, sample, *requested), self.dist, self.device
+        )
+        code, finished, paused, early_eval, save, sample = (
+            int(agreed[0]), *(bool(v) for v in agreed[1:6])
+        )  # fmt: skip
         steer = {
             name: int(v) if SPECS[name].base is int else v
-            for name, v in zip(STEERABLE, agreed[3:], strict=True)
+            for name, v in zip(STEERABLE, agreed[6:], strict=True)
             if not math.isnan(v)
         }
         stop = STOPS[code - 1] if code else None
-        return Decision(stop, finished, paused and not stop, save, sample, steer)
+        return Decision(stop, finished, paused and not stop, save, sample, steer, early_eval)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ the state a checkpoint carries (core/state.py), the step (core/step.py) and stee
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -45,7 +46,7 @@ from core.events import (
 from core.models import build_model, count_params, summarize
 from core.optim import learning_rate, make_optimizer
 from core.plan import RunPlan, check_corpus
-from core.rundir import RunDirectory, write_config
+from core.rundir import RunDirectory
 from core.sampling import SamplingParams, default_context, generate
 from core.state import FORMAT, TrainState
 from core.steering import Steering, Stop, stop_on_signals
@@ -66,6 +67,10 @@ def build(
     sync_every: read losses back every N steps (default: --log-interval on a GPU, else 1)."""
     mcfg, tcfg = plan.mcfg, plan.tcfg
     device = resolve_device(tcfg.device)
+    if device.type == "cuda" and dist.enabled and device.index is None:
+        device = torch.device("cuda", dist.local_rank)  # one GPU per process under torchrun
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)
     if device.type == "cuda":
         # TF32 tensor cores for whatever runs in fp32 outside autocast (nanoGPT does too).
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -147,7 +152,6 @@ class Trainer:
         self._run: RunDirectory | None = None
         self._steering: Steering | None = None
         self._saved_iter = -1  # iteration of the newest last.pt
-        self._sampled_iter = -1
         self._paused = False
         self.early_evals = EarlyEvals(self.tcfg.early_eval_s, state.elapsed_s)
 
@@ -186,7 +190,9 @@ class Trainer:
         speed = Throughput(self.tcfg.batch_size * self.mcfg.block_size * self.dist.world_size)
         unread, t_read = 0, time.perf_counter()  # steps not read back from the device yet
         while True:
-            decision = steering.decide(self.clock.finished(state.iter))
+            decision = steering.decide(
+                self.clock.finished(state.iter), self.early_evals.due(self.clock.elapsed())
+            )
             for note in steering.notes:
                 self._note(note)
             steering.notes.clear()
@@ -201,8 +207,7 @@ class Trainer:
                 self._paused = decision.paused
                 told = "paused by a request in control.json (a dashboard, or charlm-tui steer)"
                 self._note(told if self._paused else "resumed")
-            early = self.early_evals.due(self.clock.elapsed())
-            due = state.iter % cfg.eval_interval == 0 or decision.finished or early
+            due = state.iter % cfg.eval_interval == 0 or decision.finished or decision.early_eval
             if unread and ((due and state.last_eval_iter != state.iter) or decision.paused):
                 # Steps not read back yet count as training time before the eval or pause.
                 speed.step(time.perf_counter() - t_read, unread)
@@ -212,9 +217,13 @@ class Trainer:
             elif decision.save:
                 self.save("last")
             sample_due = cfg.sample_interval and state.iter % cfg.sample_interval == 0
-            if (sample_due and self._sampled_iter != state.iter) or decision.sample:
+            if (sample_due and state.sampled_iter != state.iter) or decision.sample:
                 self.sample()
             if decision.finished:
+                if steering.stop is not None:  # a signal during the final eval abandoned it
+                    if self._saved_iter != state.iter:
+                        self.save("last")
+                    return steering.stop
                 return FINISHED
             if decision.paused:
                 t = time.perf_counter()
@@ -274,9 +283,12 @@ class Trainer:
         self._saved_iter = -1  # a last.pt of this iteration predates the change: stale
         self.clock.length = self.tcfg.length
         if self._run is not None and self.dist.is_main:
-            write_config(self._run.path, self.config_record())
+            self._run.write_config(self.config_record())
         for name, value in changes.items():
             self.emit(SteerEvent(self.state.iter, name, getattr(old, name), value, source))
+        # Saved now: a kill before the next save would leave the records saying the change
+        # happened and a last.pt that does not have it.
+        self.save("last")
 
     def step(self, lr: float, sync: bool = True) -> StepResult:
         for group in self.optimizer.param_groups:
@@ -343,7 +355,7 @@ class Trainer:
         self.save("last")
 
     def sample(self) -> None:
-        self._sampled_iter = self.state.iter
+        previous, self.state.sampled_iter = self.state.sampled_iter, self.state.iter
         if not self.dist.is_main or not self.tcfg.sample_chars:
             return
         prompt = default_context(self.dataset.vocab)
@@ -359,6 +371,7 @@ class Trainer:
         ):
             if self._stopping():  # Ctrl-C while sampling: stop now, not after 100,000 chars,
                 self.state.sample_rng.set_state(before)  # and resume as if never begun
+                self.state.sampled_iter = previous
                 return
             ids.append(tok)
         text = self.dataset.vocab.decode(ids)
@@ -367,12 +380,13 @@ class Trainer:
         )
 
     def save(self, kind: str) -> None:
-        """Write last.pt or best.pt (rank 0 only) and tell the sinks."""
-        if self._run is None or not self.dist.is_main:
-            return
+        """Write last.pt or best.pt (rank 0 only) and tell the sinks. Every rank checks
+        the weights (the same on all under DDP), so all stop together if they diverged."""
         for name, p in self.model.named_parameters():
             if not torch.isfinite(p).all():  # never write weights a later load refuses
                 raise diverged(self.state.iter - 1, f"the weights of {name} are not finite")
+        if self._run is None or not self.dist.is_main:
+            return
         path = self._run.save(self.checkpoint_state(), kind, self.state.iter)
         if kind == "last":
             self._saved_iter = self.state.iter
@@ -437,8 +451,14 @@ class Trainer:
             return
         if self._run is not None:
             self._run.emit(event, strict)
-        for sink in self._out:
-            sink.handle(event)
+        for sink in list(self._out):
+            try:
+                sink.handle(event)
+            except OSError as e:  # a TensorBoard folder on a full disk, say: not fatal
+                self._out.remove(sink)
+                with contextlib.suppress(OSError):
+                    sink.close()
+                self._note(f"{type(sink).__name__} stopped: {e.strerror or e}")
 
     def _stopping(self) -> bool:
         """A stop was asked for in this process (the loop agrees on it at its top)."""
@@ -474,11 +494,18 @@ def execute(
                     plan.overwrite,
                     resume_iter,
                     steered=trainer.steered_values(),
+                    sampled_at_resume=trainer.state.sampled_iter == trainer.state.iter,
                 )
             steering = Steering(run.path if run is not None else None, dist, trainer.device)
             extra = list(watchers(trainer, steering)) if watchers is not None else []
-            with stop_on_signals(steering):
-                return trainer.run(steering, run, [*sinks, *extra])
+            all_sinks = [*sinks, *extra]
+            try:
+                with stop_on_signals(steering):
+                    return trainer.run(steering, run, all_sinks)
+            finally:
+                for sink in all_sinks:  # a TensorBoard writer's thread, a progress bar
+                    with contextlib.suppress(Exception):
+                        sink.close()
         finally:
             if run is not None:
                 run.close()

@@ -150,3 +150,27 @@ def test_a_bad_steer_in_the_file_is_a_note_and_changes_nothing(corpus_file, tmp_
     assert training.trainer.tcfg.lr_scale == 1.0
     assert not any(isinstance(e, SteerEvent) for e in read_records(out / "metrics.jsonl"))
     assert math.isclose(training.trainer.tcfg.lr, 3e-3)
+
+
+def test_a_save_while_paused_after_a_sample_resumes_exactly(corpus_file, tmp_path) -> None:
+    """Paused at a sample's iteration, saved after that sample, stopped, resumed: the
+    samples (drawn from their own RNG, saved in the checkpoint) match a straight run."""
+    from core.events import CheckpointEvent
+
+    opts = dict(max_iters=20, eval_interval=7, sample_interval=10, sample_chars=12)
+    new_training(corpus_file, tmp_path / "a", **opts).run()
+    out = tmp_path / "b"
+    first = new_training(corpus_file, out, **opts)
+
+    def script(event) -> None:
+        if isinstance(event, StepEvent) and event.iter == 10:
+            write_control(out, paused=True)  # decided before sample 10: paused at 10
+        elif isinstance(event, SampleEvent) and event.iter == 10:
+            write_control(out, save=1)  # saved after the sample
+        elif isinstance(event, CheckpointEvent) and event.iter == 10 and event.kind == "last":
+            write_control(out, stop=True)
+
+    assert first.run(Collect(script)).reason == "stopped"
+    assert resumed_training(out).run().iter == 20
+    texts = [[e.text for e in read_records(r / "samples.jsonl")] for r in (tmp_path / "a", out)]
+    assert len(texts[0]) == 3 and texts[0] == texts[1]

@@ -57,6 +57,7 @@ class Training:
                 self.plan.overwrite,
                 resume_iter,
                 steered=self.trainer.steered_values(),
+                sampled_at_resume=self.trainer.state.sampled_iter == self.trainer.state.iter,
             )
             self.steering = Steering(run.path, DistInfo(), torch.device("cpu"))
             return self.trainer.run(self.steering, run, sinks)

@@ -151,6 +151,8 @@ class CharLMApp(App[int]):
             check_corpus(plan)
         except CharLMError as e:
             self.post_message(RunRefused(str(e)))
+        except Exception as e:  # a bug, or a disk that fails: said, not swallowed
+            self.post_message(RunRefused(f"{type(e).__name__}: {e}"))
         else:
             self.post_message(RunChecked(plan))
 
@@ -275,6 +277,9 @@ class CharLMApp(App[int]):
         except CharLMError as e:
             self.post_message(InspectFailed(str(e)))
             return
+        except Exception as e:  # a bug, or a disk that fails: said, not swallowed
+            self.post_message(InspectFailed(f"{type(e).__name__}: {e}"))
+            return
         label = f"{source.describe()} · {checkpoint_label(message.path, len(vocab), ckpt)}"
         self.post_message(InspectReady(model, inspection, label))
 
@@ -339,7 +344,7 @@ class CharLMApp(App[int]):
 
         self.push_screen(
             ChoiceScreen(
-                f"{process.run_dir.name} is training.",
+                f"{visible(process.run_dir.name)} is training.",
                 [("stop", "Save and quit"), ("leave", "Quit, keep training"), ("cancel", "Cancel")],
             ),
             answered,

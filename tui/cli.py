@@ -349,6 +349,7 @@ def sample(
 
     from core.checkpoint import checkpoint_path, load_model
     from core.device import resolve_device
+    from core.display import visible
     from core.models.quant import decoder_for
     from core.sampling import GenerateOptions, SamplingParams, default_context, generate
 
@@ -368,11 +369,14 @@ def sample(
     decoder = decoder_for(model, precision, dev.type)
     ids = vocab.encode(prompt or default_context(vocab), "the prompt")
     out = sys.stdout
-    out.write(prompt)
+    # A terminal sees what the model wrote with control characters escaped (they could
+    # retitle the window or forge the screen); a pipe or a file gets the exact text.
+    show = visible if out.isatty() else str
+    out.write(show(prompt))
     try:
         gen = torch.Generator().manual_seed(seed)
         for tok in generate(model, ids, max_new_tokens, options.params, gen, dev, decoder=decoder):
-            out.write(vocab.chars[tok])
+            out.write(show(vocab.chars[tok]))
             out.flush()
     except KeyboardInterrupt:
         out.write("\n")
@@ -518,8 +522,9 @@ def eval_(
         int, typer.Option(help="Windows per forward pass.", min=1, max=4096)
     ] = 32,
     encoding_errors: Annotated[
-        Literal["strict", "replace"], typer.Option(help="Invalid UTF-8: refuse, or U+FFFD.")
-    ] = "strict",
+        Literal["strict", "replace"] | None,
+        typer.Option(help="Invalid UTF-8: refuse, or U+FFFD (default: as the run read it)."),
+    ] = None,
     device: Device = "auto",
 ) -> None:
     """Score a checkpoint on EVERY position of a split: loss, bits/char, top@1, top@5."""
@@ -867,6 +872,7 @@ def compare(
 def score_runs(paths: list[Path], device: str = "auto") -> None:
     """Full-split val scores for the runs that lack one (progress on stderr)."""
     from core.compare import full_eval, read_full_eval, scored_checkpoint
+    from core.display import visible_line
     from core.rundir import RunLock
 
     err = Console(stderr=True, highlight=False)
@@ -874,14 +880,16 @@ def score_runs(paths: list[Path], device: str = "auto") -> None:
         if read_full_eval(path) is not None or scored_checkpoint(path) is None:
             continue
         if RunLock.held(path):
-            err.print(f"{path.name}: still training, not scored (its estimate is shown)")
+            err.print(Text(f"{visible_line(path.name)}: still training, not scored"))
             continue
         t = time.perf_counter()
-        with err.status(f"scoring {path.name} on its full val split…"):
+        with err.status(Text(f"scoring {visible_line(path.name)} on its full val split…")):
             result = full_eval(path, device)
         err.print(
-            f"{path.name}: full val split, {result.positions:,} positions: loss "
-            f"{result.loss:.4f} ({time.perf_counter() - t:.1f}s)"
+            Text(
+                f"{visible_line(path.name)}: full val split, {result.positions:,} positions: "
+                f"loss {result.loss:.4f} ({time.perf_counter() - t:.1f}s)"
+            )
         )
 
 
@@ -1028,7 +1036,10 @@ def export(
 
 
 def _error(message: str) -> None:
-    print(f"charlm-tui: error: {message}", file=sys.stderr)
+    from core.display import visible_line
+
+    # Messages can quote a folder or file name, which may hold escape sequences.
+    print(f"charlm-tui: error: {visible_line(message)}", file=sys.stderr)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from core.events import (
     NoteEvent,
     SampleEvent,
     StartEvent,
+    SteerEvent,
     StepEvent,
 )
 from tui.formatting import fmt_count, fmt_duration, visible
@@ -124,6 +125,8 @@ class ConsolePrinter:
             self.print(SEPARATOR, style="dim", markup=False)
         elif isinstance(event, CheckpointEvent):
             pass  # every eval writes one; the final line names it
+        elif isinstance(event, SteerEvent):
+            self._steer(event)
         elif isinstance(event, NoteEvent):
             self._note(event)
         elif isinstance(event, StartEvent):
@@ -168,6 +171,22 @@ class ConsolePrinter:
             self.progress.update(self.task, eta="paused")
         elif e.text.startswith("resumed"):
             self.progress.update(self.task, eta="--:--")  # the next step record says
+
+    def _steer(self, e: SteerEvent) -> None:
+        """A change made while the run trains: a line, and a new length for the bar."""
+        old = "-" if e.old is None else f"{e.old:g}"
+        new = "-" if e.new is None else f"{e.new:g}"
+        self.print(
+            f"steered at iter {e.iter}: {e.field} {old} -> {new}", style="yellow", markup=False
+        )
+        length_field = "time_budget" if self.by_time else "max_iters"
+        if (
+            e.field == length_field
+            and e.new
+            and self.progress is not None
+            and self.task is not None
+        ):
+            self.progress.update(self.task, total=e.new)
 
     def _step(self, e: StepEvent) -> None:
         if self.progress is None or self.task is None:

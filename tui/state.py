@@ -8,6 +8,7 @@ app started it or not.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,7 @@ class RunState:
 
     @property
     def best_eval(self) -> EvalEvent | None:
-        scored = [e for e in self.evals if e.val.loss == e.val.loss]  # not NaN
+        scored = [e for e in self.evals if math.isfinite(e.val.loss)]
         return min(scored, key=lambda e: e.val.loss) if scored else None
 
     def apply(self, event: Event) -> None:
@@ -91,6 +92,8 @@ class RunState:
             self.checkpoints[event.kind] = event
         elif isinstance(event, SteerEvent):
             self.steers.append(event)
+            if isinstance(self.config.get("train"), dict):  # the dashboard's length, intervals
+                self.config["train"][event.field] = event.new
         elif isinstance(event, NoteEvent):
             self.notes.append(event)
         elif isinstance(event, StartEvent):

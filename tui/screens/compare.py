@@ -31,13 +31,13 @@ from core.compare import (
     full_eval,
     load_runs,
     matches,
-    printable,
     row_of,
     scored_checkpoint,
     sort_rows,
     value_at,
     with_baseline,
 )
+from core.display import visible_line
 from core.errors import CharLMError
 from tui.messages import OpenRun
 from tui.widgets.loss_chart import (
@@ -136,7 +136,7 @@ class CompareChart(CurveChart):
         plot = self.query_one("#compare-plot", CurvePlot)
         markers = [x for run, _ in self.runs for x in run.steer_marks(self.x_axis)]
         plot.draw(curves, self.x_axis, self.log_y, self.smoothing, self.cursor, markers=markers)
-        legend = Text("  ").join(swatch(printable(val.label), val.color) for _, val, _ in drawn)
+        legend = Text("  ").join(swatch(visible_line(val.label), val.color) for _, val, _ in drawn)
         if self.show_train:
             legend.append("   (lighter: train)", style="dim")
         self.query_one("#compare-legend", Static).update(legend)
@@ -153,7 +153,7 @@ class CompareChart(CurveChart):
             values = [val] + ([train] if train is not None else [])
             read = [value_at(s.xs, ema(s.ys, self.smoothing), x) for s in values]
             shown = "/".join(f"{v:.4f}" if v is not None else "–" for v in read)
-            text.append_text(swatch(f"{printable(val.label)} {shown}", val.color))
+            text.append_text(swatch(f"{visible_line(val.label)} {shown}", val.color))
         return text
 
 
@@ -252,12 +252,12 @@ class CompareScreen(Screen[None]):
             title = next(c.title for c in COLUMNS if c.key == self.sort_key)
             parts.append(f"sort {title} {'▼' if self.reverse else '▲'}")
         if self.baseline is not None:
-            parts.append(f"baseline {printable(self.baseline)}")
+            parts.append(f"baseline {visible_line(self.baseline)}")
         if self.filter_text:
-            parts.append(f"filter “{printable(self.filter_text)}”")
+            parts.append(f"filter “{visible_line(self.filter_text)}”")
         if self._evaluating:
             parts.append(self._evaluating)
-        self.query_one("#compare-status", Static).update(" · ".join(parts))
+        self.query_one("#compare-status", Static).update(Text(" · ".join(parts)))
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
@@ -278,7 +278,7 @@ class CompareScreen(Screen[None]):
             cells: list[Text] = []
             for c in columns:
                 if c.key == "name":
-                    name = swatch(printable(row.name), self.run_colors.get(row.name, WHITE))
+                    name = swatch(visible_line(row.name), self.run_colors.get(row.name, WHITE))
                     if row.name == self.baseline:
                         name.append(" ◆", style="bold")
                     cells.append(name)
@@ -401,8 +401,9 @@ class CompareScreen(Screen[None]):
             self.app.call_from_thread(self._eval_status, f"scoring {i}/{len(todo)}: {path.name}…")
             try:
                 full_eval(path)
-            except CharLMError as e:
-                self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            except Exception as e:  # one line for a bad input, and for anything else too
+                text = str(e) if isinstance(e, CharLMError) else f"{type(e).__name__}: {e}"
+                self.app.call_from_thread(self.notify, text, severity="error", timeout=10)
         self.app.call_from_thread(self._eval_status, "")
         self.app.call_from_thread(self.poll)
 

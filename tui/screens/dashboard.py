@@ -25,7 +25,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from core.config import shape_label
+from core.config import SPECS, shape_label
 from core.control import read_control, request, steer_changes, steered_now, write_control
 from core.errors import CharLMError
 from core.rundir import CHECKPOINT_KINDS, RunLock, checkpoint_name
@@ -270,7 +270,9 @@ class DashboardScreen(Screen[None]):
             if values:
                 self.steer(**values)
 
-        self.app.push_screen(SteerScreen(title, {n: now[n] for n in names}, labels), answered)
+        self.app.push_screen(
+            SteerScreen(title, {n: now.get(n, SPECS[n].default) for n in names}, labels), answered
+        )
 
     def action_chart(self, what: str) -> None:
         self.query_one(LossChart).control(what)

@@ -31,6 +31,7 @@ from textual.worker import get_current_worker
 
 from core.errors import CharLMError
 from core.inspect import SURPRISE, Source, bits, next_char_choices, visible_char
+from core.models.protocol import context_kind
 from core.models.quant import decoder_for
 from core.rundir import GENERATIONS
 from core.sampling import GenerateOptions, SamplingParams, default_context, generate
@@ -45,6 +46,7 @@ from tui.widgets.sampling_fields import FIELDS, SamplingFields
 # interpreter for ~12 ms (layout and render), time the generating thread waits for:
 # at 30 Hz the pane streamed 155-235 chars/s, at 10 Hz 250-380 (BENCHMARKS.md).
 FLUSH_S = 0.1
+SYNC_CONTEXT = 4096  # characters the next-character view reads on the UI thread
 HISTORY: list[str] = []  # prompts of this session, newest last
 
 
@@ -314,12 +316,22 @@ class GenerateScreen(Screen[None]):
         fields = self.query_one(SamplingFields)
         options = fields.options(self.query_one("#prompt", Input).value, self.precision)
         params = options.params if options is not None else None
-        choices = next_char_choices(self.model, self.vocab, text or default_context(self.vocab),
-                                    params)  # fmt: skip
         note = sampling_note(params)
         if not text:
             note = "no prompt: after ⏎, where generation starts\n" + note
-        panel.show(choices, note)
+        context = text or default_context(self.vocab)
+        if len(context) > SYNC_CONTEXT and context_kind(self.model) == "unbounded":
+            # A recurrent model reads the whole text: off the UI thread, latest wins.
+            self.predict(context, params, note)
+            return
+        panel.show(next_char_choices(self.model, self.vocab, context, params), note)
+
+    @work(thread=True, exclusive=True, group="next-char", exit_on_error=False)
+    def predict(self, context: str, params: SamplingParams | None, note: str) -> None:
+        worker = get_current_worker()
+        choices = next_char_choices(self.model, self.vocab, context, params)
+        if not worker.is_cancelled and context == (self.context or default_context(self.vocab)):
+            self.app.call_from_thread(self.query_one(NextChar).show, choices, note)
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -91,6 +91,8 @@ def gpu_memory(device: str, pid: int | None) -> str:
     if exe is None:
         return "n/a"
     index = device.partition(":")[2] or "0"
+    if not index.isdigit():  # the device name comes from a record anyone may write
+        return "n/a"
 
     def query(*args: str) -> list[list[str]]:
         out = subprocess.run(
