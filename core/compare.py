@@ -36,11 +36,9 @@ from core.events import DoneEvent, EvalEvent, Event, StartEvent, SteerEvent, Ste
 from core.files import atomic_write_text
 from core.records import JsonlTail, dump_json, open_regular
 from core.rundir import (
-    CHECKPOINT_KINDS,
     FULL_EVAL,
     METRICS,
     RunLock,
-    checkpoint_name,
     is_run_dir,
     read_config,
 )
@@ -339,11 +337,14 @@ def evaluate_checkpoint(
 
 
 def scored_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint a row's full-split numbers are of: best.pt, else last.pt."""
-    for kind in CHECKPOINT_KINDS:
-        if (run_dir / checkpoint_name(kind)).is_file():
-            return run_dir / checkpoint_name(kind)
-    return None
+    """The checkpoint a row's full-split numbers are of: the one a run directory stands
+    for (core/checkpoint.py resolve_in_run: best.pt, else last.pt), or None."""
+    from core.checkpoint import resolve_in_run
+
+    try:
+        return resolve_in_run(run_dir)
+    except CharLMError:
+        return None
 
 
 def read_full_eval(run_dir: Path, split: str = "val") -> FullEval | None:
@@ -795,12 +796,6 @@ def load_runs(paths: Sequence[Path]) -> list[RunRecords]:
     for r in runs:
         r.update()
     return runs
-
-
-def check_format(fmt: str) -> Format:
-    if fmt not in ("table", "markdown", "csv", "json"):
-        raise CharLMError(f"--format must be table, markdown, csv or json, not {fmt!r}")
-    return fmt  # type: ignore[return-value]
 
 
 def pick_baseline(rows: Sequence[Row], baseline: str | None) -> str | None:

@@ -26,8 +26,6 @@ from core.files import atomic_write_text
 from core.records import open_regular
 from core.rundir import CONTROL, CONTROL_DEFAULTS
 
-DEFAULTS: dict[str, Any] = CONTROL_DEFAULTS
-
 
 class BadControl(ValueError):
     """control.json exists but does not hold a valid request."""
@@ -41,7 +39,7 @@ def parse_control(raw: bytes) -> dict[str, Any]:
         raise BadControl(f"not JSON ({type(e).__name__})") from None
     if not isinstance(data, dict):
         raise BadControl(f"not a JSON object but {type(data).__name__}")
-    out = dict(DEFAULTS)
+    out = dict(CONTROL_DEFAULTS)
     for key, value in data.items():
         if key in STEERABLE:
             spec = SPECS[key]
@@ -52,9 +50,9 @@ def parse_control(raw: bytes) -> dict[str, Any]:
             if (problem := spec.problem(out[key])) is not None:
                 raise BadControl(f"{key} {problem}")
             continue
-        if key not in DEFAULTS:
+        if key not in CONTROL_DEFAULTS:
             continue  # a newer dashboard's request: not ours to act on
-        kind = type(DEFAULTS[key])
+        kind = type(CONTROL_DEFAULTS[key])
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise BadControl(f"{key} must be a whole number, not {value!r}")
         if kind is int and not 0 <= value < 2**62:
@@ -71,7 +69,7 @@ def read_control(run_dir: Path) -> dict[str, Any]:
         with open_regular(run_dir / CONTROL) as f:  # a FIFO there must not block
             return parse_control(f.read(1 << 16))
     except (OSError, BadControl):
-        return dict(DEFAULTS)
+        return dict(CONTROL_DEFAULTS)
 
 
 def write_control(run_dir: Path, **changes: Any) -> dict[str, Any]:

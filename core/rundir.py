@@ -51,7 +51,7 @@ FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core
 TENSORBOARD = "tb"  # TensorBoard event files (core/tensorboard.py)
 LADDER = "ladder.json"  # marks a folder of ladder rungs (core/ladder.py)
 CHECKPOINT_KINDS = ("best", "last")  # a run directory stands for the first that exists
-RUN_FILES = (CONFIG, METRICS, SAMPLES, "last.pt", "best.pt")
+RUN_FILES = (CONFIG, METRICS, SAMPLES, *(f"{kind}.pt" for kind in CHECKPOINT_KINDS))
 
 
 def checkpoint_name(kind: str) -> str:

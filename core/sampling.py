@@ -81,10 +81,6 @@ def filter_logits(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     return logits
 
 
-def next_token(logits: torch.Tensor, params: SamplingParams, g: torch.Generator) -> int:
-    return pick(logits, params, g)[0]
-
-
 def pick(logits: torch.Tensor, params: SamplingParams, g: torch.Generator) -> tuple[int, float]:
     """A token, and the probability it was drawn with (1 when greedy)."""
     if params.greedy:

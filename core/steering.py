@@ -20,9 +20,9 @@ import torch
 
 from core import distributed
 from core.config import SPECS, STEERABLE
-from core.control import DEFAULTS, BadControl, parse_control
+from core.control import BadControl, parse_control
 from core.records import open_regular
-from core.rundir import CONTROL
+from core.rundir import CONTROL, CONTROL_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class ControlFile:
         # the reset above and that poll is still seen.
         self._signature: tuple[int, int, int] | None = None
         self._seen = {"save": 0, "sample": 0}
-        self.current = dict(DEFAULTS)
+        self.current = dict(CONTROL_DEFAULTS)
 
     def poll(self) -> tuple[dict[str, Any], bool, bool, str | None]:
         """(requests, new save, new sample, why the file was ignored if it was)."""

@@ -164,6 +164,11 @@ class Trainer:
         self._run, self._out, self._steering = run, list(sinks), steering
         self.clock.start(self.state.iter)
         self.emit(self.start_event())
+        if self.tcfg.optimizer == "muon" and not hasattr(self.optimizer, "parts"):
+            self._note(
+                f"--optimizer muon: a {self.mcfg.model} model has no transformer-block matrices "
+                "for Muon: AdamW trains all of it"
+            )
         then, now = self.plan.corpus_sha256, self.dataset.corpus.sha256
         if self.plan.resuming and then and then != now:
             self._note(f"the corpus changed since the checkpoint ({then[:12]}… → {now[:12]}…)")
@@ -225,6 +230,8 @@ class Trainer:
                         self.save("last")
                     return steering.stop
                 return FINISHED
+            if self._stopping() and not self.dist.enabled:
+                continue  # a signal came during the eval or sample: stop before stepping
             if decision.paused:
                 t = time.perf_counter()
                 time.sleep(PAUSE_POLL_S)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from core.config import PRESETS, SPECS, Spec, cli_specs, preset_values
+from core.config import PRESETS, RESUMABLE, SPECS, Spec, cli_specs, flag, preset_values
 from core.errors import CharLMError
 
 app = typer.Typer(
@@ -177,8 +177,8 @@ RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
             bool,
             typer.Option(
                 "--resume",
-                help="Continue the run in --out / --name; only the schedule, evaluation and "
-                "system options may change.",
+                help="Continue the run in --out / --name; only the resumable options may "
+                "change: " + ", ".join(flag(n) for n in sorted(RESUMABLE)) + ".",
                 rich_help_panel=RUN,
             ),
         ],
@@ -432,13 +432,15 @@ def steer(
     eval_interval: Annotated[
         int | None,
         typer.Option(
-            help="Evaluate every N steps from now on.", metavar="N", rich_help_panel=STEER
+            help=SPECS["eval_interval"].help + " From the next step.",
+            metavar="N",
+            rich_help_panel=STEER,
         ),
     ] = None,
     sample_interval: Annotated[
         int | None,
         typer.Option(
-            help="Write a sample every N steps from now on (0: never).",
+            help=SPECS["sample_interval"].help + " From the next step.",
             metavar="N",
             rich_help_panel=STEER,
         ),
@@ -446,7 +448,9 @@ def steer(
     sample_temperature: Annotated[
         float | None,
         typer.Option(
-            help="Temperature of the samples from now on.", metavar="T", rich_help_panel=STEER
+            help=SPECS["sample_temperature"].help + " From the next step.",
+            metavar="T",
+            rich_help_panel=STEER,
         ),
     ] = None,
     extend: Annotated[
@@ -667,6 +671,7 @@ def print_surprise(result: Any, label: str) -> None:
     visibly: control characters as escapes, never raw."""
     import math
 
+    from core.display import visible_line
     from core.inspect import SURPRISE, visible_char
 
     console = Console(
@@ -677,7 +682,7 @@ def print_surprise(result: Any, label: str) -> None:
         Text.assemble(
             (f"mean loss {result.mean_loss:.4f} nats · {result.bpc:.3f} bits/char", "bold"),
             f" · {result.n_scored:,} characters scored in windows of {result.block_size} · ",
-            visible_text(label),
+            visible_line(label),
         )
     )
     legend = Text(f"{SURPRISE.title}: ")
@@ -692,13 +697,6 @@ def print_surprise(result: Any, label: str) -> None:
         if ch == "\n":
             out.append("\n")
     console.print(out)
-
-
-def visible_text(text: str) -> str:
-    """Untrusted text (a path, a corpus name) with every character drawn visibly."""
-    from core.inspect import visible_char
-
-    return "".join(visible_char(ch) for ch in text)
 
 
 # -- runs -----------------------------------------------------------------------------------

@@ -25,13 +25,6 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-def fmt_count(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n:.0f}"
-
-
 def fmt_age(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -50,6 +43,7 @@ def fmt_bytes(n: float) -> str:
 
 # -- untrusted text ----------------------------------------------------------------------------
 
+from core.compare import fmt_count  # noqa: E402, F401  (re-exported: one way to count)
 from core.display import escape_char, visible  # noqa: E402  (re-exported)
 
 ESCAPE_STYLE = "bold magenta"  # an escape `visible` wrote, told apart from a typed `\`
