@@ -117,8 +117,11 @@ def main() -> None:
         base = Baseline(L, H, C, T)
         base_opt = torch.optim.AdamW(base.parameters(), lr=1e-3, foreach=False)
         _, tcfg = build_configs("seed")
+        # GPT-2's choices, as the baseline makes them (the config's defaults are the cpu
+        # preset's: rotary positions and ReLU squared, the next row)
+        gpt2 = dict(position="learned", activation="gelu", dropout=0.0)
         ours = build_model(
-            ModelConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C)
+            ModelConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C, **gpt2)
         )
         cpu = torch.device("cpu")
         ours_opt = make_optimizer(ours, tcfg, cpu)
@@ -126,8 +129,9 @@ def main() -> None:
         variants = [("charlm-tui", ours, ours_opt)]
         if args.variants:
             cfg = ModelConfig(
-                vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C, position="rope"
-            )
+                vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C, position="rope",
+                dropout=0.0,
+            )  # fmt: skip
             modern = build_model(replace(cfg, activation="relu2"))
             label = "+ rope, relu2 (cpu preset's model)"
             variants.append((label, modern, make_optimizer(modern, tcfg, cpu)))
