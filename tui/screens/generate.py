@@ -207,6 +207,10 @@ class GenerateScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
     def stream(self, ids: list[int], options: GenerateOptions) -> None:
         worker = get_current_worker()
+        # One character's step is a few single-row products, too small to split across
+        # threads, and a new Python thread's OpenMP team made them ~35% slower (931
+        # against 1,418 chars/s with one thread, bench/generate_pane.py's model).
+        torch.set_num_threads(1)
         gen = torch.Generator().manual_seed(options.seed)
         t0 = time.perf_counter()
         count, error, chosen = 0, "", []
