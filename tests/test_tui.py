@@ -982,3 +982,37 @@ def test_steering_keys_change_a_live_run(corpus_file: Path, tmp_path: Path) -> N
         assert load_checkpoint(out / "last.pt")["config"]["train"]["eval_interval"] == 7
 
     run(scenario())
+
+
+def test_covered_screens_stop_redrawing_and_catch_up_when_uncovered(tmp_path: Path) -> None:
+    # A covered home or dashboard redrawing every poll cost the training child
+    # process steps on 2 cores (bench/tui_overhead.py: 0.84 -> 0.93 of headless).
+    fake_run(tmp_path, "alpha", iters=400)
+    run_dir = fake_run(tmp_path, "going", iters=400, done=None, age_s=60)  # listed first
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, clock=lambda: FIXED_TIME)
+        async with app.run_test(size=(120, 36)) as pilot:
+            home = app.screen
+            assert isinstance(home, HomeScreen) and len(home.runs) == 2
+            await pilot.press("enter")
+            dash = app.screen
+            assert isinstance(dash, DashboardScreen) and dash.shown
+            fake_run(tmp_path, "gamma", iters=100)
+            home.poll()
+            assert len(home.runs) == 2  # covered: no rebuild
+            await pilot.press("g")
+            assert isinstance(app.screen, GenerateScreen) and not dash.shown
+            drawn = dash._drawn
+            with (run_dir / "metrics.jsonl").open("a") as f:
+                step = StepEvent(410, 1.5, 3e-3, 1.0, 0.02, 40960.0, 4.1, 0.5, 9.0)
+                f.write(dump_line(record_of(step)))
+            dash.refresh_view()
+            assert dash.feed.state.iter == 410 and dash._drawn == drawn  # read, not drawn
+            await pilot.press("escape")
+            assert app.screen is dash and dash._drawn == dash.feed.state.version
+            assert "step 410" in str(dash.query_one("#step-line").render())
+            await pilot.press("escape")
+            assert app.screen is home and len(home.runs) == 3  # caught up on resume
+
+    run(scenario())

@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from core.config import SPECS, shape_label
@@ -125,6 +125,8 @@ class DashboardScreen(Screen[None]):
         self.live = RunLock.held(self.run_dir)
         self.status = self.status_line()
         self._maybe_open_generate()
+        if not self.shown:  # covered by a pane: draw when it closes
+            return
         state = self.feed.state
         is_paused = self.live and (self._paused or paused(state))
         if state.version == self._drawn and is_paused == self._drawn_paused:
@@ -135,7 +137,19 @@ class DashboardScreen(Screen[None]):
         self.query_one(ModelSummary).show(state)
         self.query_one(CheckpointList).show(state)
 
+    @property
+    def shown(self) -> bool:
+        """On top, or under a dialog that lets it show through."""
+        stack = self.app.screen_stack
+        return stack[-1] is self or (isinstance(stack[-1], ModalScreen) and stack[-2] is self)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view()
+        self.refresh_chart()
+
     def refresh_system(self) -> None:
+        if not self.shown:
+            return
         self.query_one(SystemStrip).show(self.feed.state, self.live)
 
     def watch_status(self, status: str) -> None:
@@ -144,6 +158,8 @@ class DashboardScreen(Screen[None]):
         self.query_one("#status", Static).update(line, layout=False)
 
     def refresh_chart(self) -> None:
+        if not self.shown:
+            return
         state = self.feed.state
         if state.version != self._drawn_chart:
             self._drawn_chart = state.version

@@ -397,7 +397,7 @@ class LossChart(CurveChart):
         markers = [x for x in marks if x is not None]
         main.draw(series, axis, self.log_y, self.smoothing, markers=markers)
         legend = Text("  ").join(swatch(s.label, s.color) for s in series if s.xs)
-        self.query_one("#loss-legend", Static).update(legend)
+        self.query_one("#loss-legend", Static).update(legend, layout=False)  # height 1: no relayout
         if self.has_class("-tall"):
             xs, ys = curve(steps, evals, self.second, axis, per_iter)  # type: ignore[arg-type]
             second = [Series(self.second, self.TRAIN, xs, ys)]

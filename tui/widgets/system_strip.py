@@ -155,7 +155,8 @@ class SystemStrip(Static):
         if live and device.startswith("cuda") and time.monotonic() - self._gpu_at > GPU_POLL_S:
             self._gpu_at = time.monotonic()
             self.poll_gpu(device, self._pid if self._local else None)
-        self.update(self.line(state, live, device, compact=0 < self.size.width < COMPACT_BELOW))
+        compact = 0 < self.size.width < COMPACT_BELOW
+        self.update(self.line(state, live, device, compact), layout=False)  # height 1: no relayout
 
     def line(self, state: RunState, live: bool, device: str, compact: bool = False) -> Text:
         """The strip's text; `compact` (a narrow terminal) drops the words the numbers
