@@ -44,8 +44,10 @@ from tui.widgets.sampling_fields import FIELDS, SamplingFields
 
 # How often streamed characters reach the screen. Each redraw of the output holds the
 # interpreter for ~12 ms (layout and render), time the generating thread waits for:
-# at 30 Hz the pane streamed 155-235 chars/s, at 10 Hz 250-380 (BENCHMARKS.md).
-FLUSH_S = 0.1
+# at 30 Hz the pane streamed 155-235 chars/s, at 10 Hz 250-380 (BENCHMARKS.md); with
+# today's one-thread decoder, 10 Hz gave 0.58 of the headless rate and 5 Hz 0.73
+# (bench/generate_pane.py, 2026-11-26). At ~1,000 chars/s a flush is a line or two.
+FLUSH_S = 0.2
 SYNC_CONTEXT = 4096  # characters the next-character view reads on the UI thread
 HISTORY: list[str] = []  # prompts of this session, newest last
 
