@@ -322,3 +322,20 @@ def test_ddp_nan_on_one_rank_stops_every_rank_without_hanging(
         for what in ("loss", "gradient norm")
     )
     load_model(out / "best.pt")  # the checkpoint on disk is finite and loads
+
+
+def test_help_paragraphs_rewrap_to_the_terminal() -> None:
+    from tui.cli import app, reflow
+
+    doc = """First line
+    goes on.
+
+    Example:
+
+      charlm-tui one
+      charlm-tui two
+    """
+    assert reflow(doc) == "First line goes on.\n\nExample:\n\n  charlm-tui one\n  charlm-tui two"
+    for info in app.registered_commands:  # every command's help, as --help reads it
+        for para in (info.callback.__doc__ or "").split("\n\n"):
+            assert "\n" not in para or para.startswith(" "), para

@@ -1040,6 +1040,23 @@ def _error(message: str) -> None:
     print(f"charlm-tui: error: {visible_line(message)}", file=sys.stderr)
 
 
+def reflow(doc: str) -> str:
+    """A docstring's paragraphs as single lines, for --help to wrap to the terminal:
+    rich help keeps a source line break, so an 80-column terminal got ragged halves.
+    Indented lines (examples) keep their breaks."""
+    paragraphs = []
+    for para in inspect.cleandoc(doc).split("\n\n"):
+        lines = para.splitlines()
+        indented = any(line.startswith(" ") for line in lines)
+        paragraphs.append(para if indented else " ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)
+
+
+for _info in app.registered_commands:
+    if _info.callback is not None and _info.callback.__doc__:
+        _info.callback.__doc__ = reflow(_info.callback.__doc__)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, with one-line errors and no tracebacks."""
     command = typer.main.get_command(app)
