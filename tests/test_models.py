@@ -64,6 +64,18 @@ def test_rotary_attention_depends_on_offsets_not_positions() -> None:
     assert rotary(q, 7).norm() == pytest.approx(float(q.norm()), rel=1e-5)
 
 
+def test_rotary_in_real_pairs_equals_the_complex_product() -> None:
+    """Under torch.compile the rotation runs in real arithmetic (inductor has no complex
+    dtype): the same numbers as eager's complex product, in fp32 and in bf16."""
+    rotary = gpt(position="rope").blocks[0].attn.rotary
+    x = torch.randn(3, 10, 2, 8)
+    for start in (0, 5):
+        assert torch.allclose(rotary.rotate_real(x, start), rotary(x, start), atol=1e-6)
+    xb = x.bfloat16()
+    assert rotary.rotate_real(xb, 2).dtype == torch.bfloat16
+    assert torch.equal(rotary.rotate_real(xb, 2), rotary(xb, 2))
+
+
 def test_rope_has_no_position_table_and_old_configs_mean_gpt2() -> None:
     names = dict(gpt(position="rope").named_parameters())
     assert "wpe.weight" not in names and "wpe.weight" in dict(gpt().named_parameters())
@@ -101,3 +113,20 @@ def test_bigram_depends_only_on_the_last_character() -> None:
     a, _ = model(torch.tensor([[1, 2, 3]]))
     b, _ = model(torch.tensor([[4, 0, 3]]))
     assert torch.equal(a[0, -1], b[0, -1])
+
+
+def test_compiled_rope_gpt_matches_eager() -> None:
+    """The GPU presets compile: the compiled model (rotation in real pairs) gives eager's
+    logits, loss and gradients. A 1-layer model keeps inductor's compile to seconds."""
+    model = gpt(position="rope", activation="relu2")
+    x = torch.randint(0, 11, (2, 16), generator=torch.Generator().manual_seed(0))
+    logits, loss = model(x, x)
+    loss.backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    c_logits, c_loss = torch.compile(model)(x, x)
+    c_loss.backward()
+    assert torch.allclose(c_logits, logits, atol=1e-5)
+    assert float(c_loss.detach()) == pytest.approx(float(loss.detach()), abs=1e-5)
+    pairs = zip(model.parameters(), grads, strict=True)
+    assert all(torch.allclose(p.grad, g, atol=1e-5) for p, g in pairs)

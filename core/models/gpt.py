@@ -56,13 +56,27 @@ class Rotary(nn.Module):
         angles = torch.outer(torch.arange(block_size, dtype=torch.float32), inv_freq)
         # (block_size, 1, head_size / 2), from the shape alone: not saved in checkpoints.
         self.register_buffer("turns", torch.polar(torch.ones_like(angles), angles)[:, None], False)
+        self.register_buffer("cos", self.turns.real.contiguous(), False)
+        self.register_buffer("sin", self.turns.imag.contiguous(), False)
 
     def forward(self, x: torch.Tensor, start: int) -> torch.Tensor:
         """x: (B, T, n_head, head_size) at positions start .. start + T - 1."""
+        if torch.compiler.is_compiling():
+            # Inductor has no complex dtype: it runs the complex product as unfused ATen
+            # calls around copies (seen in its output code). In real pairs, the whole
+            # rotation fuses into the kernels around it.
+            return self.rotate_real(x, start)
         B, T, H, D = x.shape
         pairs = torch.view_as_complex(x.float().reshape(B, T, H, D // 2, 2))
         rotated = torch.view_as_real(pairs * self.turns[start : start + T])
         return rotated.flatten(-2).to(x.dtype)
+
+    def rotate_real(self, x: torch.Tensor, start: int) -> torch.Tensor:
+        """forward's rotation in real arithmetic: (a + ib)(c + is) = (ac - bs) + i(as + bc)."""
+        T, D = x.shape[1], x.shape[-1]
+        a, b = x.float().unflatten(-1, (D // 2, 2)).unbind(-1)
+        c, s = self.cos[start : start + T], self.sin[start : start + T]
+        return torch.stack((a * c - b * s, a * s + b * c), dim=-1).flatten(-2).to(x.dtype)
 
 
 class CausalSelfAttention(nn.Module):
