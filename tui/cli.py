@@ -50,34 +50,36 @@ Device = Annotated[
     str, typer.Option(help="auto, cpu, cuda, cuda:N or mps (auto: a GPU if there is one).")
 ]
 
+
 # typer 0.29 prints a type after every option, `<bool>` even after flags that take no
-# value (`--no-ui <bool>`): say nothing for flags.
-_display_type = typer.core.TyperOption.display_type_rich
+# value (`--no-ui <bool>`): say nothing for flags. And it writes a required argument as
+# `{CHECKPOINT}` in the usage line, then `CHECKPOINT <path>` in its table: write
+# `CHECKPOINT` (click's and most tools' way), and let a named argument's metavar stand
+# for its type. Cosmetic, so only where these hooks exist (pyproject pins 0.29; the GPU
+# machine's own typer is another version, and bench/gpu_speedrun.py runs the CLI there).
+def _patch_typer_help() -> None:
+    option, argument = typer.core.TyperOption, typer.core.TyperArgument
+    hooks = ((option, "display_type_rich"), (argument, "display_type_rich"))
+    if not all(hasattr(c, h) for c, h in (*hooks, (argument, "_usage_display_name"))):
+        return
+    option_type, argument_type = option.display_type_rich, argument.display_type_rich
+
+    def flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else option_type(self, ctx)
+
+    def argument_usage(self: typer.core.TyperArgument) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def argument_type_or_metavar(self: typer.core.TyperArgument, ctx: Any) -> str | None:
+        return None if self.metavar is not None else argument_type(self, ctx)
+
+    option.display_type_rich = flag_type  # type: ignore[method-assign]
+    argument._usage_display_name = argument_usage  # type: ignore[method-assign]
+    argument.display_type_rich = argument_type_or_metavar  # type: ignore[method-assign]
 
 
-def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
-    return None if self.is_flag else _display_type(self, ctx)
-
-
-typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
-
-# ...and it writes a required argument as `{CHECKPOINT}` in the usage line, then
-# `CHECKPOINT <path>` in its table: write `CHECKPOINT` (click's and most tools' way),
-# and let a named argument's metavar stand for its type.
-_argument_type = typer.core.TyperArgument.display_type_rich
-
-
-def _argument_usage(self: typer.core.TyperArgument) -> str:
-    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
-    return name + ("..." if self.nargs != 1 else "")
-
-
-def _argument_type_or_metavar(self: typer.core.TyperArgument, ctx: Any) -> str | None:
-    return None if self.metavar is not None else _argument_type(self, ctx)
-
-
-typer.core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
-typer.core.TyperArgument.display_type_rich = _argument_type_or_metavar  # type: ignore[method-assign]
+_patch_typer_help()
 
 
 @app.callback()
