@@ -22,6 +22,9 @@ training time to the target without it, "total s" with it. Ratios are A's / B's:
 1 means we are faster. Each side runs in its own process with an empty inductor cache.
 
 Self-contained on the GPU machine: torch, numpy, typer and rich; no textual, no network.
+Where its typer is not 0.29, carry typer 0.29.2 and pydantic (which typer 0.29 needs
+to parse options) as wheels on PYTHONPATH (BENCHMARKS.md, the H200 section).
+Repeat --ours-args for several B sides; --save writes every finished side's result.
 The corpus must be in the working tree (--data); the built-in corpora are not used.
 --cpu-smoke runs both sides for a few dozen iterations at a tiny shape on CPU (one
 thread, no compile, no bf16, a loose target) to test the script anywhere; its numbers
@@ -174,7 +177,11 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     from tui import cli
     from tui.console import ConsolePrinter
 
-    steps: list[float] = []
+    # Step records come every --log-interval steps on a GPU (the loss is read back only
+    # then), each with the mean step time since the last: (steps, mean seconds) pairs.
+    chunks: list[tuple[int, float]] = []
+    last_iter = 0
+    trained = 0.0  # training seconds, from the trainer's own accounting at each eval
     checks: list[dict[str, float]] = []
 
     class FullSplitCheck:
@@ -184,15 +191,19 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
             self.trainer, self.steering = trainer, steering
 
         def handle(self, event: object) -> None:
+            nonlocal last_iter, trained
             if isinstance(event, StepEvent):
-                steps.append(event.dt_s)
+                chunks.append((event.iter - last_iter, event.dt_s))
+                last_iter = event.iter
             elif isinstance(event, EvalEvent) and event.iter > 0:
+                last_iter = event.iter
+                trained += event.t_train_s
                 if checks and checks[-1]["iter"] == event.iter:
                     return
                 tr = self.trainer
                 val = full_split(tr.model, tr.dataset.val, tr.mcfg.block_size, tr.device)
-                checks.append({"iter": event.iter, "steps_s": sum(steps), "val": val})
-                print(f"ours: iter {event.iter}, {sum(steps):.1f} s training, val {val:.4f}")
+                checks.append({"iter": event.iter, "steps_s": trained, "val": val})
+                print(f"ours: iter {event.iter}, {trained:.1f} s training, val {val:.4f}")
                 if val <= args.target:
                     self.steering.request_stop()
 
@@ -200,8 +211,13 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
             pass
 
     with tempfile.TemporaryDirectory() as d:
-        argv = [*shlex.split(args.ours_args), "--data", str(args.data)]
-        argv += ["--eval-interval", str(args.check_every), "--out", f"{d}/run", "--overwrite"]
+        # Checks every --check-every steps on both sides: no early evals by time, and no
+        # samples (not training time either, but device time this script should not spend).
+        # Its own evals are not the yardstick (the full-split check is): 10 batches.
+        fixed = ["--early-eval-s", "0", "--sample-interval", "0", "--eval-iters", "10"]
+        argv = [*fixed, *shlex.split(args.ours_args)]
+        argv += ["--data", str(args.data), "--eval-interval", str(args.check_every)]
+        argv += ["--out", f"{d}/run", "--overwrite"]
         command = typer.main.get_command(cli.app).commands["train"]  # type: ignore[attr-defined]
         try:
             plan = cli.plan_from_options(command.make_context("train", argv).params)
@@ -214,11 +230,22 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"gpu_speedrun: our run ended {done.reason}: {done.message}")
     if not checks:
         raise SystemExit("gpu_speedrun: our run made no evals after iteration 0: nothing to score")
-    median = statistics.median(steps[1:]) if len(steps) > 1 else steps[0]
-    compile_s = max(0.0, steps[0] - median)
-    compile_s += sum(dt - median for dt in steps[1:] if dt > RECOMPILE * median)
+    compile_s = compile_seconds(chunks)
     notes = ["textual was imported on the headless path"] if "textual" in sys.modules else []
-    return result(f"charlm-tui {args.ours_args} (B)", checks, compile_s, args.target, notes)
+    label = f"charlm-tui {args.ours_args} ({args.label or 'B'})"
+    return result(label, checks, compile_s, args.target, notes)
+
+
+def compile_seconds(chunks: list[tuple[int, float]]) -> float:
+    """The first chunk of steps over the steady per-step median (torch.compile and CUDA
+    warm-up), plus any later chunk over RECOMPILE x the median (recompiles)."""
+    if not chunks:
+        return 0.0
+    rest = [dt for n, dt in chunks[1:] if n > 0]
+    median = statistics.median(rest) if rest else chunks[0][1]
+    n0, dt0 = chunks[0]
+    slow = sum(n * (dt - median) for n, dt in chunks[1:] if dt > RECOMPILE * median)
+    return max(0.0, n0 * (dt0 - median)) + slow
 
 
 def result(
@@ -243,14 +270,17 @@ def result(
 # -- the driver ------------------------------------------------------------------------------
 
 
-def run_side(side: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any] | None:
+def run_side(
+    side: str, args: argparse.Namespace, tmp: Path, ours_args: str = "", label: str = "B"
+) -> dict[str, Any] | None:
     """One side in its own process, with an empty inductor cache: a cold compile."""
-    out = tmp / f"{side}.json"
+    out = tmp / f"{side}-{label}.json"
     argv = [sys.executable, str(HERE), "--side", side, "--result", str(out)]
     argv += ["--data", str(args.data), "--target", str(args.target)]
     argv += ["--check-every", str(args.check_every), "--max-iters", str(args.max_iters)]
-    argv += [f"--ours-args={args.ours_args}"] + (["--cpu-smoke"] if args.cpu_smoke else [])
-    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp / f"inductor-{side}")}
+    argv += [f"--ours-args={ours_args}", f"--label={label}"]
+    argv += ["--cpu-smoke"] if args.cpu_smoke else []
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp / f"inductor-{side}-{label}")}
     env["PYTHONUNBUFFERED"] = "1"  # progress lines as they come, through a pipe too
     t = time.perf_counter()
     sys.stdout.flush()
@@ -265,11 +295,16 @@ def run_side(side: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any] |
 
 def report(results: list[dict[str, Any]], target: float) -> str:
     base = next((r for r in results if r["side"].endswith("(A)")), None)
+    # Also defined when A misses the target: how much sooner each side reaches A's best.
+    best = min(base["checks"], key=lambda c: c["val"]) if base else None
     rows = []
     for r in results:
-        ratio = "-"
+        ratio = to_best = "-"
         if base and base["reached"] and r["reached"]:
             ratio = f"{base['train_s'] / r['train_s']:.2f}x / {base['total_s'] / r['total_s']:.2f}x"
+        at = best and next((c for c in r["checks"] if c["val"] <= best["val"]), None)
+        if best and at:
+            to_best = f"{best['steps_s'] / at['steps_s']:.2f}x ({at['iter']})"
         rows.append(
             [
                 r["side"],
@@ -279,6 +314,7 @@ def report(results: list[dict[str, Any]], target: float) -> str:
                 f"{r['total_s']:.1f}",
                 f"{r['val']:.4f}",
                 ratio,
+                to_best,
                 f"{r['process_s']:.0f}",
             ]
         )
@@ -290,6 +326,7 @@ def report(results: list[dict[str, Any]], target: float) -> str:
         "total s",
         "final val (full split)",
         "ratio A/B (train / total)",
+        "sooner to A's best val (iters)",
         "process s",
     ]
     return table(headers, rows)
@@ -303,7 +340,13 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=None, help="full-split val (default 1.47)")
     ap.add_argument("--check-every", type=int, default=None, help="iterations (default 250)")
     ap.add_argument("--max-iters", type=int, default=None, help="A's cap and schedule (5000)")
-    ap.add_argument("--ours-args", default=None, help=f'train options (default "{OURS_ARGS}")')
+    ap.add_argument(
+        "--ours-args",
+        action="append",
+        help=f'train options (default "{OURS_ARGS}"); repeat it for several B sides',
+    )
+    ap.add_argument("--save", type=Path, help="write every finished side's result here (JSON)")
+    ap.add_argument("--label", help=argparse.SUPPRESS)
     ap.add_argument("--sides", default="baseline,ours", help="which to run, in order")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny shapes on CPU: a plumbing test")
     ap.add_argument("--side", choices=("baseline", "ours"), help=argparse.SUPPRESS)
@@ -324,7 +367,7 @@ def main() -> None:
     if args.max_iters is None:
         args.max_iters = SMOKE_ITERS if smoke else 5000
     if args.ours_args is None:
-        args.ours_args = SMOKE_OURS_ARGS if smoke else OURS_ARGS
+        args.ours_args = [SMOKE_OURS_ARGS if smoke else OURS_ARGS]
     args.data = args.data or default_data()
     if args.data is None or not args.data.is_file():
         print(
@@ -335,6 +378,7 @@ def main() -> None:
         sys.exit(2)
 
     if args.side:  # a child: run one side, write its result
+        args.ours_args = args.ours_args[0]
         res = run_baseline(args) if args.side == "baseline" else run_ours(args)
         args.result.write_text(json.dumps(res))
         return
@@ -342,12 +386,22 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     if not smoke:
         print(f"GPU: {torch.cuda.get_device_name()}", flush=True)
+    runs: list[tuple[str, str, str]] = []  # (side, our options, label)
+    for side in (s.strip() for s in args.sides.split(",")):
+        if side == "ours":
+            many = len(args.ours_args) > 1
+            for i, ours in enumerate(args.ours_args, 1):
+                runs.append((side, ours, f"B{i}" if many else "B"))
+        else:
+            runs.append((side, "", "A"))
     results = []
     with tempfile.TemporaryDirectory() as d:
-        for side in args.sides.split(","):
-            res = run_side(side.strip(), args, Path(d))
+        for side, ours, label in runs:
+            res = run_side(side, args, Path(d), ours, label)
             if res is not None:
                 results.append(res)
+                if args.save:  # after each side: a run cut short keeps what it finished
+                    args.save.write_text(json.dumps(results, indent=1))
     if not results:
         sys.exit("gpu_speedrun: no side finished")
     print(
@@ -358,7 +412,7 @@ def main() -> None:
     for r in results:
         for note in r["notes"]:
             print(f"note ({r['side']}): {note}")
-    failed = len(results) < len(args.sides.split(","))
+    failed = len(results) < len(runs)
     sys.exit(1 if failed else 0)
 
 

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from _nanogpt import encode, lr_at, split
+from gpu_speedrun import compile_seconds, report
 from startup import parse_importtime
 from vs_nanogpt import Crossing, crossing_time, describe_speedup
 
@@ -104,3 +105,34 @@ def test_parse_importtime() -> None:
         "some other line\n"
     )
     assert parse_importtime(stderr) == [(120, 120, 1, "_io"), (15000, 2000, 0, "torch")]
+
+
+def test_speedrun_compile_time_weighs_each_chunk_by_its_steps() -> None:
+    """On a GPU a step record comes every --log-interval steps with the MEAN step time of
+    its chunk: the first chunk of 10 steps at 1.0 s mean (one 9.1-s compile) over a steady
+    0.1 s is 9 s of compile, and a later chunk at 6x the median is a recompile."""
+    chunks = [(10, 1.0), (10, 0.1), (10, 0.1), (10, 0.1)]
+    assert compile_seconds(chunks) == pytest.approx(9.0)
+    assert compile_seconds([*chunks, (10, 0.6)]) == pytest.approx(9.0 + 10 * 0.5)
+    assert compile_seconds([(1, 2.0)]) == 0.0  # one chunk: nothing steady to compare with
+    assert compile_seconds([]) == 0.0
+
+
+def test_speedrun_report_ratios_and_the_time_to_the_baselines_best() -> None:
+    def side(label: str, checks: list[tuple[int, float, float]], compile_s: float) -> dict:
+        cs = [{"iter": i, "steps_s": t, "val": v} for i, t, v in checks]
+        hit = next((c for c in cs if c["val"] <= 1.47), None)
+        end = hit or cs[-1]
+        return {
+            "side": label, "reached": hit is not None, "iters": end["iter"],
+            "train_s": end["steps_s"] - compile_s, "compile_s": compile_s,
+            "total_s": end["steps_s"], "val": end["val"], "checks": cs, "process_s": 1.0,
+        }  # fmt: skip
+
+    a = side("A (A)", [(100, 20.0, 1.6), (200, 30.0, 1.46)], 10.0)
+    b = side("B (B)", [(100, 15.0, 1.5), (200, 20.0, 1.45)], 10.0)
+    c = side("C (B2)", [(100, 15.0, 1.5), (200, 20.0, 1.48)], 10.0)
+    rows = {line.split("|")[1].strip(): line for line in report([a, b, c], 1.47).splitlines()}
+    assert "2.00x / 1.50x" in rows["B (B)"]  # 20 s of training against 10, 30 s against 20
+    assert "1.50x (200)" in rows["B (B)"]  # A's best (1.46 at 30 s) reached at 20 s
+    assert "not reached (200)" in rows["C (B2)"] and "| -" in rows["C (B2)"]
