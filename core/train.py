@@ -50,7 +50,14 @@ from core.rundir import RunDirectory
 from core.sampling import SamplingParams, default_context, generate
 from core.state import FORMAT, TrainState
 from core.steering import Steering, Stop, stop_on_signals
-from core.step import CompiledOrEager, StepResult, autocast_for, diverged, train_step
+from core.step import (
+    CompiledOrEager,
+    StepResult,
+    autocast_for,
+    diverged,
+    seed_dropout,
+    train_step,
+)
 from core.vocab import Vocab
 
 FINISHED = Stop("finished", 0)
@@ -148,6 +155,9 @@ class Trainer:
         self._forward = CompiledOrEager(
             distributed.wrap(model, dist, device), self.tcfg.compile, self._note
         )
+        # Listed once: model.parameters() walks every module on each call (0.7 ms a step
+        # at the gpu preset's 77 tensors, cProfile on CPU, 2026-11-26).
+        self._params = [p for p in model.parameters() if p.requires_grad]
         self._out: list[Sink] = []
         self._run: RunDirectory | None = None
         self._steering: Steering | None = None
@@ -303,10 +313,10 @@ class Trainer:
         x, y = self.sampler.next(self.state.iter)
         # Dropout draws from torch's global generator: seeding it per step and rank makes
         # a resumed run (every rank of it) draw the masks an uninterrupted one would.
-        torch.manual_seed(stream_seed(self.tcfg.seed, self.dist.rank, self.state.iter, 1))
+        seed_dropout(stream_seed(self.tcfg.seed, self.dist.rank, self.state.iter, 1), self.device)
         return train_step(
             self._forward,
-            [p for p in self.model.parameters() if p.requires_grad],
+            self._params,
             self.optimizer,
             x,
             y,

@@ -227,3 +227,26 @@ def test_time_budget_resume_spends_only_what_is_left(corpus_file: Path, tmp_path
     done = second.run()
     assert 3.9 <= done.elapsed_s < 5.5  # the total, not 4 more seconds
     assert time.perf_counter() - t < 4.0 - spent + 1.5
+
+
+def test_steps_seed_dropout_as_torch_manual_seed_would_without_calling_it(
+    corpus_file: Path, monkeypatch
+) -> None:
+    """torch.manual_seed captures a Python stack for every backend not initialised (2 ms
+    a step on CPU): the loop seeds the generators it uses, to the same masks."""
+    from core.step import seed_dropout
+
+    torch.manual_seed(7)
+    expected = torch.nn.functional.dropout(torch.ones(64), 0.5)
+    torch.manual_seed(0)
+    seed_dropout(7, torch.device("cpu"))
+    assert torch.equal(torch.nn.functional.dropout(torch.ones(64), 0.5), expected)
+
+    trainer = trainer_for(corpus_file, None, max_iters=5, dropout=0.2)
+
+    def no_global_seeding(seed: int) -> None:
+        raise AssertionError("torch.manual_seed called in the training loop")
+
+    monkeypatch.setattr(torch, "manual_seed", no_global_seeding)
+    done = trainer.run(Collect())
+    assert done.reason == "finished" and done.iter == 5
