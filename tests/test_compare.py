@@ -417,6 +417,28 @@ def test_compare_follows_a_run_still_training(tmp_path: Path) -> None:
     scenario(go())
 
 
+def test_at_60x20_six_runs_leave_the_chart_its_rows(tmp_path: Path) -> None:
+    """Six runs' legend, the cursor readout and the table once left the plot one row at
+    60 x 20: the plot keeps 6, and with the cursor on, its readout (every run named in
+    its colour) stands in for the legend."""
+    paths = [fake_run(tmp_path, f"a-long-run-name-{i}", iters=200) for i in range(6)]
+
+    async def go() -> None:
+        app = CharLMApp(runs_dir=tmp_path, compare=_open(paths))
+        async with app.run_test(size=(60, 20)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+            await pilot.pause(0.2)
+            plot = app.screen.query_one("#compare-plot", CurvePlot)
+            legend = app.screen.query_one("#compare-legend")
+            assert plot.size.height >= 6 and legend.display
+            await pilot.press("full_stop")
+            await pilot.pause(0.2)
+            assert plot.size.height >= 6 and not legend.display
+            assert "a-long-run-name-5" in str(app.screen.query_one("#compare-readout").render())
+
+    scenario(go())
+
+
 # -- the dashboard's chart ----------------------------------------------------------------------
 
 

@@ -62,9 +62,10 @@ class CompareChart(CurveChart):
     plot and, once `,` or `.` is pressed, every run's value at the cursor."""
 
     DEFAULT_CSS = """
-    CompareChart { height: 1fr; min-height: 8; }
-    CompareChart #compare-legend { height: auto; max-height: 3; padding: 0 1; }
-    CompareChart #compare-readout { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    CompareChart { height: 1fr; min-height: 10; }
+    CompareChart #compare-plot { min-height: 6; }
+    CompareChart #compare-legend { height: auto; max-height: 2; padding: 0 1; }
+    CompareChart #compare-readout { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     """
 
     show_train: reactive[bool] = reactive(False)
@@ -139,7 +140,11 @@ class CompareChart(CurveChart):
         legend = Text("  ").join(swatch(visible_line(val.label), val.color) for _, val, _ in drawn)
         if self.show_train:
             legend.append("   (lighter: train)", style="dim")
-        self.query_one("#compare-legend", Static).update(legend)
+        legend_widget = self.query_one("#compare-legend", Static)
+        legend_widget.update(legend)
+        # The readout names every run in its colour too: with the cursor on it stands in
+        # for the legend, and the plot keeps those lines (at 60 x 20 it had one row left).
+        legend_widget.display = self.cursor is None
         self.query_one("#compare-readout", Static).update(self.readout(drawn))
 
     def readout(self, drawn: list[tuple[RunRecords, Series, Series | None]]) -> Text:
