@@ -91,6 +91,8 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
 
             await wait_for(pilot, lambda: dash.live and len(state().evals) >= 1)
             assert dash.check_action("pause", ())
+            await pilot.pause(0.1)
+            assert {"plus", "minus"} <= footer_keys(app)  # steering, found without the palette
 
             await pilot.press("p")
             await wait_for(pilot, lambda: "paused" in dash.status_line())

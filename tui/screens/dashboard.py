@@ -68,8 +68,10 @@ class DashboardScreen(Screen[None]):
         Binding("3", "tab(2)", "Checkpoints tab", show=False),
         # Steering a live run's hyperparameters (issue 15): in force from the next step,
         # recorded as steer records, marked on the chart.
-        Binding("plus,equals_sign", "lr(1.25)", "LR ×1.25", show=False),
-        Binding("minus", "lr(0.8)", "LR ÷1.25", show=False),
+        # + and - in the footer (a newcomer found steering only in the palette); the
+        # rest are in the palette and the README.
+        Binding("plus,equals_sign", "lr(1.25)", "LR ×1.25", key_display="+"),
+        Binding("minus", "lr(0.8)", "LR ÷1.25", key_display="-"),
         Binding("e", "steer_evals", "Eval interval…", show=False),
         Binding("m", "steer_samples", "Samples…", show=False),
         Binding("right_square_bracket", "extend(10)", "Extend the run 10%", show=False),
