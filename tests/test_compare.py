@@ -373,7 +373,13 @@ def test_compare_screen_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             await pilot.press("comma")
             assert chart.cursor == 392
             readout = str(chart.query_one("#compare-readout").render())
-            assert "at 392:" in readout and "a 1." in readout and "b –" in readout
+            assert "cursor at 392:" in readout
+            await wait_for(pilot, lambda: "cursor" in [str(k.value) for k in table.columns])
+            cols = [str(c.label) for c in table.columns.values()]
+            assert "▸ 392" in cols  # each run's val/train at the cursor, beside its name
+            at = cols.index("▸ 392")
+            assert table.get_row(str(paths[0]))[at].plain.startswith("1.")
+            assert table.get_row(str(paths[1]))[at].plain == "–/–"  # b ends before 392
 
             await pilot.press("down", "b")  # pin b: the table shows differences from it
             assert screen.baseline == "b"
@@ -418,23 +424,25 @@ def test_compare_follows_a_run_still_training(tmp_path: Path) -> None:
 
 
 def test_at_60x20_six_runs_leave_the_chart_its_rows(tmp_path: Path) -> None:
-    """Six runs' legend, the cursor readout and the table once left the plot one row at
-    60 x 20: the plot keeps 6, and with the cursor on, its readout (every run named in
-    its colour) stands in for the legend."""
+    """Six runs' legend, a cursor readout and the table once left the plot one row at
+    60 x 20, and a readout of six values cannot fit a line there: the plot keeps 6 rows,
+    the legend names all six, and the values at the cursor go to a table column."""
     paths = [fake_run(tmp_path, f"a-long-run-name-{i}", iters=200) for i in range(6)]
 
     async def go() -> None:
         app = CharLMApp(runs_dir=tmp_path, compare=_open(paths))
         async with app.run_test(size=(60, 20)) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
-            await pilot.pause(0.2)
             plot = app.screen.query_one("#compare-plot", CurvePlot)
             legend = app.screen.query_one("#compare-legend")
-            assert plot.size.height >= 6 and legend.display
+            await wait_for(pilot, lambda: plot.size.height >= 6 and legend.size.height == 3)
+            table = app.screen.query_one(DataTable)
+            assert "cursor" not in [str(k.value) for k in table.columns]
             await pilot.press("full_stop")
-            await pilot.pause(0.2)
-            assert plot.size.height >= 6 and not legend.display
-            assert "a-long-run-name-5" in str(app.screen.query_one("#compare-readout").render())
+            await wait_for(pilot, lambda: "cursor" in [str(k.value) for k in table.columns])
+            values = [str(table.get_cell_at((i, 1))) for i in range(table.row_count)]
+            assert len(values) == 6 and all(v != "–" and float(v) > 0 for v in values)
+            assert plot.size.height >= 6 and legend.display
 
     scenario(go())
 

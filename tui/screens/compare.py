@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
@@ -59,14 +60,18 @@ WHITE: RGB = (255, 255, 255)
 
 class CompareChart(CurveChart):
     """Val loss of every run (train loss on `t`), one colour per run, a legend under the
-    plot and, once `,` or `.` is pressed, every run's value at the cursor."""
+    plot and, once `,` or `.` is pressed, a cursor: every run's value there goes to the
+    table below (a column per run would not fit a line of the chart at 60 columns)."""
 
     DEFAULT_CSS = """
-    CompareChart { height: 1fr; min-height: 10; }
+    CompareChart { height: 1fr; min-height: 11; }
     CompareChart #compare-plot { min-height: 6; }
-    CompareChart #compare-legend { height: auto; max-height: 2; padding: 0 1; }
-    CompareChart #compare-readout { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    CompareChart #compare-legend { height: auto; max-height: 3; padding: 0 1; }
+    CompareChart #compare-readout { height: 1; padding: 0 1; color: $text-muted; }
     """
+
+    class CursorMoved(Message):
+        """The values at the cursor changed (it moved, went away, or the curves did)."""
 
     show_train: reactive[bool] = reactive(False)
     cursor: reactive[float | None] = reactive(None)
@@ -97,9 +102,11 @@ class CompareChart(CurveChart):
 
     def watch_show_train(self) -> None:
         self.redraw()
+        self.post_message(self.CursorMoved())
 
     def watch_cursor(self) -> None:
         self.redraw()
+        self.post_message(self.CursorMoved())
 
     def _move_cursor(self, direction: int) -> None:
         if self._span is None:
@@ -140,26 +147,29 @@ class CompareChart(CurveChart):
         legend = Text("  ").join(swatch(visible_line(val.label), val.color) for _, val, _ in drawn)
         if self.show_train:
             legend.append("   (lighter: train)", style="dim")
-        legend_widget = self.query_one("#compare-legend", Static)
-        legend_widget.update(legend)
-        # The readout names every run in its colour too: with the cursor on it stands in
-        # for the legend, and the plot keeps those lines (at 60 x 20 it had one row left).
-        legend_widget.display = self.cursor is None
-        self.query_one("#compare-readout", Static).update(self.readout(drawn))
+        self.query_one("#compare-legend", Static).update(legend)
+        self.query_one("#compare-readout", Static).update(self.readout())
 
-    def readout(self, drawn: list[tuple[RunRecords, Series, Series | None]]) -> Text:
+    def readout(self) -> Text:
         if self.cursor is None:
             return Text(", and . move a cursor that reads every run at one x", style="dim")
-        x = self.cursor
-        text = Text(f"at {x_label(x, self.x_axis)}: ")
-        for i, (_, val, train) in enumerate(drawn):
-            if i:
-                text.append(" · ")
+        where = "val/train" if self.show_train else "val"
+        return Text(f"cursor at {self.cursor_label()}: each run's {where} in the table's ▸ column")
+
+    def cursor_label(self) -> str:
+        return x_label(self.cursor, self.x_axis) if self.cursor is not None else ""
+
+    def readings(self) -> dict[str, str]:
+        """Each drawn run's value at the cursor (val, or val/train), by run label; "–"
+        where its curve does not reach the cursor. Empty without a cursor."""
+        if self.cursor is None:
+            return {}
+        x, out = self.cursor, {}
+        for _, val, train in self.series():
             values = [val] + ([train] if train is not None else [])
             read = [value_at(s.xs, ema(s.ys, self.smoothing), x) for s in values]
-            shown = "/".join(f"{v:.4f}" if v is not None else "–" for v in read)
-            text.append_text(swatch(f"{visible_line(val.label)} {shown}", val.color))
-        return text
+            out[val.label] = "/".join(f"{v:.4f}" if v is not None else "–" for v in read)
+        return out
 
 
 class CompareScreen(Screen[None]):
@@ -195,6 +205,7 @@ class CompareScreen(Screen[None]):
         self._auto_eval = full_eval
         self._initial_baseline = baseline
         self._evaluating = ""
+        self._readings: tuple[str, dict[str, str]] = ("", {})  # what the table shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -238,10 +249,16 @@ class CompareScreen(Screen[None]):
         if self.sort_key is not None:
             rows = sort_rows(rows, self.sort_key, self.reverse)
         self.rows = rows
-        self._fill_table()
         chart = self.query_one(CompareChart)
         chart.show([(r, self.run_colors[r.label]) for r in self.visible()])
+        self._fill_table()  # after the chart: the cursor column reads its curves
         self._status()
+
+    @on(CompareChart.CursorMoved)
+    def cursor_moved(self) -> None:
+        chart = self.query_one(CompareChart)
+        if (chart.cursor_label(), chart.readings()) != self._readings:
+            self._fill_table()
 
     def _status(self) -> None:
         full = sum(r.val_source == "full" for r in self.rows)
@@ -270,6 +287,9 @@ class CompareScreen(Screen[None]):
         scroll_x = table.scroll_x
         table.clear(columns=True)
         columns = list(COLUMNS)
+        chart = self.query_one(CompareChart)
+        readings = chart.readings()
+        self._readings = (chart.cursor_label(), readings)
         for c in columns:
             arrow = (" ▼" if self.reverse else " ▲") if c.key == self.sort_key else ""
             table.add_column(
@@ -279,6 +299,9 @@ class CompareScreen(Screen[None]):
                 for d in DELTAS:
                     title = "Δ val" if d == "val_loss" else "Δ top@1"
                     table.add_column(Text(title, justify="right"), key=f"delta:{d}")
+            if c.key == "name" and readings:  # beside the names: in view at any width
+                title = f"▸ {chart.cursor_label()}"
+                table.add_column(Text(title, justify="right"), key="cursor")
         for row in self.rows:
             cells: list[Text] = []
             for c in columns:
@@ -287,6 +310,8 @@ class CompareScreen(Screen[None]):
                     if row.name == self.baseline:
                         name.append(" ◆", style="bold")
                     cells.append(name)
+                    if readings:
+                        cells.append(Text(readings.get(row.name, "–"), justify="right"))
                 else:
                     cells.append(Text(cell(row, c.key), justify="right" if c.numeric else "left"))
                 if c.key == "val_top5" and self.baseline is not None:
@@ -329,6 +354,8 @@ class CompareScreen(Screen[None]):
     @on(DataTable.HeaderSelected)
     def header_clicked(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
+        if key == "cursor":  # values at one x: not a column of the rows to sort by
+            return
         if key.startswith("delta:"):
             key = key.removeprefix("delta:")
         if key == self.sort_key:

@@ -60,6 +60,9 @@ class DashboardScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
         Binding("p", "pause", "Pause"),
         Binding("s", "stop", "Stop"),
+        # Steering in the footer, early enough to stay on an 80-column one (a newcomer
+        # found it only in the palette); the palette lists the rest (e, m, ], [, -).
+        Binding("plus,equals_sign", "lr(1.25)", "LR ×1.25", key_display="+"),
         Binding("c", "checkpoint", "Save"),
         Binding("t", "sample", "Sample"),
         Binding("g", "generate", "Generate"),
@@ -68,10 +71,7 @@ class DashboardScreen(Screen[None]):
         Binding("3", "tab(2)", "Checkpoints tab", show=False),
         # Steering a live run's hyperparameters (issue 15): in force from the next step,
         # recorded as steer records, marked on the chart.
-        # + and - in the footer (a newcomer found steering only in the palette); the
-        # rest are in the palette and the README.
-        Binding("plus,equals_sign", "lr(1.25)", "LR ×1.25", key_display="+"),
-        Binding("minus", "lr(0.8)", "LR ÷1.25", key_display="-"),
+        Binding("minus", "lr(0.8)", "LR ÷1.25", show=False),
         Binding("e", "steer_evals", "Eval interval…", show=False),
         Binding("m", "steer_samples", "Samples…", show=False),
         Binding("right_square_bracket", "extend(10)", "Extend the run 10%", show=False),
@@ -176,6 +176,9 @@ class DashboardScreen(Screen[None]):
         self.set_class(height < SHORT_ROWS, "-short")
         self.set_class(height < CRAMPED_ROWS, "-cramped")
         self.set_class(width < NARROW_COLUMNS, "-narrow")
+        # Below 100 columns the footer's keys lose their padding: at 80, "+ LR" and
+        # "g Generate" both stay clear of the palette's key.
+        self.query_one(Footer).compact = width < 100
 
     def status_line(self) -> str:
         """`word: detail · model · corpus · message`: the word is one of STATUS_WORDS
