@@ -417,9 +417,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the cpu preset's per-step wins (rotary positions, ReLU squared, Muon), less dropout
     # and torch.compile. The CUDA path adds bf16 autocast, TF32, Muon's iteration in bf16,
     # batches gathered on the device and losses read back every --log-interval steps.
-    # Swept on an H200 with bench/gpu_speedrun.py (BENCHMARKS.md, 2026-11-26): 800 steps
-    # at lr 3e-3 reach the full-split 1.47 at step 500, 2.0x sooner in training time than
-    # nanoGPT's recipe; batch 128 overfits before 1.47 (train 1.06, val 1.48 at 400),
+    # Swept on an H200 with bench/gpu_speedrun.py (BENCHMARKS.md, 2026-11-26; one run
+    # each): 800 steps at lr 3e-3 reached the full-split 1.47 at step 500, 2.0x sooner in
+    # training time than nanoGPT's recipe (steps 500-800 not measured: the script stops
+    # at the target); batch 128 overfits before 1.47 (train 1.06, val 1.48 at 400),
     # batch 256 at lr 4e-3 is unstable, dropout 0.2 ends just short (1.4709).
     "gpu": dict(
         block_size=256,

@@ -55,9 +55,10 @@ def seed_dropout(seed: int, device: torch.device) -> None:
     """torch.manual_seed(seed) for the generators training on `device` draws from (the
     CPU's and this GPU's), the same masks without its cost: torch.manual_seed seeds every
     backend, and each one not initialised (XPU, MTIA; CUDA on a CPU machine) queues the
-    call with a captured Python stack, about 2 ms a step on a CPU (cProfile, 2026-11-26:
-    a quarter of a tiny model's step) and 1.3 ms on a GPU machine, where the host is
-    what bounds a small model's step."""
+    call with a captured Python stack: 2 ms a step under cProfile on a CPU, 1.4 ms of
+    wall time (a tiny model's step 8.9 -> 7.4 ms with the parameter list below, 2026-11-26).
+    On a GPU machine CUDA is initialised but XPU and MTIA still pay, and there the host
+    is what bounds a small model's step (an estimate: not measured on a GPU)."""
     torch.default_generator.manual_seed(seed)
     if device.type == "cuda":
         torch.cuda.manual_seed(seed)  # the current device: the trainer's (set_device)

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from _nanogpt import encode, lr_at, split
-from gpu_speedrun import compile_seconds, report
+from gpu_speedrun import compile_seconds, report, result
 from startup import parse_importtime
 from vs_nanogpt import Crossing, crossing_time, describe_speedup
 
@@ -121,13 +121,7 @@ def test_speedrun_compile_time_weighs_each_chunk_by_its_steps() -> None:
 def test_speedrun_report_ratios_and_the_time_to_the_baselines_best() -> None:
     def side(label: str, checks: list[tuple[int, float, float]], compile_s: float) -> dict:
         cs = [{"iter": i, "steps_s": t, "val": v} for i, t, v in checks]
-        hit = next((c for c in cs if c["val"] <= 1.47), None)
-        end = hit or cs[-1]
-        return {
-            "side": label, "reached": hit is not None, "iters": end["iter"],
-            "train_s": end["steps_s"] - compile_s, "compile_s": compile_s,
-            "total_s": end["steps_s"], "val": end["val"], "checks": cs, "process_s": 1.0,
-        }  # fmt: skip
+        return {**result(label, cs, compile_s, 1.47, []), "process_s": 1.0}
 
     a = side("A (A)", [(100, 20.0, 1.6), (200, 30.0, 1.46)], 10.0)
     b = side("B (B)", [(100, 15.0, 1.5), (200, 20.0, 1.45)], 10.0)

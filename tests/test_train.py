@@ -230,7 +230,7 @@ def test_time_budget_resume_spends_only_what_is_left(corpus_file: Path, tmp_path
 
 
 def test_steps_seed_dropout_as_torch_manual_seed_would_without_calling_it(
-    corpus_file: Path, monkeypatch
+    corpus_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """torch.manual_seed captures a Python stack for every backend not initialised (2 ms
     a step on CPU): the loop seeds the generators it uses, to the same masks."""

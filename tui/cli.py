@@ -60,7 +60,8 @@ Device = Annotated[
 def _patch_typer_help() -> None:
     option, argument = typer.core.TyperOption, typer.core.TyperArgument
     hooks = ((option, "display_type_rich"), (argument, "display_type_rich"))
-    if not all(hasattr(c, h) for c, h in (*hooks, (argument, "_usage_display_name"))):
+    also = ((argument, "_usage_display_name"), (argument, "display_name_raw"))
+    if not all(hasattr(c, h) for c, h in (*hooks, *also)):
         return
     option_type, argument_type = option.display_type_rich, argument.display_type_rich
 
