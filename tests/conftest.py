@@ -5,7 +5,12 @@ Nothing here reads ../shared or the network: corpora are generated from a seed.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,11 +73,42 @@ def make_text(n_chars: int, seed: int = 0) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path_factory.getbasetemp() / "data"))
     monkeypatch.setenv("CHARLM_RUNS_DIR", str(tmp_path_factory.getbasetemp() / "runs"))
     monkeypatch.setenv("NO_COLOR", "1")
     torch.manual_seed(0)
+    yield
+    _stop_trainers_left_behind()
+
+
+def _stop_trainers_left_behind() -> None:
+    """A dashboard's training child outlives its app by design ("quit, keep training"):
+    a test that fails before stopping its 100,000-step run left one training for 40
+    minutes, slowing every later test (2 cores) into timeouts. Stop any still running."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    me = str(os.getpid())
+    for entry in proc.iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = stat.rsplit(")", 1)[1].split()[1]
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == me and b"tui.cli" in cmdline and b"train" in cmdline:
+            pid = int(entry.name)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)  # saves and exits (README: What happens if…)
+                for _ in range(100):
+                    time.sleep(0.05)
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        break
+                else:
+                    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
