@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -34,11 +33,12 @@ from core.errors import CharLMError
 from core.evaluate import Metrics
 from core.events import DoneEvent, EvalEvent, Event, StartEvent, SteerEvent, StepEvent
 from core.files import atomic_write_text
-from core.records import JsonlTail, dump_json, open_regular
+from core.records import JsonlTail, dump_json, read_json
 from core.rundir import (
     FULL_EVAL,
     METRICS,
     RunLock,
+    config_section,
     is_run_dir,
     read_config,
 )
@@ -125,13 +125,11 @@ class RunRecords:
 
     @property
     def model(self) -> dict[str, Any]:
-        m = self.config.get("model")
-        return m if isinstance(m, dict) else {}
+        return config_section(self.config, "model")
 
     @property
     def train(self) -> dict[str, Any]:
-        t = self.config.get("train")
-        return t if isinstance(t, dict) else {}
+        return config_section(self.config, "train")
 
     @property
     def status(self) -> str:
@@ -354,11 +352,7 @@ def read_full_eval(run_dir: Path, split: str = "val") -> FullEval | None:
     key = _file_key(ckpt) if ckpt is not None else None
     if ckpt is None or key is None:
         return None
-    try:
-        with open_regular(run_dir / FULL_EVAL) as f:
-            raw = json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
+    raw = read_json(run_dir / FULL_EVAL)
     entries = raw.get("evals") if isinstance(raw, dict) else None
     for entry in entries if isinstance(entries, list) else []:
         got = _full_eval(entry)
@@ -423,12 +417,8 @@ def full_eval(
 
 
 def _store_full_eval(run_dir: Path, result: FullEval) -> None:
-    try:
-        with open_regular(run_dir / FULL_EVAL) as f:
-            raw = json.loads(f.read().decode("utf-8"))
-        old = raw.get("evals", []) if isinstance(raw, dict) else []
-    except (OSError, ValueError, RecursionError):
-        old = []
+    raw = read_json(run_dir / FULL_EVAL)
+    old = raw.get("evals", []) if isinstance(raw, dict) else []
     keep = [
         e
         for e in (old if isinstance(old, list) else [])

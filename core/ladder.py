@@ -16,7 +16,6 @@ stopped or killed one resumes from its last.pt, a rung never started starts.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from core.config import build_configs
 from core.errors import CharLMError
 from core.files import atomic_write_text
 from core.plan import RunPlan, check_corpus, check_run_name, plan_new, plan_resume
-from core.records import dump_json, open_regular
+from core.records import dump_json, read_json
 from core.rundir import LADDER, checkpoint_name, default_runs_dir, is_run_dir
 from core.runs import run_info
 
@@ -226,11 +225,7 @@ class Ladder:
 
 
 def read_ladder(folder: Path) -> dict[str, Any] | None:
-    try:
-        with open_regular(folder / LADDER) as f:
-            raw = json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
+    raw = read_json(folder / LADDER)
     return raw if isinstance(raw, dict) and raw.get("format") == FORMAT else None
 
 

@@ -127,6 +127,17 @@ def open_regular(path: Path) -> IO[bytes]:
         raise
 
 
+def read_json(path: Path, limit: int = -1) -> Any:
+    """A JSON file that may come from anyone (a run folder from elsewhere): its value, or
+    None when it is missing, not a regular file (never blocking on a FIFO), not UTF-8,
+    not JSON or nested too deep; at most `limit` bytes are read (-1: all)."""
+    try:
+        with open_regular(path) as f:
+            return json.loads(f.read(limit).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 class JsonlTail:
     """Complete new records of a growing file, read incrementally.
 

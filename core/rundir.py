@@ -35,7 +35,7 @@ from core.records import (
     SamplesWriter,
     StepLogFilter,
     dump_json,
-    open_regular,
+    read_json,
     rewrite_records,
 )
 
@@ -69,16 +69,19 @@ def is_run_dir(path: Path) -> bool:
 def read_config(run_dir: Path) -> dict[str, Any] | None:
     """config.json as a dict, or None when it is missing, unreadable or not ours (a run's
     has a "model" and a "train" section)."""
-    try:
-        with open_regular(run_dir / CONFIG) as f:
-            data = json.loads(f.read(1 << 22).decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
+    data = read_json(run_dir / CONFIG, 1 << 22)
     if not isinstance(data, dict) or not all(
         isinstance(data.get(k), dict) for k in ("model", "train")
     ):
         return None
     return data
+
+
+def config_section(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """config.json's "model" or "train" section; {} where the file had none (or not a
+    dict): callers read its values with their own checks."""
+    section = config.get(name)
+    return section if isinstance(section, dict) else {}
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import stat
@@ -20,13 +19,14 @@ from pathlib import Path
 from core.config import RunLength, shape_label
 from core.errors import CharLMError
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, Event, StartEvent, StepEvent
-from core.records import JsonlTail, Unreadable, open_regular
+from core.records import JsonlTail, Unreadable, read_json
 from core.rundir import (
     CHECKPOINT_KINDS,
     LADDER,
     METRICS,
     RunLock,
     checkpoint_name,
+    config_section,
     is_run_dir,
     read_config,
 )
@@ -104,8 +104,7 @@ def run_info(run_dir: Path) -> RunInfo | None:
         checkpoint_name(k) for k in CHECKPOINT_KINDS if (run_dir / checkpoint_name(k)).is_file()
     )
     config = read_config(run_dir) or {}
-    model = config.get("model") if isinstance(config.get("model"), dict) else {}
-    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    model, train = config_section(config, "model"), config_section(config, "train")
     n_params = config.get("n_params")
     n_params = n_params if isinstance(n_params, int) and not isinstance(n_params, bool) else None
     corpus = train.get("data")
@@ -139,11 +138,7 @@ def run_info(run_dir: Path) -> RunInfo | None:
 def ladder_rungs(folder: Path) -> list[str] | None:
     """The rung names of a ladder folder (its ladder.json, written by core/ladder.py) in
     order, or None when the folder is not a ladder. Read like any file from anyone."""
-    try:
-        with open_regular(folder / LADDER) as f:
-            raw = json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
+    raw = read_json(folder / LADDER)
     rungs = raw.get("rungs") if isinstance(raw, dict) else None
     if not isinstance(rungs, list):
         return None

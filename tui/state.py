@@ -27,7 +27,7 @@ from core.events import (
     StepEvent,
 )
 from core.records import JsonlTail
-from core.rundir import METRICS, SAMPLES, read_config
+from core.rundir import METRICS, SAMPLES, config_section, read_config
 
 MAX_STEP_POINTS = 20_000  # plenty for a chart; older points are thinned
 
@@ -51,13 +51,11 @@ class RunState:
 
     @property
     def model_config(self) -> dict[str, Any]:
-        model = self.config.get("model")
-        return model if isinstance(model, dict) else {}
+        return config_section(self.config, "model")
 
     @property
     def train_config(self) -> dict[str, Any]:
-        train = self.config.get("train")
-        return train if isinstance(train, dict) else {}
+        return config_section(self.config, "train")
 
     @property
     def length(self) -> RunLength | None:
