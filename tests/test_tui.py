@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import threading
@@ -15,6 +16,7 @@ from textual.widgets import TabbedContent
 from core.checkpoint import load_checkpoint
 from core.evaluate import Metrics
 from core.events import DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent, record_of
+from core.models.quant import decoder_for
 from core.plan import RunPlan, plan_new
 from core.records import JsonlTail, dump_line, read_records
 from core.sampling import GenerateOptions, SamplingParams, generate
@@ -228,20 +230,23 @@ def test_generate_streams_the_same_text_as_the_core_and_stops_on_escape(tmp_path
             await wait_for(pilot, lambda: not screen.running and len(screen.output) == 64)
             ids = screen.vocab.encode("KING")
 
-            def expected(decoder) -> str:
+            def expected(precision: str) -> str:
                 gen = torch.Generator().manual_seed(7)
+                decoder = decoder_for(screen.model, precision)
                 tokens = generate(screen.model, ids, 60, SamplingParams(), gen, decoder=decoder)
                 return "KING" + "".join(screen.vocab.chars[t] for t in tokens)
 
             label = screen.query_one("#gen-label")
-            assert screen.output == expected(screen.decoder)  # int8 weights by default on CPU
-            assert ("int8" if screen.decoder else "fp32") in str(label.render())
+            # decoded in a child process, to the same text as in this one
+            assert screen.decoder is not None and screen.decoder.proc.pid != os.getpid()
+            assert screen.output == expected(screen.precision)  # int8 by default on CPU
+            assert screen.precision in str(label.render())
             assert "generated 60 characters" in str(screen.query_one("#gen-status").render())
             await pilot.press("ctrl+b")  # exact fp32 weights
-            assert screen.decoder is None and "fp32 weights" in str(label.render())
+            assert screen.precision == "fp32" and "fp32 weights" in str(label.render())
             await pilot.press("enter")
             await wait_for(pilot, lambda: not screen.running and len(screen.output) == 64)
-            assert screen.output == expected(None)
+            assert screen.output == expected("fp32")
 
             screen.query_one("#max_new").value = "100000"
             await pilot.press("enter")
@@ -254,6 +259,10 @@ def test_generate_streams_the_same_text_as_the_core_and_stops_on_escape(tmp_path
             await pilot.press("ctrl+s")
             saved = list((ckpt.parent / "generations").glob("*.txt"))
             assert len(saved) == 1 and saved[0].read_text() == screen.output
+            child = screen.decoder
+            assert child is not None and child.alive
+            await pilot.press("escape")  # back: the pane's decoder process ends with it
+            await wait_for(pilot, lambda: not child.alive)
 
     run(scenario())
 
@@ -931,7 +940,8 @@ def test_generate_colours_characters_by_their_draw(tmp_path: Path) -> None:
             chosen: list[float] = []
             gen = torch.Generator().manual_seed(3)
             ids = screen.vocab.encode("KING")
-            list(generate(screen.model, ids, 50, SamplingParams(), gen, decoder=screen.decoder,
+            decoder = decoder_for(screen.model, screen.precision)
+            list(generate(screen.model, ids, 50, SamplingParams(), gen, decoder=decoder,
                           chosen=chosen))  # fmt: skip
             assert screen.picked == pytest.approx(chosen) and len(chosen) == 50
             await pilot.press("ctrl+o")

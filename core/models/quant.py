@@ -94,16 +94,16 @@ def check_precision(precision: str) -> None:
         raise CharLMError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
-def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Module | None:
-    """The model that decodes one position at a time, or None to use `model` itself.
+def resolve_precision(model: nn.Module, precision: str, device: str = "cpu") -> str:
+    """ "int8" or "fp32": what `precision` means for this model on this device.
 
     auto: int8 for a GPT on CPU when PyTorch has the kernel (it moves val loss by about
     1e-4 nats, BENCHMARKS.md), fp32 elsewhere. fp32 decodes with the trained weights
-    exactly.
+    exactly. int8 for a model it cannot apply to is a CharLMError.
     """
     check_precision(precision)
     if precision == "fp32":
-        return None
+        return "fp32"
     # Only GPT.step calls its Linear layers through their forward, which an Int8Linear
     # replaces: the bigram model is a table, and the recurrent models' fused kernels
     # read their fp32 weights directly. The MLP's step reads one matrix, small enough to
@@ -111,7 +111,7 @@ def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Mod
     quantizable = isinstance(model, GPT)
     if precision == "auto":
         fast = quantizable and device == "cpu" and int8_available(device)
-        return quantize_int8(model) if fast else None
+        return "int8" if fast else "fp32"
     if not quantizable:
         name = getattr(getattr(model, "config", None), "model", type(model).__name__)
         why = "a bigram model is a lookup table" if name == "bigram" else f"{name} decodes in fp32"
@@ -120,4 +120,12 @@ def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Mod
         raise CharLMError(
             f"this PyTorch build has no int8 kernel for {device}: use --precision fp32"
         )
+    return "int8"
+
+
+def decoder_for(model: nn.Module, precision: str, device: str = "cpu") -> nn.Module | None:
+    """The model that decodes one position at a time (see resolve_precision), or None
+    to use `model` itself."""
+    if resolve_precision(model, precision, device) == "fp32":
+        return None
     return quantize_int8(model)

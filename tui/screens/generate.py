@@ -1,8 +1,9 @@
 """The generate pane: type a prompt, watch the model continue it character by character.
 
-Generation runs in a thread worker that checks for cancellation at every character
-and never waits for the screen: it queues characters, and a timer on the UI side shows
-them in batches, 10 times a second. Esc stops it and keeps what was written. Beside
+Generation runs in a child process (core/decoder_process.py), started when the pane
+opens, so decoding never competes with the UI for the interpreter. A thread worker
+waits on the child's output and queues characters; a timer on the UI side shows them
+in batches, 5 times a second. Esc stops it and keeps what was written. Beside
 the text, the model's five likeliest next characters at the end of the current prompt
 (or of the text, once generated): the probabilities sampling draws from, after
 temperature, top-k and top-p, with the model's own beside them. Ctrl+O colours each
@@ -29,12 +30,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 from textual.worker import get_current_worker
 
+from core.decoder_process import DecoderProcess
 from core.errors import CharLMError
 from core.inspect import SURPRISE, Source, bits, next_char_choices, visible_char
 from core.models.protocol import context_kind
-from core.models.quant import decoder_for
+from core.models.quant import resolve_precision
 from core.rundir import GENERATIONS
-from core.sampling import GenerateOptions, SamplingParams, default_context, generate
+from core.sampling import GenerateOptions, SamplingParams, default_context
 from core.vocab import Vocab, describe_chars
 from tui.formatting import visible_text
 from tui.messages import OpenInspect
@@ -42,11 +44,11 @@ from tui.widgets.inputs import OrderedInput
 from tui.widgets.next_char import NextChar
 from tui.widgets.sampling_fields import FIELDS, SamplingFields
 
-# How often streamed characters reach the screen. Each redraw of the output holds the
-# interpreter for ~12 ms (layout and render), time the generating thread waits for:
-# at 30 Hz the pane streamed 155-235 chars/s, at 10 Hz 250-380 (BENCHMARKS.md); with
-# today's one-thread decoder, 10 Hz gave 0.58 of the headless rate and 5 Hz 0.73
-# (bench/generate_pane.py, 2026-11-26). At ~1,000 chars/s a flush is a line or two.
+# How often streamed characters reach the screen. Each redraw of the output takes ~12
+# ms of the UI's interpreter (layout and render); when decoding ran in a thread of the
+# app, 30 Hz streamed 155-235 chars/s, 10 Hz 250-380 and 5 Hz 0.73 of the headless rate
+# (BENCHMARKS.md). The child process no longer waits for redraws; 5 Hz leaves the UI
+# idle most of the time. At ~1,000 chars/s a flush is a line or two.
 FLUSH_S = 0.2
 SYNC_CONTEXT = 4096  # characters the next-character view reads on the UI thread
 HISTORY: list[str] = []  # prompts of this session, newest last
@@ -108,7 +110,8 @@ class GenerateScreen(Screen[None]):
         self.model, self.vocab, self.label, self.save_dir = model, vocab, label, save_dir
         self.checkpoint = checkpoint  # what Ctrl+L inspects the text with
         self.options = options or GenerateOptions()
-        self.decoder = decoder_for(model, self.options.precision)  # None: the fp32 model
+        self.precision = resolve_precision(model, self.options.precision)  # int8 or fp32
+        self.decoder: DecoderProcess | None = None  # started on mount
         self.output = ""  # the prompt and its continuation, as shown
         self.prompt_len = 0  # where the continuation starts in output
         self.picked: list[float] = []  # the probability each new character was drawn with
@@ -139,6 +142,8 @@ class GenerateScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "charlm-tui · generate"
+        # Started now, it imports torch and loads the weights while the user types.
+        self.decoder = DecoderProcess(self.model)
         self.query_one("#prompt", Input).focus()
         self.flusher = self.set_interval(FLUSH_S, self.flush, pause=True)
         # The view shows what sampling draws from: it follows the settings as typed.
@@ -147,11 +152,11 @@ class GenerateScreen(Screen[None]):
         self.check_prompt(self.options.prompt)
         self.update_next_char(self.options.prompt)
 
-    # -- inputs ----------------------------------------------------------------------------
+    def on_unmount(self) -> None:
+        if self.decoder is not None:
+            self.decoder.close()
 
-    @property
-    def precision(self) -> str:
-        return "int8" if self.decoder is not None else "fp32"
+    # -- inputs ----------------------------------------------------------------------------
 
     def check_prompt(self, text: str) -> bool:
         missing = self.vocab.unknown(text)
@@ -208,31 +213,22 @@ class GenerateScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
     def stream(self, ids: list[int], options: GenerateOptions) -> None:
+        """Wait on the child process's characters (the GIL is free while it waits)."""
         worker = get_current_worker()
-        # One character's step is a few single-row products, too small to split across
-        # threads, and a new Python thread's OpenMP team made them ~35% slower (931
-        # against 1,418 chars/s with one thread, bench/generate_pane.py's model).
-        torch.set_num_threads(1)
-        gen = torch.Generator().manual_seed(options.seed)
-        t0 = time.perf_counter()
-        count, error, chosen = 0, "", []
+        decoder = self.decoder
+        if decoder is None or not decoder.alive:  # it failed last time: a fresh one
+            decoder = self.decoder = DecoderProcess(self.model)
+        count, error = 0, ""
+        chars = self.vocab.chars
         try:
-            for tok in generate(
-                self.model,
-                ids,
-                options.max_new,
-                options.params,
-                gen,
-                decoder=self.decoder,
-                chosen=chosen,
+            for tok, p in decoder.generate(
+                ids, options, self.precision, cancelled=lambda: worker.is_cancelled
             ):
-                if worker.is_cancelled:
-                    break
-                self.pending.append((self.vocab.chars[tok], chosen[-1]))
+                self.pending.append((chars[tok], p))
                 count += 1
-        except (CharLMError, RuntimeError, ValueError) as e:
-            error = str(e) or type(e).__name__
-        rate = count / max(time.perf_counter() - t0, 1e-9)
+        except CharLMError as e:
+            error = str(e)
+        rate = count / max(decoder.last_seconds, 1e-9)  # the model's rate, not start-up's
         self.post_message(GenerationEnded(count, rate, worker.is_cancelled, error))
 
     def flush(self) -> None:
@@ -362,7 +358,9 @@ class GenerateScreen(Screen[None]):
             self.notify("stop the generation first (Esc)", severity="warning")
             return
         try:
-            self.decoder = decoder_for(self.model, "fp32" if self.decoder is not None else "int8")
+            self.precision = resolve_precision(
+                self.model, "fp32" if self.precision == "int8" else "int8"
+            )
         except CharLMError as e:
             self.notify(str(e), severity="warning")
             return
