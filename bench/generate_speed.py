@@ -1,6 +1,6 @@
 """Characters per second of generation: KV cache vs full-context regeneration.
 
-    python bench/generate_speed.py [--preset seed] [--chars 1000] [--repeats 3] [--compile]
+    python bench/generate_speed.py [--preset seed] [--chars 1000] [--repeats 3]
 
 The baseline is the nanoGPT `generate` approach: for every new character, run the
 model over the whole (cropped) context and keep the last position's logits. Ours:
@@ -14,7 +14,9 @@ C++ wrapper), an experiment the product does not ship (BENCHMARKS.md says why).
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +24,7 @@ from common import machine, table
 
 from core.config import build_configs, replace
 from core.models import build_model
+from core.models.compiled import compiled_decoder
 from core.models.quant import int8_available, quantize_int8
 from core.sampling import SamplingParams, generate
 
@@ -48,7 +51,7 @@ def main() -> None:
     ap.add_argument("--preset", default="seed")
     ap.add_argument("--chars", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--compile", action="store_true", help="add a torch.compile'd int8 step")
+    ap.add_argument("--no-compile", action="store_true", help="leave out the compiled step")
     args = ap.parse_args()
     mcfg, _ = build_configs(args.preset)
     model = build_model(replace(mcfg, vocab_size=65)).eval()
@@ -68,14 +71,14 @@ def main() -> None:
     methods = [("full-context regeneration (nanoGPT)", baseline), ("KV cache, fp32", ours)]
     if int8 is not None:
         methods.append(("KV cache, int8 weights", lambda: ours(int8)))
-    if args.compile and int8 is not None:
-        compiled = quantize_int8(model)
-        opts = {"cpp_wrapper": True}  # no Python between the step's kernels
-        compiled.step = torch.compile(compiled.step, dynamic=True, fullgraph=True, options=opts)
-        t = time.perf_counter()
-        ours(compiled)
-        print(f"torch.compile of the int8 step: {time.perf_counter() - t:.1f} s (first run)")
-        methods.append(("KV cache, int8, compiled step", lambda: ours(compiled)))
+    if not args.no_compile and int8 is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            t = time.perf_counter()
+            compiled = compiled_decoder(model, int8, "int8", Path(folder))
+            print(
+                f"built the compiled int8 step in {time.perf_counter() - t:.1f} s (once per shape)"
+            )
+        methods.append(("KV cache, int8, compiled step (sample --compile)", lambda: ours(compiled)))
     for _, fn in methods[1:]:
         fn()  # warm-up
     # In turns, round after round, so a slow spell of this shared VM hits every method.

@@ -12,10 +12,11 @@ one generation at a time over its stdin and stdout, one JSON object per line:
 
     parent -> child   {"op": "generate", "id": 3, "ids": [...], "max_new": 500,
                        "temperature": 0.8, "top_k": 0, "top_p": 1.0, "seed": 1337,
-                       "precision": "int8"}
+                       "precision": "int8", "compiled": false}
                       {"op": "stop", "id": 3}
     child -> parent   {"ready": true}  (or {"fatal": "why"}, then it exits)
                       {"id": 3, "ids": [...], "p": [...]}  new characters, every ~50 ms
+                      {"id": 3, "note": "compiling the decode step..."}
                       {"end": 3, "count": 500, "seconds": 0.61, "stopped": false,
                        "error": ""}
 
@@ -76,6 +77,7 @@ class DecoderProcess:
     def generate(
         self, ids: list[int], options: GenerateOptions, precision: str,
         cancelled: Callable[[], bool] = lambda: False,
+        note: Callable[[str], None] = lambda _: None,
     ) -> Iterator[tuple[int, float]]:  # fmt: skip
         """Yield (token, probability it was drawn with) as the child makes them; once
         `cancelled()` turns true, ask the child to stop and yield what it already made.
@@ -88,7 +90,7 @@ class DecoderProcess:
             self._send(
                 op="generate", id=gen_id, ids=ids, max_new=options.max_new,
                 temperature=p.temperature, top_k=p.top_k, top_p=p.top_p, seed=options.seed,
-                precision=precision,
+                precision=precision, compiled=options.compiled,
             )  # fmt: skip
             stop_sent, ended = False, False
             try:
@@ -97,7 +99,9 @@ class DecoderProcess:
                         self._send(op="stop", id=gen_id)
                         stop_sent = True
                     msg = self._receive()
-                    if msg.get("id") == gen_id:
+                    if msg.get("id") == gen_id and "note" in msg:
+                        note(str(msg["note"]))
+                    elif msg.get("id") == gen_id:
                         yield from zip(msg["ids"], msg["p"], strict=True)
                     elif msg.get("end") == gen_id:
                         ended = True
@@ -168,7 +172,7 @@ def serve(weights: Path, requests: IO[str], out: IO[str]) -> None:
     """Load the weights, then decode each request until `requests` ends."""
     from core.config import ModelConfig
     from core.models import build_model
-    from core.models.quant import decoder_for
+    from core.models.compiled import make_decoder
     from core.sampling import SamplingParams, generate
 
     def send(**msg: Any) -> None:
@@ -203,22 +207,25 @@ def serve(weights: Path, requests: IO[str], out: IO[str]) -> None:
         inbox.put(None)  # stdin closed
 
     threading.Thread(target=read, daemon=True).start()
-    decoders: dict[str, nn.Module | None] = {}
+    decoders: dict[tuple[str, bool], Any] = {}  # by (precision, compiled)
     while (req := inbox.get()) is not None:
         gen_id, count, error = req["id"], 0, ""
         ids_out: list[int] = []
         probs: list[float] = []
         t0 = last = time.perf_counter()
         try:
-            precision = req["precision"]
-            if precision not in decoders:
-                decoders[precision] = decoder_for(model, precision)
+            how = (req["precision"], bool(req["compiled"]))
+            if how not in decoders:
+                decoders[how] = make_decoder(
+                    model, *how, note=lambda m, i=gen_id: send(id=i, note=m)
+                )
+                t0 = last = time.perf_counter()  # the rate is decoding's, not building's
             params = SamplingParams(req["temperature"], req["top_k"], req["top_p"])
             g = torch.Generator().manual_seed(req["seed"])
             chosen: list[float] = []
             for tok in generate(
                 model, req["ids"], req["max_new"], params, g,
-                decoder=decoders[precision], chosen=chosen,
+                decoder=decoders[how], chosen=chosen,
             ):  # fmt: skip
                 if stopped["id"] == gen_id:
                     break

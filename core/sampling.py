@@ -52,6 +52,7 @@ class GenerateOptions:
     params: SamplingParams = field(default_factory=SamplingParams)
     seed: int = 1337
     precision: Precision = "auto"
+    compiled: bool = False  # decode with the compiled step (core/models/compiled.py)
 
     def validate(self) -> None:
         self.params.validate()

@@ -222,7 +222,11 @@ class GenerateScreen(Screen[None]):
         chars = self.vocab.chars
         try:
             for tok, p in decoder.generate(
-                ids, options, self.precision, cancelled=lambda: worker.is_cancelled
+                ids,
+                options,
+                self.precision,
+                cancelled=lambda: worker.is_cancelled,
+                note=lambda m: self.app.call_from_thread(self.set_status, f"{m}…"),
             ):
                 self.pending.append((chars[tok], p))
                 count += 1
@@ -351,7 +355,8 @@ class GenerateScreen(Screen[None]):
 
     def label_text(self) -> Text:
         # First, so a narrow terminal clips the checkpoint's details rather than this.
-        return Text.assemble((f"{self.precision}", "bold"), f" weights · {self.label}")
+        how = " weights · compiled step" if self.options.compiled else " weights"
+        return Text.assemble((f"{self.precision}", "bold"), f"{how} · {self.label}")
 
     def action_toggle_precision(self) -> None:
         if self.running:
