@@ -8,11 +8,13 @@
    CPU recipe: 4 layers x 4 heads x 128, block 64, batch 12, dropout 0, AdamW lr 1e-3,
    betas (0.9, 0.99), weight decay 0.1 on 2-d parameters, warmup 100 then cosine to 1e-4
    over the run, grad clip 1, eager fp32, torch's default threads. It gets --budget seconds
-   of training: ~50 steps are timed first (after a short warm-up, on a throwaway copy) and
-   max_iters = budget / step time, so the cosine ends where the run does; the real training
-   wall time is reported. Warmup is min(100, max_iters // 4) so tiny smoke budgets decay too.
+   of training: five chunks of 20 steps are timed first (after a short warm-up, on a
+   throwaway copy) and max_iters = budget / the fastest chunk's step time, so the cosine
+   ends where the run does (or later, if the VM slows: never in the baseline's disfavour);
+   the real training wall time is reported, with a warning when it is well under budget.
+   Warmup is min(100, max_iters // 4) so tiny smoke budgets decay too.
 2. Ours: the real CLI, `charlm-tui --no-ui train --preset cpu --time-budget B`, at each of
-   --ours (default: the budget, 1/2, 1/4 and 2/15 of it: 300, 150, 75, 40 s), then
+   --ours (default: the budget, 1/2, 1/4, 1/6 and 2/15 of it: 300, 150, 75, 50, 40 s), then
    `charlm-tui eval best.pt --split val --json` (best.pt, as bench/time_to_quality.py
    reports). Our budget is wall-clock and includes our evals, samples and checkpoints
    (~4%); the baseline's is pure training.
@@ -55,7 +57,7 @@ from core.records import read_records
 # nanoGPT's README CPU recipe (config/train_shakespeare_char.py with the CPU overrides).
 RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12)
 LR, MIN_LR, WARMUP, BETAS, WEIGHT_DECAY, CLIP = 1e-3, 1e-4, 100, (0.9, 0.99), 0.1, 1.0
-CALIBRATION_STEPS, CALIBRATION_WARMUP = 50, 5
+CALIBRATION_STEPS, CALIBRATION_CHUNKS, CALIBRATION_WARMUP = 20, 5, 5
 EVAL_BATCH = 32  # windows per forward pass, as `charlm-tui eval`
 
 
@@ -161,17 +163,30 @@ def run_baseline(spec: str, budget: float, seed: int = 1337) -> BaselineResult:
     )
     model = GPT(cfg)
     # Calibrate on a throwaway copy: the real run starts from the untouched weights.
+    # The fastest of several chunks: a slow spell of the VM during one chunk once set
+    # 128 ms/step where the run then took 48, and the baseline trained 112 s of its 300
+    # (2026-11-26). The fastest chunk gives it the most steps it can take; if the VM is
+    # slower later, it trains past its budget, which only makes it stronger.
     twin = copy.deepcopy(model)
     _train(twin, train, CALIBRATION_WARMUP, 1000, WARMUP, seed + 1, cpu)
-    t = time.perf_counter()
-    _train(twin, train, CALIBRATION_STEPS, 1000, WARMUP, seed + 2, cpu)
-    step_s = (time.perf_counter() - t) / CALIBRATION_STEPS
+    chunks = []
+    for i in range(CALIBRATION_CHUNKS):
+        t = time.perf_counter()
+        _train(twin, train, CALIBRATION_STEPS, 1000, WARMUP, seed + 2 + i, cpu)
+        chunks.append((time.perf_counter() - t) / CALIBRATION_STEPS)
+    step_s = min(chunks)
     del twin
     max_iters = max(1, int(budget / step_s))
     warmup = min(WARMUP, max_iters // 4)
     t = time.perf_counter()
     _train(model, train, max_iters, max_iters, warmup, seed, cpu)
     train_s = time.perf_counter() - t
+    if train_s < 0.85 * budget:
+        print(
+            f"warning: the baseline trained {train_s:.0f} s of its {budget:g}-s budget (the VM "
+            f"sped up after calibrating: {', '.join(f'{c * 1e3:.0f}' for c in chunks)} ms/step)",
+            flush=True,
+        )
     loss = evaluate_split(model, val, cfg.block_size, EVAL_BATCH).loss
     tokens = max_iters * RECIPE["batch_size"] * RECIPE["block_size"]
     return BaselineResult(loss, max_iters, train_s, tokens / train_s, step_s * 1e3)
@@ -233,7 +248,7 @@ def main() -> None:
         "--ours",
         type=parse_budgets,
         default=None,
-        help="our budgets, comma-separated (default: budget x 1, 1/2, 1/4, 2/15)",
+        help="our budgets, comma-separated (default: budget x 1, 1/2, 1/4, 1/6, 2/15)",
     )
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every budget (smoke tests)")
     ap.add_argument("--preset", default="cpu")
@@ -257,7 +272,8 @@ def main() -> None:
     budget = args.budget * args.scale
     ours_budgets = [b * args.scale for b in args.ours] if args.ours else None
     if ours_budgets is None:
-        ours_budgets = [budget, budget / 2, budget / 4, budget * 40 / 300]
+        # budget / 6 is issue 16's target (6x sooner): a point there reads it directly
+        ours_budgets = [budget, budget / 2, budget / 4, budget / 6, budget * 40 / 300]
     ours_budgets = sorted(set(ours_budgets), reverse=True)
 
     print(f"machine: {machine()}\ncorpus {spec}", flush=True)

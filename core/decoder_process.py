@@ -54,22 +54,30 @@ class DecoderProcess:
     """A child process that decodes `model`: start it early, it loads in the background."""
 
     def __init__(self, model: nn.Module) -> None:
-        fd, name = tempfile.mkstemp(prefix=".charlm-decoder-", suffix=".pt")  # mode 0600
-        self.weights = Path(name)
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"config": dataclasses.asdict(model.config), "model": model.state_dict()}, f)
-        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr, closed by close()
-        path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core.decoder_process", str(self.weights)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.errors,
-            env=env,
-            text=True,
-            encoding="utf-8",
-        )
+        """CharLMError when it cannot start (no room for the weights' copy, say)."""
+        self.weights: Path | None = None
+        try:
+            fd, name = tempfile.mkstemp(prefix=".charlm-decoder-", suffix=".pt")  # mode 0600
+            self.weights = Path(name)
+            with os.fdopen(fd, "wb") as f:
+                state = {"config": dataclasses.asdict(model.config), "model": model.state_dict()}
+                torch.save(state, f)
+            self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr, closed by close()
+            path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "core.decoder_process", str(self.weights)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.errors,
+                env=env,
+                text=True,
+                encoding="utf-8",
+            )
+        except OSError as e:
+            if self.weights is not None:
+                self.weights.unlink(missing_ok=True)
+            raise CharLMError(f"cannot start the decoder process: {e}") from None
         self.next_id = 0
         self.last_seconds = 0.0  # the last generation's decoding time, in the child
         self.lock = threading.Lock()  # one generation at a time
@@ -127,10 +135,16 @@ class DecoderProcess:
 
     def _receive(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise CharLMError(self._died())
-        msg = json.loads(line)
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise CharLMError(self._died())
+            try:
+                msg = json.loads(line)
+            except ValueError:  # something in the child printed to stdout: not ours
+                continue
+            if isinstance(msg, dict):
+                break
         if "fatal" in msg:
             raise CharLMError(f"the decoder process could not start: {msg['fatal']}")
         return msg
@@ -162,7 +176,8 @@ class DecoderProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.errors.close()
-        self.weights.unlink(missing_ok=True)
+        if self.weights is not None:
+            self.weights.unlink(missing_ok=True)
 
 
 # -- the child -------------------------------------------------------------------------------

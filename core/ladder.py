@@ -75,7 +75,7 @@ RUNGS: dict[str, Rung] = {
         Rung("gpt-1head", "seed", {**_GPT, "n_layer": 1, "n_head": 1}, "1 block, 1 head of 384"),
         Rung("gpt-6heads", "seed", {**_GPT, "n_layer": 1, "n_head": 6}, "1 block, 6 heads of 64"),
         Rung("gpt-2blocks", "seed", {**_GPT, "n_layer": 2, "n_head": 6}, "2 blocks, 6 heads of 64"),
-        Rung("gpt-cpu", "cpu", {}, "the cpu preset: 4×4×128, rope, relu2, Muon"),
+        Rung("gpt-cpu", "cpu", {}, "the cpu preset: 3×4×128, rope, relu2, Muon"),
     )
 }
 DEFAULT_RUNGS = ("bigram", "mlp", "lstm", "gpt-1head", "gpt-6heads", "gpt-2blocks")

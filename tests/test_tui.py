@@ -10,10 +10,12 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 import torch
 from textual.widgets import TabbedContent
 
 from core.checkpoint import load_checkpoint
+from core.errors import CharLMError
 from core.evaluate import Metrics
 from core.events import DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent, record_of
 from core.models.quant import decoder_for
@@ -285,6 +287,48 @@ def test_unknown_prompt_characters_are_flagged_not_fatal(tmp_path: Path) -> None
             top = screen.query_one("#next-char").top  # the view follows the prompt
             assert len(top) == 5 and 0.99 >= top[0][1] >= top[-1][1] > 0
 
+    run(scenario())
+
+
+def test_a_decoder_process_that_cannot_start_or_dies_is_a_status_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.screens.generate as pane
+
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+    real = pane.DecoderProcess
+
+    def refuse(model):
+        raise CharLMError("cannot start the decoder process: [Errno 28] No space left on device")
+
+    async def scenario() -> None:
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=20)))
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.screen
+            assert screen.decoder is None  # refused at mount: the pane still opens
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not screen.running)
+            status = str(screen.query_one("#gen-status").render())
+            assert status == "generation failed: cannot start the decoder process: [Errno 28] " \
+                "No space left on device"  # fmt: skip
+            monkeypatch.setattr(pane, "DecoderProcess", real)
+            await pilot.press("enter")  # a fresh one once it can start
+            await wait_for(pilot, lambda: not screen.running and len(screen.output) == 20)
+            first = screen.decoder
+            first.proc.kill()  # it died between generations: replaced before it is asked
+            first.proc.wait()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not screen.running and len(screen.output) == 20)
+            assert screen.decoder is not first and screen.decoder.alive
+            screen.query_one("#max_new").value = "100000"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(screen.output) > 10)
+            screen.decoder.proc.kill()  # it dies mid-generation: one status line
+            await wait_for(pilot, lambda: not screen.running)
+            status = str(screen.query_one("#gen-status").render())
+            assert status == "generation failed: the decoder process exited with code -9"
+
+    monkeypatch.setattr(pane, "DecoderProcess", refuse)
     run(scenario())
 
 
@@ -745,7 +789,6 @@ def test_every_field_of_the_forms_keeps_keys_in_order(tmp_path: Path) -> None:
 # == Inspect (issue 15) and the next-character view (issue 12, items 5 and 6) ===============
 # Kept together at the end of the file: another helper adds tests above.
 
-import pytest  # noqa: E402
 from rich.cells import cell_len  # noqa: E402
 
 from core.inspect import Choice, Source, inspect_text  # noqa: E402

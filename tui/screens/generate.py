@@ -143,7 +143,10 @@ class GenerateScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "charlm-tui · generate"
         # Started now, it imports torch and loads the weights while the user types.
-        self.decoder = DecoderProcess(self.model)
+        try:
+            self.decoder = DecoderProcess(self.model)
+        except CharLMError:  # said when the user asks for text (stream tries again)
+            self.decoder = None
         self.query_one("#prompt", Input).focus()
         self.flusher = self.set_interval(FLUSH_S, self.flush, pause=True)
         # The view shows what sampling draws from: it follows the settings as typed.
@@ -215,12 +218,12 @@ class GenerateScreen(Screen[None]):
     def stream(self, ids: list[int], options: GenerateOptions) -> None:
         """Wait on the child process's characters (the GIL is free while it waits)."""
         worker = get_current_worker()
-        decoder = self.decoder
-        if decoder is None or not decoder.alive:  # it failed last time: a fresh one
-            decoder = self.decoder = DecoderProcess(self.model)
-        count, error = 0, ""
+        count, error, seconds = 0, "", 0.0
         chars = self.vocab.chars
         try:
+            decoder = self.decoder
+            if decoder is None or not decoder.alive:  # it failed last time: a fresh one
+                decoder = self.decoder = DecoderProcess(self.model)
             for tok, p in decoder.generate(
                 ids,
                 options,
@@ -230,9 +233,10 @@ class GenerateScreen(Screen[None]):
             ):
                 self.pending.append((chars[tok], p))
                 count += 1
-        except CharLMError as e:
-            error = str(e)
-        rate = count / max(decoder.last_seconds, 1e-9)  # the model's rate, not start-up's
+            seconds = decoder.last_seconds  # the model's time, not the child's start-up
+        except (CharLMError, OSError, ValueError, KeyError) as e:
+            error = str(e) or type(e).__name__
+        rate = count / max(seconds, 1e-9)
         self.post_message(GenerationEnded(count, rate, worker.is_cancelled, error))
 
     def flush(self) -> None:
