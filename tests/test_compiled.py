@@ -50,13 +50,20 @@ def test_the_fixed_shape_step_is_gpt_step_at_every_position(style: dict) -> None
                 torch.testing.assert_close(got, want, atol=2e-6, rtol=1e-5)
 
 
-def test_compile_refuses_what_it_cannot_compile() -> None:
+def test_compile_refuses_what_it_cannot_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bigram = build_model(ModelConfig(model="bigram", vocab_size=5))
     with pytest.raises(CharLMError, match="--compile applies to gpt models: bigram"):
         make_decoder(bigram, "auto", compiled=True)
     gpt = build_model(ModelConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8))
     with pytest.raises(CharLMError, match="--compile decodes on the CPU"):
         make_decoder(gpt, "fp32", compiled=True, device="cuda")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(blocker))  # data/decoders cannot be made
+    with pytest.raises(CharLMError, match=r"^--compile cannot write .*a-file/decoders: Not a"):
+        make_decoder(gpt, "fp32", compiled=True)
 
 
 @needs_compiler

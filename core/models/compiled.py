@@ -241,6 +241,10 @@ def compiled_decoder(
             return None
         note(f"compiling the decode step (once per model shape, ~20 s) into {folder}")
         try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CharLMError(f"--compile cannot write {folder}: {e.strerror}") from None
+        try:
             build_package(weights, path)
             for stale in folder.glob(f"decode-{what}-*.pt2"):
                 if stale != path:
