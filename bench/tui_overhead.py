@@ -1,6 +1,6 @@
 """Training throughput with the dashboard open vs headless, same config.
 
-    python bench/tui_overhead.py [--preset cpu] [--iters 150] [--rounds 3]
+    python bench/tui_overhead.py [--preset cpu] [--iters 150] [--rounds 3] [--set KEY=VALUE]
 
 Each round trains the same model from the same seed twice, as the product does it:
 `charlm-tui --no-ui train` alone, and the same training child process while the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import subprocess
 import tempfile
@@ -25,13 +26,22 @@ from core.plan import plan_new
 from core.records import read_records
 from tui.process import train_argv
 
+OVERRIDES: dict[str, object] = {}  # --set KEY=VALUE
+
+
+def parse_value(text: str) -> object:
+    """A number or true/false as JSON reads it, else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
 
 def plan_for(preset: str, iters: int, out: Path):
-    return plan_new(
-        preset,
-        dict(data=corpus(), max_iters=iters, eval_interval=50, sample_interval=100, log_interval=1),
-        out,
+    values = dict(
+        data=corpus(), max_iters=iters, eval_interval=50, sample_interval=100, log_interval=1
     )
+    return plan_new(preset, {**values, **OVERRIDES}, out)
 
 
 def tokens_per_step(plan) -> int:
@@ -72,7 +82,11 @@ def main() -> None:
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--iters", type=int, default=150)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
+    for kv in args.set:
+        key, value = kv.split("=", 1)
+        OVERRIDES[key] = parse_value(value)
     rows, ratios = [], []
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory() as d:
@@ -82,7 +96,8 @@ def main() -> None:
         ratios.append(t / h)
         rows.append([r + 1, f"{h:,.0f}", f"{t:,.0f}", f"{t / h:.3f}"])
     print(f"machine: {machine()}")
-    print(f"preset {args.preset}, {args.iters} iterations per run, corpus {corpus()}")
+    what = " ".join([args.preset, *args.set])
+    print(f"preset {what}, {args.iters} iterations per run, corpus {corpus()}")
     print(table(["round", "headless tok/s", "dashboard tok/s", "dashboard / headless"], rows))
     print(f"median ratio: {statistics.median(ratios):.3f}")
 
