@@ -4,6 +4,7 @@ the eager step writes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from core.models.compiled import DecodeStep, compiled_decoder, make_decoder, pac
 from core.models.quant import quantize_int8
 from core.sampling import GenerateOptions
 from tests.tui_helpers import fake_run
+from tui.app import CharLMApp
 from tui.cli import run
 
 COMPILER = any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++"))
@@ -105,10 +107,35 @@ def test_sample_compile_builds_once_per_shape_and_writes_the_eager_text(
         child.close()
     assert "KING" + text + "\n" == eager and notes == []
 
-    # int8 (what --precision auto picks on CPU): the compiled step rounds the MLP's bf16
-    # activations at other points than the eager one, so logits agree to rounding only.
+    # The generate pane opened by `sample --compile` (int8: what --precision auto picks on
+    # CPU): its child builds the int8 package, and the status line says so meanwhile.
+    statuses: list[str] = []
+
+    async def pane() -> None:
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=40, compiled=True)))
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.screen
+            assert "int8 weights · compiled step" in str(screen.query_one("#gen-label").render())
+            await pilot.press("enter")
+            status = screen.query_one("#gen-status")
+            for _ in range(2400):  # two minutes at most
+                if not screen.running and screen.output:
+                    break
+                statuses.append(str(status.render()))
+                await pilot.pause(0.05)
+            statuses.append(str(status.render()))
+            assert len(screen.output) == 40
+
+    asyncio.run(pane())
+    assert any(s.startswith("compiling the decode step") for s in statuses)
+    assert statuses[-1].startswith("generated 40 characters")
+
+    # int8 compiled rounds the MLP's bf16 activations at other points than the eager
+    # step, so logits agree to rounding only; the package is the pane's (not rebuilt).
     quantized = quantize_int8(model)
-    compiled = compiled_decoder(model, quantized, "int8", folder)
+    int8_package = folder / "decode-{}-{}.pt2".format(*package_name(quantized, "int8"))
+    assert int8_package.is_file()
+    compiled = compiled_decoder(model, quantized, "int8", folder, build=False)
     assert compiled is not None
     eager_cache, compiled_cache = model.new_cache(), model.new_cache()
     with torch.inference_mode():

@@ -81,6 +81,13 @@ class GenerationEnded(Message):
     error: str = ""
 
 
+@dataclass
+class DecoderNote(Message):
+    """The decoder process says what it is doing (compiling its step, say)."""
+
+    text: str
+
+
 class GenerateScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "stop_or_back", "Stop/back"),
@@ -229,7 +236,7 @@ class GenerateScreen(Screen[None]):
                 options,
                 self.precision,
                 cancelled=lambda: worker.is_cancelled,
-                note=lambda m: self.app.call_from_thread(self.set_status, f"{m}…"),
+                note=lambda text: self.post_message(DecoderNote(text)),
             ):
                 self.pending.append((chars[tok], p))
                 count += 1
@@ -304,6 +311,11 @@ class GenerateScreen(Screen[None]):
         # What generation read: the prompt, or the newline it starts from without one.
         start = "" if self.prompt_len else default_context(self.vocab)
         self.update_next_char(start + self.output)
+
+    @on(DecoderNote)
+    def decoder_note(self, message: DecoderNote) -> None:
+        if self.running:
+            self.set_status(f"{message.text}…")
 
     refused = False  # the status line says the prompt was refused
 
