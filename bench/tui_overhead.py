@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import subprocess
 import tempfile
@@ -21,20 +20,14 @@ from pathlib import Path
 
 from common import corpus, machine, table
 
+from core.config import SPECS
 from core.events import StepEvent
 from core.plan import plan_new
 from core.records import read_records
 from tui.process import train_argv
+from tui.screens.new_run import Problem, parse_field
 
 OVERRIDES: dict[str, object] = {}  # --set KEY=VALUE
-
-
-def parse_value(text: str) -> object:
-    """A number or true/false as JSON reads it, else the text itself."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def plan_for(preset: str, iters: int, out: Path):
@@ -86,7 +79,10 @@ def main() -> None:
     args = ap.parse_args()
     for kv in args.set:
         key, value = kv.split("=", 1)
-        OVERRIDES[key] = parse_value(value)
+        typed = parse_field(SPECS[key], value)  # the new-run form's rule for typed text
+        if isinstance(typed, Problem):
+            ap.error(f"--set {key}: {typed.text}")
+        OVERRIDES[key] = typed
     rows, ratios = [], []
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory() as d:

@@ -135,9 +135,9 @@ class CompiledDecoder:
         self.weights = list(tensors_of(DecodeStep(model)).values())
 
     def step(self, token: int, cache: KVCache) -> torch.Tensor:
-        pos = cache.length
-        if pos >= self.model.config.block_size:
-            raise ValueError(f"sequence of {pos + 1} exceeds block_size {pos}")
+        pos, block = cache.length, self.model.config.block_size
+        if pos >= block:  # as GPT.step says it
+            raise ValueError(f"sequence of {pos + 1} exceeds block_size {block}")
         logits, new_k, new_v = self.run(
             [torch.tensor(token), torch.tensor(pos), *cache.k, *cache.v, *self.weights]
         )
