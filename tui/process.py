@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -58,12 +59,13 @@ class TrainingProcess:
         A thread stuck in a plain wait() would keep the closing app alive until then."""
         assert self.proc is not None
         code = None
+        # poll() and a plain sleep: Popen.wait(timeout) polls with a backoff of its own,
+        # ~60 wake-ups a second of the UI process, each one taken from the training.
         while not cancelled():
-            try:
-                code = self.proc.wait(timeout=0.2)
+            code = self.proc.poll()
+            if code is not None:
                 break
-            except subprocess.TimeoutExpired:
-                continue
+            time.sleep(0.2)
         if self._log is not None:
             self._log.close()
         return code

@@ -41,9 +41,11 @@ from tui.widgets.model_summary import ModelSummary
 from tui.widgets.samples import SamplesLog
 from tui.widgets.system_strip import SystemStrip
 
-REFRESH_S = 0.5  # metrics and samples: twice a second reads as live
-CHART_REFRESH_S = 1.0  # the chart costs more to draw
-SYSTEM_REFRESH_S = 1.0  # CPU % over a second: steadier than over half of one
+# One redraw a second, metrics, chart and system strip in one compositor pass: the UI
+# shares the cores with the training child, whose two OpenMP threads both stall while
+# the UI holds one. Metrics at 2 Hz and the chart at 1 Hz on timers of their own cost
+# 7.4% of a core and read 0.86x headless (bench/tui_overhead.py); see BENCHMARKS.md.
+REFRESH_S = 1.0
 STEERING = (
     "pause", "stop", "checkpoint", "sample", "lr", "steer_evals", "steer_samples", "extend"
 )  # fmt: skip
@@ -116,11 +118,14 @@ class DashboardScreen(Screen[None]):
         self.refresh_view()
         self.refresh_system()
         self.call_after_refresh(self.refresh_chart)  # once sized, not a second later
-        self.set_interval(REFRESH_S, self.refresh_view)
-        self.set_interval(CHART_REFRESH_S, self.refresh_chart)
-        self.set_interval(SYSTEM_REFRESH_S, self.refresh_system)
+        self.set_interval(REFRESH_S, self.tick)
 
     # -- drawing ---------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self.refresh_view()
+        self.refresh_chart()
+        self.refresh_system()
 
     def refresh_view(self) -> None:
         self.feed.update()
