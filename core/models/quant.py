@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -62,6 +63,13 @@ class Int8Linear(nn.Module):
         y = y.view(*x.shape[:-1], self.out_features)
         # One op either way: adding a bias of out_dtype promotes the kernel's bf16 result.
         return y.to(self.out_dtype) if self.bias is None else torch.add(y, self.bias)
+
+    def row_product(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """forward for 2-d input with the buffers bound once (GPT.step's StepPlan)."""
+        w, scales, bias, out_dtype = self.weight_int8, self.scales, self.bias, self.out_dtype
+        if bias is None:
+            return lambda x: _int8_mm(x, w, scales).to(out_dtype)
+        return lambda x: torch.add(_int8_mm(x, w, scales), bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
