@@ -31,6 +31,7 @@ def test_int8_linear_error_is_within_half_a_step_per_weight() -> None:
     bound = (q.scales.float() / 2 * x.abs().sum(dim=1, keepdim=True)) + 0.01 * exact.abs()
     assert ((q(x) - exact).abs() <= bound + 1e-6).all()
     assert not torch.equal(q(x), exact)  # it really is quantized
+    assert torch.equal(q.row_product()(x), q(x))  # GPT.step's bound form: the same maths
 
 
 @needs_int8
@@ -57,6 +58,28 @@ def test_int8_decoder_steps_match_fp32_steps_on_the_same_cache() -> None:
         m(x[:, :6], cache=cache)  # the prompt in fp32, then int8 one position at a time
         steps = [q(x[:, t : t + 1], cache=cache)[0][0, -1] for t in range(6, 16)]
     assert torch.allclose(torch.stack(steps), full[0, 6:], atol=0.02 * full.abs().max())
+
+
+@needs_int8
+def test_a_cache_steps_with_the_weights_of_whichever_model_steps_it() -> None:
+    # GPT.step keeps its tensors in the cache (StepPlan): another model stepping the
+    # same cache must use its own, not the first one's.
+    m = gpt()
+    q = quantize_int8(m)
+    x = torch.randint(0, 13, (1, 16))
+    with torch.inference_mode():
+        full, _ = m(x)
+        cache = m.new_cache()
+        m(x[:, :6], cache=cache)
+        fp32 = m.step(int(x[0, 6]), cache)
+        int8 = q.step(int(x[0, 7]), cache)
+        assert cache.plan is not None and cache.plan.model is q
+        again = m.step(int(x[0, 8]), cache)
+        assert cache.plan.model is m
+    tol = 0.02 * full.abs().max()
+    assert torch.allclose(fp32, full[0, 6], atol=1e-5)
+    assert torch.allclose(int8, full[0, 7], atol=tol) and not torch.allclose(int8, full[0, 7])
+    assert torch.allclose(again, full[0, 8], atol=tol)
 
 
 @needs_int8
