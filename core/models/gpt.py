@@ -74,11 +74,11 @@ class StepPlan(NamedTuple):
     """What GPT.step reads, looked up once per generation and kept in its KVCache.
 
     Reaching the tensors through the modules (block.attn.c_attn.weight: nn.Module's
-    __getattr__, ~70 lookups a character) and through each Linear's forward cost ~15% of
-    a character at the seed shape: 1,148 -> 1,358 chars/s, the same text
-    (int8, in turns, 2026-11-26). The tensors are the model's own, so in-place updates
-    show; a module replaced or moved after the plan is made would not, and a cache (so
-    its plan) lives for one generation."""
+    __getattr__, ~70 lookups a character) and through each Linear's forward cost a fifth
+    of a character at the seed shape: int8 1,254 -> 1,563 chars/s with the plan, the
+    same text (in turns, BENCHMARKS.md, 2026-11-26). The tensors are the model's own, so
+    in-place updates show; a module replaced or moved after the plan is made would not,
+    and a cache (so its plan) lives for one generation."""
 
     model: nn.Module
     wte: torch.Tensor
@@ -364,8 +364,8 @@ class GPT(nn.Module):
         last = len(self.blocks) - 1 if cache is not None else -1
         for i, block in enumerate(self.blocks):
             # A prompt or a window refill: generation reads the last position, so the
-            # last block computes only its row after the keys and values (37% of a
-            # refill's products at the seed shape, which refills every 64 characters).
+            # last block computes only its row after the keys and values: a 192-character
+            # refill (every 64 characters) at the seed shape 10.9 -> 8.7 ms.
             x = block(x, cache, i, last=i == last)
         if cache is not None:
             cache.length += T

@@ -44,7 +44,8 @@ from tui.widgets.system_strip import SystemStrip
 # One redraw a second, metrics, chart and system strip in one compositor pass: the UI
 # shares the cores with the training child, whose two OpenMP threads both stall while
 # the UI holds one. Metrics at 2 Hz and the chart at 1 Hz on timers of their own cost
-# 7.4% of a core and read 0.86x headless (bench/tui_overhead.py); see BENCHMARKS.md.
+# 7.4% of a core and read 0.86x headless; one pass a second, 5.6% and 0.94-0.96x
+# (bench/tui_overhead.py, BENCHMARKS.md).
 REFRESH_S = 1.0
 STEERING = (
     "pause", "stop", "checkpoint", "sample", "lr", "steer_evals", "steer_samples", "extend"
