@@ -134,6 +134,15 @@ def lr_at(it: int, lr: float, min_lr: float, warmup: int, decay_iters: int) -> f
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
 
 
+def lr_at_fraction(it: int, frac: float, lr: float, min_lr: float, warmup: int) -> float:
+    """lr_at keyed to the fraction of a time budget spent instead of an iteration count
+    (as charlm-tui's --time-budget): linear warmup over `warmup` steps, then cosine to
+    min_lr when the budget is spent."""
+    if it < warmup:
+        return lr * (it + 1) / (warmup + 1)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac))) * (lr - min_lr)
+
+
 def encode(text: str) -> tuple[str, np.ndarray]:
     """The sorted characters of the text, and the text as their indices."""
     chars = "".join(sorted(set(text)))

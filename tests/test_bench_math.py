@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from _nanogpt import encode, lr_at, split
+from _nanogpt import encode, lr_at, lr_at_fraction, split
 from gpu_speedrun import compile_seconds, report, result
 from startup import parse_importtime
 from vs_nanogpt import Crossing, crossing_time, describe_speedup
@@ -130,3 +130,11 @@ def test_speedrun_report_ratios_and_the_time_to_the_baselines_best() -> None:
     assert "2.00x / 1.50x" in rows["B (B)"]  # 20 s of training against 10, 30 s against 20
     assert "1.50x (200)" in rows["B (B)"]  # A's best (1.46 at 30 s) reached at 20 s
     assert "not reached (200)" in rows["C (B2)"] and "| -" in rows["C (B2)"]
+
+
+def test_time_keyed_schedule_warms_up_by_steps_then_decays_over_the_budget() -> None:
+    assert lr_at_fraction(0, 0.0, 1e-3, 1e-4, 100) == pytest.approx(1e-3 / 101)
+    assert lr_at_fraction(100, 0.0, 1e-3, 1e-4, 100) == pytest.approx(1e-3)
+    assert lr_at_fraction(500, 0.5, 1e-3, 1e-4, 100) == pytest.approx(5.5e-4)
+    assert lr_at_fraction(900, 1.0, 1e-3, 1e-4, 100) == pytest.approx(1e-4)
+    assert lr_at_fraction(950, 1.3, 1e-3, 1e-4, 100) == pytest.approx(1e-4)  # past it
