@@ -7,6 +7,7 @@ import torch.nn as nn
 from core.config import ModelConfig
 from core.errors import CharLMError
 from core.models import build_model
+from core.models.gpt import KVCache
 from core.models.quant import Int8Linear, decoder_for, int8_available, quantize_int8
 from core.sampling import SamplingParams, generate
 
@@ -47,15 +48,22 @@ def test_quantized_copy_leaves_the_model_alone_and_tracks_its_logits() -> None:
     assert (approx - exact).abs().max() < 0.02 * exact.abs().max()
 
 
-@needs_int8
-def test_int8_decoder_steps_match_fp32_steps_on_the_same_cache() -> None:
+def prompted() -> tuple[nn.Module, nn.Module, torch.Tensor, torch.Tensor, KVCache]:
+    """A GPT, its int8 copy, 16 ids, their fp32 logits, and a cache holding the first 6."""
     m = gpt()
     q = quantize_int8(m)
     x = torch.randint(0, 13, (1, 16))
     with torch.inference_mode():
         full, _ = m(x)
         cache = m.new_cache()
-        m(x[:, :6], cache=cache)  # the prompt in fp32, then int8 one position at a time
+        m(x[:, :6], cache=cache)
+    return m, q, x, full, cache
+
+
+@needs_int8
+def test_int8_decoder_steps_match_fp32_steps_on_the_same_cache() -> None:
+    _, q, x, full, cache = prompted()  # the prompt in fp32, then int8 one at a time
+    with torch.inference_mode():
         steps = [q(x[:, t : t + 1], cache=cache)[0][0, -1] for t in range(6, 16)]
     assert torch.allclose(torch.stack(steps), full[0, 6:], atol=0.02 * full.abs().max())
 
@@ -64,13 +72,8 @@ def test_int8_decoder_steps_match_fp32_steps_on_the_same_cache() -> None:
 def test_a_cache_steps_with_the_weights_of_whichever_model_steps_it() -> None:
     # GPT.step keeps its tensors in the cache (StepPlan): another model stepping the
     # same cache must use its own, not the first one's.
-    m = gpt()
-    q = quantize_int8(m)
-    x = torch.randint(0, 13, (1, 16))
+    m, q, x, full, cache = prompted()
     with torch.inference_mode():
-        full, _ = m(x)
-        cache = m.new_cache()
-        m(x[:, :6], cache=cache)
         fp32 = m.step(int(x[0, 6]), cache)
         int8 = q.step(int(x[0, 7]), cache)
         assert cache.plan is not None and cache.plan.model is q
