@@ -76,6 +76,28 @@ def test_rotary_in_real_pairs_equals_the_complex_product() -> None:
     assert torch.equal(rotary.rotate_real(xb, 2), rotary(xb, 2))
 
 
+def test_relu_squared_gradient_is_written_out_and_exact() -> None:
+    """Training runs ReLU squared through its own backward (2 relu(x)); it must be the
+    derivative (gradcheck in float64) and give autograd's numbers bit for bit in fp32,
+    with exact zeros where x <= 0; without grad it is the plain expression."""
+    act = gpt(activation="relu2").blocks[0].mlp.act
+    x64 = torch.randn(4, 6, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(act, (x64,))
+    x = torch.randn(5, 32)
+    x[0, :4] = 0.0  # relu's kink: both sides take the gradient there as 0
+    g = torch.randn(5, 32)
+    ours, ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y = act(ours)
+    y.backward(g)
+    expected = torch.nn.functional.relu(ref).square()
+    expected.backward(g)
+    assert y.grad_fn is not None and "ReLUSquared" in type(y.grad_fn).__name__
+    assert torch.equal(y, expected) and torch.equal(ours.grad, ref.grad)
+    assert torch.all(ours.grad[x <= 0] == 0)
+    with torch.no_grad():
+        assert torch.equal(act(x), expected.detach())
+
+
 def test_rope_has_no_position_table_and_old_configs_mean_gpt2() -> None:
     names = dict(gpt(position="rope").named_parameters())
     assert "wpe.weight" not in names and "wpe.weight" in dict(gpt().named_parameters())
