@@ -41,12 +41,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 from _nanogpt import GPT, GPTConfig, adamw, batch, encode, lr_at_fraction
+from _turns import CLISide, Side, WorkerSide, run_in_turns
 from common import ROOT, corpus, machine, table
 
 from core.data import load_corpus, split_point
@@ -130,17 +131,33 @@ class BaselineResult:
     step_ms: float  # mean
 
 
+def paused_for(pause_file: Path | None) -> float:
+    """While `pause_file` exists (bench/_turns.py: another side's turn), wait, having
+    said so in `pause_file`.ack; the seconds waited, for the clock to leave out."""
+    if pause_file is None or not pause_file.exists():
+        return 0.0
+    t = time.perf_counter()
+    pause_file.with_name(pause_file.name + ".ack").touch()
+    while pause_file.exists():
+        time.sleep(0.02)
+    return time.perf_counter() - t
+
+
 def _train_for(
-    model: GPT, data, budget: float, seed: int, device: torch.device
+    model: GPT, data, budget: float, seed: int, device: torch.device, pause_file: Path | None
 ) -> tuple[int, float]:
-    """Train for `budget` seconds of wall clock: (iterations, seconds) taken. The clock
-    starts at the first step (building AdamW imports torch._dynamo: ~1 s, not training)."""
+    """Train for `budget` seconds of wall clock, less any pauses: (iterations, seconds)
+    taken. The clock starts at the first step (building AdamW imports torch._dynamo:
+    ~1 s, not training)."""
     opt = adamw(model, LR, WEIGHT_DECAY, BETAS)
     g = torch.Generator().manual_seed(seed)
     model.train()
     warmup = WARMUP if budget >= 60 else max(1, int(WARMUP * budget / 60))  # smoke budgets
-    it, start = 0, time.perf_counter()
-    while (spent := time.perf_counter() - start) < budget:
+    it, start, paused = 0, time.perf_counter(), 0.0
+    while (spent := time.perf_counter() - start - paused) < budget:
+        if pause_file is not None and (wait := paused_for(pause_file)):
+            paused += wait
+            continue
         for group in opt.param_groups:
             group["lr"] = lr_at_fraction(it, spent / budget, LR, MIN_LR, warmup)
         x, y = batch(data, RECIPE["block_size"], RECIPE["batch_size"], g, device)
@@ -150,10 +167,12 @@ def _train_for(
         nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         opt.step()
         it += 1
-    return it, time.perf_counter() - start
+    return it, time.perf_counter() - start - paused
 
 
-def run_baseline(spec: str, budget: float, seed: int = 1337) -> BaselineResult:
+def run_baseline(
+    spec: str, budget: float, seed: int = 1337, pause_file: Path | None = None
+) -> BaselineResult:
     cpu = torch.device("cpu")
     chars, ids = encode(load_corpus(spec).text)
     cut = split_point(len(ids), 0.1)
@@ -167,7 +186,7 @@ def run_baseline(spec: str, budget: float, seed: int = 1337) -> BaselineResult:
         n_embd=RECIPE["n_embd"],
     )
     model = GPT(cfg)
-    iters, train_s = _train_for(model, train, budget, seed, cpu)
+    iters, train_s = _train_for(model, train, budget, seed, cpu, pause_file)
     loss = evaluate_split(model, val, cfg.block_size, EVAL_BATCH).loss
     tokens = iters * RECIPE["batch_size"] * RECIPE["block_size"]
     return BaselineResult(loss, iters, train_s, tokens / train_s, train_s / iters * 1e3)
@@ -186,15 +205,18 @@ class OursResult:
     tokens_per_s: float
 
 
-def run_ours(
-    spec: str, preset: str, budget: float, overrides: dict[str, str], tmp: Path
-) -> OursResult:
-    out = tmp / f"run-{budget:g}"
+def ours_argv(
+    spec: str, preset: str, budget: float, overrides: dict[str, str], out: Path
+) -> list[str]:
     argv = [sys.executable, "-m", "tui.cli", "--no-ui", "train", "--data", spec]
     argv += ["--preset", preset, "--time-budget", str(budget), "--out", str(out), "--overwrite"]
     for k, v in overrides.items():
         argv += ["--" + k.replace("_", "-"), v]
-    subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return argv
+
+
+def score_ours(budget: float, out: Path) -> OursResult:
+    """`charlm-tui eval best.pt` on the full val split, and the run's own numbers."""
     result = subprocess.run(
         [sys.executable, "-m", "tui.cli", "eval", str(out / "best.pt"), "--split", "val", "--json"],
         check=True,
@@ -211,6 +233,53 @@ def run_ours(
     return OursResult(
         budget, score["loss"], done.iter, t_train, done.elapsed_s, tokens / max(t_train, 1e-9)
     )
+
+
+def run_ours(
+    spec: str, preset: str, budget: float, overrides: dict[str, str], tmp: Path
+) -> OursResult:
+    out = tmp / f"run-{budget:g}"
+    argv = ours_argv(spec, preset, budget, overrides, out)
+    subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return score_ours(budget, out)
+
+
+def in_turns(
+    spec: str,
+    budget: float | None,
+    preset: str,
+    ours_budgets: list[float],
+    overrides: dict[str, str],
+    slice_s: float,
+    tmp: Path,
+    threads: int = 0,
+) -> tuple[BaselineResult | None, list[OursResult], dict[str, int]]:
+    """Every side in its own process, run in turns of slice_s seconds (bench/_turns.py);
+    then each is scored, one after another. budget None: no baseline."""
+    sides: list[Side] = []
+    result_file = tmp / "baseline.json"
+    if budget is not None:
+        worker = [sys.executable, __file__, "--baseline-worker", str(result_file)]
+        worker += ["--budget", str(budget), "--data", spec, "--pause-file", str(tmp / "pause")]
+        worker += ["--threads", str(threads)]
+        sides.append(WorkerSide("baseline", worker, tmp / "pause"))
+    for b in ours_budgets:
+        out = tmp / f"run-{b:g}"
+        sides.append(CLISide(f"ours {b:g}", ours_argv(spec, preset, b, overrides, out), out))
+
+    def done(side: Side) -> None:
+        print(f"{side.name}: finished training", flush=True)
+
+    slices = run_in_turns(sides, slice_s, on_finish=done)
+    for side in sides:
+        proc = side.proc  # type: ignore[attr-defined]
+        if proc.returncode != 0:
+            raise SystemExit(f"{side.name} failed (exit {proc.returncode}): rerun it alone")
+    base = None
+    if budget is not None:
+        base = BaselineResult(**json.loads(result_file.read_text()))
+    ours = [score_ours(b, tmp / f"run-{b:g}") for b in ours_budgets]
+    return base, ours, slices
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -232,6 +301,12 @@ def main() -> None:
         help="our budgets, comma-separated (default: budget x 1, 1/2, 1/4, 1/6, 2/15)",
     )
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every budget (smoke tests)")
+    ap.add_argument(
+        "--slice",
+        type=float,
+        default=10.0,
+        help="run the sides in turns of this many seconds each (0: one after another)",
+    )
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument(
@@ -244,11 +319,17 @@ def main() -> None:
         default=0,
         help="torch threads for both sides (default 0: torch's default; 1 survives a busy VM)",
     )
+    ap.add_argument("--baseline-worker", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--pause-file", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
         args.set.append(f"threads={args.threads}")
     spec = args.data or corpus()
+    if args.baseline_worker is not None:  # one side of in_turns: the baseline, pausable
+        base = run_baseline(spec, args.budget, pause_file=args.pause_file)
+        args.baseline_worker.write_text(json.dumps(asdict(base)))
+        return
     overrides = dict(kv.split("=", 1) for kv in args.set)
     budget = args.budget * args.scale
     ours_budgets = [b * args.scale for b in args.ours] if args.ours else None
@@ -258,9 +339,38 @@ def main() -> None:
     ours_budgets = sorted(set(ours_budgets), reverse=True)
 
     print(f"machine: {machine()}\ncorpus {spec}", flush=True)
+    with tempfile.TemporaryDirectory() as d:
+        base: BaselineResult | None = None
+        if args.slice > 0:
+            print(f"in turns of {args.slice:g} s", flush=True)
+            base_budget = None if args.skip_baseline is not None else budget
+            base, ours, slices = in_turns(
+                spec,
+                base_budget,
+                args.preset,
+                ours_budgets,
+                overrides,
+                args.slice,
+                Path(d),
+                args.threads,
+            )
+            print("slices: " + ", ".join(f"{k} {v}" for k, v in slices.items()), flush=True)
+        else:
+            if args.skip_baseline is None:
+                base = run_baseline(spec, budget)
+            ours = [run_ours(spec, args.preset, b, overrides, Path(d)) for b in ours_budgets]
+    report(args, budget, base, ours, overrides)
+
+
+def report(
+    args: argparse.Namespace,
+    budget: float,
+    base: BaselineResult | None,
+    ours: list[OursResult],
+    overrides: dict[str, str],
+) -> None:
     rows: list[list[object]] = []
-    if args.skip_baseline is None:
-        base = run_baseline(spec, budget)
+    if base is not None:
         target, base_s = base.loss, base.train_s
         rows.append(
             [
@@ -280,24 +390,20 @@ def main() -> None:
     else:
         target, base_s = args.skip_baseline, budget
         rows.append(["nanoGPT-style (given)", f"{budget:g}", "-", "-", "-", f"{target:.4f}"])
-    ours: list[OursResult] = []
     label = f"charlm-tui --preset {args.preset}"
     label += "".join(f" {k}={v}" for k, v in overrides.items())
-    with tempfile.TemporaryDirectory() as d:
-        for b in ours_budgets:
-            r = run_ours(spec, args.preset, b, overrides, Path(d))
-            ours.append(r)
-            rows.append(
-                [
-                    label,
-                    f"{b:g}",
-                    r.iters,
-                    f"{r.train_s:.1f} ({r.elapsed_s:.1f} wall)",
-                    f"{r.tokens_per_s / 1e3:.1f}k",
-                    f"{r.loss:.4f}",
-                ]
-            )
-            print(f"ours at {b:g} s: {r.iters} iters, full-split val {r.loss:.4f}", flush=True)
+    for r in ours:
+        rows.append(
+            [
+                label,
+                f"{r.budget:g}",
+                r.iters,
+                f"{r.train_s:.1f} ({r.elapsed_s:.1f} wall)",
+                f"{r.tokens_per_s / 1e3:.1f}k",
+                f"{r.loss:.4f}",
+            ]
+        )
+        print(f"ours at {r.budget:g} s: {r.iters} iters, full-split val {r.loss:.4f}", flush=True)
 
     crossing = crossing_time([(r.budget, r.loss) for r in ours], target)
     same = [r for r in ours if math.isclose(r.budget, budget)]

@@ -138,3 +138,56 @@ def test_time_keyed_schedule_warms_up_by_steps_then_decays_over_the_budget() -> 
     assert lr_at_fraction(500, 0.5, 1e-3, 1e-4, 100) == pytest.approx(5.5e-4)
     assert lr_at_fraction(900, 1.0, 1e-3, 1e-4, 100) == pytest.approx(1e-4)
     assert lr_at_fraction(950, 1.3, 1e-3, 1e-4, 100) == pytest.approx(1e-4)  # past it
+
+
+class FakeSide:
+    """A side that trains `work` seconds of a fake clock while resumed."""
+
+    def __init__(self, name: str, work: float, log: list[tuple[str, str]]) -> None:
+        self.name, self.left, self.log = name, work, log
+        self.running = False
+
+    def start(self) -> None:
+        self.log.append(("start", self.name))
+
+    def resume(self) -> None:
+        self.log.append(("resume", self.name))
+        self.running = True
+
+    def pause(self) -> None:
+        self.log.append(("pause", self.name))
+        self.running = False
+
+    def finished(self) -> bool:
+        return self.left <= 0
+
+
+def test_sides_run_in_turns_one_at_a_time_until_each_is_done() -> None:
+    from _turns import run_in_turns
+
+    log: list[tuple[str, str]] = []
+    now = [0.0]
+    sides = [FakeSide("a", 25.0, log), FakeSide("b", 8.0, log)]
+
+    def sleep(dt: float) -> None:
+        running = [s for s in sides if s.running]
+        assert len(running) <= 1, "two sides trained at once"
+        for s in running:
+            s.left -= dt
+            if s.left <= 0:
+                s.running = False  # the process exits
+        now[0] += dt
+
+    finished: list[str] = []
+    slices = run_in_turns(
+        sides, 10.0, on_finish=lambda s: finished.append(s.name), clock=lambda: now[0], sleep=sleep
+    )
+    assert slices == {"a": 3, "b": 1}
+    assert finished == ["b", "a"]
+    assert log[:2] == [("start", "a"), ("start", "b")]  # every side set up before any slice
+    turns = [e for e in log[2:] if e[0] == "resume"]
+    assert turns == [("resume", "a"), ("resume", "b"), ("resume", "a"), ("resume", "a")]
+    # a side that finished in its slice is not paused; the others are, after each slice
+    assert ("pause", "b") not in log
+    assert log.count(("pause", "a")) == 2
+    assert now[0] == pytest.approx(33.0, abs=0.1)  # 25 + 8 s of training, no gaps (a poll)

@@ -1,0 +1,184 @@
+"""Run several training processes in turns: one at a time, a slice of seconds each.
+
+A shared VM's speed drifts by ±30% within the hour, so two runs one after the other
+can meet different machines. Run in turns, every side sees the same spells. Each side
+is paused between its slices and excludes the pauses from its own clock:
+
+- ours through its run's control.json, as the dashboard pauses it (core/clock.py keeps
+  paused time out of the time budget);
+- the baseline worker (bench/vs_nanogpt.py --baseline-worker) through a pause file it
+  checks before every step.
+
+A slice ends with a pause request; the next side starts only once the paused one has
+said so (its note, or its acknowledgement file) and its CPU time has stopped growing
+(OpenMP threads spin for a while after their last parallel region), so no two sides
+ever train at once. Linux's /proc gives the CPU time; elsewhere a fixed settle wait.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from common import ROOT  # puts the repository on sys.path
+
+from core.control import write_control
+
+QUIET_WINDOW_S = 0.2  # CPU time measured over this window...
+QUIET_CPU_S = 0.02  # ...must grow by no more than this (10% of a core): the side is idle
+SETTLE_S = 0.5  # without /proc: wait this long after the acknowledgement instead
+ACK_TIMEOUT_S = 120.0  # an eval or a checkpoint may finish first; a hang is an error
+
+
+class Side(Protocol):
+    name: str
+
+    def start(self) -> None:
+        """Launch the process; return once it is set up and paused (holding no CPU)."""
+
+    def resume(self) -> None: ...
+
+    def pause(self) -> None:
+        """Ask it to pause; return once it has (or has exited)."""
+
+    def finished(self) -> bool: ...
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process and its threads so far (None: no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(proc: subprocess.Popen[bytes], timeout: float = ACK_TIMEOUT_S) -> None:
+    """Until the process uses (almost) no CPU, or exits."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(proc.pid)
+    if before is None:
+        time.sleep(SETTLE_S)
+        return
+    while proc.poll() is None:
+        time.sleep(QUIET_WINDOW_S)
+        now = cpu_seconds(proc.pid)
+        if now is None or now - before <= QUIET_CPU_S:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pid {proc.pid} kept using CPU after it was paused")
+        before = now
+
+
+def wait_for(done: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + ACK_TIMEOUT_S
+    while not done():
+        if proc.poll() is not None:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} from pid {proc.pid} in {ACK_TIMEOUT_S:g} s")
+        time.sleep(0.02)
+
+
+class CLISide:
+    """`charlm-tui --no-ui train ...` paused and resumed through its control.json."""
+
+    def __init__(self, name: str, argv: list[str], run_dir: Path, cwd: Path = ROOT) -> None:
+        self.name, self.argv, self.run_dir, self.cwd = name, argv, run_dir, cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _pauses_told(self) -> int:
+        """How many 'paused' notes the trainer has written to metrics.jsonl."""
+        try:
+            lines = (self.run_dir / "metrics.jsonl").read_text().splitlines()
+        except OSError:
+            return 0
+        count = 0
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            count += event.get("event") == "note" and event.get("text", "").startswith("paused")
+        return count
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, stdout=subprocess.DEVNULL)
+        # The trainer writes control.json as it starts (resetting any stale one).
+        wait_for(lambda: (self.run_dir / "control.json").exists(), self.proc, "control.json")
+        self.pause()
+
+    def resume(self) -> None:
+        write_control(self.run_dir, paused=False)
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        told = self._pauses_told()
+        write_control(self.run_dir, paused=True)
+        wait_for(lambda: self._pauses_told() > told, self.proc, "pause note")
+        wait_quiet(self.proc)
+
+    def finished(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+
+class WorkerSide:
+    """A worker that pauses while `pause_file` exists, writing `pause_file`.ack when it has."""
+
+    def __init__(self, name: str, argv: list[str], pause_file: Path, cwd: Path = ROOT) -> None:
+        self.name, self.argv, self.pause_file, self.cwd = name, argv, pause_file, cwd
+        self.ack = pause_file.with_name(pause_file.name + ".ack")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.pause_file.touch()  # paused from its first step
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, stdout=subprocess.DEVNULL)
+        wait_for(self.ack.exists, self.proc, "acknowledgement")
+        wait_quiet(self.proc)
+
+    def resume(self) -> None:
+        self.ack.unlink(missing_ok=True)
+        self.pause_file.unlink(missing_ok=True)
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.pause_file.touch()
+        wait_for(self.ack.exists, self.proc, "acknowledgement")
+        wait_quiet(self.proc)
+
+    def finished(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+
+def run_in_turns(
+    sides: Sequence[Side],
+    slice_s: float,
+    on_finish: Callable[[Side], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, int]:
+    """Start every side (one at a time, each left paused), then give each in turn
+    `slice_s` seconds alone until all have finished. Returns the slices each got."""
+    for side in sides:
+        side.start()
+    slices = {side.name: 0 for side in sides}
+    waiting = [s for s in sides if not s.finished()]
+    while waiting:
+        for side in list(waiting):
+            slices[side.name] += 1
+            side.resume()
+            end = clock() + slice_s
+            while not side.finished() and clock() < end:
+                sleep(min(0.05, max(0.0, end - clock())))
+            if not side.finished():
+                side.pause()
+            if side.finished():
+                waiting.remove(side)
+                if on_finish is not None:
+                    on_finish(side)
+    return slices
