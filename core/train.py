@@ -28,7 +28,7 @@ from core.checkpoint import load_checkpoint, restore_model
 from core.clock import Clock, EarlyEvals, Throughput
 from core.config import STEERABLE, replace, to_dict
 from core.data import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
-from core.device import resolve_device
+from core.device import flush_denormals, resolve_device
 from core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
 from core.evaluate import Metrics, estimate, fixed_batches
 from core.events import (
@@ -72,6 +72,7 @@ def build(
 ) -> Trainer:
     """Everything a run needs, in the process that trains it (torch's globals included).
     sync_every: read losses back every N steps (default: --log-interval on a GPU, else 1)."""
+    flush_denormals()  # first: before any parallel work creates torch's thread pool
     mcfg, tcfg = plan.mcfg, plan.tcfg
     device = resolve_device(tcfg.device)
     if device.type == "cuda" and dist.enabled and device.index is None:

@@ -253,6 +253,28 @@ def test_headless_training_never_imports_textual(corpus_file: Path, tmp_path: Pa
     assert "TEXTUAL []" in result.stdout
 
 
+def test_training_flushes_denormals_on_every_thread(corpus_file: Path, tmp_path: Path) -> None:
+    """core.device.flush_denormals must run before torch's thread pool exists, or only the
+    main thread flushes: after a CLI training, 4M products of the smallest denormal (made
+    from its bits, not by arithmetic, which would flush it; split between the threads)
+    must all be zero."""
+    code = (
+        "import sys, torch; from tui.cli import run; "
+        f"rc = run(['--no-ui', 'train', '--preset', 'tiny', '--data', {str(corpus_file)!r}, "
+        f"'--max-iters', '1', '--out', {str(tmp_path / 'r')!r}]); "
+        "x = torch.ones(4_000_000, dtype=torch.int32).view(torch.float32); "  # 1.4e-45 each
+        "print('KEPT', int((x * 1.0).count_nonzero()), torch.get_num_threads(), "
+        "'SUPPORTED', torch.set_flush_denormal(True)); sys.exit(rc)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    if "SUPPORTED False" in result.stdout:
+        pytest.skip("this CPU has no flush-to-zero mode")
+    assert "KEPT 0 " in result.stdout, result.stdout
+
+
 def test_help_teaches(capsys) -> None:
     assert run(["--help"]) == 0
     assert "--no-ui train --preset tiny" in capsys.readouterr().out
