@@ -1,23 +1,29 @@
 """Time to quality against nanoGPT's README CPU recipe: how much sooner we reach its loss.
 
-    python bench/vs_nanogpt.py                          # ~16 min: the measurement
-    python bench/vs_nanogpt.py --scale 0.05 --threads 1 # smoke test: every budget x 0.05
+    python bench/vs_nanogpt.py                          # ~18 min: the measurement
+    python bench/vs_nanogpt.py --scale 0.05 --slice 2   # smoke test: every budget x 0.05
     python bench/vs_nanogpt.py --skip-baseline 1.68 --set lr=5e-3   # try a lever
 
-1. Baseline (in this process): a nanoGPT-style GPT-2 (bench/_nanogpt.py) with the README's
-   CPU recipe: 4 layers x 4 heads x 128, block 64, batch 12, dropout 0, AdamW lr 1e-3,
-   betas (0.9, 0.99), weight decay 0.1 on 2-d parameters, warmup 100 then cosine to 1e-4
-   over the run, grad clip 1, eager fp32, torch's default threads. It trains for --budget
-   seconds of wall clock, its cosine keyed to the fraction of the budget spent (as our
-   --time-budget is), so it always ends on a decayed LR at its budget. Calibrating an
-   iteration count first (nanoGPT's max_iters) missed by -24% to +14% on this shared VM,
-   whose step time swung 31-53 ms within the hour (2026-11-26). Warmup is 100 steps
-   (fewer under a 60-s budget, so smoke tests decay too).
+1. Baseline: a nanoGPT-style GPT-2 (bench/_nanogpt.py) with the README's CPU recipe:
+   4 layers x 4 heads x 128, block 64, batch 12, dropout 0, AdamW lr 1e-3, betas
+   (0.9, 0.99), weight decay 0.1 on 2-d parameters, warmup 100 then cosine to 1e-4 over
+   the run, grad clip 1, eager fp32, torch's default threads. It trains for --budget
+   seconds, its cosine keyed to the fraction of the budget spent (as our --time-budget
+   is), so it always ends on a decayed LR at its budget. Calibrating an iteration count
+   first (nanoGPT's max_iters) missed by -24% to +14% on this shared VM, whose step time
+   swung 31-53 ms within the hour (2026-11-26). Warmup is 100 steps (fewer under a 60-s
+   budget, so smoke tests decay too).
 2. Ours: the real CLI, `charlm-tui --no-ui train --preset cpu --time-budget B`, at each of
    --ours (default: the budget, 1/2, 1/4, 1/6 and 2/15 of it: 300, 150, 75, 50, 40 s), then
    `charlm-tui eval best.pt --split val --json` (best.pt, as bench/time_to_quality.py
-   reports). Our budget is wall-clock and includes our evals, samples and checkpoints
-   (~4%); the baseline's is pure training.
+   reports). Our budget includes our evals, samples and checkpoints (~4%); the
+   baseline's is pure training.
+
+In turns (the default, --slice 10): the baseline and our five runs are six processes,
+each given 10 s alone in turn, the others paused, until all have trained their budgets
+(bench/_turns.py); every clock leaves its pauses out. Run one after another instead
+(--slice 0), the sides met different spells of the VM: 5.3-6.7x across five runs of one
+commit (2026-11-26). Scoring runs after all the training.
 
 Every loss is the full validation split (the last 10% of the characters), every
 character predicted once in consecutive windows of each model's block size:
@@ -26,9 +32,9 @@ core.evaluate.evaluate_split, what `charlm-tui eval` runs.
 "How many times sooner": our (log budget, loss) points are interpolated linearly in
 log(time) where they cross the baseline's loss; the speed-up is the baseline's real
 training seconds (its budget and one last step) / that time.
-Runs one after another, each with the whole machine. On a busy shared VM torch's two
-threads can run 10x slower than one (OpenMP waits on a descheduled thread): --threads 1
-gives both sides one thread, for smoke tests there; measure on a quiet machine.
+On a busy shared VM torch's two threads can run 10x slower than one (OpenMP waits on a
+descheduled thread): --threads 1 gives both sides one thread there; measure on a quiet
+machine.
 """
 
 from __future__ import annotations
