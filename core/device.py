@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -40,16 +42,24 @@ def check_threads(threads: int) -> None:
         raise CharLMError(f"--threads {threads} is more than this machine's {cores} cores")
 
 
-def flush_denormals() -> bool:
-    """Treat float32 values under 1.2e-38 as zero (the CPU's FTZ and DAZ flags); False
-    where the CPU has no such mode.
+@contextmanager
+def denormals_flushed() -> Iterator[bool]:
+    """Treat float32 values under 1.2e-38 as zero (the CPU's FTZ and DAZ flags) while a
+    run trains; yields False where the CPU has no such mode.
 
     Training makes such values: the momentum of a ReLU-squared neuron that has stopped
     firing decays by 0.95 a step and falls under 1e-38 after ~1,700 steps, and every
     product touching one takes a microcode assist. Late in a 150-s run of the cpu preset
     a step took 60-68 ms with them flushed against 67-86 ms without (three processes
-    each, in turns, 2026-11-26, AVX-512 VM). Call it before torch's first parallel
+    each, in turns, 2026-11-26, AVX-512 VM). Enter it before torch's first parallel
     operation: the flags are per thread, and the thread pool copies the caller's when it
-    is created; set later, the pool's other threads keep the slow path.
+    is created; set later, the pool's other threads keep the slow path. The flags go off
+    again on exit, for whatever else runs in the process (hypothesis, for one, refuses
+    to run with them set).
     """
-    return torch.set_flush_denormal(True)
+    on = torch.set_flush_denormal(True)
+    try:
+        yield on
+    finally:
+        if on:
+            torch.set_flush_denormal(False)

@@ -28,7 +28,7 @@ from core.checkpoint import load_checkpoint, restore_model
 from core.clock import Clock, EarlyEvals, Throughput
 from core.config import STEERABLE, replace, to_dict
 from core.data import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
-from core.device import flush_denormals, resolve_device
+from core.device import denormals_flushed, resolve_device
 from core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
 from core.evaluate import Metrics, estimate, fixed_batches
 from core.events import (
@@ -72,7 +72,6 @@ def build(
 ) -> Trainer:
     """Everything a run needs, in the process that trains it (torch's globals included).
     sync_every: read losses back every N steps (default: --log-interval on a GPU, else 1)."""
-    flush_denormals()  # first: before any parallel work creates torch's thread pool
     mcfg, tcfg = plan.mcfg, plan.tcfg
     device = resolve_device(tcfg.device)
     if device.type == "cuda" and dist.enabled and device.index is None:
@@ -500,6 +499,18 @@ def execute(
 
     `watchers` makes more sinks once the trainer and its steering exist: sinks that read
     the model or ask for a stop (benchmarks, tests)."""
+    # First: before any parallel work creates torch's thread pool (core/device.py).
+    with denormals_flushed():
+        return _execute(plan, dist, corpus, sinks, watchers)
+
+
+def _execute(
+    plan: RunPlan,
+    dist: distributed.DistInfo,
+    corpus: Corpus | None,
+    sinks: Iterable[Sink],
+    watchers: Callable[[Trainer, Steering], Iterable[Sink]] | None,
+) -> DoneEvent:
     try:
         trainer = build(plan, dist, corpus)
         run = RunDirectory(plan.run_dir) if dist.is_main else None

@@ -254,17 +254,25 @@ def test_headless_training_never_imports_textual(corpus_file: Path, tmp_path: Pa
 
 
 def test_training_flushes_denormals_on_every_thread(corpus_file: Path, tmp_path: Path) -> None:
-    """core.device.flush_denormals must run before torch's thread pool exists, or only the
-    main thread flushes: after a CLI training, 4M products of the smallest denormal (made
-    from its bits, not by arithmetic, which would flush it; split between the threads)
-    must all be zero."""
+    """core.device.denormals_flushed must be entered before torch's thread pool exists,
+    or only the main thread flushes: while a CLI run trains, 4M products of the smallest
+    denormal (made from its bits, not by arithmetic, which would flush it), split
+    between the threads, must all be zero; after it, the main thread keeps them again."""
     code = (
-        "import sys, torch; from tui.cli import run; "
+        "import sys, torch; import core.train as T; from tui.cli import run\n"
+        "def kept():\n"
+        "    x = torch.ones(4_000_000, dtype=torch.int32).view(torch.float32)\n"
+        "    return int((x * 1.0).count_nonzero())\n"
+        "loop = T.Trainer._loop\n"
+        "def probed(self, steering):\n"
+        "    print('DURING', kept(), torch.get_num_threads())\n"
+        "    return loop(self, steering)\n"
+        "T.Trainer._loop = probed\n"
         f"rc = run(['--no-ui', 'train', '--preset', 'tiny', '--data', {str(corpus_file)!r}, "
-        f"'--max-iters', '1', '--out', {str(tmp_path / 'r')!r}]); "
-        "x = torch.ones(4_000_000, dtype=torch.int32).view(torch.float32); "  # 1.4e-45 each
-        "print('KEPT', int((x * 1.0).count_nonzero()), torch.get_num_threads(), "
-        "'SUPPORTED', torch.set_flush_denormal(True)); sys.exit(rc)"
+        f"'--max-iters', '1', '--out', {str(tmp_path / 'r')!r}])\n"
+        "one = torch.ones(1, dtype=torch.int32).view(torch.float32)\n"
+        "print('AFTER', int((one * 1.0).count_nonzero()), 'SUPPORTED', "
+        "torch.set_flush_denormal(True)); sys.exit(rc)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
@@ -272,7 +280,8 @@ def test_training_flushes_denormals_on_every_thread(corpus_file: Path, tmp_path:
     assert result.returncode == 0, result.stderr
     if "SUPPORTED False" in result.stdout:
         pytest.skip("this CPU has no flush-to-zero mode")
-    assert "KEPT 0 " in result.stdout, result.stdout
+    assert "DURING 0 " in result.stdout, result.stdout
+    assert "AFTER 1 " in result.stdout, result.stdout
 
 
 def test_help_teaches(capsys) -> None:
