@@ -646,10 +646,12 @@ def test_every_screen_shows_a_way_out_and_esc_goes_back(tmp_path: Path) -> None:
             assert isinstance(app.screen, HomeScreen) and app.is_running
             await pilot.press("n")
             assert isinstance(app.screen, NewRunScreen)
+            await pilot.pause()  # the footer recomposes for the new screen after the key
             assert {"escape", "ctrl+q"} <= footer_keys(app)
             await pilot.press("escape")
             await pilot.press("enter")
             assert isinstance(app.screen, DashboardScreen)
+            await pilot.pause()
             assert {"escape", "q"} <= footer_keys(app)
             await pilot.press("escape")
             assert isinstance(app.screen, HomeScreen)
