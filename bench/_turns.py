@@ -17,9 +17,13 @@ ever train at once. Linux's /proc gives the CPU time; elsewhere a fixed settle w
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,11 +36,13 @@ from core.control import write_control
 QUIET_WINDOW_S = 0.2  # CPU time measured over this window...
 QUIET_CPU_S = 0.02  # ...must grow by no more than this (10% of a core): the side is idle
 SETTLE_S = 0.5  # without /proc: wait this long after the acknowledgement instead
-ACK_TIMEOUT_S = 120.0  # an eval or a checkpoint may finish first; a hang is an error
+ACK_TIMEOUT_S = 600.0  # an eval, a checkpoint or a final full-split score may come first
+MIN_SLICE_S = 1.0  # a side polls for its turn every 20-50 ms: shorter slices measure that
 
 
 class Side(Protocol):
     name: str
+    proc: subprocess.Popen[bytes] | None
 
     def start(self) -> None:
         """Launch the process; return once it is set up and paused (holding no CPU)."""
@@ -47,6 +53,26 @@ class Side(Protocol):
         """Ask it to pause; return once it has (or has exited)."""
 
     def finished(self) -> bool: ...
+
+    def kill(self) -> None:
+        """End the process now (the run in turns failed or was interrupted)."""
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): SIGKILL when the process running the turns
+    dies, however it dies; a paused side would otherwise wait for its turn for ever."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def launch(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    linux = sys.platform.startswith("linux")
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if linux else None,  # one thread here: safe
+    )
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -91,27 +117,34 @@ class CLISide:
     def __init__(self, name: str, argv: list[str], run_dir: Path, cwd: Path = ROOT) -> None:
         self.name, self.argv, self.run_dir, self.cwd = name, argv, run_dir, cwd
         self.proc: subprocess.Popen[bytes] | None = None
+        self._read, self._told = 0, 0  # bytes of metrics.jsonl read, 'paused' notes seen
 
     def _pauses_told(self) -> int:
-        """How many 'paused' notes the trainer has written to metrics.jsonl."""
+        """How many 'paused' notes the trainer has written to metrics.jsonl (read on
+        from where the last call stopped: the file grows by a line every few steps)."""
         try:
-            lines = (self.run_dir / "metrics.jsonl").read_text().splitlines()
+            with open(self.run_dir / "metrics.jsonl", "rb") as f:
+                f.seek(self._read)
+                data = f.read()
         except OSError:
-            return 0
-        count = 0
-        for line in lines:
+            return self._told
+        whole = data[: data.rfind(b"\n") + 1]  # a line being written waits for next time
+        self._read += len(whole)
+        for line in whole.splitlines():
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
-            count += event.get("event") == "note" and event.get("text", "").startswith("paused")
-        return count
+            note = event.get("event") == "note" and str(event.get("text", ""))
+            self._told += bool(note and note.startswith("paused"))
+        return self._told
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, stdout=subprocess.DEVNULL)
+        self.proc = launch(self.argv, self.cwd)
         # The trainer writes control.json as it starts (resetting any stale one).
         wait_for(lambda: (self.run_dir / "control.json").exists(), self.proc, "control.json")
-        self.pause()
+        if not self.finished():  # it failed to start: in_turns reports its exit status
+            self.pause()
 
     def resume(self) -> None:
         write_control(self.run_dir, paused=False)
@@ -126,6 +159,9 @@ class CLISide:
     def finished(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
 
+    def kill(self) -> None:
+        kill(self.proc)
+
 
 class WorkerSide:
     """A worker that pauses while `pause_file` exists, writing `pause_file`.ack when it has."""
@@ -137,7 +173,7 @@ class WorkerSide:
 
     def start(self) -> None:
         self.pause_file.touch()  # paused from its first step
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, stdout=subprocess.DEVNULL)
+        self.proc = launch(self.argv, self.cwd)
         wait_for(self.ack.exists, self.proc, "acknowledgement")
         wait_quiet(self.proc)
 
@@ -154,6 +190,15 @@ class WorkerSide:
     def finished(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
 
+    def kill(self) -> None:
+        kill(self.proc)
+
+
+def kill(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
 
 def run_in_turns(
     sides: Sequence[Side],
@@ -163,22 +208,33 @@ def run_in_turns(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, int]:
     """Start every side (one at a time, each left paused), then give each in turn
-    `slice_s` seconds alone until all have finished. Returns the slices each got."""
-    for side in sides:
-        side.start()
+    `slice_s` seconds alone until all have finished. Returns the slices each got.
+    On any error or Ctrl-C every process is killed: a paused trainer would otherwise
+    wait for its next turn for ever."""
+    if slice_s < MIN_SLICE_S:
+        raise ValueError(f"slices under {MIN_SLICE_S:g} s measure the switching, not training")
     slices = {side.name: 0 for side in sides}
-    waiting = [s for s in sides if not s.finished()]
-    while waiting:
-        for side in list(waiting):
-            slices[side.name] += 1
-            side.resume()
-            end = clock() + slice_s
-            while not side.finished() and clock() < end:
-                sleep(min(0.05, max(0.0, end - clock())))
-            if not side.finished():
-                side.pause()
-            if side.finished():
-                waiting.remove(side)
-                if on_finish is not None:
-                    on_finish(side)
+    try:
+        for side in sides:
+            side.start()
+            if side.finished() and on_finish is not None:  # it could not start
+                on_finish(side)
+        waiting = [s for s in sides if not s.finished()]
+        while waiting:
+            for side in list(waiting):
+                slices[side.name] += 1
+                side.resume()
+                end = clock() + slice_s
+                while not side.finished() and clock() < end:
+                    sleep(min(0.05, max(0.0, end - clock())))
+                if not side.finished():
+                    side.pause()
+                if side.finished():
+                    waiting.remove(side)
+                    if on_finish is not None:
+                        on_finish(side)
+    except BaseException:
+        for side in sides:
+            side.kill()
+        raise
     return slices

@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from _nanogpt import GPT, GPTConfig, adamw, batch, encode, lr_at_fraction
-from _turns import CLISide, Side, WorkerSide, run_in_turns
+from _turns import MIN_SLICE_S, CLISide, Side, WorkerSide, run_in_turns
 from common import ROOT, corpus, machine, table
 
 from core.data import load_corpus, split_point
@@ -207,7 +208,7 @@ class OursResult:
     loss: float  # full split, best.pt
     iters: int
     train_s: float  # training steps only
-    elapsed_s: float  # the run's wall clock, which the budget bounds
+    elapsed_s: float  # the run's clock, which the budget bounds (pauses left out)
     tokens_per_s: float
 
 
@@ -274,13 +275,12 @@ def in_turns(
         sides.append(CLISide(f"ours {b:g}", ours_argv(spec, preset, b, overrides, out), out))
 
     def done(side: Side) -> None:
+        code = side.proc.returncode if side.proc is not None else None
+        if code != 0:  # the others stop at once (run_in_turns kills them)
+            raise SystemExit(f"{side.name} failed (exit {code}): rerun it alone to see why")
         print(f"{side.name}: finished training", flush=True)
 
     slices = run_in_turns(sides, slice_s, on_finish=done)
-    for side in sides:
-        proc = side.proc  # type: ignore[attr-defined]
-        if proc.returncode != 0:
-            raise SystemExit(f"{side.name} failed (exit {proc.returncode}): rerun it alone")
     base = None
     if budget is not None:
         base = BaselineResult(**json.loads(result_file.read_text()))
@@ -328,6 +328,10 @@ def main() -> None:
     ap.add_argument("--baseline-worker", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--pause-file", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if 0 < args.slice < MIN_SLICE_S:
+        ap.error(f"--slice must be 0 (one after another) or at least {MIN_SLICE_S:g} s")
+    # A kill(1) ends the turns as Ctrl-C does: every side's process stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     if args.threads:
         torch.set_num_threads(args.threads)
         args.set.append(f"threads={args.threads}")
@@ -404,7 +408,7 @@ def report(
                 label,
                 f"{r.budget:g}",
                 r.iters,
-                f"{r.train_s:.1f} ({r.elapsed_s:.1f} wall)",
+                f"{r.train_s:.1f} ({r.elapsed_s:.1f} in all)",
                 f"{r.tokens_per_s / 1e3:.1f}k",
                 f"{r.loss:.4f}",
             ]
@@ -426,10 +430,13 @@ def report(
         "(target: -0.25 or lower)"
     )
     print(
-        "Ours scores best.pt (as bench/time_to_quality.py); our budgets are wall clock "
+        "Ours scores best.pt (as bench/time_to_quality.py); our budgets are clock time "
         "including evals and checkpoints, the baseline's is training alone."
     )
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("vs_nanogpt: interrupted; every side's process was stopped")

@@ -53,9 +53,10 @@ def denormals_flushed() -> Iterator[bool]:
     a step took 60-68 ms with them flushed against 67-86 ms without (three processes
     each, in turns, 2026-11-26, AVX-512 VM). Enter it before torch's first parallel
     operation: the flags are per thread, and the thread pool copies the caller's when it
-    is created; set later, the pool's other threads keep the slow path. The flags go off
-    again on exit, for whatever else runs in the process (hypothesis, for one, refuses
-    to run with them set).
+    is created; set later, the pool's other threads keep the slow path. On exit the
+    calling thread's flags go off (torch cannot read them, so "off" is assumed to be how
+    they were): hypothesis, for one, refuses to run with them set. Pool threads made
+    during the run keep theirs for the rest of the process: a CLI run ends with it.
     """
     on = torch.set_flush_denormal(True)
     try:

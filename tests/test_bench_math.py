@@ -161,6 +161,10 @@ class FakeSide:
     def finished(self) -> bool:
         return self.left <= 0
 
+    def kill(self) -> None:
+        self.log.append(("kill", self.name))
+        self.left = 0.0
+
 
 def test_sides_run_in_turns_one_at_a_time_until_each_is_done() -> None:
     from _turns import run_in_turns
@@ -191,3 +195,18 @@ def test_sides_run_in_turns_one_at_a_time_until_each_is_done() -> None:
     assert ("pause", "b") not in log
     assert log.count(("pause", "a")) == 2
     assert now[0] == pytest.approx(33.0, abs=0.1)  # 25 + 8 s of training, no gaps (a poll)
+
+
+def test_a_failed_run_in_turns_kills_every_side() -> None:
+    """A paused trainer left behind would wait for its turn for ever."""
+    from _turns import run_in_turns
+
+    log: list[tuple[str, str]] = []
+    sides = [FakeSide("a", 25.0, log), FakeSide("b", 8.0, log)]
+
+    def interrupted(dt: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_in_turns(sides, 10.0, clock=lambda: 0.0, sleep=interrupted)
+    assert ("kill", "a") in log and ("kill", "b") in log

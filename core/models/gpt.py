@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, get_args
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from core.config import Activation, ModelConfig, Position
 from core.models.protocol import ContextKind
@@ -243,6 +244,7 @@ class _ReLUSquaredFn(torch.autograd.Function):
         return r * r
 
     @staticmethod
+    @once_differentiable  # r carries no graph: a second derivative must fail, not be wrong
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         (r,) = ctx.saved_tensors
         return torch.mul(r, grad).mul_(2.0)
