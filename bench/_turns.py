@@ -111,12 +111,28 @@ def wait_for(done: Callable[[], bool], proc: subprocess.Popen[bytes], what: str)
         time.sleep(0.02)
 
 
-class CLISide:
+class ProcessSide:
+    """What both kinds of side share: a child process, finished when it has exited."""
+
+    def __init__(self, name: str, argv: list[str], cwd: Path) -> None:
+        self.name, self.argv, self.cwd = name, argv, cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def finished(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class CLISide(ProcessSide):
     """`charlm-tui --no-ui train ...` paused and resumed through its control.json."""
 
     def __init__(self, name: str, argv: list[str], run_dir: Path, cwd: Path = ROOT) -> None:
-        self.name, self.argv, self.run_dir, self.cwd = name, argv, run_dir, cwd
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(name, argv, cwd)
+        self.run_dir = run_dir
         self._read, self._told = 0, 0  # bytes of metrics.jsonl read, 'paused' notes seen
 
     def _pauses_told(self) -> int:
@@ -143,7 +159,7 @@ class CLISide:
         self.proc = launch(self.argv, self.cwd)
         # The trainer writes control.json as it starts (resetting any stale one).
         wait_for(lambda: (self.run_dir / "control.json").exists(), self.proc, "control.json")
-        if not self.finished():  # it failed to start: in_turns reports its exit status
+        if not self.finished():  # it failed to start: run_in_turns hands it to on_finish
             self.pause()
 
     def resume(self) -> None:
@@ -156,20 +172,14 @@ class CLISide:
         wait_for(lambda: self._pauses_told() > told, self.proc, "pause note")
         wait_quiet(self.proc)
 
-    def finished(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
 
-    def kill(self) -> None:
-        kill(self.proc)
-
-
-class WorkerSide:
+class WorkerSide(ProcessSide):
     """A worker that pauses while `pause_file` exists, writing `pause_file`.ack when it has."""
 
     def __init__(self, name: str, argv: list[str], pause_file: Path, cwd: Path = ROOT) -> None:
-        self.name, self.argv, self.pause_file, self.cwd = name, argv, pause_file, cwd
+        super().__init__(name, argv, cwd)
+        self.pause_file = pause_file
         self.ack = pause_file.with_name(pause_file.name + ".ack")
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.pause_file.touch()  # paused from its first step
@@ -186,18 +196,6 @@ class WorkerSide:
         self.pause_file.touch()
         wait_for(self.ack.exists, self.proc, "acknowledgement")
         wait_quiet(self.proc)
-
-    def finished(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
-
-    def kill(self) -> None:
-        kill(self.proc)
-
-
-def kill(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.kill()
-        proc.wait()
 
 
 def run_in_turns(
