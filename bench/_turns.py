@@ -75,6 +75,24 @@ def launch(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def ack_path(pause_file: Path) -> Path:
+    """Where a worker says it has paused: beside its pause file."""
+    return pause_file.with_name(pause_file.name + ".ack")
+
+
+def paused_for(pause_file: Path | None) -> float:
+    """The worker's half of WorkerSide, called before each step: while `pause_file`
+    exists (another side's turn), wait, having said so at ack_path; the seconds waited,
+    for its clock to leave out."""
+    if pause_file is None or not pause_file.exists():
+        return 0.0
+    t = time.perf_counter()
+    ack_path(pause_file).touch()
+    while pause_file.exists():
+        time.sleep(0.02)
+    return time.perf_counter() - t
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a process and its threads so far (None: no /proc)."""
     try:
@@ -179,7 +197,7 @@ class WorkerSide(ProcessSide):
     def __init__(self, name: str, argv: list[str], pause_file: Path, cwd: Path = ROOT) -> None:
         super().__init__(name, argv, cwd)
         self.pause_file = pause_file
-        self.ack = pause_file.with_name(pause_file.name + ".ack")
+        self.ack = ack_path(pause_file)
 
     def start(self) -> None:
         self.pause_file.touch()  # paused from its first step

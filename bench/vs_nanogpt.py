@@ -54,7 +54,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from _nanogpt import GPT, GPTConfig, adamw, batch, encode, lr_at_fraction
-from _turns import MIN_SLICE_S, CLISide, Side, WorkerSide, run_in_turns
+from _turns import MIN_SLICE_S, CLISide, Side, WorkerSide, paused_for, run_in_turns
 from common import ROOT, corpus, machine, table
 
 from core.data import load_corpus, split_point
@@ -138,18 +138,6 @@ class BaselineResult:
     step_ms: float  # mean
 
 
-def paused_for(pause_file: Path | None) -> float:
-    """While `pause_file` exists (bench/_turns.py: another side's turn), wait, having
-    said so in `pause_file`.ack; the seconds waited, for the clock to leave out."""
-    if pause_file is None or not pause_file.exists():
-        return 0.0
-    t = time.perf_counter()
-    pause_file.with_name(pause_file.name + ".ack").touch()
-    while pause_file.exists():
-        time.sleep(0.02)
-    return time.perf_counter() - t
-
-
 def _train_for(
     model: GPT, data, budget: float, seed: int, device: torch.device, pause_file: Path | None
 ) -> tuple[int, float]:
@@ -162,7 +150,7 @@ def _train_for(
     warmup = WARMUP if budget >= 60 else max(1, int(WARMUP * budget / 60))  # smoke budgets
     it, start, paused = 0, time.perf_counter(), 0.0
     while (spent := time.perf_counter() - start - paused) < budget:
-        if pause_file is not None and (wait := paused_for(pause_file)):
+        if wait := paused_for(pause_file):
             paused += wait
             continue
         for group in opt.param_groups:
@@ -212,6 +200,10 @@ class OursResult:
     tokens_per_s: float
 
 
+def run_dir(tmp: Path, budget: float) -> Path:
+    return tmp / f"run-{budget:g}"
+
+
 def ours_argv(
     spec: str, preset: str, budget: float, overrides: dict[str, str], out: Path
 ) -> list[str]:
@@ -245,7 +237,7 @@ def score_ours(budget: float, out: Path) -> OursResult:
 def run_ours(
     spec: str, preset: str, budget: float, overrides: dict[str, str], tmp: Path
 ) -> OursResult:
-    out = tmp / f"run-{budget:g}"
+    out = run_dir(tmp, budget)
     argv = ours_argv(spec, preset, budget, overrides, out)
     subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return score_ours(budget, out)
@@ -271,7 +263,7 @@ def in_turns(
         worker += ["--threads", str(threads)]
         sides.append(WorkerSide("baseline", worker, tmp / "pause"))
     for b in ours_budgets:
-        out = tmp / f"run-{b:g}"
+        out = run_dir(tmp, b)
         sides.append(CLISide(f"ours {b:g}", ours_argv(spec, preset, b, overrides, out), out))
 
     def done(side: Side) -> None:
@@ -284,7 +276,7 @@ def in_turns(
     base = None
     if budget is not None:
         base = BaselineResult(**json.loads(result_file.read_text()))
-    ours = [score_ours(b, tmp / f"run-{b:g}") for b in ours_budgets]
+    ours = [score_ours(b, run_dir(tmp, b)) for b in ours_budgets]
     return base, ours, slices
 
 
