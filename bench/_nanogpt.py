@@ -97,7 +97,8 @@ class GPT(nn.Module):
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(logits of every position, mean cross-entropy or None): what core.evaluate expects."""
+        """(logits of every position, mean cross-entropy or None): what
+        core.decoding.evaluate expects."""
         T = idx.shape[1]
         x = self.drop(self.tok(idx) + self.pos(torch.arange(T, device=idx.device)))
         for block in self.blocks:

@@ -4,7 +4,7 @@ A shared VM's speed drifts by ±30% within the hour, so two runs one after the o
 can meet different machines. Run in turns, every side sees the same spells. Each side
 is paused between its slices and excludes the pauses from its own clock:
 
-- ours through its run's control.json, as the dashboard pauses it (core/clock.py keeps
+- ours through its run's control.json, as the dashboard pauses it (core/training/clock.py keeps
   paused time out of the time budget);
 - the baseline worker (bench/vs_nanogpt.py --baseline-worker) through a pause file it
   checks before every step.
@@ -31,7 +31,7 @@ from typing import Protocol
 
 from common import ROOT  # puts the repository on sys.path
 
-from core.control import write_control
+from charlm_tui.core.runs.control import write_control
 
 QUIET_WINDOW_S = 0.2  # CPU time measured over this window...
 QUIET_CPU_S = 0.02  # ...must grow by no more than this (10% of a core): the side is idle

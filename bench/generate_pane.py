@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 from common import machine, table
 
-from core.checkpoint import load_model, save_checkpoint
-from core.config import build_configs, replace, to_dict
-from core.models import build_model
-from core.models.quant import decoder_for
-from core.sampling import GenerateOptions, SamplingParams, generate
-from core.state import FORMAT, TrainState
+from charlm_tui.core.config import build_configs, replace, to_dict
+from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.models import build_model
+from charlm_tui.core.models.checkpoint import FORMAT, load_model, save_checkpoint
+from charlm_tui.core.models.quant import decoder_for
+from charlm_tui.core.training.state import TrainState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,8 +57,8 @@ def headless(path: Path, chars: int) -> float:
 
 
 def pane(path: Path, chars: int) -> float:
-    from tui.app import CharLMApp
-    from tui.screens.generate import GenerateScreen
+    from charlm_tui.tui.app import CharLMApp
+    from charlm_tui.tui.screens.generate import GenerateScreen
 
     rate = {}
 

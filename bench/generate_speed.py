@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from common import machine, table
 
-from core.config import build_configs, replace
-from core.models import build_model
-from core.models.compiled import compiled_decoder
-from core.models.quant import int8_available, quantize_int8
-from core.sampling import SamplingParams, generate
+from charlm_tui.core.config import build_configs, replace
+from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.models import build_model
+from charlm_tui.core.models.compiled import compiled_decoder
+from charlm_tui.core.models.quant import int8_available, quantize_int8
 
 
 @torch.no_grad()

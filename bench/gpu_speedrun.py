@@ -11,7 +11,7 @@ over --max-iters (5,000), grad clip 1, TF32 on, bf16 autocast, torch.compile, fu
 AdamW, pinned non-blocking batches.
 Side B, ours: the real CLI, `charlm-tui --no-ui train OURS_ARGS --eval-interval N`, run
 in-process with one extra sink on the trainer.
-Both sides check the FULL validation split (core.evaluate.evaluate_split: every
+Both sides check the FULL validation split (core.decoding.evaluate.evaluate_split: every
 character once, fp32, the uncompiled module in eval mode) every --check-every (250)
 iterations and stop at the first check <= --target (1.47); A also stops at --max-iters,
 B where its own options end the run. Checks, evals and checkpoints are not training time.
@@ -80,7 +80,7 @@ def default_data() -> Path | None:
 
 
 def full_split(model: nn.Module, val: Any, block_size: int, device: torch.device) -> float:
-    from core.evaluate import evaluate_split
+    from charlm_tui.core.decoding.evaluate import evaluate_split
 
     return evaluate_split(model, val, block_size, 128 if device.type == "cuda" else 32, device).loss
 
@@ -89,7 +89,7 @@ def full_split(model: nn.Module, val: Any, block_size: int, device: torch.device
 
 
 def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
-    from core.data import load_corpus, split_point
+    from charlm_tui.core.text.dataset import load_corpus, split_point
 
     shape = SMOKE if args.cpu_smoke else RECIPE
     cuda = not args.cpu_smoke
@@ -175,11 +175,11 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
 def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     import typer
 
-    from core.distributed import DistInfo
-    from core.events import EvalEvent, StepEvent
-    from core.train import Trainer, execute
-    from tui import cli
-    from tui.console import ConsolePrinter
+    from charlm_tui.core.runs.events import EvalEvent, StepEvent
+    from charlm_tui.core.training.distributed import DistInfo
+    from charlm_tui.core.training.trainer import Trainer, execute
+    from charlm_tui.tui import cli
+    from charlm_tui.tui.console import ConsolePrinter
 
     # Step records come every --log-interval steps on a GPU (the loss is read back only
     # then), each with the mean step time since the last: (steps, mean seconds) pairs.

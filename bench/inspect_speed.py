@@ -3,8 +3,8 @@
     python bench/inspect_speed.py [--preset cpu] [--chars 2000] [--rounds 5] [--threads 1]
 
 Both score every character in eval's windows of block_size, batched alike (32 windows
-per forward). `eval` (core.evaluate.evaluate_split) keeps the loss and top-1/top-5
-counts; `inspect` (core.inspect.inspect_text) keeps each character's loss, probability,
+per forward). `eval` (core.decoding.evaluate.evaluate_split) keeps the loss and top-1/top-5
+counts; `inspect` (core.decoding.inspect.inspect_text) keeps each character's loss, probability,
 rank and top five, and with internals every window's attention weights (GPT: computed
 beside SDPA in the same forward) or state changes (recurrent). The two are timed in
 turns, A B A B, so a busy shared machine slows both alike; the ratio is of medians.
@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from common import corpus, machine, table
 
-from core.config import build_configs, replace
-from core.data import load_corpus
-from core.evaluate import evaluate_split
-from core.inspect import inspect_text
-from core.models import build_model, count_params
-from core.vocab import Vocab
+from charlm_tui.core.config import build_configs, replace
+from charlm_tui.core.decoding.evaluate import evaluate_split
+from charlm_tui.core.decoding.inspect import inspect_text
+from charlm_tui.core.models import build_model, count_params
+from charlm_tui.core.text.dataset import load_corpus
+from charlm_tui.core.text.vocab import Vocab
 
 
 def main() -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from common import corpus, machine, table
 
-from core.distributed import DistInfo
-from core.events import StepEvent
-from core.plan import plan_new
-from core.train import execute
+from charlm_tui.core.runs.events import StepEvent
+from charlm_tui.core.training.distributed import DistInfo
+from charlm_tui.core.training.plan import plan_new
+from charlm_tui.core.training.trainer import execute
 
 
 def rss_mib() -> float:

@@ -3,7 +3,7 @@
     python bench/startup.py [--rounds 5] [--preset cpu] [--data PATH] [--top 10]
 
 In turns (A B A B ...), --rounds times each:
-  A: `python -m tui.cli --no-ui train --preset cpu --max-iters 1 --eval-interval 1000
+  A: `python -m charlm_tui --no-ui train --preset cpu --max-iters 1 --eval-interval 1000
      --sample-interval 0 --log-interval 1 --data CORPUS --out TMP --overwrite`
   B: `python bench/_nanogpt_startup.py CORPUS`: import torch, read the corpus, build the
      vocabulary, model and AdamW, one training step, exit.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from common import ROOT, corpus, machine, table
 
-from core.records import read_records
+from charlm_tui.core.runs.records import read_records
 
 HERE = Path(__file__).resolve().parent
 Imports = list[tuple[int, int, int, str]]  # (cumulative us, self us, depth, module)
@@ -40,7 +40,7 @@ def ours_argv(spec: str, preset: str, out: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "tui.cli",
+        "charlm_tui",
         "--no-ui",
         "train",
         "--preset",

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from common import ROOT, corpus, machine, table
 
-from core.events import DoneEvent, EvalEvent
-from core.records import read_records
+from charlm_tui.core.runs.events import DoneEvent, EvalEvent
+from charlm_tui.core.runs.records import read_records
 
 GPT2 = {"position": "learned", "activation": "gelu", "optimizer": "adamw"}
 ADAMW = {"optimizer": "adamw"}
@@ -53,7 +53,7 @@ def run(overrides: dict[str, str], budget: float, tmp: Path) -> list[object]:
     argv = [
         sys.executable,
         "-m",
-        "tui.cli",
+        "charlm_tui",
         "--no-ui",
         "train",
         "--data",
@@ -70,7 +70,16 @@ def run(overrides: dict[str, str], budget: float, tmp: Path) -> list[object]:
         argv += ["--" + k.replace("_", "-"), v]
     subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     result = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "eval", str(out / "best.pt"), "--split", "val", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "charlm_tui",
+            "eval",
+            str(out / "best.pt"),
+            "--split",
+            "val",
+            "--json",
+        ],
         check=True,
         cwd=ROOT,
         capture_output=True,

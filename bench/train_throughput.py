@@ -20,9 +20,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from common import machine, table
 
-from core.config import ModelConfig, build_configs, replace
-from core.models import build_model
-from core.optim import make_optimizer
+from charlm_tui.core.config import ModelConfig, build_configs, replace
+from charlm_tui.core.models import build_model
+from charlm_tui.core.training.optim import make_optimizer
 
 SHAPES = {
     # name: (n_layer, n_head, n_embd, block_size, batch)

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from common import corpus, machine, table
 
-from core.config import SPECS
-from core.events import StepEvent
-from core.plan import plan_new
-from core.records import read_records
-from tui.process import train_argv
-from tui.screens.new_run import Problem, parse_field
+from charlm_tui.core.config import SPECS
+from charlm_tui.core.runs.events import StepEvent
+from charlm_tui.core.runs.records import read_records
+from charlm_tui.core.training.plan import plan_new
+from charlm_tui.tui.process import train_argv
+from charlm_tui.tui.screens.new_run import Problem, parse_field
 
 OVERRIDES: dict[str, object] = {}  # --set KEY=VALUE
 
@@ -54,7 +54,7 @@ def headless(preset: str, iters: int, tmp: Path) -> float:
 
 
 def dashboard(preset: str, iters: int, tmp: Path) -> float:
-    from tui.app import CharLMApp
+    from charlm_tui.tui.app import CharLMApp
 
     out = tmp / "tui"
     plan = plan_for(preset, iters, out)

@@ -4,7 +4,7 @@
 
 Guards a refactor against costing speed: the commit's files are unpacked with
 `git archive` into a temporary folder, and both trees run the real headless CLI
-(`python -m tui.cli --no-ui train`) with the same interpreter and packages, in turns
+(`python -m charlm_tui --no-ui train`) with the same interpreter and packages, in turns
 A B B A so a slow spell of a shared machine hits both. Throughput is tokens per
 second of training steps (warm-up steps and evals excluded), read from each run's
 metrics.jsonl, which both formats write with `dt_s` per step record.
@@ -44,7 +44,7 @@ def unpack(ref: str, where: Path) -> Path:
 def rate(tree: Path, preset: str, iters: int) -> float:
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "run"
-        argv = [sys.executable, "-m", "tui.cli", "--no-ui", "train", "--preset", preset]
+        argv = [sys.executable, "-m", "charlm_tui", "--no-ui", "train", "--preset", preset]
         argv += ["--data", corpus(), "--max-iters", str(iters), "--eval-interval", "100000"]
         argv += ["--sample-interval", "0", "--log-interval", "1", "--out", str(out)]
         env = {**os.environ, "PYTHONPATH": str(tree)}

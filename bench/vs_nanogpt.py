@@ -27,7 +27,7 @@ commit (2026-11-26). Scoring runs after all the training.
 
 Every loss is the full validation split (the last 10% of the characters), every
 character predicted once in consecutive windows of each model's block size:
-core.evaluate.evaluate_split, what `charlm-tui eval` runs.
+core.decoding.evaluate.evaluate_split, what `charlm-tui eval` runs.
 
 "How many times sooner": our (log budget, loss) points are interpolated linearly in
 log(time) where they cross the baseline's loss; the speed-up is the baseline's real
@@ -57,10 +57,10 @@ from _nanogpt import GPT, GPTConfig, adamw, batch, encode, lr_at_fraction
 from _turns import MIN_SLICE_S, CLISide, Side, WorkerSide, paused_for, run_in_turns
 from common import ROOT, corpus, machine, table
 
-from core.data import load_corpus, split_point
-from core.evaluate import evaluate_split
-from core.events import DoneEvent, EvalEvent
-from core.records import read_records
+from charlm_tui.core.decoding.evaluate import evaluate_split
+from charlm_tui.core.runs.events import DoneEvent, EvalEvent
+from charlm_tui.core.runs.records import read_records
+from charlm_tui.core.text.dataset import load_corpus, split_point
 
 # nanoGPT's README CPU recipe (config/train_shakespeare_char.py with the CPU overrides).
 RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12)
@@ -207,7 +207,7 @@ def run_dir(tmp: Path, budget: float) -> Path:
 def ours_argv(
     spec: str, preset: str, budget: float, overrides: dict[str, str], out: Path
 ) -> list[str]:
-    argv = [sys.executable, "-m", "tui.cli", "--no-ui", "train", "--data", spec]
+    argv = [sys.executable, "-m", "charlm_tui", "--no-ui", "train", "--data", spec]
     argv += ["--preset", preset, "--time-budget", str(budget), "--out", str(out), "--overwrite"]
     for k, v in overrides.items():
         argv += ["--" + k.replace("_", "-"), v]
@@ -217,7 +217,16 @@ def ours_argv(
 def score_ours(budget: float, out: Path) -> OursResult:
     """`charlm-tui eval best.pt` on the full val split, and the run's own numbers."""
     result = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "eval", str(out / "best.pt"), "--split", "val", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "charlm_tui",
+            "eval",
+            str(out / "best.pt"),
+            "--split",
+            "val",
+            "--json",
+        ],
         check=True,
         cwd=ROOT,
         capture_output=True,

@@ -18,11 +18,11 @@ import time
 import torch
 from common import machine, table
 
-from core.config import build_configs, replace
-from core.models import build_model, count_params
-from core.models.quant import decoder_for
-from core.optim import make_optimizer
-from core.sampling import SamplingParams, generate
+from charlm_tui.core.config import build_configs, replace
+from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.models import build_model, count_params
+from charlm_tui.core.models.quant import decoder_for
+from charlm_tui.core.training.optim import make_optimizer
 
 PRESETS = ("bigram", "mlp", "rnn", "gru", "lstm", "cpu")
 VOCAB = 65

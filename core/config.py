@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from core.errors import CharLMError
+from charlm_tui.core.errors import CharLMError
 
 Group = Literal["model", "optimisation", "schedule", "evaluation", "data", "system"]
 PresetName = Literal[

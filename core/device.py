@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import torch
 
-from core.config import SPECS
-from core.errors import CharLMError
+from charlm_tui.core.config import SPECS
+from charlm_tui.core.errors import CharLMError
 
 
 def resolve_device(name: str) -> torch.device:

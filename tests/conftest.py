@@ -99,7 +99,7 @@ def _stop_trainers_left_behind() -> None:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == me and b"tui.cli" in cmdline and b"train" in cmdline:
+        if ppid == me and b"charlm_tui" in cmdline and b"train" in cmdline:
             pid = int(entry.name)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)  # saves and exits (README: What happens if…)

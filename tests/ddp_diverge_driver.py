@@ -8,8 +8,8 @@ import sys
 
 import torch
 
-from core.models.gpt import GPT
-from tui.cli import run
+from charlm_tui.core.models.gpt import GPT
+from charlm_tui.tui.cli import run
 
 if os.environ.get("RANK") == "1":
     forward, calls = GPT.forward, [0]

@@ -21,25 +21,25 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import load_checkpoint, save_checkpoint
-from core.data import encode_cached
-from core.errors import CharLMError
-from core.events import DoneEvent, NoteEvent, SampleEvent, StartEvent, StepEvent
-from core.records import read_records
-from core.rundir import LOCK, RunDirectory
-from core.runs import list_runs, run_info
-from core.steering import STOPS
-from core.vocab import Vocab
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.checkpoint import load_checkpoint, save_checkpoint
+from charlm_tui.core.runs.events import DoneEvent, NoteEvent, SampleEvent, StartEvent, StepEvent
+from charlm_tui.core.runs.listing import list_runs, run_info
+from charlm_tui.core.runs.records import read_records
+from charlm_tui.core.runs.rundir import LOCK, RunDirectory
+from charlm_tui.core.text.dataset import encode_cached
+from charlm_tui.core.text.vocab import Vocab
+from charlm_tui.core.training.steering import STOPS
+from charlm_tui.tui.cli import run
 from tests.conftest import make_text
 from tests.train_helpers import Collect, new_training
 from tests.tui_helpers import fake_run
-from tui.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "--no-ui", "train", *args]
+    return [sys.executable, "-m", "charlm_tui", "--no-ui", "train", *args]
 
 
 def done_of(run_dir: Path) -> DoneEvent:
@@ -103,19 +103,19 @@ def test_a_full_disk_inside_torch_save_is_one_line_and_keeps_the_old_checkpoint(
 def test_a_full_disk_at_start_exits_1_and_leaves_nothing_behind(
     corpus_file: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    import core.rundir
+    import charlm_tui.core.runs.rundir as rundir
 
     out = tmp_path / "run"
-    real = core.rundir.write_config
+    real = rundir.write_config
 
     def full(run_dir: Path, config: dict) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(core.rundir, "write_config", full)
+    monkeypatch.setattr(rundir, "write_config", full)
     assert run(tiny(corpus_file, out, "--max-iters", "3")) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert not out.exists()  # no .lock, config.json or temporary file to refuse a retry
-    monkeypatch.setattr(core.rundir, "write_config", real)
+    monkeypatch.setattr(rundir, "write_config", real)
     assert run(tiny(corpus_file, out, "--max-iters", "3")) == 0
 
 
@@ -365,7 +365,7 @@ def test_a_lock_file_left_behind_does_not_hold_a_run(tmp_path: Path) -> None:
 
 
 def test_corpus_paths_that_cannot_be_read_are_one_line(tmp_path: Path) -> None:
-    from core.data import load_corpus
+    from charlm_tui.core.text.dataset import load_corpus
 
     with pytest.raises(CharLMError, match="cannot read --data"):
         load_corpus(str(tmp_path / ("n" * 300)))
@@ -392,8 +392,8 @@ def test_crlf_corpora_are_normalised_unless_kept(tmp_path: Path, capsys) -> None
 
 
 def test_early_evals_come_by_time_on_a_slow_run(corpus_file: Path, tmp_path: Path) -> None:
-    from core.clock import EarlyEvals
-    from core.events import EvalEvent
+    from charlm_tui.core.runs.events import EvalEvent
+    from charlm_tui.core.training.clock import EarlyEvals
 
     early = EarlyEvals(15.0)  # at 15, 30, 60 and 120 s of training, then by steps only
     assert [t for t in (5, 15, 20, 30) if early.due(t)] == [15, 20, 30]
@@ -416,7 +416,7 @@ def test_early_evals_come_by_time_on_a_slow_run(corpus_file: Path, tmp_path: Pat
 
 
 def test_a_pause_is_told_and_does_not_count_as_training(corpus_file: Path, tmp_path) -> None:
-    from core.control import write_control
+    from charlm_tui.core.runs.control import write_control
 
     out = tmp_path / "run"
     training = new_training(corpus_file, out, max_iters=20, eval_interval=10)
@@ -433,12 +433,12 @@ def test_a_pause_is_told_and_does_not_count_as_training(corpus_file: Path, tmp_p
 
 
 def test_the_clock_leaves_pauses_out(monkeypatch) -> None:
-    import core.clock
-    from core.clock import Clock
-    from core.config import RunLength
+    import charlm_tui.core.training.clock as clock_module
+    from charlm_tui.core.config import RunLength
+    from charlm_tui.core.training.clock import Clock
 
     now = [100.0]
-    monkeypatch.setattr(core.clock.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(clock_module.time, "perf_counter", lambda: now[0])
     clock = Clock(RunLength(seconds=60.0), elapsed_before=5.0)
     now[0] = 110.0
     clock.add_pause(4.0)  # 4 of those 10 seconds were a pause

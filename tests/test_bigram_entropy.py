@@ -5,8 +5,8 @@ from collections import Counter
 
 import numpy as np
 
-from core.data import Corpus, make_dataset
-from core.evaluate import evaluate_split
+from charlm_tui.core.decoding.evaluate import evaluate_split
+from charlm_tui.core.text.dataset import Corpus, make_dataset
 from tests.conftest import make_text
 from tests.train_helpers import new_training
 

@@ -5,10 +5,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoint import FORMAT, load_checkpoint, load_model, restore_model, save_checkpoint
-from core.config import ModelConfig, TrainConfig, to_dict
-from core.errors import CharLMError
-from core.models import build_model
+from charlm_tui.core.config import ModelConfig, TrainConfig, to_dict
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models import build_model
+from charlm_tui.core.models.checkpoint import (
+    FORMAT,
+    load_checkpoint,
+    load_model,
+    restore_model,
+    save_checkpoint,
+)
 
 VOCAB = "\n abcdefg"
 
@@ -108,12 +114,16 @@ def test_shape_and_vocab_mismatches_are_named(tmp_path: Path) -> None:
 
 
 def test_run_directory_stands_for_best_then_last(tmp_path: Path) -> None:
+    from charlm_tui.core.runs.rundir import checkpoint_path
+
     save_checkpoint(make_ckpt(iter=5), tmp_path / "last.pt")
-    assert load_checkpoint(tmp_path)["iter"] == 5
+    assert load_checkpoint(checkpoint_path(tmp_path))["iter"] == 5
     save_checkpoint(make_ckpt(iter=4), tmp_path / "best.pt")
-    assert load_checkpoint(tmp_path)["iter"] == 4
+    assert load_checkpoint(checkpoint_path(tmp_path))["iter"] == 4
     (tmp_path / "empty").mkdir()
     with pytest.raises(CharLMError, match="holds no checkpoint"):
-        load_checkpoint(tmp_path / "empty")
+        checkpoint_path(tmp_path / "empty")
+    with pytest.raises(CharLMError, match="is a folder, not a checkpoint file"):
+        load_checkpoint(tmp_path)  # the run directory is the caller's to resolve
     with pytest.raises(CharLMError, match="no such checkpoint file"):
-        load_checkpoint(tmp_path / "missing.pt")
+        load_checkpoint(checkpoint_path(tmp_path / "missing.pt"))

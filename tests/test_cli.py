@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoint import load_checkpoint, load_model
-from core.events import DoneEvent, EvalEvent, StartEvent, StepEvent
-from core.records import read_records
+from charlm_tui.core.models.checkpoint import load_checkpoint, load_model
+from charlm_tui.core.runs.events import DoneEvent, EvalEvent, StartEvent, StepEvent
+from charlm_tui.core.runs.records import read_records
+from charlm_tui.tui.cli import run
 from tests.tui_helpers import fake_run
-from tui.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_LINE = re.compile(
@@ -206,7 +206,7 @@ def test_ctrl_c_saves_last_checkpoint_and_exits_130(corpus_file: Path, tmp_path:
         [
             sys.executable,
             "-m",
-            "tui.cli",
+            "charlm_tui",
             "--no-ui",
             "train",
             "--preset",
@@ -240,7 +240,7 @@ def test_ctrl_c_saves_last_checkpoint_and_exits_130(corpus_file: Path, tmp_path:
 
 def test_headless_training_never_imports_textual(corpus_file: Path, tmp_path: Path) -> None:
     code = (
-        "import sys; from tui.cli import run; "
+        "import sys; from charlm_tui.tui.cli import run; "
         f"rc = run(['--no-ui', 'train', '--preset', 'tiny', '--data', {str(corpus_file)!r}, "
         f"'--max-iters', '3', '--out', {str(tmp_path / 'r')!r}]); "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual'); "
@@ -259,7 +259,8 @@ def test_training_flushes_denormals_on_every_thread(corpus_file: Path, tmp_path:
     denormal (made from its bits, not by arithmetic, which would flush it), split
     between the threads, must all be zero; after it, the main thread keeps them again."""
     code = (
-        "import sys, torch; import core.train as T; from tui.cli import run\n"
+        "import sys, torch; import charlm_tui.core.training.trainer as T\n"
+        "from charlm_tui.tui.cli import run\n"
         "def kept():\n"
         "    x = torch.ones(4_000_000, dtype=torch.int32).view(torch.float32)\n"
         "    return int((x * 1.0).count_nonzero())\n"
@@ -303,7 +304,7 @@ def test_torchrun_ddp_two_processes_only_rank_0_writes(corpus_file: Path, tmp_pa
             "--nproc-per-node",
             "2",
             "-m",
-            "tui.cli",
+            "charlm_tui",
             "--no-ui",
             "train",
             "--preset",
@@ -356,7 +357,7 @@ def test_ddp_nan_on_one_rank_stops_every_rank_without_hanging(
 
 
 def test_help_paragraphs_rewrap_to_the_terminal() -> None:
-    from tui.cli import app, reflow
+    from charlm_tui.tui.cli import app, reflow
 
     doc = """First line
     goes on.

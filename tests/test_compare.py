@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from core.compare import (
+from charlm_tui.core.decoding.evaluate import Metrics
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.comparison import (
     COLUMN_KEYS,
     chars_per_iter,
     ema,
@@ -32,20 +34,18 @@ from core.compare import (
     value_at,
     with_baseline,
 )
-from core.errors import CharLMError
-from core.evaluate import Metrics
-from core.events import EvalEvent
-from core.records import MetricsWriter
-from core.rundir import FULL_EVAL, LADDER, METRICS, TENSORBOARD
+from charlm_tui.core.runs.events import EvalEvent
+from charlm_tui.core.runs.records import MetricsWriter
+from charlm_tui.core.runs.rundir import FULL_EVAL, LADDER, METRICS, TENSORBOARD
+from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.cli import run
+from charlm_tui.tui.screens.compare import CompareChart, CompareScreen
+from charlm_tui.tui.screens.dashboard import DashboardScreen
+from charlm_tui.tui.screens.home import HomeScreen
+from charlm_tui.tui.widgets.loss_chart import CurvePlot, LossChart, log_ticks, nice_ticks, y_labels
 from tests.conftest import make_text
 from tests.train_helpers import new_training
 from tests.tui_helpers import FIXED_TIME, fake_run, wait_for
-from tui.app import CharLMApp
-from tui.cli import run
-from tui.screens.compare import CompareChart, CompareScreen
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.home import HomeScreen
-from tui.widgets.loss_chart import CurvePlot, LossChart, log_ticks, nice_ticks, y_labels
 
 
 def scenario(coro) -> None:
@@ -237,7 +237,7 @@ def test_compare_refuses_bad_input_in_one_line(trained: Path, tmp_path: Path, ca
 def test_without_tensorboard_one_line_says_how_to_install_it(
     tiny_args, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    monkeypatch.setattr("core.tensorboard.available", lambda: False)
+    monkeypatch.setattr("charlm_tui.core.runs.tensorboard.available", lambda: False)
     out = tmp_path / "run"
     assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--tensorboard"]) == 2
     err = capsys.readouterr().err
@@ -398,7 +398,7 @@ def test_compare_screen_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _open(paths: list[Path]):
-    from tui.messages import OpenCompare
+    from charlm_tui.tui.messages import OpenCompare
 
     return OpenCompare(paths)
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoint import load_model
-from core.config import ModelConfig
-from core.decoder_process import DecoderProcess
-from core.errors import CharLMError
-from core.models import build_model
-from core.models.compiled import DecodeStep, compiled_decoder, make_decoder, package_name
-from core.models.quant import quantize_int8
-from core.sampling import GenerateOptions
+from charlm_tui.core.config import ModelConfig
+from charlm_tui.core.decoding.decoder_process import DecoderProcess
+from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models import build_model
+from charlm_tui.core.models.checkpoint import load_model
+from charlm_tui.core.models.compiled import DecodeStep, compiled_decoder, make_decoder, package_name
+from charlm_tui.core.models.quant import quantize_int8
+from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.cli import run
 from tests.tui_helpers import fake_run
-from tui.app import CharLMApp
-from tui.cli import run
 
 COMPILER = any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++"))
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="compiling needs a C++ compiler")

@@ -16,7 +16,7 @@ import typer
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from core.config import (
+from charlm_tui.core.config import (
     LENGTH_FIELDS,
     PRESETS,
     RESUMABLE,
@@ -34,8 +34,8 @@ from core.config import (
     to_argv,
     to_dict,
 )
-from core.errors import CharLMError
-from tui.cli import app, plan_from_options
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.tui.cli import app, plan_from_options
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.control import request, write_control
-from core.distributed import DistInfo
-from core.rundir import CONTROL, RunDirectory
-from core.steering import BY_SIGNAL, STOPS, Steering, Stop
+from charlm_tui.core.runs.control import request, write_control
+from charlm_tui.core.runs.rundir import CONTROL, RunDirectory
+from charlm_tui.core.training.distributed import DistInfo
+from charlm_tui.core.training.steering import BY_SIGNAL, STOPS, Steering, Stop
 
 
 def steering(run: Path) -> Steering:

@@ -3,15 +3,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.corpora import play_to_text
-from core.data import (
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.text.corpora import play_to_text
+from charlm_tui.core.text.dataset import (
     BatchSampler,
     check_split_length,
     data_dir,
     load_corpus,
     make_dataset,
 )
-from core.errors import CharLMError
 
 
 def test_file_and_default_split(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The decoding child process (core/decoder_process.py): the same text as decoding in
+"""The decoding child process (core/decoding/decoder_process.py): the same text as decoding in
 this process, stops on request, and fails with a one-line error, never a hang."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.config import ModelConfig
-from core.decoder_process import DecoderProcess, serve
-from core.errors import CharLMError
-from core.models import build_model
-from core.models.quant import decoder_for
-from core.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.config import ModelConfig
+from charlm_tui.core.decoding.decoder_process import DecoderProcess, serve
+from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models import build_model
+from charlm_tui.core.models.quant import decoder_for
 
 
 def model_of(kind: str) -> torch.nn.Module:

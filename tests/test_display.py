@@ -16,14 +16,13 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
 
-from core.events import NoteEvent, SampleEvent, StartEvent
-from core.rundir import CONFIG
-from core.steering import STOPS
-from tests.tui_helpers import fake_run
-from tui.cli import app as cli_app
-from tui.cli import run
-from tui.console import ConsolePrinter
-from tui.formatting import (
+from charlm_tui.core.runs.events import NoteEvent, SampleEvent, StartEvent
+from charlm_tui.core.runs.rundir import CONFIG
+from charlm_tui.core.training.steering import STOPS
+from charlm_tui.tui.cli import app as cli_app
+from charlm_tui.tui.cli import run
+from charlm_tui.tui.console import ConsolePrinter
+from charlm_tui.tui.formatting import (
     DONE_REASONS,
     ESCAPE_STYLE,
     STATUS_WORDS,
@@ -32,6 +31,7 @@ from tui.formatting import (
     visible,
     visible_text,
 )
+from tests.tui_helpers import fake_run
 
 # What a corpus or a model may write, and what it must look like on a terminal.
 HOSTILE = {
@@ -188,9 +188,9 @@ def test_runs_shows_names_and_corpora_literally_and_escaped(tmp_path: Path, caps
 def test_system_strip_reads_the_training_process_that_holds_the_lock(tmp_path: Path) -> None:
     import os
 
-    from core.rundir import RunLock
-    from tui.state import RunState
-    from tui.widgets.system_strip import SystemStrip, holds_lock, lock_pid, read_proc
+    from charlm_tui.core.runs.rundir import RunLock
+    from charlm_tui.tui.state import RunState
+    from charlm_tui.tui.widgets.system_strip import SystemStrip, holds_lock, lock_pid, read_proc
 
     lock = RunLock(tmp_path)
     lock.acquire()  # this process plays the trainer: its pid in .lock, the lock held
@@ -219,7 +219,7 @@ def test_system_strip_reads_the_training_process_that_holds_the_lock(tmp_path: P
 
 
 def test_gpu_memory_asks_nvidia_smi_and_degrades(tmp_path: Path, monkeypatch) -> None:
-    from tui.widgets.system_strip import gpu_memory
+    from charlm_tui.tui.widgets.system_strip import gpu_memory
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert gpu_memory("cuda:0", 1234) == "n/a"  # no nvidia-smi

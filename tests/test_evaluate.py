@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.config import ModelConfig
-from core.evaluate import estimate, evaluate_split, fixed_batches
-from core.models import build_model
+from charlm_tui.core.config import ModelConfig
+from charlm_tui.core.decoding.evaluate import estimate, evaluate_split, fixed_batches
+from charlm_tui.core.models import build_model
 
 
 def model_with_dropout() -> torch.nn.Module:

@@ -16,15 +16,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.checkpoint import load_checkpoint, restore_model
-from core.config import build_configs
-from core.control import write_control
-from core.data import load_corpus
-from core.errors import CharLMError
-from core.evaluate import evaluate_split
-from core.events import CheckpointEvent, EvalEvent, SampleEvent
-from core.records import JsonlWriter, read_records
-from core.sampling import SamplingParams, generate
+from charlm_tui.core.config import build_configs
+from charlm_tui.core.decoding.evaluate import evaluate_split
+from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.checkpoint import load_checkpoint, restore_model
+from charlm_tui.core.runs.control import write_control
+from charlm_tui.core.runs.events import CheckpointEvent, EvalEvent, SampleEvent
+from charlm_tui.core.runs.records import JsonlWriter, read_records
+from charlm_tui.core.text.dataset import load_corpus
 from tests.conftest import make_text
 from tests.train_helpers import new_training
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "--no-ui", "train", *args]
+    return [sys.executable, "-m", "charlm_tui", "--no-ui", "train", *args]
 
 
 def wait_until(condition, timeout: float = 60.0) -> None:
@@ -280,9 +280,9 @@ def test_random_bytes_are_refused_or_replaced(tmp_path: Path) -> None:
 def small_model():
     text = make_text(3000, seed=2)
     mcfg, _ = build_configs("tiny", dict(block_size=16))
-    from core.config import replace
-    from core.models import build_model
-    from core.vocab import Vocab
+    from charlm_tui.core.config import replace
+    from charlm_tui.core.models import build_model
+    from charlm_tui.core.text.vocab import Vocab
 
     vocab = Vocab.from_text(text)
     torch.manual_seed(0)
@@ -328,7 +328,7 @@ def test_ddp_pause_steer_save_stop_then_resume_is_bit_identical(
     opts += ["--warmup-iters", "0", "--eval-interval", "10", "--sample-interval", "10"]
     opts += ["--dropout", "0.1"]
     steered, reference = tmp_path / "steered", tmp_path / "reference"
-    train = [*torchrun, "-m", "tui.cli", "--no-ui", "train", *opts]
+    train = [*torchrun, "-m", "charlm_tui", "--no-ui", "train", *opts]
     quiet = {"cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
     proc = subprocess.Popen([*train, "--max-iters", "300", "--out", str(steered)], **quiet)
@@ -364,6 +364,6 @@ def test_ddp_pause_steer_save_stop_then_resume_is_bit_identical(
 
 
 def steers(run: Path) -> list:
-    from core.events import SteerEvent
+    from charlm_tui.core.runs.events import SteerEvent
 
     return [e for e in read_records(run / "metrics.jsonl") if isinstance(e, SteerEvent)]

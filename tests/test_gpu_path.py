@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import build_configs
-from core.data import BatchSampler
-from core.distributed import DistInfo
-from core.events import StepEvent
-from core.optim import ns_dtype, orthogonalize
-from core.plan import plan_new
-from core.rundir import RunDirectory
-from core.steering import Steering
-from core.step import autocast_for
-from core.train import build
+from charlm_tui.core.config import build_configs
+from charlm_tui.core.runs.events import StepEvent
+from charlm_tui.core.runs.rundir import RunDirectory
+from charlm_tui.core.text.dataset import BatchSampler
+from charlm_tui.core.training.distributed import DistInfo
+from charlm_tui.core.training.optim import ns_dtype, orthogonalize
+from charlm_tui.core.training.plan import plan_new
+from charlm_tui.core.training.steering import Steering
+from charlm_tui.core.training.step import autocast_for
+from charlm_tui.core.training.trainer import build
 from tests.train_helpers import Collect
 
 
@@ -83,7 +83,7 @@ def test_the_gpu_preset_is_a_valid_run() -> None:
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:0"])
 def test_asking_for_a_gpu_without_one_is_one_line(device: str, corpus_file, tmp_path) -> None:
-    from core.errors import CharLMError
+    from charlm_tui.core.errors import CharLMError
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")

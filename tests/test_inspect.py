@@ -14,11 +14,9 @@ import pytest
 import torch
 from rich.cells import cell_len
 
-from core.checkpoint import save_checkpoint
-from core.config import build_configs, replace, to_dict
-from core.errors import CharLMError
-from core.evaluate import evaluate_split
-from core.inspect import (
+from charlm_tui.core.config import build_configs, replace, to_dict
+from charlm_tui.core.decoding.evaluate import evaluate_split
+from charlm_tui.core.decoding.inspect import (
     ATTENTION,
     SURPRISE,
     Source,
@@ -29,12 +27,14 @@ from core.inspect import (
     no_internals,
     visible_char,
 )
-from core.models import build_model, count_params
-from core.sampling import SamplingParams, filter_logits
-from core.state import FORMAT, TrainState
-from core.vocab import Vocab
+from charlm_tui.core.decoding.sampling import SamplingParams, filter_logits
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models import build_model, count_params
+from charlm_tui.core.models.checkpoint import FORMAT, save_checkpoint
+from charlm_tui.core.text.vocab import Vocab
+from charlm_tui.core.training.state import TrainState
+from charlm_tui.tui.cli import run
 from tests.conftest import make_text
-from tui.cli import run
 
 TEXT = make_text(4000, seed=5)
 VOCAB = Vocab.from_text(TEXT)

@@ -9,22 +9,22 @@ from pathlib import Path
 
 import pytest
 
-import core.ladder as ladder_module
-from core.distributed import DistInfo
-from core.errors import CharLMError
-from core.events import StepEvent
-from core.ladder import Ladder, Rung, make_ladder, parse_rungs, run_ladder
-from core.plan import RunPlan, check_corpus
-from core.rundir import LADDER
-from core.runs import list_runs
-from core.steering import STOPS
-from core.train import execute
+import charlm_tui.core.training.ladder as ladder_module
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.events import StepEvent
+from charlm_tui.core.runs.listing import list_runs
+from charlm_tui.core.runs.rundir import LADDER
+from charlm_tui.core.training.distributed import DistInfo
+from charlm_tui.core.training.ladder import Ladder, Rung, make_ladder, parse_rungs, run_ladder
+from charlm_tui.core.training.plan import RunPlan, check_corpus
+from charlm_tui.core.training.steering import STOPS
+from charlm_tui.core.training.trainer import execute
+from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.cli import run
+from charlm_tui.tui.screens.compare import CompareScreen
+from charlm_tui.tui.screens.dashboard import DashboardScreen
+from charlm_tui.tui.screens.home import HomeScreen
 from tests.tui_helpers import wait_for
-from tui.app import CharLMApp
-from tui.cli import run
-from tui.screens.compare import CompareScreen
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.home import HomeScreen
 
 # The tiny preset's shapes: a ladder test trains each rung for about a second.
 TINY = (

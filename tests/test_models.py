@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from core.config import ModelConfig, build_configs
-from core.models import build_model, count_params, summarize
+from charlm_tui.core.config import ModelConfig, build_configs
+from charlm_tui.core.models import build_model, count_params, summarize
 
 
 def gpt(**kw) -> torch.nn.Module:
@@ -101,7 +101,7 @@ def test_relu_squared_gradient_is_written_out_and_exact() -> None:
 def test_rope_has_no_position_table_and_old_configs_mean_gpt2() -> None:
     names = dict(gpt(position="rope").named_parameters())
     assert "wpe.weight" not in names and "wpe.weight" in dict(gpt().named_parameters())
-    from core.config import from_dict, to_dict
+    from charlm_tui.core.config import from_dict, to_dict
 
     _, tcfg = build_configs("tiny")
     config = to_dict(ModelConfig(vocab_size=11), tcfg)
@@ -141,7 +141,7 @@ def test_compiled_rope_gpt_matches_eager(monkeypatch: pytest.MonkeyPatch) -> Non
     """The GPU presets compile: the compiled model rotates in real pairs (inductor has no
     complex dtype) and gives eager's logits, loss and gradients. A 2-layer, 16-wide model
     keeps inductor's compile to seconds."""
-    from core.models.gpt import Rotary
+    from charlm_tui.core.models.gpt import Rotary
 
     traced: list[int] = []
     real = Rotary.rotate_real

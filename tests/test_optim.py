@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.config import ModelConfig, build_configs
-from core.models import build_model
-from core.optim import NS_COEFFS, Muon, Optimizers, hidden_matrices, make_optimizer, orthogonalize
+from charlm_tui.core.config import ModelConfig, build_configs
+from charlm_tui.core.models import build_model
+from charlm_tui.core.training.optim import (
+    NS_COEFFS,
+    Muon,
+    Optimizers,
+    hidden_matrices,
+    make_optimizer,
+    orthogonalize,
+)
 
 CPU = torch.device("cpu")
 

@@ -4,12 +4,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from core.config import ModelConfig
-from core.errors import CharLMError
-from core.models import build_model
-from core.models.gpt import KVCache
-from core.models.quant import Int8Linear, decoder_for, int8_available, quantize_int8
-from core.sampling import SamplingParams, generate
+from charlm_tui.core.config import ModelConfig
+from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models import build_model
+from charlm_tui.core.models.gpt import KVCache
+from charlm_tui.core.models.quant import Int8Linear, decoder_for, int8_available, quantize_int8
 
 needs_int8 = pytest.mark.skipif(not int8_available(), reason="no int8 kernel in this build")
 

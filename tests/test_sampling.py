@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from core.config import ModelConfig
-from core.errors import CharLMError
-from core.models import build_model
-from core.sampling import SamplingParams, filter_logits, generate
+from charlm_tui.core.config import ModelConfig
+from charlm_tui.core.decoding.sampling import SamplingParams, filter_logits, generate
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models import build_model
 
 
 def model() -> torch.nn.Module:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.sampling import GenerateOptions
+from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.tui.app import CharLMApp
 from tests.tui_helpers import FIXED_TIME, fake_run
-from tui.app import CharLMApp
 
 
 @pytest.fixture()
@@ -53,11 +53,11 @@ def test_new_run_form(runs: Path, snap_compare) -> None:
 
 def test_inspect_screen(runs: Path, snap_compare) -> None:
     """Surprise colours, the cursor's panel, then the attention strip of its prediction."""
-    from core.inspect import Source
+    from charlm_tui.core.decoding.inspect import Source
+    from charlm_tui.tui.messages import OpenInspect
+    from charlm_tui.tui.screens.inspect import InspectScreen
     from tests.conftest import make_text
     from tests.tui_helpers import wait_for
-    from tui.messages import OpenInspect
-    from tui.screens.inspect import InspectScreen
 
     text = make_text(400, seed=2)
     path = runs / "shakespeare-tiny" / "best.pt"
@@ -100,9 +100,9 @@ def test_dashboard_chart_controls(runs: Path, snap_compare) -> None:
 
 
 def _compared(runs: Path) -> CharLMApp:
-    from core.compare import full_eval
+    from charlm_tui.core.runs.comparison import full_eval
+    from charlm_tui.tui.messages import OpenCompare
     from tests.conftest import make_text
-    from tui.messages import OpenCompare
 
     Path("play.txt").write_text(make_text(5000, seed=1), encoding="utf-8")  # fake_run's corpus
     full_eval(runs / "shakespeare-tiny")  # one run scored on its full val split, one not
@@ -121,8 +121,8 @@ def test_compare_screen_at_80x24(runs: Path, snap_compare) -> None:
 def test_dashboard_with_steering_markers(runs: Path, snap_compare) -> None:
     """Two changes made while the run trained: vertical lines on the chart, the latest in
     the metrics panel."""
-    from core.events import SteerEvent
-    from core.records import MetricsWriter
+    from charlm_tui.core.runs.events import SteerEvent
+    from charlm_tui.core.runs.records import MetricsWriter
 
     run_dir = runs / "shakespeare-tiny"
     writer = MetricsWriter(run_dir / "metrics.jsonl")

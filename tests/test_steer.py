@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoint import load_checkpoint
-from core.control import read_control, write_control
-from core.events import SampleEvent, SteerEvent, StepEvent
-from core.optim import learning_rate
-from core.records import read_records
-from core.rundir import RunLock
+from charlm_tui.core.models.checkpoint import load_checkpoint
+from charlm_tui.core.runs.control import read_control, write_control
+from charlm_tui.core.runs.events import SampleEvent, SteerEvent, StepEvent
+from charlm_tui.core.runs.records import read_records
+from charlm_tui.core.runs.rundir import RunLock
+from charlm_tui.core.training.optim import learning_rate
+from charlm_tui.tui.cli import run
 from tests.train_helpers import Collect, new_training, resumed_training
-from tui.cli import run
 
 OPTS = dict(max_iters=20, eval_interval=5, sample_interval=5, sample_chars=15, dropout=0.1)
 STEER = dict(lr_scale=2.0, eval_interval=3, sample_temperature=1.3, max_iters=30)
@@ -65,7 +65,7 @@ def test_a_steered_run_stops_and_resumes_bit_identical(corpus_file: Path, tmp_pa
 
 
 def test_the_lr_scale_scales_the_whole_schedule() -> None:
-    from core.config import build_configs, replace
+    from charlm_tui.core.config import build_configs, replace
 
     _, cfg = build_configs("tiny", dict(max_iters=100, warmup_iters=10))
     doubled = replace(cfg, lr_scale=2.0)
@@ -155,7 +155,7 @@ def test_a_bad_steer_in_the_file_is_a_note_and_changes_nothing(corpus_file, tmp_
 def test_a_save_while_paused_after_a_sample_resumes_exactly(corpus_file, tmp_path) -> None:
     """Paused at a sample's iteration, saved after that sample, stopped, resumed: the
     samples (drawn from their own RNG, saved in the checkpoint) match a straight run."""
-    from core.events import CheckpointEvent
+    from charlm_tui.core.runs.events import CheckpointEvent
 
     opts = dict(max_iters=20, eval_interval=7, sample_interval=10, sample_chars=12)
     new_training(corpus_file, tmp_path / "a", **opts).run()

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoint import load_checkpoint
-from core.config import build_configs
-from core.evaluate import estimate
-from core.events import (
+from charlm_tui.core.config import build_configs
+from charlm_tui.core.decoding.evaluate import estimate
+from charlm_tui.core.models.checkpoint import load_checkpoint
+from charlm_tui.core.runs.events import (
     CheckpointEvent,
     DoneEvent,
     EvalEvent,
@@ -18,8 +18,8 @@ from core.events import (
     StepEvent,
     record_of,
 )
-from core.optim import learning_rate
-from core.records import dump_json, read_records
+from charlm_tui.core.runs.records import dump_json, read_records
+from charlm_tui.core.training.optim import learning_rate
 from tests.train_helpers import Collect, Training, new_training, resumed_training
 
 
@@ -171,9 +171,9 @@ def test_time_budget_stops_on_time(corpus_file: Path) -> None:
 
 
 def test_a_second_training_on_the_same_run_is_refused(corpus_file: Path, tmp_path: Path) -> None:
-    from core.errors import CharLMError
-    from core.rundir import RunLock
-    from core.runs import run_info
+    from charlm_tui.core.errors import CharLMError
+    from charlm_tui.core.runs.listing import run_info
+    from charlm_tui.core.runs.rundir import RunLock
 
     first = trainer_for(corpus_file, tmp_path / "run", max_iters=10)
 
@@ -189,7 +189,7 @@ def test_a_second_training_on_the_same_run_is_refused(corpus_file: Path, tmp_pat
 
 
 def test_compile_falls_back_to_eager_with_a_note(corpus_file: Path, monkeypatch) -> None:
-    from core.events import NoteEvent
+    from charlm_tui.core.runs.events import NoteEvent
 
     def broken_compile(model):
         def compiled(*args, **kwargs):
@@ -234,7 +234,7 @@ def test_steps_seed_dropout_as_torch_manual_seed_would_without_calling_it(
 ) -> None:
     """torch.manual_seed captures a Python stack for every backend not initialised (2 ms
     a step on CPU): the loop seeds the generators it uses, to the same masks."""
-    from core.step import seed_dropout
+    from charlm_tui.core.training.step import seed_dropout
 
     torch.manual_seed(7)
     expected = torch.nn.functional.dropout(torch.ones(64), 0.5)

@@ -14,25 +14,32 @@ import pytest
 import torch
 from textual.widgets import TabbedContent
 
-from core.checkpoint import load_checkpoint
-from core.errors import CharLMError
-from core.evaluate import Metrics
-from core.events import DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent, record_of
-from core.models.quant import decoder_for
-from core.plan import RunPlan, plan_new
-from core.records import JsonlTail, dump_line, read_records
-from core.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.decoding.evaluate import Metrics
+from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.checkpoint import load_checkpoint
+from charlm_tui.core.models.quant import decoder_for
+from charlm_tui.core.runs.events import (
+    DoneEvent,
+    EvalEvent,
+    SampleEvent,
+    StartEvent,
+    StepEvent,
+    record_of,
+)
+from charlm_tui.core.runs.records import JsonlTail, dump_line, read_records
+from charlm_tui.core.training.plan import RunPlan, plan_new
+from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.process import train_argv
+from charlm_tui.tui.screens.dashboard import DashboardScreen
+from charlm_tui.tui.screens.dialogs import ChoiceScreen
+from charlm_tui.tui.screens.generate import GenerateScreen
+from charlm_tui.tui.screens.home import HomeScreen
+from charlm_tui.tui.screens.new_run import NewRunScreen, parse_form
+from charlm_tui.tui.state import FileFeed, RunState
+from charlm_tui.tui.widgets.checkpoints import CheckpointList
 from tests.train_helpers import new_training
 from tests.tui_helpers import FIXED_TIME, fake_run, wait_for
-from tui.app import CharLMApp
-from tui.process import train_argv
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.dialogs import ChoiceScreen
-from tui.screens.generate import GenerateScreen
-from tui.screens.home import HomeScreen
-from tui.screens.new_run import NewRunScreen, parse_form
-from tui.state import FileFeed, RunState
-from tui.widgets.checkpoints import CheckpointList
 
 
 def tiny_train(corpus: Path, out: Path, **over) -> RunPlan:
@@ -293,7 +300,7 @@ def test_unknown_prompt_characters_are_flagged_not_fatal(tmp_path: Path) -> None
 def test_a_decoder_process_that_cannot_start_or_dies_is_a_status_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tui.screens.generate as pane
+    import charlm_tui.tui.screens.generate as pane
 
     ckpt = fake_run(tmp_path, "gen") / "best.pt"
     real = pane.DecoderProcess
@@ -518,8 +525,8 @@ def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> No
 def test_model_tab_names_position_activation_and_optimizer() -> None:
     from rich.console import Console
 
-    from core.models import LayerSummary
-    from tui.widgets.model_summary import summary_table
+    from charlm_tui.core.models import LayerSummary
+    from charlm_tui.tui.widgets.model_summary import summary_table
 
     def rendered(model_config: dict, train_config: dict | None = None) -> str:
         start = StartEvent(
@@ -754,7 +761,7 @@ async def type_in_one_read(input_cls, typed: str, read: str) -> str:
 
 
 def test_ordered_input_keeps_keys_of_one_read_in_order() -> None:
-    from tui.widgets.inputs import OrderedInput
+    from charlm_tui.tui.widgets.inputs import OrderedInput
 
     assert asyncio.run(type_in_one_read(OrderedInput, "abc", "\x7fa")) == "aba"  # BSpace a
     assert asyncio.run(type_in_one_read(OrderedInput, "abc", "\x1b[Dx")) == "abxc"  # Left x
@@ -771,8 +778,8 @@ def test_a_stock_input_still_reorders_keys_of_one_read() -> None:
 def test_every_field_of_the_forms_keeps_keys_in_order(tmp_path: Path) -> None:
     from textual.widgets import Input
 
-    from tui.widgets.inputs import OrderedInput
-    from tui.widgets.sampling_fields import SamplingFields
+    from charlm_tui.tui.widgets.inputs import OrderedInput
+    from charlm_tui.tui.widgets.sampling_fields import SamplingFields
 
     ckpt = fake_run(tmp_path, "gen") / "best.pt"
 
@@ -793,11 +800,11 @@ def test_every_field_of_the_forms_keeps_keys_in_order(tmp_path: Path) -> None:
 
 from rich.cells import cell_len  # noqa: E402
 
-from core.inspect import Choice, Source, inspect_text  # noqa: E402
+from charlm_tui.core.decoding.inspect import Choice, Source, inspect_text  # noqa: E402
+from charlm_tui.tui.messages import OpenInspect  # noqa: E402
+from charlm_tui.tui.screens.inspect import InspectScreen, SurpriseView  # noqa: E402
+from charlm_tui.tui.widgets.next_char import NextChar  # noqa: E402
 from tests.conftest import make_text  # noqa: E402
-from tui.messages import OpenInspect  # noqa: E402
-from tui.screens.inspect import InspectScreen, SurpriseView  # noqa: E402
-from tui.widgets.next_char import NextChar  # noqa: E402
 
 
 def inspect_app(ckpt: Path, text: str) -> CharLMApp:
@@ -1004,9 +1011,9 @@ def test_generate_colours_characters_by_their_draw(tmp_path: Path) -> None:
 
 
 def test_steering_keys_change_a_live_run(corpus_file: Path, tmp_path: Path) -> None:
-    from core.events import SteerEvent
-    from tui.screens.steer import SteerScreen
-    from tui.widgets.metrics import timing_text
+    from charlm_tui.core.runs.events import SteerEvent
+    from charlm_tui.tui.screens.steer import SteerScreen
+    from charlm_tui.tui.widgets.metrics import timing_text
 
     out = tmp_path / "run"
 

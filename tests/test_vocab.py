@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import CharLMError
-from core.vocab import Vocab
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.text.vocab import Vocab
 
 
 def test_sorted_set_of_characters() -> None:

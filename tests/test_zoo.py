@@ -16,18 +16,18 @@ import pytest
 import torch
 import torch.nn as nn
 
-from core.checkpoint import FORMAT, load_checkpoint, restore_model
-from core.config import ModelConfig, TrainConfig, build_configs, to_dict
-from core.errors import CharLMError
-from core.events import StepEvent
-from core.inspect import next_char_distribution
-from core.models import build_model, count_params
-from core.models.quant import decoder_for
-from core.optim import make_optimizer
-from core.sampling import SamplingParams, generate
-from core.vocab import Vocab
+from charlm_tui.core.config import ModelConfig, TrainConfig, build_configs, to_dict
+from charlm_tui.core.decoding.inspect import next_char_distribution
+from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models import build_model, count_params
+from charlm_tui.core.models.checkpoint import FORMAT, load_checkpoint, restore_model
+from charlm_tui.core.models.quant import decoder_for
+from charlm_tui.core.runs.events import StepEvent
+from charlm_tui.core.text.vocab import Vocab
+from charlm_tui.core.training.optim import make_optimizer
+from charlm_tui.tui.cli import run
 from tests.train_helpers import new_training, resumed_training
-from tui.cli import run
 
 ZOO = ("mlp", "rnn", "gru", "lstm")
 RECURRENT = ("rnn", "gru", "lstm")

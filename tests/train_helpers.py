@@ -9,13 +9,13 @@ from typing import Any
 
 import torch
 
-from core.config import build_configs
-from core.distributed import DistInfo
-from core.events import DoneEvent, Event
-from core.plan import RunPlan, plan_new, plan_resume
-from core.rundir import RunDirectory
-from core.steering import STOPS, Steering, Stop
-from core.train import Trainer, build
+from charlm_tui.core.config import build_configs
+from charlm_tui.core.runs.events import DoneEvent, Event
+from charlm_tui.core.runs.rundir import RunDirectory
+from charlm_tui.core.training.distributed import DistInfo
+from charlm_tui.core.training.plan import RunPlan, plan_new, plan_resume
+from charlm_tui.core.training.steering import STOPS, Steering, Stop
+from charlm_tui.core.training.trainer import Trainer, build
 
 
 class Collect:

@@ -10,15 +10,22 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import save_checkpoint
-from core.config import build_configs, to_dict
-from core.evaluate import Metrics
-from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
-from core.models import build_model, count_params, summarize
-from core.records import MetricsWriter, SamplesWriter
-from core.rundir import METRICS, SAMPLES, write_config
-from core.state import FORMAT, TrainState
-from core.vocab import Vocab
+from charlm_tui.core.config import build_configs, to_dict
+from charlm_tui.core.decoding.evaluate import Metrics
+from charlm_tui.core.models import build_model, count_params, summarize
+from charlm_tui.core.models.checkpoint import FORMAT, save_checkpoint
+from charlm_tui.core.runs.events import (
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    SampleEvent,
+    StartEvent,
+    StepEvent,
+)
+from charlm_tui.core.runs.records import MetricsWriter, SamplesWriter
+from charlm_tui.core.runs.rundir import METRICS, SAMPLES, write_config
+from charlm_tui.core.text.vocab import Vocab
+from charlm_tui.core.training.state import TrainState
 from tests.conftest import make_text
 
 FIXED_TIME = 1_790_000_000.0  # what the snapshot tests' clock says "now" is

@@ -20,16 +20,16 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from core.checkpoint import load_model
-from core.control import write_control
-from core.errors import CharLMError
-from core.inspect import Source, inspect_text
-from core.ladder import Ladder
-from core.plan import RunPlan, check_corpus, plan_resume
-from core.rundir import default_runs_dir
-from core.sampling import GenerateOptions
-from tui.formatting import visible
-from tui.messages import (
+from charlm_tui.core.decoding.inspect import Source, inspect_text
+from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.checkpoint import load_model
+from charlm_tui.core.runs.control import write_control
+from charlm_tui.core.runs.rundir import default_runs_dir
+from charlm_tui.core.training.ladder import Ladder
+from charlm_tui.core.training.plan import RunPlan, check_corpus, plan_resume
+from charlm_tui.tui.formatting import visible
+from charlm_tui.tui.messages import (
     InspectFailed,
     InspectReady,
     OpenCompare,
@@ -43,15 +43,15 @@ from tui.messages import (
     StartRun,
     TrainingEnded,
 )
-from tui.process import TrainingProcess, train_argv
-from tui.screens.compare import CompareScreen
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.dialogs import ChoiceScreen
-from tui.screens.generate import GenerateScreen
-from tui.screens.home import HomeScreen
-from tui.screens.inspect import InspectScreen
-from tui.screens.new_run import NewRunScreen
-from tui.state import FileFeed
+from charlm_tui.tui.process import TrainingProcess, train_argv
+from charlm_tui.tui.screens.compare import CompareScreen
+from charlm_tui.tui.screens.dashboard import DashboardScreen
+from charlm_tui.tui.screens.dialogs import ChoiceScreen
+from charlm_tui.tui.screens.generate import GenerateScreen
+from charlm_tui.tui.screens.home import HomeScreen
+from charlm_tui.tui.screens.inspect import InspectScreen
+from charlm_tui.tui.screens.new_run import NewRunScreen
+from charlm_tui.tui.state import FileFeed
 
 
 class CharLMApp(App[int]):
@@ -266,7 +266,7 @@ class CharLMApp(App[int]):
     def score_text(self, message: OpenInspect) -> None:
         """Load the checkpoint, read the text and score it, off the UI thread (a corpus
         split may take a moment to read)."""
-        from core.config import from_dict
+        from charlm_tui.core.config import from_dict
 
         try:
             model, vocab, ckpt = load_model(message.path)

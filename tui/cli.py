@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from core.config import PRESETS, RESUMABLE, SPECS, Spec, cli_specs, flag, preset_values
-from core.errors import CharLMError
+from charlm_tui.core.config import PRESETS, RESUMABLE, SPECS, Spec, cli_specs, flag, preset_values
+from charlm_tui.core.errors import CharLMError
 
 app = typer.Typer(
     name="charlm-tui",
@@ -95,7 +95,7 @@ def main_options(
         if no_ui:
             print(ctx.get_help())
             return
-        from tui.app import CharLMApp
+        from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp())
 
@@ -219,9 +219,9 @@ RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
 
 
 def plan_from_options(options: dict[str, Any]) -> Any:
-    """The run `train` was asked for (core/plan.py), from its parsed options."""
-    from core.plan import plan_new, plan_resume
-    from core.rundir import default_runs_dir
+    """The run `train` was asked for (core/training/plan.py), from its parsed options."""
+    from charlm_tui.core.runs.rundir import default_runs_dir
+    from charlm_tui.core.training.plan import plan_new, plan_resume
 
     overrides = {name: options.get(name) for name in SPECS if name in options}
     preset = overrides.pop("preset", None)
@@ -234,7 +234,7 @@ def plan_from_options(options: dict[str, Any]) -> Any:
         if out is None and name is None:
             raise CharLMError("--resume needs the run to continue: pass --out DIR or --name NAME")
         if name is not None:
-            from core.plan import check_run_name
+            from charlm_tui.core.training.plan import check_run_name
 
             out = default_runs_dir() / check_run_name(name)
         return plan_resume(
@@ -259,12 +259,12 @@ def train(ctx: typer.Context, **options: Any) -> None:
 
       charlm-tui --no-ui train --name myrun --resume --max-iters 5000
     """
-    from core import distributed
-    from core.plan import check_corpus
+    from charlm_tui.core.training import distributed
+    from charlm_tui.core.training.plan import check_corpus
 
     plan = plan_from_options(options)
     if plan.tcfg.tensorboard:
-        from core.tensorboard import require
+        from charlm_tui.core.runs.tensorboard import require
 
         require()  # one line saying how to install it, before anything is written
     corpus = check_corpus(plan)
@@ -274,11 +274,11 @@ def train(ctx: typer.Context, **options: Any) -> None:
         print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
         dashboard = False
     if dashboard:
-        from tui.app import CharLMApp
+        from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp(train=plan))
         return
-    from core.train import execute
+    from charlm_tui.core.training.trainer import execute
 
     done = execute(plan, dist, corpus, sinks=headless_sinks(plan) if dist.is_main else [])
     if done.message:
@@ -288,11 +288,11 @@ def train(ctx: typer.Context, **options: Any) -> None:
 
 def headless_sinks(plan: Any) -> list[Any]:
     """What a headless training prints and (with --tensorboard) writes besides its run."""
-    from tui.console import ConsolePrinter
+    from charlm_tui.tui.console import ConsolePrinter
 
     sinks: list[Any] = [ConsolePrinter()]
     if plan.tcfg.tensorboard:
-        from core.tensorboard import TensorBoardSink
+        from charlm_tui.core.runs.tensorboard import TensorBoardSink
 
         sinks.append(TensorBoardSink(plan.run_dir))
     return sinks
@@ -359,11 +359,17 @@ def sample(
     """
     import torch
 
-    from core.checkpoint import checkpoint_path, load_model
-    from core.device import resolve_device
-    from core.display import visible
-    from core.models.compiled import make_decoder
-    from core.sampling import GenerateOptions, SamplingParams, default_context, generate
+    from charlm_tui.core.decoding.sampling import (
+        GenerateOptions,
+        SamplingParams,
+        default_context,
+        generate,
+    )
+    from charlm_tui.core.device import resolve_device
+    from charlm_tui.core.models.checkpoint import load_model
+    from charlm_tui.core.models.compiled import make_decoder
+    from charlm_tui.core.runs.rundir import checkpoint_path
+    from charlm_tui.core.text.display import visible
 
     options = GenerateOptions(
         prompt, max_new_tokens, SamplingParams(temperature, top_k, top_p), seed, precision, compile
@@ -373,7 +379,7 @@ def sample(
     path = checkpoint_path(checkpoint)
     model, vocab, _ = load_model(path)
     if not no_ui(ctx):
-        from tui.app import CharLMApp
+        from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp(generate=(path, options)))
         return
@@ -420,13 +426,13 @@ def watch(
     Follows metrics.jsonl and samples.jsonl as they grow: start a headless run in one
     terminal (or on a GPU box with a shared folder) and watch it in another.
     """
-    from core.rundir import is_run_dir
+    from charlm_tui.core.runs.rundir import is_run_dir
 
     if not run_dir.is_dir():
         raise CharLMError(f"no such run directory: {run_dir}")
     if not is_run_dir(run_dir):
         raise CharLMError(f"{run_dir} is not a run directory (no config.json or metrics.jsonl)")
-    from tui.app import CharLMApp
+    from charlm_tui.tui.app import CharLMApp
 
     launch(CharLMApp(watch=run_dir))
 
@@ -500,8 +506,8 @@ def steer(
 
       charlm-tui steer checkpoints/myrun --extend 20 --sample-temperature 1.0
     """
-    from core.control import read_control, steer_changes, write_control
-    from core.rundir import RunLock, is_run_dir
+    from charlm_tui.core.runs.control import read_control, steer_changes, write_control
+    from charlm_tui.core.runs.rundir import RunLock, is_run_dir
 
     if not run_dir.is_dir() or not is_run_dir(run_dir):
         raise CharLMError(f"{run_dir} is not a run directory")
@@ -556,14 +562,15 @@ def eval_(
     """Score a checkpoint on EVERY position of a split: loss, bits/char, top@1, top@5."""
     from rich.progress import Progress
 
-    from core.compare import evaluate_checkpoint
+    from charlm_tui.core.runs.comparison import evaluate_checkpoint
+    from charlm_tui.core.runs.rundir import checkpoint_path
 
     err = Console(stderr=True)
     t = time.perf_counter()
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(f"eval {split}", total=None)
         metrics, ckpt, spec = evaluate_checkpoint(
-            checkpoint,
+            checkpoint_path(checkpoint),
             data,
             split,
             batch_size,
@@ -634,9 +641,10 @@ def inspect_(
 
     Opens the inspect screen; with --no-ui, prints the coloured text, or JSON.
     """
-    from core.checkpoint import load_model
-    from core.config import from_dict
-    from core.inspect import DEFAULT_LENGTH, Source
+    from charlm_tui.core.config import from_dict
+    from charlm_tui.core.decoding.inspect import DEFAULT_LENGTH, Source
+    from charlm_tui.core.models.checkpoint import load_model
+    from charlm_tui.core.runs.rundir import checkpoint_path
 
     given = text is not None or file is not None
     if given and any(v is not None for v in (split, start, length, data)):
@@ -653,20 +661,21 @@ def inspect_(
         data=data,
     )
     source.validate()
+    checkpoint = checkpoint_path(checkpoint)
     model, vocab, ckpt = load_model(checkpoint)
     mcfg, tcfg = from_dict(ckpt["config"], str(checkpoint))
     chosen = source.read(vocab, tcfg)
     if len(chosen) < 2:
         raise CharLMError(f"{source.describe()} needs at least 2 characters to score")
     if not no_ui(ctx):
-        from tui.app import CharLMApp
-        from tui.messages import OpenInspect
+        from charlm_tui.tui.app import CharLMApp
+        from charlm_tui.tui.messages import OpenInspect
 
         path = checkpoint if checkpoint.is_file() else _resolved(checkpoint)
         launch(CharLMApp(inspect=OpenInspect(path, source, chosen)))
         return
-    from core.device import resolve_device
-    from core.inspect import inspect_text
+    from charlm_tui.core.decoding.inspect import inspect_text
+    from charlm_tui.core.device import resolve_device
 
     dev = resolve_device(device)
     model.to(dev)
@@ -682,7 +691,7 @@ def inspect_(
 
 
 def _resolved(checkpoint: Path) -> Path:
-    from core.checkpoint import resolve_in_run
+    from charlm_tui.core.runs.rundir import resolve_in_run
 
     return resolve_in_run(checkpoint)
 
@@ -693,8 +702,8 @@ def print_surprise(result: Any, label: str) -> None:
     visibly: control characters as escapes, never raw."""
     import math
 
-    from core.display import visible_line
-    from core.inspect import SURPRISE, visible_char
+    from charlm_tui.core.decoding.inspect import SURPRISE, visible_char
+    from charlm_tui.core.text.display import visible_line
 
     console = Console(
         force_terminal=True, color_system="truecolor", soft_wrap=True, highlight=False,
@@ -728,7 +737,7 @@ NARROW_DROPS = ("model", "params", "checkpoints")  # `runs` on a terminal under 
 
 
 def _status_help() -> str:
-    from tui.formatting import STATUS_WORDS
+    from charlm_tui.tui.formatting import STATUS_WORDS
 
     return "Status words:\n\n" + "\n".join(
         f"  [bold]{word}[/bold]: {meaning}" for word, meaning in STATUS_WORDS.items()
@@ -745,9 +754,9 @@ def runs(
     """List runs and their checkpoints: model, params, iteration, best val loss, corpus,
     status and age."""
 
-    from core.rundir import default_runs_dir
-    from core.runs import list_runs
-    from tui.formatting import fit_rows, fmt_age, run_status, visible
+    from charlm_tui.core.runs.listing import list_runs
+    from charlm_tui.core.runs.rundir import default_runs_dir
+    from charlm_tui.tui.formatting import fit_rows, fmt_age, run_status, visible
 
     root = directory or default_runs_dir()
     if directory is None and not root.exists():
@@ -849,7 +858,7 @@ def compare(
 
       charlm-tui --no-ui compare checkpoints/ladder-tinyshakespeare-60s --format markdown
     """
-    from core.compare import (
+    from charlm_tui.core.runs.comparison import (
         load_runs,
         pick_baseline,
         resolve_runs,
@@ -867,8 +876,8 @@ def compare(
     records = load_runs(paths)
     base = pick_baseline([row_of(r) for r in records], baseline)
     if fmt is None and not no_ui(ctx) and has_terminal():
-        from tui.app import CharLMApp
-        from tui.messages import OpenCompare
+        from charlm_tui.tui.app import CharLMApp
+        from charlm_tui.tui.messages import OpenCompare
 
         launch(CharLMApp(compare=OpenCompare(paths, full_eval, base)))
         return
@@ -891,9 +900,9 @@ def compare(
 
 def score_runs(paths: list[Path], device: str = "auto") -> None:
     """Full-split val scores for the runs that lack one (progress on stderr)."""
-    from core.compare import full_eval, read_full_eval, scored_checkpoint
-    from core.display import visible_line
-    from core.rundir import RunLock
+    from charlm_tui.core.runs.comparison import full_eval, read_full_eval, scored_checkpoint
+    from charlm_tui.core.runs.rundir import RunLock
+    from charlm_tui.core.text.display import visible_line
 
     err = Console(stderr=True, highlight=False)
     for path in paths:
@@ -916,7 +925,7 @@ def score_runs(paths: list[Path], device: str = "auto") -> None:
 def print_compare_table(rows: list[Any], baseline: str | None) -> None:
     from rich.text import Text
 
-    from core.compare import COLUMNS, DELTAS, VAL_NOTE, cell, delta_cell
+    from charlm_tui.core.runs.comparison import COLUMNS, DELTAS, VAL_NOTE, cell, delta_cell
 
     table = Table(show_edge=False, pad_edge=False)
     for c in COLUMNS:
@@ -972,8 +981,8 @@ def ladder(
 
       charlm-tui --no-ui ladder --data data/tinyshakespeare.txt --time-budget 60
     """
-    from core import distributed
-    from core.ladder import make_ladder
+    from charlm_tui.core.training import distributed
+    from charlm_tui.core.training.ladder import make_ladder
 
     lad = make_ladder(data, time_budget, rungs, seed, name, out)
     dist = distributed.from_env()
@@ -986,7 +995,7 @@ def ladder(
         print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
         dashboard = False
     if dashboard:
-        from tui.app import CharLMApp
+        from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp(ladder=lad))
         return
@@ -996,10 +1005,10 @@ def ladder(
 def run_ladder_headless(lad: Any, dist: Any) -> None:
     from rich.text import Text
 
-    from core.compare import load_runs, row_of, to_markdown
-    from core.ladder import run_ladder
-    from core.plan import check_corpus
-    from core.train import execute
+    from charlm_tui.core.runs.comparison import load_runs, row_of, to_markdown
+    from charlm_tui.core.training.ladder import run_ladder
+    from charlm_tui.core.training.plan import check_corpus
+    from charlm_tui.core.training.trainer import execute
 
     console = Console(highlight=False)
     dones: list[Any] = []
@@ -1046,7 +1055,7 @@ def export(
             "export what? --tensorboard writes RUN/tb/; tables come from "
             "`charlm-tui --no-ui compare RUN --format csv|json|markdown`"
         )
-    from core.tensorboard import export_run
+    from charlm_tui.core.runs.tensorboard import export_run
 
     out = export_run(run_dir, overwrite)
     print(f"wrote {out}/  (view it with: tensorboard --logdir {out})")
@@ -1056,7 +1065,7 @@ def export(
 
 
 def _error(message: str) -> None:
-    from core.display import visible_line
+    from charlm_tui.core.text.display import visible_line
 
     # Messages can quote a folder or file name, which may hold escape sequences.
     print(f"charlm-tui: error: {visible_line(message)}", file=sys.stderr)

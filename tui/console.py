@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from core.config import RunLength
-from core.events import (
+from charlm_tui.core.config import RunLength
+from charlm_tui.core.runs.events import (
     CheckpointEvent,
     DoneEvent,
     EvalEvent,
@@ -29,7 +29,7 @@ from core.events import (
     SteerEvent,
     StepEvent,
 )
-from tui.formatting import fmt_count, fmt_duration, visible
+from charlm_tui.tui.formatting import fmt_count, fmt_duration, visible
 
 SEPARATOR = "-" * 60
 

@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from core.runs import RunInfo
+    from charlm_tui.core.runs.listing import RunInfo
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -43,8 +43,8 @@ def fmt_bytes(n: float) -> str:
 
 # -- untrusted text ----------------------------------------------------------------------------
 
-from core.compare import fmt_count  # noqa: E402, F401  (re-exported: one way to count)
-from core.display import escape_char, visible  # noqa: E402  (re-exported)
+from charlm_tui.core.runs.comparison import fmt_count  # noqa: E402, F401  (re-exported: one way to count)
+from charlm_tui.core.text.display import escape_char, visible  # noqa: E402  (re-exported)
 
 ESCAPE_STYLE = "bold magenta"  # an escape `visible` wrote, told apart from a typed `\`
 
@@ -130,9 +130,9 @@ def fit_rows(
 # -- status words ------------------------------------------------------------------------------
 
 # One set of words for a run's state: README, `charlm-tui runs`, home and the dashboard.
-# The done reasons are the `reason` of a run's last `done` record (core/train.py,
-# core/steering.py STOPS); the others are told from the lock, control.json and
-# whether the records can be read (core/runs.py run_status).
+# The done reasons are the `reason` of a run's last `done` record (core/training/trainer.py,
+# core/training/steering.py STOPS); the others are told from the lock, control.json and
+# whether the records can be read (core/runs/listing.py run_status).
 STATUS_WORDS: dict[str, str] = {
     "new": "no training has started in it yet",
     "running": "a process is training it now (it holds the run's lock)",
@@ -166,7 +166,7 @@ def describe_status(word: str) -> str:
 
 def run_status(info: RunInfo) -> str:
     """The status word of a listed run, `paused` included (home and `runs`)."""
-    from core.control import read_control
+    from charlm_tui.core.runs.control import read_control
 
     paused = info.status == "running" and bool(read_control(info.path)["paused"])
     return status_word(info.status, paused)

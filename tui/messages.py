@@ -13,9 +13,9 @@ from typing import Any
 
 from textual.message import Message
 
-from core.inspect import Source
-from core.plan import RunPlan
-from core.sampling import GenerateOptions
+from charlm_tui.core.decoding.inspect import Source
+from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.training.plan import RunPlan
 
 
 @dataclass

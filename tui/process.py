@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from core.plan import RunPlan
-from core.rundir import TRAIN_LOG
+from charlm_tui.core.runs.rundir import TRAIN_LOG
+from charlm_tui.core.training.plan import RunPlan
 
 
 def train_argv(plan: RunPlan) -> list[str]:
     """The command line of a child that carries out exactly this plan."""
-    return [sys.executable, "-m", "tui.cli", "--no-ui", "train", *plan.argv()]
+    return [sys.executable, "-m", "charlm_tui", "--no-ui", "train", *plan.argv()]
 
 
 class TrainingProcess:

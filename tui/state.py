@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import RunLength
-from core.events import (
+from charlm_tui.core.config import RunLength
+from charlm_tui.core.runs.events import (
     CheckpointEvent,
     DoneEvent,
     EvalEvent,
@@ -26,8 +26,8 @@ from core.events import (
     SteerEvent,
     StepEvent,
 )
-from core.records import JsonlTail
-from core.rundir import METRICS, SAMPLES, config_section, read_config
+from charlm_tui.core.runs.records import JsonlTail
+from charlm_tui.core.runs.rundir import METRICS, SAMPLES, config_section, read_config
 
 MAX_STEP_POINTS = 20_000  # plenty for a chart; older points are thinned
 

@@ -9,12 +9,12 @@ from typing import get_args
 
 import torch.nn as nn
 
-from core.config import ModelConfig, ModelName
-from core.errors import CharLMError
-from core.models.bigram import Bigram
-from core.models.gpt import GPT
-from core.models.mlp import BengioMLP
-from core.models.recurrent import CELLS, Recurrent
+from charlm_tui.core.config import ModelConfig, ModelName
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.bigram import Bigram
+from charlm_tui.core.models.gpt import GPT
+from charlm_tui.core.models.mlp import BengioMLP
+from charlm_tui.core.models.recurrent import CELLS, Recurrent
 
 __all__ = [
     "GPT",

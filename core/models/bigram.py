@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.config import ModelConfig
-from core.models.protocol import ContextKind
+from charlm_tui.core.config import ModelConfig
+from charlm_tui.core.models.protocol import ContextKind
 
 
 class Bigram(nn.Module):

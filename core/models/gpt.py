@@ -20,8 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from core.config import Activation, ModelConfig, Position
-from core.models.protocol import ContextKind
+from charlm_tui.core.config import Activation, ModelConfig, Position
+from charlm_tui.core.models.protocol import ContextKind
 
 
 class KVCache:
@@ -31,7 +31,7 @@ class KVCache:
     whole context's. A cached key depends on the characters before it in the window
     (through the layers below, and learned positions on where it sits), so the cache
     cannot slide exactly, even with rotary positions: when the context is full, the
-    caller drops the oldest part and re-fills the cache from the rest (core.sampling).
+    caller drops the oldest part and re-fills the cache from the rest (core.decoding.sampling).
     """
 
     def __init__(self, cfg: ModelConfig, batch: int, device: torch.device, dtype: torch.dtype):
@@ -313,7 +313,7 @@ class GPT(nn.Module):
     def attention_capture(self) -> Iterator[Callable[[], list[torch.Tensor]]]:
         """While active, forward() also computes every layer's attention weights; the
         yielded function returns the last forward's, one (B, n_head, T, T) tensor per
-        layer (core.inspect). Outside it forward runs on SDPA alone; step() never
+        layer (core.decoding.inspect). Outside it forward runs on SDPA alone; step() never
         captures."""
         layers = [block.attn for block in self.blocks]
 

@@ -8,7 +8,7 @@ was trained on (block_size; 1 for the bigram).
 - "window": the characters of the current window *and where they sit in it* (GPT's
   positions, and keys computed through the layers below). Decoding reads the last
   context_size characters; once the text outgrows them, the window jumps forward by a
-  quarter and a cache must be re-filled from the rest (core.sampling.window_start).
+  quarter and a cache must be re-filled from the rest (core.decoding.sampling.window_start).
 - "sliding": the last context_size characters only, at their offsets from the
   prediction (MLP, bigram). The window slides one character at a time, exactly: a
   cache is a ring of the last few ids and never needs re-filling.
@@ -18,7 +18,7 @@ was trained on (block_size; 1 for the bigram).
 Incremental models (`IncrementalModel`) also decode one character at a time:
 `new_cache()`, then `forward(idx, cache=cache)` to feed a prompt (or re-fill a window),
 then `step(token, cache)` per new character. A model without `new_cache` is decoded
-by re-reading its context each character (core.sampling.generate, use_cache=False).
+by re-reading its context each character (core.decoding.sampling.generate, use_cache=False).
 """
 
 from __future__ import annotations

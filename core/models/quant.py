@@ -19,8 +19,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from core.errors import CharLMError
-from core.models.gpt import GPT, MLP
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.gpt import GPT, MLP
 
 
 def _int8_mm(x: torch.Tensor, w_int8: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:

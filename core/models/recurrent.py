@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.config import ModelConfig
-from core.models.protocol import ContextKind
+from charlm_tui.core.config import ModelConfig
+from charlm_tui.core.models.protocol import ContextKind
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 # One time step of a layer, as the modules' own cells compute it.

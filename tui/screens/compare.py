@@ -2,7 +2,7 @@
 
 Opened from home (`space` marks runs, `c` compares them), by `charlm-tui compare RUN...`
 and at the end of a ladder. Runs still training grow on the chart and in the table.
-The rows and curves come from core/compare.py; this screen only draws them.
+The rows and curves come from core/runs/comparison.py; this screen only draws them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from core.compare import (
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.comparison import (
     COLUMNS,
     DELTAS,
     VAL_NOTE,
@@ -38,10 +39,9 @@ from core.compare import (
     value_at,
     with_baseline,
 )
-from core.display import visible_line
-from core.errors import CharLMError
-from tui.messages import OpenRun
-from tui.widgets.loss_chart import (
+from charlm_tui.core.text.display import visible_line
+from charlm_tui.tui.messages import OpenRun
+from charlm_tui.tui.widgets.loss_chart import (
     CHART_BINDINGS,
     RGB,
     CurveChart,

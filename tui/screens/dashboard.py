@@ -25,21 +25,27 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from core.config import SPECS, shape_label
-from core.control import read_control, request, steer_changes, steered_now, write_control
-from core.errors import CharLMError
-from core.rundir import CHECKPOINT_KINDS, RunLock, checkpoint_name
-from tui.formatting import shorten_middle, status_word, visible
-from tui.messages import OpenGenerate
-from tui.process import TrainingProcess
-from tui.screens.steer import SteerScreen
-from tui.state import FileFeed
-from tui.widgets.checkpoints import CheckpointList
-from tui.widgets.loss_chart import CHART_BINDINGS, LossChart
-from tui.widgets.metrics import MetricsPanel, paused
-from tui.widgets.model_summary import ModelSummary
-from tui.widgets.samples import SamplesLog
-from tui.widgets.system_strip import SystemStrip
+from charlm_tui.core.config import SPECS, shape_label
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.control import (
+    read_control,
+    request,
+    steer_changes,
+    steered_now,
+    write_control,
+)
+from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, RunLock, checkpoint_name
+from charlm_tui.tui.formatting import shorten_middle, status_word, visible
+from charlm_tui.tui.messages import OpenGenerate
+from charlm_tui.tui.process import TrainingProcess
+from charlm_tui.tui.screens.steer import SteerScreen
+from charlm_tui.tui.state import FileFeed
+from charlm_tui.tui.widgets.checkpoints import CheckpointList
+from charlm_tui.tui.widgets.loss_chart import CHART_BINDINGS, LossChart
+from charlm_tui.tui.widgets.metrics import MetricsPanel, paused
+from charlm_tui.tui.widgets.model_summary import ModelSummary
+from charlm_tui.tui.widgets.samples import SamplesLog
+from charlm_tui.tui.widgets.system_strip import SystemStrip
 
 # One redraw a second, metrics, chart and system strip in one compositor pass: the UI
 # shares the cores with the training child, whose two OpenMP threads both stall while
@@ -262,7 +268,7 @@ class DashboardScreen(Screen[None]):
         self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
 
     def steer(self, **asked: Any) -> None:
-        """Ask the trainer for new values (core/control.py: the same checks as `steer`)."""
+        """Ask the trainer for new values (core/runs/control.py: the same checks as `steer`)."""
         try:
             changes = steer_changes(self.run_dir, **asked)
         except CharLMError as e:

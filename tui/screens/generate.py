@@ -1,6 +1,6 @@
 """The generate pane: type a prompt, watch the model continue it character by character.
 
-Generation runs in a child process (core/decoder_process.py), started when the pane
+Generation runs in a child process (core/decoding/decoder_process.py), started when the pane
 opens, so decoding never competes with the UI for the interpreter. A thread worker
 waits on the child's output and queues characters; a timer on the UI side shows them
 in batches, 5 times a second. Esc stops it and keeps what was written. Beside
@@ -30,19 +30,19 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 from textual.worker import get_current_worker
 
-from core.decoder_process import DecoderProcess
-from core.errors import CharLMError
-from core.inspect import SURPRISE, Source, bits, next_char_choices, visible_char
-from core.models.protocol import context_kind
-from core.models.quant import resolve_precision
-from core.rundir import GENERATIONS
-from core.sampling import GenerateOptions, SamplingParams, default_context
-from core.vocab import Vocab, describe_chars
-from tui.formatting import visible_text
-from tui.messages import OpenInspect
-from tui.widgets.inputs import OrderedInput
-from tui.widgets.next_char import NextChar
-from tui.widgets.sampling_fields import FIELDS, SamplingFields
+from charlm_tui.core.decoding.decoder_process import DecoderProcess
+from charlm_tui.core.decoding.inspect import SURPRISE, Source, bits, next_char_choices, visible_char
+from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, default_context
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.protocol import context_kind
+from charlm_tui.core.models.quant import resolve_precision
+from charlm_tui.core.runs.rundir import GENERATIONS
+from charlm_tui.core.text.vocab import Vocab, describe_chars
+from charlm_tui.tui.formatting import visible_text
+from charlm_tui.tui.messages import OpenInspect
+from charlm_tui.tui.widgets.inputs import OrderedInput
+from charlm_tui.tui.widgets.next_char import NextChar
+from charlm_tui.tui.widgets.sampling_fields import FIELDS, SamplingFields
 
 # How often streamed characters reach the screen. Each redraw of the output takes ~12
 # ms of the UI's interpreter (layout and render); when decoding ran in a thread of the

@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.errors import CharLMError
-from core.runs import RunInfo, list_runs
-from tui.formatting import (
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.listing import RunInfo, list_runs
+from charlm_tui.tui.formatting import (
     cut_end,
     describe_status,
     fit_rows,
@@ -24,7 +24,14 @@ from tui.formatting import (
     shorten_middle,
     visible,
 )
-from tui.messages import OpenCompare, OpenGenerate, OpenInspect, OpenNewRunForm, OpenRun, ResumeRun
+from charlm_tui.tui.messages import (
+    OpenCompare,
+    OpenGenerate,
+    OpenInspect,
+    OpenNewRunForm,
+    OpenRun,
+    ResumeRun,
+)
 
 COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
 # Below NARROW_COLUMNS cells the model and its size leave the table (the line under it

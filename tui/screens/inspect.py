@@ -1,6 +1,6 @@
 """The inspect screen: a text coloured by how surprised the model was by each character.
 
-Every character's background shows its loss in bits on a fixed scale (core.inspect
+Every character's background shows its loss in bits on a fixed scale (core.decoding.inspect
 SURPRISE), scored in eval's windows, so the mean in the header is what `charlm-tui
 eval` reports for the same text. A cursor (arrows, home/end, a click) picks a character:
 the panel shows its probability, rank and the five likeliest characters there. `a` turns
@@ -32,7 +32,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Header, Label, Static
 
-from core.inspect import (
+from charlm_tui.core.decoding.inspect import (
     ATTENTION,
     STATE_CHANGE,
     SURPRISE,
@@ -43,7 +43,7 @@ from core.inspect import (
     no_internals,
     visible_char,
 )
-from tui.widgets.next_char import NextChar
+from charlm_tui.tui.widgets.next_char import NextChar
 
 LN2 = float(np.log(2))
 

@@ -20,13 +20,13 @@ from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select
 
-from core.config import Spec, form_specs, preset_values, shape_label
-from core.corpora import BUILTINS
-from core.errors import CharLMError
-from core.plan import RunPlan, check_run_name, plan_new
-from tui.formatting import visible
-from tui.forms import parse_number
-from tui.widgets.inputs import OrderedInput
+from charlm_tui.core.config import Spec, form_specs, preset_values, shape_label
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.text.corpora import BUILTINS
+from charlm_tui.core.training.plan import RunPlan, check_run_name, plan_new
+from charlm_tui.tui.formatting import visible
+from charlm_tui.tui.forms import parse_number
+from charlm_tui.tui.widgets.inputs import OrderedInput
 
 
 def parse_form(

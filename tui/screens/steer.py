@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from core.config import SPECS
-from tui.forms import parse_number
-from tui.widgets.inputs import OrderedInput
+from charlm_tui.core.config import SPECS
+from charlm_tui.tui.forms import parse_number
+from charlm_tui.tui.widgets.inputs import OrderedInput
 
 
 class SteerScreen(ModalScreen[dict[str, Any] | None]):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from core.rundir import CHECKPOINT_KINDS, checkpoint_name
-from tui.formatting import fmt_age, fmt_count
-from tui.state import RunState
+from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, checkpoint_name
+from charlm_tui.tui.formatting import fmt_age, fmt_count
+from charlm_tui.tui.state import RunState
 
 
 class CheckpointList(DataTable):

@@ -31,9 +31,17 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from core.compare import X_AXES, XAxis, chars_per_iter, curve, ema, fmt_seconds, x_of_iter
-from tui.formatting import fmt_count
-from tui.state import RunState
+from charlm_tui.core.runs.comparison import (
+    X_AXES,
+    XAxis,
+    chars_per_iter,
+    curve,
+    ema,
+    fmt_seconds,
+    x_of_iter,
+)
+from charlm_tui.tui.formatting import fmt_count
+from charlm_tui.tui.state import RunState
 
 RGB = tuple[int, int, int]
 # One colour per run in a comparison, told apart on dark and light themes alike.

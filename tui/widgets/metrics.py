@@ -19,8 +19,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Sparkline, Static
 
-from tui.formatting import fmt_count, fmt_duration, visible
-from tui.state import RunState
+from charlm_tui.tui.formatting import fmt_count, fmt_duration, visible
+from charlm_tui.tui.state import RunState
 
 EMA_BETA = 0.9  # the step loss shown: an average over about the last 10 step records
 

@@ -6,8 +6,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.formatting import visible_text
-from tui.state import RunState
+from charlm_tui.tui.formatting import visible_text
+from charlm_tui.tui.state import RunState
 
 
 def summary_table(state: RunState) -> Table | Text:

@@ -14,7 +14,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.widget import Widget
 
-from core.inspect import Choice, char_label
+from charlm_tui.core.decoding.inspect import Choice, char_label
 
 LABEL_MAX = 10  # cells; longer labels (escapes of astral characters) are cut with …
 PCT = 6  # "100.0%"

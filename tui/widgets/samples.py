@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
-from tui.formatting import visible_text
-from tui.state import RunState
+from charlm_tui.tui.formatting import visible_text
+from charlm_tui.tui.state import RunState
 
 
 class SamplesLog(RichLog):

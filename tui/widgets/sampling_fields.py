@@ -12,10 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label
 
-from core.errors import CharLMError
-from core.sampling import GenerateOptions, SamplingParams
-from tui.forms import parse_number
-from tui.widgets.inputs import OrderedInput
+from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.tui.forms import parse_number
+from charlm_tui.tui.widgets.inputs import OrderedInput
 
 # (key, title, type): checked by GenerateOptions' own validation
 FIELDS: tuple[tuple[str, str, type], ...] = (

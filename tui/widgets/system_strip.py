@@ -2,7 +2,7 @@
 
     trainer cpu 182% · rss 412 MiB · load 3.1/2 cores · step 45 ms (40–61) · gpu 1.2 GiB
 
-The training process is not this one: its pid is in the run's lock file (core/rundir.py
+The training process is not this one: its pid is in the run's lock file (core/runs/rundir.py
 LOCK), which the trainer holds. Its CPU time and resident memory are read from
 /proc/<pid>/stat and /proc/<pid>/statm (two small reads a second; no psutil), only
 when the pid is alive here and is the process holding that lock file (a run written
@@ -28,10 +28,10 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
-from core.rundir import LOCK
-from tui.formatting import fmt_bytes
-from tui.state import RunState
-from tui.widgets.metrics import fmt_ms, spread
+from charlm_tui.core.runs.rundir import LOCK
+from charlm_tui.tui.formatting import fmt_bytes
+from charlm_tui.tui.state import RunState
+from charlm_tui.tui.widgets.metrics import fmt_ms, spread
 
 PROC = Path("/proc")
 COMPACT_BELOW = 80  # columns: fewer words, the same numbers

@@ -1,6 +1,6 @@
 """One training step: forward, backward, clip, optimizer step, with a divergence check.
 
-A plain function of the model, the optimizer and a batch: the loop in core/train.py
+A plain function of the model, the optimizer and a batch: the loop in core/training/trainer.py
 calls it once per iteration. `torch.compile` sits in a small wrapper that falls back to
 the eager model (with a note) when compiling fails, e.g. without a C compiler.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from core.errors import TrainingDiverged
+from charlm_tui.core.errors import TrainingDiverged
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
     checkpoints/<run>/samples.jsonl  text sampled during training
     checkpoints/<run>/last.pt        latest state (resume from here)
     checkpoints/<run>/best.pt        lowest val loss so far
-    checkpoints/<run>/control.json   requests from a dashboard (core/control.py)
+    checkpoints/<run>/control.json   requests from a dashboard (core/runs/control.py)
     checkpoints/<run>/.lock          held by the process that trains here
     checkpoints/<run>/eval.json      full-split evaluations (`compare --full-eval`, ladders)
     checkpoints/<run>/tb/            TensorBoard event files (`train --tensorboard`)
@@ -27,10 +27,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from core.errors import CharLMError, CheckpointWriteError
-from core.events import Event
-from core.files import atomic_write_text, stale_temporaries
-from core.records import (
+from charlm_tui.core.errors import CharLMError, CheckpointWriteError
+from charlm_tui.core.files import atomic_write_text, stale_temporaries
+from charlm_tui.core.runs.events import Event
+from charlm_tui.core.runs.records import (
     MetricsWriter,
     SamplesWriter,
     StepLogFilter,
@@ -47,15 +47,34 @@ TRAIN_LOG = "train.log"
 LOCK = ".lock"
 GENERATIONS = "generations"
 CONTROL_DEFAULTS = {"paused": False, "stop": False, "save": 0, "sample": 0}
-FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core/compare.py)
-TENSORBOARD = "tb"  # TensorBoard event files (core/tensorboard.py)
-LADDER = "ladder.json"  # marks a folder of ladder rungs (core/ladder.py)
+FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core/runs/comparison.py)
+TENSORBOARD = "tb"  # TensorBoard event files (core/runs/tensorboard.py)
+LADDER = "ladder.json"  # marks a folder of ladder rungs (core/training/ladder.py)
 CHECKPOINT_KINDS = ("best", "last")  # a run directory stands for the first that exists
 RUN_FILES = (CONFIG, METRICS, SAMPLES, *(f"{kind}.pt" for kind in CHECKPOINT_KINDS))
 
 
 def checkpoint_name(kind: str) -> str:
     return f"{kind}.pt"
+
+
+def resolve_in_run(run_dir: Path) -> Path:
+    """A run directory stands for its best checkpoint, or its last one."""
+    for kind in CHECKPOINT_KINDS:
+        if (run_dir / checkpoint_name(kind)).is_file():
+            return run_dir / checkpoint_name(kind)
+    raise CharLMError(f"{run_dir} holds no checkpoint (best.pt or last.pt)")
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """The checkpoint file a CHECKPOINT argument names: a file as it is, a run directory
+    as its best.pt (else last.pt); a one-line CharLMError when it cannot be used."""
+    path = Path(path)
+    try:
+        is_dir = path.is_dir()
+    except OSError as e:  # a name too long, a loop of links...
+        raise CharLMError(f"cannot use {str(path)[:80]!r} as a checkpoint: {e.strerror}") from None
+    return resolve_in_run(path) if is_dir else path
 
 
 def default_runs_dir() -> Path:
@@ -254,7 +273,7 @@ class RunDirectory:
 
     def save(self, state: dict[str, Any], kind: str, iteration: int) -> Path:
         """Write last.pt or best.pt atomically; any failure is one CheckpointWriteError."""
-        from core.checkpoint import save_checkpoint
+        from charlm_tui.core.models.checkpoint import save_checkpoint
 
         path = self.checkpoint(kind)
         try:

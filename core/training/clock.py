@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from core.config import RunLength
+from charlm_tui.core.config import RunLength
 
 
 class Clock:

@@ -1,15 +1,15 @@
 """The training engine: a trainer built from a plan, and one loop that reads top to bottom.
 
-    plan = plan_new(preset, overrides, out)        # core/plan.py: checked, nothing built
+    plan = plan_new(preset, overrides, out)        # core/training/plan.py: checked, nothing built
     trainer = build(plan, dist)                    # data, model, optimizer, resume state
-    with RunDirectory(plan.run_dir) as run:        # core/rundir.py: lock, files, writers
+    with RunDirectory(plan.run_dir) as run:        # core/runs/rundir.py: lock, files, writers
         run.claim(trainer.config_record(), ...)
         done = trainer.run(steering, run, sinks)   # typed events out, requests in
 
 Each turn of the loop: decide (stop, finish, pause, requests) -> evaluate or save ->
-sample -> one step -> emit. The parts have their own modules: the clock (core/clock.py),
-the state a checkpoint carries (core/state.py), the step (core/step.py) and steering
-(core/steering.py).
+sample -> one step -> emit. The parts have their own modules in core/training/: the
+clock (clock.py), the state a checkpoint carries (state.py), the step (step.py) and
+steering (steering.py).
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from core import distributed
-from core.checkpoint import load_checkpoint, restore_model
-from core.clock import Clock, EarlyEvals, Throughput
-from core.config import STEERABLE, replace, to_dict
-from core.data import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
-from core.device import denormals_flushed, resolve_device
-from core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
-from core.evaluate import Metrics, estimate, fixed_batches
-from core.events import (
+from charlm_tui.core.config import STEERABLE, replace, to_dict
+from charlm_tui.core.decoding.evaluate import Metrics, estimate, fixed_batches
+from charlm_tui.core.decoding.sampling import SamplingParams, default_context, generate
+from charlm_tui.core.device import denormals_flushed, resolve_device
+from charlm_tui.core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
+from charlm_tui.core.models import build_model, count_params, summarize
+from charlm_tui.core.models.checkpoint import FORMAT, load_checkpoint, restore_model
+from charlm_tui.core.runs.events import (
     CheckpointEvent,
     DoneEvent,
     EvalEvent,
@@ -43,14 +42,16 @@ from core.events import (
     SteerEvent,
     StepEvent,
 )
-from core.models import build_model, count_params, summarize
-from core.optim import learning_rate, make_optimizer
-from core.plan import RunPlan, check_corpus
-from core.rundir import RunDirectory
-from core.sampling import SamplingParams, default_context, generate
-from core.state import FORMAT, TrainState
-from core.steering import Steering, Stop, stop_on_signals
-from core.step import (
+from charlm_tui.core.runs.rundir import RunDirectory
+from charlm_tui.core.text.dataset import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
+from charlm_tui.core.text.vocab import Vocab
+from charlm_tui.core.training import distributed
+from charlm_tui.core.training.clock import Clock, EarlyEvals, Throughput
+from charlm_tui.core.training.optim import learning_rate, make_optimizer
+from charlm_tui.core.training.plan import RunPlan, check_corpus
+from charlm_tui.core.training.state import TrainState
+from charlm_tui.core.training.steering import Steering, Stop, stop_on_signals
+from charlm_tui.core.training.step import (
     CompiledOrEager,
     StepResult,
     autocast_for,
@@ -58,7 +59,6 @@ from core.step import (
     seed_dropout,
     train_step,
 )
-from core.vocab import Vocab
 
 FINISHED = Stop("finished", 0)
 PAUSE_POLL_S = 0.05  # a paused run checks for requests (and agrees, under DDP) 20x a second
@@ -284,7 +284,7 @@ class Trainer:
             )
 
     def steer(self, requested: dict[str, Any], source: str = "control.json") -> None:
-        """Apply new values of steerable options (every rank the same: core/steering.py);
+        """Apply new values of steerable options (every rank the same: core/training/steering.py);
         they hold from the next step and are saved with the run's configuration, so a
         resume continues with them."""
         by_time = self.tcfg.max_iters is None  # a run keeps its kind of length

@@ -4,7 +4,7 @@
                                      "lr_scale": 1.0, "eval_interval": 200, ...}
 
 A dashboard, `charlm-tui steer` or any process that can write the run directory writes
-it atomically; the trainer checks it once per step (core/steering.py) and applies
+it atomically; the trainer checks it once per step (core/training/steering.py) and applies
 changes: pause or resume, stop (saving last.pt), one checkpoint or sample for each
 increment of the counters, and new values for the steerable options (core/config.py:
 lr_scale, the run's length, eval and sample intervals, the samples' temperature). The
@@ -20,11 +20,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from core.config import SPECS, STEERABLE
-from core.errors import CharLMError
-from core.files import atomic_write_text
-from core.records import open_regular
-from core.rundir import CONTROL, CONTROL_DEFAULTS
+from charlm_tui.core.config import SPECS, STEERABLE
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.files import atomic_write_text
+from charlm_tui.core.runs.records import open_regular
+from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS
 
 
 class BadControl(ValueError):
@@ -87,7 +87,7 @@ def request(run_dir: Path, what: str) -> None:
 def steered_now(run_dir: Path) -> dict[str, Any]:
     """The steerable options' values as the run has them, or as last requested: what
     the trainer wrote into control.json at its start, updated by every request since."""
-    from core.rundir import read_config
+    from charlm_tui.core.runs.rundir import read_config
 
     config = read_config(run_dir) or {}
     values = {k: config["train"].get(k) for k in STEERABLE} if config else {}

@@ -12,10 +12,10 @@ from typing import Literal
 import torch
 import torch.nn as nn
 
-from core.errors import CharLMError
-from core.evaluate import eval_mode
-from core.models.protocol import IncrementalModel, context_kind
-from core.vocab import Vocab
+from charlm_tui.core.decoding.evaluate import eval_mode
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.models.protocol import IncrementalModel, context_kind
+from charlm_tui.core.text.vocab import Vocab
 
 Precision = Literal["auto", "fp32", "int8"]
 # Dividing logits by a temperature this small overflows float32 (1e-40: inf, then NaN

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from core.errors import CharLMError
+from charlm_tui.core.errors import CharLMError
 
 
 def _codepoints(text: str) -> np.ndarray:

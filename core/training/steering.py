@@ -18,11 +18,11 @@ from typing import Any
 
 import torch
 
-from core import distributed
-from core.config import SPECS, STEERABLE
-from core.control import BadControl, parse_control
-from core.records import open_regular
-from core.rundir import CONTROL, CONTROL_DEFAULTS
+from charlm_tui.core.config import SPECS, STEERABLE
+from charlm_tui.core.runs.control import BadControl, parse_control
+from charlm_tui.core.runs.records import open_regular
+from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS
+from charlm_tui.core.training import distributed
 
 
 @dataclass(frozen=True)

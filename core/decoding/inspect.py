@@ -2,7 +2,7 @@
 a text, and what it looks at while predicting it.
 
 `inspect_text` scores every character of a text the way `charlm-tui eval` does
-(core.evaluate.evaluate_split): the text is cut into consecutive windows of block_size
+(core.decoding.evaluate.evaluate_split): the text is cut into consecutive windows of block_size
 characters, and each character is predicted from the characters before it *in its
 window*. So the mean of its per-character losses is exactly eval's loss on the same
 text, and the first character of the text, which nothing predicts, has no score. All
@@ -31,11 +31,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from core.display import MARKS, NAMES, char_label, visible_char  # noqa: F401 (its API)
-from core.errors import CharLMError
-from core.evaluate import eval_mode
-from core.sampling import GREEDY_BELOW, SamplingParams, context_start, filter_logits
-from core.vocab import Vocab
+from charlm_tui.core.decoding.evaluate import eval_mode
+from charlm_tui.core.decoding.sampling import (
+    GREEDY_BELOW,
+    SamplingParams,
+    context_start,
+    filter_logits,
+)
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.text.display import MARKS, NAMES, char_label, visible_char  # noqa: F401 (its API)
+from charlm_tui.core.text.vocab import Vocab
 
 TOP_K = 5
 INTERNALS_KEPT = 8  # windows of attention/state kept while the cursor moves
@@ -458,7 +463,7 @@ class Source:
         """The text, checked: known characters only, at most MAX_CHARS."""
         self.validate()
         if self.text is not None or self.file is not None:
-            from core.data import read_text_file
+            from charlm_tui.core.text.dataset import read_text_file
 
             flag = "--text" if self.text is not None else "--file"
             text = self.text if self.text is not None else read_text_file(Path(self.file))
@@ -469,7 +474,7 @@ class Source:
                 )
             vocab.check(text, flag)
             return text
-        from core.data import load_corpus, make_dataset
+        from charlm_tui.core.text.dataset import load_corpus, make_dataset
 
         corpus = load_corpus(
             self.data or train_config.data, train_config.encoding_errors, train_config.keep_crlf

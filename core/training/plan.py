@@ -4,7 +4,7 @@ A plan is the configs, the run directory and whether it starts, replaces or resu
 run. Making one touches no torch global (threads, seeds, process groups) and builds no
 model, so the dashboard can check a run cheaply, then hand the plan to a training child
 as a command line (`argv`); the process that trains turns it into a trainer
-(core/train.py `build`).
+(core/training/trainer.py `build`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from core.config import (
+from charlm_tui.core.config import (
     RESUMABLE,
     ModelConfig,
     TrainConfig,
@@ -28,17 +28,17 @@ from core.config import (
     to_argv,
     values_of,
 )
-from core.corpora import BUILTINS
-from core.data import Corpus, check_split_length, load_corpus, split_point
-from core.device import check_threads
-from core.errors import CharLMError
-from core.rundir import (
+from charlm_tui.core.device import check_threads
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
     checkpoint_name,
     default_runs_dir,
     is_run_dir,
     read_config,
 )
+from charlm_tui.core.text.corpora import BUILTINS
+from charlm_tui.core.text.dataset import Corpus, check_split_length, load_corpus, split_point
 
 ResumeFrom = Literal["last", "best"]
 NAME_MAX = 255  # bytes in one path component on the filesystems we meet
@@ -160,7 +160,9 @@ def plan_resume(
 ) -> RunPlan:
     """Continue the run in run_dir from its last (or best) checkpoint. Only options in
     RESUMABLE may differ from the run's own; giving one of them overrides it."""
-    from core.checkpoint import load_checkpoint  # torch.load: reads the file, builds nothing
+    from charlm_tui.core.models.checkpoint import (
+        load_checkpoint,  # torch.load: reads the file, builds nothing
+    )
 
     _check_out(run_dir)
     if resume_from not in CHECKPOINT_KINDS:
@@ -223,7 +225,7 @@ def check_corpus(plan: RunPlan) -> Corpus:
             "would train on other data; pass --allow-data-change to do it anyway"
         )
     if plan.vocab is not None:
-        from core.vocab import Vocab
+        from charlm_tui.core.text.vocab import Vocab
 
         Vocab(plan.vocab).check(corpus.text, f"the corpus {t.data!r}")
     return corpus

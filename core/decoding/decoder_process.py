@@ -7,7 +7,7 @@ three of four rounds (bench/generate_pane.py, 2026-11-26). A child process decod
 the headless rate on its own core while the app draws on the other.
 
 `DecoderProcess(model)` writes the model's weights to a private temporary file and
-starts `python -m core.decoder_process`, which loads them (weights_only) and serves
+starts `python -m core.decoding.decoder_process`, which loads them (weights_only) and serves
 one generation at a time over its stdin and stdout, one JSON object per line:
 
     parent -> child   {"op": "generate", "id": 3, "ids": [...], "max_new": 500,
@@ -20,7 +20,7 @@ one generation at a time over its stdin and stdout, one JSON object per line:
                       {"end": 3, "count": 500, "seconds": 0.61, "stopped": false,
                        "error": ""}
 
-The child runs exactly `core.sampling.generate` with the same seed: the same text as
+The child runs exactly `core.decoding.sampling.generate` with the same seed: the same text as
 decoding in-process. It exits when its stdin closes (the app quit or died).
 """
 
@@ -43,11 +43,10 @@ from typing import IO, Any
 import torch
 import torch.nn as nn
 
-from core.errors import CharLMError
-from core.sampling import GenerateOptions
+from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.errors import CharLMError
 
 CHUNK_S = 0.05  # how often the child sends what it made: the pane shows it at 5 Hz
-ROOT = Path(__file__).resolve().parent.parent  # the folder holding `core`
 
 
 class DecoderProcess:
@@ -63,14 +62,16 @@ class DecoderProcess:
                 state = {"config": dataclasses.asdict(model.config), "model": model.state_dict()}
                 torch.save(state, f)
             self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr, closed by close()
-            path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "core.decoder_process", str(self.weights)],
+                [
+                    sys.executable,
+                    "-m",
+                    "charlm_tui.core.decoding.decoder_process",
+                    str(self.weights),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self.errors,
-                env=env,
                 text=True,
                 encoding="utf-8",
             )
@@ -185,10 +186,10 @@ class DecoderProcess:
 
 def serve(weights: Path, requests: IO[str], out: IO[str]) -> None:
     """Load the weights, then decode each request until `requests` ends."""
-    from core.config import ModelConfig
-    from core.models import build_model
-    from core.models.compiled import make_decoder
-    from core.sampling import SamplingParams, generate
+    from charlm_tui.core.config import ModelConfig
+    from charlm_tui.core.decoding.sampling import SamplingParams, generate
+    from charlm_tui.core.models import build_model
+    from charlm_tui.core.models.compiled import make_decoder
 
     def send(**msg: Any) -> None:
         out.write(json.dumps(msg) + "\n")

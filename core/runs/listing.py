@@ -16,11 +16,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import RunLength, shape_label
-from core.errors import CharLMError
-from core.events import CheckpointEvent, DoneEvent, EvalEvent, Event, StartEvent, StepEvent
-from core.records import JsonlTail, Unreadable, read_json
-from core.rundir import (
+from charlm_tui.core.config import RunLength, shape_label
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.events import (
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    Event,
+    StartEvent,
+    StepEvent,
+)
+from charlm_tui.core.runs.records import JsonlTail, Unreadable, read_json
+from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
     LADDER,
     METRICS,
@@ -45,7 +52,7 @@ class RunInfo:
     checkpoints: tuple[str, ...]
     status: str  # new, running, finished, stopped, interrupted, terminated, killed, ...
     error: str = ""  # why the run cannot be read, when status is "unreadable"
-    group: str = ""  # the ladder (core/ladder.py) whose rung this run is
+    group: str = ""  # the ladder (core/training/ladder.py) whose rung this run is
 
     @property
     def label(self) -> str:
@@ -136,7 +143,7 @@ def run_info(run_dir: Path) -> RunInfo | None:
 
 
 def ladder_rungs(folder: Path) -> list[str] | None:
-    """The rung names of a ladder folder (its ladder.json, written by core/ladder.py) in
+    """The rung names of a ladder folder (its ladder.json, written by core/training/ladder.py) in
     order, or None when the folder is not a ladder. Read like any file from anyone."""
     raw = read_json(folder / LADDER)
     rungs = raw.get("rungs") if isinstance(raw, dict) else None

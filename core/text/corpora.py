@@ -13,7 +13,7 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import CharLMError
+from charlm_tui.core.errors import CharLMError
 
 # Bump when the conversion changes, so stale caches are not reused.
 SHAKESPEARE_VERSION = 1

@@ -3,7 +3,7 @@
 One JSON object per line, appended and flushed one at a time, so another process can
 follow a run as it grows. One rule for every reader: a line counts once it ends with a
 newline (a half-written last line waits), and a line that is not a known event is
-skipped (core/events.py `from_record`). Readers never block: a FIFO or a folder where a
+skipped (core/runs/events.py `from_record`). Readers never block: a FIFO or a folder where a
 file should be is treated as unreadable, not opened.
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from core.events import Event, SampleEvent, StepEvent, from_record, record_of
-from core.files import atomic_write_bytes
+from charlm_tui.core.files import atomic_write_bytes
+from charlm_tui.core.runs.events import Event, SampleEvent, StepEvent, from_record, record_of
 
 
 def _clean(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """Comparing runs: each run's records as one row of a table and as curves for a chart.
 
 Everything here is read from what a run wrote (config.json, metrics.jsonl, eval.json),
-through the typed reader (core/records.py), so a run still training compares too and
+through the typed reader (core/runs/records.py), so a run still training compares too and
 grows as it goes (`RunRecords.update`). Nothing here draws: the compare screen, the
 dashboard's chart and `charlm-tui compare --format ...` all format these rows.
 
@@ -28,21 +28,29 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from core.display import visible_line
-from core.errors import CharLMError
-from core.evaluate import Metrics
-from core.events import DoneEvent, EvalEvent, Event, StartEvent, SteerEvent, StepEvent
-from core.files import atomic_write_text
-from core.records import JsonlTail, dump_json, read_json
-from core.rundir import (
+from charlm_tui.core.decoding.evaluate import Metrics
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.files import atomic_write_text
+from charlm_tui.core.runs.events import (
+    DoneEvent,
+    EvalEvent,
+    Event,
+    StartEvent,
+    SteerEvent,
+    StepEvent,
+)
+from charlm_tui.core.runs.listing import ladder_rungs
+from charlm_tui.core.runs.records import JsonlTail, dump_json, read_json
+from charlm_tui.core.runs.rundir import (
     FULL_EVAL,
     METRICS,
     RunLock,
     config_section,
     is_run_dir,
     read_config,
+    resolve_in_run,
 )
-from core.runs import ladder_rungs
+from charlm_tui.core.text.display import visible_line
 
 XAxis = Literal["iter", "chars", "seconds"]
 X_AXES: tuple[XAxis, ...] = ("iter", "chars", "seconds")
@@ -314,11 +322,11 @@ def evaluate_checkpoint(
     (metrics, the checkpoint, the corpus spec). `charlm-tui eval` prints exactly this.
     The corpus is read as the run read it (its --encoding-errors, unless given, and its
     --keep-crlf), so the split is the one it trained and validated on."""
-    from core.checkpoint import load_model
-    from core.config import from_dict
-    from core.data import load_corpus, make_dataset
-    from core.device import resolve_device
-    from core.evaluate import evaluate_split
+    from charlm_tui.core.config import from_dict
+    from charlm_tui.core.decoding.evaluate import evaluate_split
+    from charlm_tui.core.device import resolve_device
+    from charlm_tui.core.models.checkpoint import load_model
+    from charlm_tui.core.text.dataset import load_corpus, make_dataset
 
     dev = resolve_device(device)
     model, vocab, ckpt = load_model(path)
@@ -336,9 +344,7 @@ def evaluate_checkpoint(
 
 def scored_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint a row's full-split numbers are of: the one a run directory stands
-    for (core/checkpoint.py resolve_in_run: best.pt, else last.pt), or None."""
-    from core.checkpoint import resolve_in_run
-
+    for (core/runs/rundir.py resolve_in_run: best.pt, else last.pt), or None."""
     try:
         return resolve_in_run(run_dir)
     except CharLMError:

@@ -20,10 +20,24 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core.errors import CharLMError
-from core.events import DoneEvent, EvalEvent, Event, SampleEvent, StartEvent, StepEvent
-from core.records import read_records
-from core.rundir import METRICS, SAMPLES, TENSORBOARD, RunLock, is_run_dir, read_config
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.events import (
+    DoneEvent,
+    EvalEvent,
+    Event,
+    SampleEvent,
+    StartEvent,
+    StepEvent,
+)
+from charlm_tui.core.runs.records import read_records
+from charlm_tui.core.runs.rundir import (
+    METRICS,
+    SAMPLES,
+    TENSORBOARD,
+    RunLock,
+    is_run_dir,
+    read_config,
+)
 
 INSTALL = 'pip install -e ".[tensorboard]"'
 EVENT_FILE_PREFIX = "events.out.tfevents."

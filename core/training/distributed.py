@@ -1,6 +1,6 @@
 """Rank awareness for torchrun / DDP: PyTorch's own engine, nothing home-made.
 
-`torchrun --nproc-per-node N -m tui.cli --no-ui train ...` sets RANK, LOCAL_RANK
+`torchrun --nproc-per-node N -m charlm_tui --no-ui train ...` sets RANK, LOCAL_RANK
 and WORLD_SIZE; each process trains on its own batches and DDP averages the
 gradients. Only rank 0 writes files and prints.
 """

@@ -12,9 +12,7 @@ from typing import Any
 
 import torch
 
-from core.errors import CharLMError
-
-FORMAT = "charlm-tui/1"
+from charlm_tui.core.errors import CharLMError
 
 
 @dataclass
@@ -28,7 +26,7 @@ class TrainState:
     sample_rng: torch.Generator = field(default_factory=torch.Generator)
 
     def checkpoint(self, elapsed_s: float) -> dict[str, Any]:
-        """The state's part of a checkpoint (core/train.py adds weights and configs)."""
+        """The state's part of a checkpoint (core/training/trainer.py adds weights and configs)."""
         return {
             "iter": self.iter,
             "last_eval_iter": self.last_eval_iter,

@@ -2,7 +2,7 @@
 
 The loop knows nothing about consoles, files or widgets: it hands each event to every
 sink. Each event has a `record()`, the JSON form the run directory stores, and
-`from_record()` turns such a line back into the same event (core/records.py reads
+`from_record()` turns such a line back into the same event (core/runs/records.py reads
 files with it), so writers and readers share one schema: the dashboard, `runs` and the
 tests all see typed events, never loose dicts.
 """
@@ -14,8 +14,8 @@ import types
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, get_type_hints
 
-from core.evaluate import Metrics
-from core.models import LayerSummary
+from charlm_tui.core.decoding.evaluate import Metrics
+from charlm_tui.core.models import LayerSummary
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class SteerEvent:
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> SteerEvent | None:
-        from core.config import STEERABLE  # a field of a steerable option, or not ours
+        from charlm_tui.core.config import STEERABLE  # a field of a steerable option, or not ours
 
         return _typed(cls, rec) if rec.get("field") in STEERABLE else None
 

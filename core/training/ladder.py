@@ -22,13 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import build_configs
-from core.errors import CharLMError
-from core.files import atomic_write_text
-from core.plan import RunPlan, check_corpus, check_run_name, plan_new, plan_resume
-from core.records import dump_json, read_json
-from core.rundir import LADDER, checkpoint_name, default_runs_dir, is_run_dir
-from core.runs import run_info
+from charlm_tui.core.config import build_configs
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.files import atomic_write_text
+from charlm_tui.core.runs.listing import run_info
+from charlm_tui.core.runs.records import dump_json, read_json
+from charlm_tui.core.runs.rundir import LADDER, checkpoint_name, default_runs_dir, is_run_dir
+from charlm_tui.core.training.plan import (
+    RunPlan,
+    check_corpus,
+    check_run_name,
+    plan_new,
+    plan_resume,
+)
 
 FORMAT = "charlm-ladder/1"
 

@@ -15,15 +15,19 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from core.config import ModelConfig, TrainConfig, from_dict
-from core.errors import CharLMError
-from core.files import atomic_write
-from core.models import build_model
-from core.rundir import CHECKPOINT_KINDS, checkpoint_name
-from core.state import FORMAT
-from core.vocab import Vocab
+from charlm_tui.core.config import ModelConfig, TrainConfig, from_dict
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.files import atomic_write
+from charlm_tui.core.models import build_model
+from charlm_tui.core.text.vocab import Vocab
 
+FORMAT = "charlm-tui/1"  # the format tag every checkpoint carries
 REQUIRED = ("format", "model", "config", "vocab", "iter")
+CHECKPOINT_KINDS = ("best", "last")  # a folder of checkpoints stands for the first that exists
+
+
+def checkpoint_name(kind: str) -> str:
+    return f"{kind}.pt"
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -31,9 +35,10 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
-def checkpoint_path(path: str | Path) -> Path:
-    """The checkpoint file `path` names: itself, or a run directory's best (else last);
-    a one-line CharLMError for anything else (missing, a FIFO, a name too long...)."""
+def check_file(path: str | Path) -> Path:
+    """`path` as a checkpoint file to read: a one-line CharLMError when it is missing, a
+    folder, a FIFO or anything but a regular file (runs/rundir.py `checkpoint_path`
+    turns a run directory into its checkpoint first)."""
     path = Path(path)
     try:
         st = path.stat()
@@ -42,8 +47,8 @@ def checkpoint_path(path: str | Path) -> Path:
     except OSError as e:  # a name too long, a loop of links...
         raise CharLMError(f"cannot use {str(path)[:80]!r} as a checkpoint: {e.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
-        path = resolve_in_run(path)
-    elif not stat.S_ISREG(st.st_mode):
+        raise CharLMError(f"{path} is a folder, not a checkpoint file")
+    if not stat.S_ISREG(st.st_mode):
         kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
         raise CharLMError(f"{path} is {kind}, not a checkpoint file")
     return path
@@ -51,7 +56,7 @@ def checkpoint_path(path: str | Path) -> Path:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check the outer structure; raise CharLMError naming what is wrong."""
-    path = checkpoint_path(path)
+    path = check_file(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -90,14 +95,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     ):
         raise CharLMError(f"{path}: its metrics are not numbers by split")
     return ckpt
-
-
-def resolve_in_run(run_dir: Path) -> Path:
-    """A run directory stands for its best checkpoint, or its last one."""
-    for kind in CHECKPOINT_KINDS:
-        if (run_dir / checkpoint_name(kind)).is_file():
-            return run_dir / checkpoint_name(kind)
-    raise CharLMError(f"{run_dir} holds no checkpoint (best.pt or last.pt)")
 
 
 def restore_model(

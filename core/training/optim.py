@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from core.config import TrainConfig
+from charlm_tui.core.config import TrainConfig
 
 # Quintic Newton-Schulz coefficients from the Muon write-up: tuned for the steepest
 # slope at zero: five iterations leave every singular value near 1 (about 0.5 to 1.5),

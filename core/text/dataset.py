@@ -1,7 +1,7 @@
 """Corpora -> encoded train/val arrays -> random batches.
 
 A corpus is a UTF-8 text file, a directory of `*.txt` files (sorted), or a built-in
-name (see `core.corpora`). Encoded corpora are cached under the data folder as
+name (see `core.text.corpora`). Encoded corpora are cached under the data folder as
 `.npy` files keyed by the text's hash and memory-mapped, so a large corpus is
 encoded once and never copied into every process.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.corpora import BUILTINS
-from core.errors import CharLMError
-from core.files import atomic_write_bytes
-from core.vocab import Vocab
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.files import atomic_write_bytes
+from charlm_tui.core.text.corpora import BUILTINS
+from charlm_tui.core.text.vocab import Vocab
 
 ENCODING_ERRORS = ("strict", "replace")
 
