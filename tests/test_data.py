@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.paths import data_dir
 from charlm_tui.core.text.corpora import play_to_text
 from charlm_tui.core.text.dataset import (
     BatchSampler,
     check_split_length,
-    data_dir,
     load_corpus,
     make_dataset,
 )

@@ -20,12 +20,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from charlm_tui.core import paths
 from charlm_tui.core.decoding.inspect import Source, inspect_text
 from charlm_tui.core.decoding.sampling import GenerateOptions
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.checkpoint import load_model
 from charlm_tui.core.runs.control import write_control
-from charlm_tui.core.runs.rundir import default_runs_dir
 from charlm_tui.core.training.ladder import Ladder
 from charlm_tui.core.training.plan import RunPlan, check_corpus, plan_resume
 from charlm_tui.tui.formatting import visible
@@ -79,7 +79,7 @@ class CharLMApp(App[int]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
-        self.runs_dir = runs_dir or default_runs_dir()
+        self.runs_dir = runs_dir or paths.runs_dir()
         self.process: TrainingProcess | None = None
         self._exit_when_stopped = False
         self._train, self._watch, self._generate = train, watch, generate

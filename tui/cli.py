@@ -220,7 +220,7 @@ RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
 
 def plan_from_options(options: dict[str, Any]) -> Any:
     """The run `train` was asked for (core/training/plan.py), from its parsed options."""
-    from charlm_tui.core.runs.rundir import default_runs_dir
+    from charlm_tui.core import paths
     from charlm_tui.core.training.plan import plan_new, plan_resume
 
     overrides = {name: options.get(name) for name in SPECS if name in options}
@@ -236,7 +236,7 @@ def plan_from_options(options: dict[str, Any]) -> Any:
         if name is not None:
             from charlm_tui.core.training.plan import check_run_name
 
-            out = default_runs_dir() / check_run_name(name)
+            out = paths.runs_dir() / check_run_name(name)
         return plan_resume(
             out,
             options.get("resume_from", "last"),
@@ -754,11 +754,11 @@ def runs(
     """List runs and their checkpoints: model, params, iteration, best val loss, corpus,
     status and age."""
 
+    from charlm_tui.core import paths
     from charlm_tui.core.runs.listing import list_runs
-    from charlm_tui.core.runs.rundir import default_runs_dir
     from charlm_tui.tui.formatting import fit_rows, fmt_age, run_status, visible
 
-    root = directory or default_runs_dir()
+    root = directory or paths.runs_dir()
     if directory is None and not root.exists():
         print(f"no runs yet in {root}/: start one with  charlm-tui --no-ui train --preset tiny")
         return

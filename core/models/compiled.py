@@ -11,7 +11,7 @@ whole block with the positions not yet written masked out, so one compiled funct
 serves every position. Weights are inputs, not constants, so one package serves every
 checkpoint of a shape (a run's best.pt changes at every eval). A package is keyed by
 the shape, the precision, the PyTorch version, the CPU's vector capability and the
-source of the code it was traced from; it lives in data/decoders (core.text.dataset.data_dir)
+source of the code it was traced from; it lives in data/decoders (core/paths.py data_dir)
 and is built there by us: a package is native code, and we load none from elsewhere.
 
 Compiling needs a C++ compiler and takes ~15-25 s on 2 cores, paid once per shape;
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.gpt import GPT, KVCache, Rotary
 from charlm_tui.core.models.quant import decoder_for, resolve_precision
-from charlm_tui.core.text.dataset import data_dir
+from charlm_tui.core.paths import data_dir
 
 # What the compiled step is traced from: a change to any of these makes a new package.
 SOURCES = ("compiled.py", "gpt.py", "quant.py")

@@ -77,10 +77,6 @@ def checkpoint_path(path: str | Path) -> Path:
     return resolve_in_run(path) if is_dir else path
 
 
-def default_runs_dir() -> Path:
-    return Path(os.environ.get("CHARLM_RUNS_DIR", "checkpoints"))
-
-
 def is_run_dir(path: Path) -> bool:
     return any((path / name).exists() for name in RUN_FILES)
 

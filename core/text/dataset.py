@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,21 +19,11 @@ import torch
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_bytes
+from charlm_tui.core.paths import data_dir
 from charlm_tui.core.text.corpora import BUILTINS
 from charlm_tui.core.text.vocab import Vocab
 
 ENCODING_ERRORS = ("strict", "replace")
-
-
-def data_dir() -> Path:
-    """Where corpus caches live: $CHARLM_DATA_DIR, the checkout's data/, or ~/.cache."""
-    env = os.environ.get("CHARLM_DATA_DIR")
-    if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parent.parent / "data"
-    if checkout.is_dir() and os.access(checkout, os.W_OK):
-        return checkout
-    return Path.home() / ".cache" / "charlm-tui"
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from charlm_tui.core import paths
 from charlm_tui.core.config import build_configs
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_text
 from charlm_tui.core.runs.listing import run_info
 from charlm_tui.core.runs.records import dump_json, read_json
-from charlm_tui.core.runs.rundir import LADDER, checkpoint_name, default_runs_dir, is_run_dir
+from charlm_tui.core.runs.rundir import LADDER, checkpoint_name, is_run_dir
 from charlm_tui.core.training.plan import (
     RunPlan,
     check_corpus,
@@ -250,9 +251,7 @@ def make_ladder(
         raise CharLMError(f"--time-budget must be in (0, 10,000,000] seconds, not {time_budget}")
     if name is not None:
         name = check_run_name(name)
-    root = (
-        out if out is not None else default_runs_dir() / (name or default_name(data, time_budget))
-    )
+    root = out if out is not None else paths.runs_dir() / (name or default_name(data, time_budget))
     ladder = Ladder(root, parse_rungs(rungs), data, float(time_budget), seed)
     ladder.check()
     return ladder

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from charlm_tui.core import paths
 from charlm_tui.core.config import (
     RESUMABLE,
     ModelConfig,
@@ -33,7 +34,6 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
     checkpoint_name,
-    default_runs_dir,
     is_run_dir,
     read_config,
 )
@@ -121,7 +121,7 @@ def plan_new(
     run_dir = (
         out
         if out is not None
-        else (runs_dir or default_runs_dir()) / (name or default_run_name(mcfg, tcfg))
+        else (runs_dir or paths.runs_dir()) / (name or default_run_name(mcfg, tcfg))
     )
     _check_out(run_dir)
     if is_run_dir(run_dir):
