@@ -23,7 +23,8 @@ import torch
 from common import machine, table
 
 from charlm_tui.core.config import build_configs, replace, to_dict
-from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.decoding.options import GenerateOptions, SamplingParams
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.models import build_model
 from charlm_tui.core.models.checkpoint import FORMAT, load_model, save_checkpoint
 from charlm_tui.core.models.quant import decoder_for
@@ -63,7 +64,7 @@ def pane(path: Path, chars: int) -> float:
     rate = {}
 
     async def go() -> None:
-        app = CharLMApp(generate=(path, GenerateOptions(max_new=chars)))
+        app = CharLMApp(generate=(path, GenerateOptions(max_new_tokens=chars)))
         async with app.run_test(size=(120, 36)) as pilot:
             while not isinstance(app.screen, GenerateScreen):
                 await pilot.pause(0.05)

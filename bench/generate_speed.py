@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from common import machine, table
 
 from charlm_tui.core.config import build_configs, replace
-from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.decoding.options import SamplingParams
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.models import build_model
 from charlm_tui.core.models.compiled import compiled_decoder
 from charlm_tui.core.models.quant import int8_available, quantize_int8

@@ -89,7 +89,7 @@ def full_split(model: nn.Module, val: Any, block_size: int, device: torch.device
 
 
 def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
-    from charlm_tui.core.text.dataset import load_corpus, split_point
+    from charlm_tui.core.text.corpus import load_corpus, split_point
 
     shape = SMOKE if args.cpu_smoke else RECIPE
     cuda = not args.cpu_smoke
@@ -173,12 +173,10 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_ours(args: argparse.Namespace) -> dict[str, Any]:
-    import typer
-
     from charlm_tui.core.runs.events import EvalEvent, StepEvent
     from charlm_tui.core.training.distributed import DistInfo
     from charlm_tui.core.training.trainer import Trainer, execute
-    from charlm_tui.tui import cli
+    from charlm_tui.tui.cli.train import plan_of
     from charlm_tui.tui.console import ConsolePrinter
 
     # Step records come every --log-interval steps on a GPU (the loss is read back only
@@ -222,9 +220,8 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
         argv = [*fixed, *shlex.split(args.ours_args)]
         argv += ["--data", str(args.data), "--eval-interval", str(args.check_every)]
         argv += ["--out", f"{d}/run", "--overwrite"]
-        command = typer.main.get_command(cli.app).commands["train"]  # type: ignore[attr-defined]
         try:
-            plan = cli.plan_from_options(command.make_context("train", argv).params)
+            plan = plan_of(argv)
         except Exception as e:  # a bad option, or a preset this checkout does not have
             raise SystemExit(f"gpu_speedrun: charlm-tui train {shlex.join(argv)}: {e}") from None
         # The trainer counts steps not yet read back from the GPU when an eval comes: its

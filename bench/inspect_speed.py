@@ -25,7 +25,7 @@ from charlm_tui.core.config import build_configs, replace
 from charlm_tui.core.decoding.evaluate import evaluate_split
 from charlm_tui.core.decoding.inspect import inspect_text
 from charlm_tui.core.models import build_model, count_params
-from charlm_tui.core.text.dataset import load_corpus
+from charlm_tui.core.text.corpus import load_corpus
 from charlm_tui.core.text.vocab import Vocab
 
 

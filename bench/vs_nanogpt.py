@@ -60,7 +60,7 @@ from common import ROOT, corpus, machine, table
 from charlm_tui.core.decoding.evaluate import evaluate_split
 from charlm_tui.core.runs.events import DoneEvent, EvalEvent
 from charlm_tui.core.runs.records import read_records
-from charlm_tui.core.text.dataset import load_corpus, split_point
+from charlm_tui.core.text.corpus import load_corpus, split_point
 
 # nanoGPT's README CPU recipe (config/train_shakespeare_char.py with the CPU overrides).
 RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12)

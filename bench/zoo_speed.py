@@ -19,7 +19,8 @@ import torch
 from common import machine, table
 
 from charlm_tui.core.config import build_configs, replace
-from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.decoding.options import SamplingParams
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.models import build_model, count_params
 from charlm_tui.core.models.quant import decoder_for
 from charlm_tui.core.training.optim import make_optimizer

@@ -7,7 +7,7 @@ derived from these declarations:
 
 - validation (`validate`: each field's range and choices, then the few rules that
   involve two fields) and the set of options `--resume` accepts (`RESUMABLE`);
-- every option of `charlm-tui train` (tui/cli.py builds them from `SPECS`);
+- every option of `charlm-tui train` (tui/cli/train.py builds them from `SPECS`);
 - the argv that starts a training child (`to_argv`), and the new-run form's rows;
 - config.json and the configuration inside every checkpoint (`to_dict`/`from_dict`).
 
@@ -19,14 +19,24 @@ means one declaration here plus the code that uses it.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, get_args
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.options import (
+    FRACTION,
+    NON_NEGATIVE,
+    Range,
+    Spec,
+    flag,
+    like,
+    option,
+    positive_int,
+    specs,
+)
+from charlm_tui.core.values import is_int, is_number
 
-Group = Literal["model", "optimisation", "schedule", "evaluation", "data", "system"]
 PresetName = Literal[
     "cpu", "gpu", "tiny", "seed", "nanogpt-baby", "bigram", "mlp", "rnn", "gru", "lstm"
 ]  # see PRESETS
@@ -37,146 +47,6 @@ OptimizerName = Literal["adamw", "muon"]
 EncodingErrors = Literal["strict", "replace"]
 
 MAX_SEED = 2**64 - 1  # torch.manual_seed takes 64 bits
-
-
-@dataclass(frozen=True)
-class Range:
-    """Bounds of a number; `lo_open`/`hi_open` exclude the bound itself."""
-
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    hi_open: bool = False
-
-    def contains(self, value: float) -> bool:
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
-            return False
-        return self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
-
-    def describe(self) -> str:
-        def num(x: float) -> str:
-            return f"{x:,}" if isinstance(x, int) else f"{x:g}"
-
-        if self.hi is None:
-            return ("greater than " if self.lo_open else "at least ") + num(self.lo or 0)
-        left = ("(" if self.lo_open else "[") + num(self.lo if self.lo is not None else -math.inf)
-        return f"in {left}, {num(self.hi)}{')' if self.hi_open else ']'}"
-
-
-POSITIVE = Range(0, lo_open=True)
-NON_NEGATIVE = Range(0)
-FRACTION = Range(0.0, 1.0, hi_open=True)  # [0, 1)
-
-
-def positive_int(hi: int) -> Range:
-    return Range(1, hi)
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What the rest of the program needs to know about one configuration field."""
-
-    name: str
-    default: Any
-    type: Any  # the resolved annotation: int, float | None, a Literal alias...
-    help: str
-    group: Group
-    range: Range | None = None
-    check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
-    resumable: bool = False  # may change when a run is resumed
-    steerable: bool = False  # may change while the run trains (control.json, `steer`)
-    form: str | None = None  # label in the new-run form; None: not in the form
-    cli: bool = True  # False: derived, not an option (vocab_size)
-    section: str = "train"  # "model" or "train": which dataclass holds it
-
-    @property
-    def flag(self) -> str:
-        return flag(self.name)
-
-    @property
-    def optional(self) -> bool:
-        return type(None) in get_args(self.type)
-
-    @property
-    def base(self) -> Any:
-        """int, float, str, bool, or a Literal type: the type without `| None`."""
-        args = [a for a in get_args(self.type) if a is not type(None)]
-        return args[0] if get_origin(self.type) is not Literal and args else self.type
-
-    @property
-    def choices(self) -> tuple[str, ...] | None:
-        return get_args(self.base) if get_origin(self.base) is Literal else None
-
-    def coerce(self, value: Any, where: str) -> Any:
-        """value, checked for type only (from JSON, a checkpoint, a form); else CharLMError."""
-        if value is None and self.optional:
-            return None
-        base = self.base
-        ok = (
-            value in self.choices
-            if self.choices is not None
-            else isinstance(value, bool)
-            if base is bool
-            else isinstance(value, int) and not isinstance(value, bool)
-            if base is int
-            else isinstance(value, (int, float)) and not isinstance(value, bool)
-            if base is float
-            else isinstance(value, base)
-        )
-        if not ok:
-            raise CharLMError(f"{where}: {self.name} must be {self.kind()}, not {value!r}")
-        return float(value) if base is float else value
-
-    def kind(self) -> str:
-        if self.choices is not None:
-            return "one of " + ", ".join(self.choices)
-        return {int: "a whole number", float: "a number", bool: "true or false"}.get(
-            self.base, "text"
-        )
-
-    def problem(self, value: Any) -> str | None:
-        """What is wrong with a value by this field's own rule, e.g. "must be at least 0,
-        not -1" (the CLI puts the flag before it, a form its own label), or None."""
-        if value is None:
-            return None if self.optional else "needs a value"
-        if self.choices is not None and value not in self.choices:
-            return f"must be one of {', '.join(self.choices)}, not {value!r}"
-        if self.range is not None and not self.range.contains(value):
-            return f"must be {self.range.describe()}, not {value}"
-        return self.check(value) if self.check is not None else None
-
-    def validate(self, value: Any) -> None:
-        if (problem := self.problem(value)) is not None:
-            raise CharLMError(f"{self.flag} {problem}")
-
-
-def option(
-    default: Any,
-    help: str,
-    group: Group,
-    *,
-    range: Range | None = None,
-    check: Callable[[Any], str | None] | None = None,
-    resumable: bool = False,
-    steerable: bool = False,
-    form: str | None = None,
-    cli: bool = True,
-) -> Any:
-    """A dataclass field that carries its Spec (completed with name and type below).
-    A steerable option is resumable too: what steering changed, a resume keeps."""
-    meta = dict(
-        help=help,
-        group=group,
-        range=range,
-        check=check,
-        resumable=resumable or steerable,
-        steerable=steerable,
-        form=form,
-        cli=cli,
-    )
-    return field(default=default, metadata={"option": meta})
 
 
 def _device_problem(value: str) -> str | None:
@@ -378,31 +248,12 @@ class TrainConfig:
         return RunLength(self.max_iters, self.time_budget)
 
 
-def _specs() -> dict[str, Spec]:
-    specs = {}
-    for cls, section in ((ModelConfig, "model"), (TrainConfig, "train")):
-        hints = get_type_hints(cls)
-        for f in fields(cls):
-            specs[f.name] = Spec(
-                name=f.name,
-                default=f.default,
-                type=hints[f.name],
-                section=section,
-                **f.metadata["option"],
-            )
-    return specs
-
-
-SPECS: dict[str, Spec] = _specs()
+SPECS: dict[str, Spec] = {**specs(ModelConfig, "model"), **specs(TrainConfig, "train")}
 MODEL_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "model")
 TRAIN_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "train")
 RESUMABLE = frozenset(n for n, s in SPECS.items() if s.resumable)
 STEERABLE = tuple(n for n, s in SPECS.items() if s.steerable)  # in a fixed order (DDP)
 LENGTH_FIELDS = ("max_iters", "time_budget")  # one run length: giving one clears the other
-
-
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 # -- presets: deltas on the base (the defaults above, which are `cpu`) -----------------------
@@ -640,9 +491,9 @@ class RunLength:
     def of(cls, train: dict[str, Any]) -> RunLength | None:
         """From a config.json "train" section written by anyone: None if it has neither."""
         iters, seconds = train.get("max_iters"), train.get("time_budget")
-        if isinstance(iters, int) and not isinstance(iters, bool) and iters > 0:
+        if is_int(iters) and iters > 0:
             return cls(iters=iters)
-        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+        if is_number(seconds) and seconds > 0:
             return cls(seconds=float(seconds))
         return None
 
@@ -747,14 +598,34 @@ def replace(cfg: Any, **changes: Any) -> Any:
     return dataclasses.replace(cfg, **changes)
 
 
-def shape_label(model: dict[str, Any]) -> str:
-    """A model's architecture in a few characters, e.g. `gpt 4×4×128 · block 128`."""
-    name = str(model.get("model", "?"))
-    if name == "gpt" and all(
-        isinstance(model.get(k), int) for k in ("n_layer", "n_head", "n_embd")
-    ):
-        return (
-            f"gpt {model['n_layer']}×{model['n_head']}×{model['n_embd']} "
-            f"· block {model.get('block_size', '?')}"
-        )
-    return name
+def shape_label(model: dict[str, Any], compact: bool = False) -> str:
+    """A model's architecture in a few characters, from config.json's model section (any
+    writer's: a field that is missing or not a whole number is left out):
+    `gpt 3×4×128 · block 128`, `lstm 2×128 · block 50`, `mlp 64 · block 16`,
+    `bigram · block 64`; compact, without the name and the word: `3×4×128 · 128`."""
+    name = model.get("model")
+    L, H, C, T = (model.get(k) for k in ("n_layer", "n_head", "n_embd", "block_size"))
+    dims: tuple[Any, ...] = ()
+    if name == "gpt":
+        dims = (L, H, C)
+    elif name in ("rnn", "gru", "lstm"):
+        dims = (L, C)
+    elif name == "mlp":
+        dims = (C,)
+    shape = "×".join(map(str, dims)) if dims and all(map(is_int, dims)) else ""
+    block = T if is_int(T) else None
+    if compact:
+        return f"{shape or '–'}" + (f" · {block}" if block is not None else "")
+    head = " ".join(p for p in (str(name) if isinstance(name, str) else "?", shape) if p)
+    return head + (f" · block {block}" if block is not None else "")
+
+
+@dataclass(frozen=True)
+class DeviceOption:
+    """`--device` of the commands that run a model (sample, eval, inspect, compare)."""
+
+    device: str = like(
+        SPECS["device"],
+        "auto",
+        help="auto, cpu, cuda, cuda:N or mps (auto: a GPU if there is one).",
+    )

@@ -24,7 +24,7 @@ import torch
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.checkpoint import load_checkpoint, save_checkpoint
 from charlm_tui.core.runs.events import DoneEvent, NoteEvent, SampleEvent, StartEvent, StepEvent
-from charlm_tui.core.runs.listing import list_runs, run_info
+from charlm_tui.core.runs.listing import list_runs, run_view
 from charlm_tui.core.runs.records import read_records
 from charlm_tui.core.runs.rundir import LOCK, RunDirectory
 from charlm_tui.core.text.dataset import encode_cached
@@ -300,7 +300,11 @@ def test_one_odd_run_folder_never_hides_or_hangs_the_others(tmp_path: Path, caps
     assert not thread.is_alive(), "listing hung on a FIFO"
     infos = {i.path.name: i for i in result["infos"]}
     assert len(infos) == 7
-    assert infos["good"].status == "finished" and infos["bad-params"].n_params is None
+    # a config.json's count that is not a number is not trusted: the start record's is
+    assert (
+        infos["good"].status == "finished"
+        and infos["bad-params"].n_params == infos["good"].n_params
+    )
     assert infos["metrics-is-a-folder"].status == "unreadable"
     assert "not a regular file" in infos["metrics-is-a-fifo"].error
     assert infos["odd-done"].status == "killed"  # the malformed done record is not trusted
@@ -318,8 +322,8 @@ def test_after_kill_9_runs_shows_where_a_resume_would_start(corpus_file, tmp_pat
     lines = (out / "metrics.jsonl").read_text().splitlines(keepends=True)
     kept = [ln for ln in lines if '"done"' not in ln and '"iter": 17, "path"' not in ln]
     (out / "metrics.jsonl").write_text("".join(kept))
-    info = run_info(out)
-    assert info.status == "killed" and info.iter == 10  # last.pt's, not the last step's 17
+    view = run_view(out)
+    assert view.status == "killed" and view.resume_iter == 10  # last.pt's, not step 17
 
 
 # -- 14. prompt stops during long evals and samples ----------------------------------------
@@ -365,7 +369,7 @@ def test_a_lock_file_left_behind_does_not_hold_a_run(tmp_path: Path) -> None:
 
 
 def test_corpus_paths_that_cannot_be_read_are_one_line(tmp_path: Path) -> None:
-    from charlm_tui.core.text.dataset import load_corpus
+    from charlm_tui.core.text.corpus import load_corpus
 
     with pytest.raises(CharLMError, match="cannot read --data"):
         load_corpus(str(tmp_path / ("n" * 300)))

@@ -15,7 +15,7 @@ from gpu_speedrun import compile_seconds, report, result
 from startup import parse_importtime
 from vs_nanogpt import Crossing, crossing_time, describe_speedup
 
-from charlm_tui.core.text.dataset import split_point
+from charlm_tui.core.text.corpus import split_point
 
 
 def test_crossing_interpolates_in_log_time() -> None:

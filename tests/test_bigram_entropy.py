@@ -6,7 +6,8 @@ from collections import Counter
 import numpy as np
 
 from charlm_tui.core.decoding.evaluate import evaluate_split
-from charlm_tui.core.text.dataset import Corpus, make_dataset
+from charlm_tui.core.text.corpus import Corpus
+from charlm_tui.core.text.dataset import make_dataset
 from tests.conftest import make_text
 from tests.train_helpers import new_training
 

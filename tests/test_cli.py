@@ -357,7 +357,8 @@ def test_ddp_nan_on_one_rank_stops_every_rank_without_hanging(
 
 
 def test_help_paragraphs_rewrap_to_the_terminal() -> None:
-    from charlm_tui.tui.cli import app, reflow
+    from charlm_tui.tui.cli import app
+    from charlm_tui.tui.cli.common import paragraphs
 
     doc = """First line
     goes on.
@@ -367,7 +368,9 @@ def test_help_paragraphs_rewrap_to_the_terminal() -> None:
       charlm-tui one
       charlm-tui two
     """
-    assert reflow(doc) == "First line goes on.\n\nExample:\n\n  charlm-tui one\n  charlm-tui two"
+    assert (
+        paragraphs(doc) == "First line goes on.\n\nExample:\n\n  charlm-tui one\n  charlm-tui two"
+    )
     for info in app.registered_commands:  # every command's help, as --help reads it
-        for para in (info.callback.__doc__ or "").split("\n\n"):
+        for para in (info.help or "").split("\n\n"):
             assert "\n" not in para or para.startswith(" "), para

@@ -15,33 +15,21 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from charlm_tui.core.decoding.evaluate import Metrics
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.runs.comparison import (
-    COLUMN_KEYS,
-    chars_per_iter,
-    ema,
-    full_eval,
-    load_runs,
-    matches,
-    read_full_eval,
-    resolve_runs,
-    row_of,
-    sort_rows,
-    to_csv,
-    to_json,
-    to_markdown,
-    value_at,
-    with_baseline,
-)
+from charlm_tui.core.measures import Metrics
 from charlm_tui.core.runs.events import EvalEvent
+from charlm_tui.core.runs.listing import load_runs, resolve_runs
 from charlm_tui.core.runs.records import MetricsWriter
 from charlm_tui.core.runs.rundir import FULL_EVAL, LADDER, METRICS, TENSORBOARD
+from charlm_tui.core.runs.scores import full_eval, read_full_eval
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.cli import run
+from charlm_tui.tui.curves import ema, run_curve, value_at
+from charlm_tui.tui.exports import to_csv, to_json, to_markdown
 from charlm_tui.tui.screens.compare import CompareChart, CompareScreen
 from charlm_tui.tui.screens.dashboard import DashboardScreen
 from charlm_tui.tui.screens.home import HomeScreen
+from charlm_tui.tui.tables import COLUMN_KEYS, matches, row_of, sort_rows, with_baseline
 from charlm_tui.tui.widgets.loss_chart import CurvePlot, LossChart, log_ticks, nice_ticks, y_labels
 from tests.conftest import make_text
 from tests.train_helpers import new_training
@@ -88,15 +76,15 @@ def test_value_at_interpolates_inside_and_is_none_outside() -> None:
 
 def test_curves_against_iterations_characters_and_seconds(tmp_path: Path) -> None:
     (run_,) = load_runs([fake_run(tmp_path, "a", iters=200)])
-    per_iter = chars_per_iter(run_.config)
+    per_iter = run_.chars_per_iter
     assert per_iter == 16 * 32  # the tiny preset's batch x block
-    xs_iter, val = run_.curve("val", "iter")
+    xs_iter, val = run_curve(run_, "val", "iter")
     assert xs_iter == [0.0, 100.0, 200.0] and val[0] > val[-1]
-    xs_chars, _ = run_.curve("val", "chars")
+    xs_chars, _ = run_curve(run_, "val", "chars")
     assert xs_chars == [x * per_iter for x in xs_iter]
-    xs_s, _ = run_.curve("val", "seconds")
+    xs_s, _ = run_curve(run_, "val", "seconds")
     assert xs_s == pytest.approx([0.0, 1.0, 2.0])
-    steps, lr = run_.curve("lr", "iter")
+    steps, lr = run_curve(run_, "lr", "iter")
     assert len(steps) == 20 and set(lr) == {3e-3}
 
 

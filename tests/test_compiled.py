@@ -14,7 +14,7 @@ import torch
 
 from charlm_tui.core.config import ModelConfig
 from charlm_tui.core.decoding.decoder_process import DecoderProcess
-from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.decoding.options import GenerateOptions
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models import build_model
 from charlm_tui.core.models.checkpoint import load_model
@@ -100,7 +100,7 @@ def test_sample_compile_builds_once_per_shape_and_writes_the_eager_text(
     notes: list[str] = []
     child = DecoderProcess(model)
     try:
-        options = GenerateOptions(max_new=80, seed=1337, compiled=True)
+        options = GenerateOptions(max_new_tokens=80, seed=1337, compile=True)
         got = child.generate(vocab.encode("KING"), options, "fp32", note=notes.append)
         text = "".join(vocab.chars[t] for t, _ in got)
     finally:
@@ -112,7 +112,7 @@ def test_sample_compile_builds_once_per_shape_and_writes_the_eager_text(
     statuses: list[str] = []
 
     async def pane() -> None:
-        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=40, compiled=True)))
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new_tokens=40, compile=True)))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = app.screen
             assert "int8 weights · compiled step" in str(screen.query_one("#gen-label").render())

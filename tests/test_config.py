@@ -23,8 +23,6 @@ from charlm_tui.core.config import (
     SPECS,
     STEERABLE,
     ModelConfig,
-    Range,
-    Spec,
     TrainConfig,
     build_configs,
     configs_from_values,
@@ -35,7 +33,9 @@ from charlm_tui.core.config import (
     to_dict,
 )
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.tui.cli import app, plan_from_options
+from charlm_tui.core.options import Range, Spec
+from charlm_tui.tui.cli import app
+from charlm_tui.tui.cli.train import plan_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
@@ -43,8 +43,7 @@ TRAIN = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defin
 
 def parse(argv: list[str], out: Path) -> tuple[ModelConfig, TrainConfig]:
     """What `charlm-tui train ARGV --out OUT` would train, without training it."""
-    ctx = TRAIN.make_context("train", [*argv, "--out", str(out)])
-    plan = plan_from_options(ctx.params)
+    plan = plan_of([*argv, "--out", str(out)])
     return plan.mcfg, plan.tcfg
 
 

@@ -6,12 +6,8 @@ import pytest
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.paths import data_dir
 from charlm_tui.core.text.corpora import play_to_text
-from charlm_tui.core.text.dataset import (
-    BatchSampler,
-    check_split_length,
-    load_corpus,
-    make_dataset,
-)
+from charlm_tui.core.text.corpus import check_split_length, load_corpus
+from charlm_tui.core.text.dataset import BatchSampler, make_dataset
 
 
 def test_file_and_default_split(tmp_path: Path) -> None:

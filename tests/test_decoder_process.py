@@ -13,7 +13,8 @@ import torch
 
 from charlm_tui.core.config import ModelConfig
 from charlm_tui.core.decoding.decoder_process import DecoderProcess, serve
-from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.decoding.options import GenerateOptions
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models import build_model
 from charlm_tui.core.models.quant import decoder_for
@@ -29,14 +30,14 @@ def in_process(model, ids, options: GenerateOptions, precision: str) -> list[tup
     chosen: list[float] = []
     g = torch.Generator().manual_seed(options.seed)
     decoder = decoder_for(model, precision)
-    toks = list(generate(model, ids, options.max_new, options.params, g, decoder=decoder,
+    toks = list(generate(model, ids, options.max_new_tokens, options.params, g, decoder=decoder,
                          chosen=chosen))  # fmt: skip
     return list(zip(toks, chosen, strict=True))
 
 
 def test_the_child_decodes_exactly_what_this_process_would() -> None:
     gpt, lstm = model_of("gpt"), model_of("lstm")
-    options = GenerateOptions(max_new=80, seed=5, params=SamplingParams(0.9, top_k=8))
+    options = GenerateOptions(max_new_tokens=80, seed=5, temperature=0.9, top_k=8)
     for model, precisions in ((gpt, ("int8", "fp32")), (lstm, ("fp32",))):
         child = DecoderProcess(model)
         try:
@@ -55,7 +56,7 @@ def test_stop_and_early_exit_leave_the_next_generation_exact() -> None:
     model = model_of("gpt")
     child = DecoderProcess(model)
     try:
-        long = GenerateOptions(max_new=100_000, seed=1)
+        long = GenerateOptions(max_new_tokens=100_000, seed=1)
         seen = [0]
         for _ in child.generate([0], long, "fp32", cancelled=lambda: seen[0] >= 100):
             seen[0] += 1
@@ -65,7 +66,7 @@ def test_stop_and_early_exit_leave_the_next_generation_exact() -> None:
         next(it)
         it.close()  # the caller walks away mid-generation: the child is stopped and drained
 
-        short = GenerateOptions(max_new=40, seed=9)
+        short = GenerateOptions(max_new_tokens=40, seed=9)
         assert list(child.generate([4], short, "fp32")) == in_process(model, [4], short, "fp32")
     finally:
         child.close()
@@ -79,7 +80,7 @@ def test_a_dead_or_broken_child_is_a_one_line_error(tmp_path: Path) -> None:
         child.proc.kill()
         child.proc.wait()
         with pytest.raises(CharLMError, match=r"^the decoder process exited with code -9$"):
-            list(child.generate([0], GenerateOptions(max_new=5), "fp32"))
+            list(child.generate([0], GenerateOptions(max_new_tokens=5), "fp32"))
     finally:
         child.close()
 

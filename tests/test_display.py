@@ -109,7 +109,6 @@ def test_one_set_of_status_words() -> None:
     assert set(DONE_REASONS) | {s.reason for s in STOPS} <= set(STATUS_WORDS)
     assert {"running", "paused", "killed", "new", "unreadable"} <= set(STATUS_WORDS)
     assert all(status_word(w) == w for w in STATUS_WORDS)
-    assert status_word("running", paused=True) == "paused"
     assert status_word("odd\x1b[31m") == "odd\\x1b[31m"  # a foreign record: shown, escaped
 
 
@@ -164,7 +163,9 @@ def test_no_help_shows_a_bool_metavar_or_a_braced_argument(capsys, monkeypatch) 
         assert "<bool>" not in text, args
         assert not re.search(r"\{[A-Za-z_]+\}", text), (args, text)
     assert "Usage: charlm-tui sample [OPTIONS] CHECKPOINT" in help_of(["sample"], capsys)
-    assert "Usage: charlm-tui watch [OPTIONS] RUN_DIR" in help_of(["watch"], capsys)
+    assert "Usage: charlm-tui watch [OPTIONS] RUN" in help_of(["watch"], capsys)
+    assert "Usage: charlm-tui compare [OPTIONS] RUN..." in help_of(["compare"], capsys)
+    assert "Usage: charlm-tui runs [OPTIONS] [DIR]" in help_of(["runs"], capsys)
     assert "interrupted" in help_of(["runs"], capsys)  # the status words are explained
     for name in ("sample", "train", "eval"):
         assert re.search(r"--device .*\[default: auto\]", help_of([name], capsys), re.S)
@@ -189,7 +190,7 @@ def test_system_strip_reads_the_training_process_that_holds_the_lock(tmp_path: P
     import os
 
     from charlm_tui.core.runs.rundir import RunLock
-    from charlm_tui.tui.state import RunState
+    from charlm_tui.core.runs.view import RunView
     from charlm_tui.tui.widgets.system_strip import SystemStrip, holds_lock, lock_pid, read_proc
 
     lock = RunLock(tmp_path)
@@ -201,7 +202,7 @@ def test_system_strip_reads_the_training_process_that_holds_the_lock(tmp_path: P
         sample = read_proc(os.getpid())
         assert sample is not None and sample.rss > 0 and sample.cpu_s > 0
         strip = SystemStrip(tmp_path)
-        state = RunState(run_dir=tmp_path)
+        state = RunView(tmp_path)
         for dt in (0.010, 0.012, 0.011, 0.030):
             state.step_times.append(dt)
         strip.sample_process(live=True)
@@ -213,7 +214,9 @@ def test_system_strip_reads_the_training_process_that_holds_the_lock(tmp_path: P
     (tmp_path / ".lock").write_text("12345678\n")  # another machine's pid: not read
     strip = SystemStrip(tmp_path)
     strip.sample_process(live=True)
-    assert strip.line(RunState(), live=True, device="cpu").plain.startswith("trainer cpu n/a")
+    assert strip.line(RunView(tmp_path), live=True, device="cpu").plain.startswith(
+        "trainer cpu n/a"
+    )
     (tmp_path / ".lock").write_text("garbage")
     assert lock_pid(tmp_path) is None
 

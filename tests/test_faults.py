@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 
 from charlm_tui.core.config import build_configs
 from charlm_tui.core.decoding.evaluate import evaluate_split
-from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.decoding.options import SamplingParams
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.checkpoint import load_checkpoint, restore_model
 from charlm_tui.core.runs.control import write_control
 from charlm_tui.core.runs.events import CheckpointEvent, EvalEvent, SampleEvent
 from charlm_tui.core.runs.records import JsonlWriter, read_records
-from charlm_tui.core.text.dataset import load_corpus
+from charlm_tui.core.text.corpus import load_corpus
 from tests.conftest import make_text
 from tests.train_helpers import new_training
 

@@ -19,7 +19,6 @@ from charlm_tui.core.decoding.evaluate import evaluate_split
 from charlm_tui.core.decoding.inspect import (
     ATTENTION,
     SURPRISE,
-    Source,
     char_label,
     inspect_text,
     next_char_choices,
@@ -27,7 +26,8 @@ from charlm_tui.core.decoding.inspect import (
     no_internals,
     visible_char,
 )
-from charlm_tui.core.decoding.sampling import SamplingParams, filter_logits
+from charlm_tui.core.decoding.options import SamplingParams, Source
+from charlm_tui.core.decoding.sampling import filter_logits
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models import build_model, count_params
 from charlm_tui.core.models.checkpoint import FORMAT, save_checkpoint
@@ -351,7 +351,7 @@ def test_inspect_ansi_escapes_control_characters(tmp_path: Path, capsys) -> None
         (["--text", "a"], "at least 2 characters"),
         (["--text", "the €"], "--text has 1 character.*'€'"),
         (["--length", "0"], "--length must be in"),
-        (["--start", "-1"], "--start must be 0 or more"),
+        (["--start", "-1"], "--start must be at least 0, not -1"),
         (["--start", "99999999"], "past the end of the val split"),
         (["--file", "missing.txt"], "cannot read missing.txt"),
         (["--format", "xml"], "Invalid value for '--format'"),

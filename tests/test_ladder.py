@@ -11,11 +11,19 @@ import pytest
 
 import charlm_tui.core.training.ladder as ladder_module
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.options import build
 from charlm_tui.core.runs.events import StepEvent
 from charlm_tui.core.runs.listing import list_runs
 from charlm_tui.core.runs.rundir import LADDER
 from charlm_tui.core.training.distributed import DistInfo
-from charlm_tui.core.training.ladder import Ladder, Rung, make_ladder, parse_rungs, run_ladder
+from charlm_tui.core.training.ladder import (
+    Ladder,
+    LadderOptions,
+    Rung,
+    make_ladder,
+    parse_rungs,
+    run_ladder,
+)
 from charlm_tui.core.training.plan import RunPlan, check_corpus
 from charlm_tui.core.training.steering import STOPS
 from charlm_tui.core.training.trainer import execute
@@ -132,7 +140,7 @@ def test_a_ladder_folder_refuses_other_settings(corpus_file: Path, tmp_path: Pat
     with pytest.raises(CharLMError, match=r"holds files but no ladder\.json"):
         make(other, corpus_file)
     with pytest.raises(CharLMError, match="--time-budget must be"):
-        make_ladder(str(corpus_file), 0)
+        make_ladder(build(LadderOptions, {"data": str(corpus_file), "time_budget": 0}))
 
 
 def test_runs_and_home_show_a_ladder_as_a_group(corpus_file: Path, tmp_path: Path, capsys) -> None:
@@ -176,7 +184,7 @@ def test_the_ladder_command_headless(
     assert run([*argv, "--out", str(tmp_path / "lad")]) == 0  # again: nothing left to train
     assert "rung 1/2" not in capsys.readouterr().out
     assert run([*argv, "--rungs", "nope"]) == 2
-    assert "--rungs: unknown rung 'nope'" in capsys.readouterr().err
+    assert "--rungs names an unknown rung 'nope'" in capsys.readouterr().err
 
 
 def test_the_ladder_on_the_dashboard_then_compared(corpus_file: Path, tmp_path: Path) -> None:

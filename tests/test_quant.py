@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 
 from charlm_tui.core.config import ModelConfig
-from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.decoding.options import SamplingParams
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models import build_model
 from charlm_tui.core.models.gpt import KVCache

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from charlm_tui.core.config import ModelConfig
-from charlm_tui.core.decoding.sampling import SamplingParams, filter_logits, generate
+from charlm_tui.core.decoding.options import GenerateOptions, SamplingParams
+from charlm_tui.core.decoding.sampling import filter_logits, generate
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models import build_model
 
@@ -43,17 +44,18 @@ def test_top_k_and_top_p_masks() -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    "bad, message",
     [
-        SamplingParams(temperature=-1),
-        SamplingParams(top_k=-1),
-        SamplingParams(top_p=0.0),
-        SamplingParams(top_p=1.5),
+        (dict(temperature=-1.0), r"--temperature must be in \[0, 10\]"),
+        (dict(top_k=-1), "--top-k must be at least 0"),
+        (dict(top_p=0.0), r"--top-p must be in \(0, 1\]"),
+        (dict(top_p=1.5), r"--top-p must be in \(0, 1\]"),
+        (dict(max_new_tokens=100_001), r"--max-new-tokens must be in \[0, 100,000\]"),
     ],
 )
-def test_bad_sampling_params(params: SamplingParams) -> None:
-    with pytest.raises(CharLMError):
-        params.validate()
+def test_bad_sampling_options_name_their_flag(bad: dict, message: str) -> None:
+    with pytest.raises(CharLMError, match=message):
+        GenerateOptions(**bad).validate()
 
 
 @pytest.mark.parametrize("position", ["learned", "rope"])

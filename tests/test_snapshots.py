@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.decoding.options import GenerateOptions
 from charlm_tui.tui.app import CharLMApp
 from tests.tui_helpers import FIXED_TIME, fake_run
 
@@ -53,7 +53,7 @@ def test_new_run_form(runs: Path, snap_compare) -> None:
 
 def test_inspect_screen(runs: Path, snap_compare) -> None:
     """Surprise colours, the cursor's panel, then the attention strip of its prediction."""
-    from charlm_tui.core.decoding.inspect import Source
+    from charlm_tui.core.decoding.options import Source
     from charlm_tui.tui.messages import OpenInspect
     from charlm_tui.tui.screens.inspect import InspectScreen
     from tests.conftest import make_text
@@ -100,7 +100,7 @@ def test_dashboard_chart_controls(runs: Path, snap_compare) -> None:
 
 
 def _compared(runs: Path) -> CharLMApp:
-    from charlm_tui.core.runs.comparison import full_eval
+    from charlm_tui.core.runs.scores import full_eval
     from charlm_tui.tui.messages import OpenCompare
     from tests.conftest import make_text
 

@@ -172,7 +172,7 @@ def test_time_budget_stops_on_time(corpus_file: Path) -> None:
 
 def test_a_second_training_on_the_same_run_is_refused(corpus_file: Path, tmp_path: Path) -> None:
     from charlm_tui.core.errors import CharLMError
-    from charlm_tui.core.runs.listing import run_info
+    from charlm_tui.core.runs.listing import run_view
     from charlm_tui.core.runs.rundir import RunLock
 
     first = trainer_for(corpus_file, tmp_path / "run", max_iters=10)
@@ -185,7 +185,7 @@ def test_a_second_training_on_the_same_run_is_refused(corpus_file: Path, tmp_pat
 
     first.run(Collect(second_training))
     assert not RunLock.held(tmp_path / "run")
-    assert run_info(tmp_path / "run").status == "finished"
+    assert run_view(tmp_path / "run").status == "finished"
 
 
 def test_compile_falls_back_to_eager_with_a_note(corpus_file: Path, monkeypatch) -> None:

@@ -14,9 +14,10 @@ import pytest
 import torch
 from textual.widgets import TabbedContent
 
-from charlm_tui.core.decoding.evaluate import Metrics
-from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, generate
+from charlm_tui.core.decoding.options import GenerateOptions, SamplingParams
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models.checkpoint import load_checkpoint
 from charlm_tui.core.models.quant import decoder_for
 from charlm_tui.core.runs.events import (
@@ -28,6 +29,7 @@ from charlm_tui.core.runs.events import (
     record_of,
 )
 from charlm_tui.core.runs.records import JsonlTail, dump_line, read_records
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.core.training.plan import RunPlan, plan_new
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.process import train_argv
@@ -36,7 +38,6 @@ from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
 from charlm_tui.tui.screens.new_run import NewRunScreen, parse_form
-from charlm_tui.tui.state import FileFeed, RunState
 from charlm_tui.tui.widgets.checkpoints import CheckpointList
 from tests.train_helpers import new_training
 from tests.tui_helpers import FIXED_TIME, fake_run, wait_for
@@ -77,8 +78,8 @@ def test_home_lists_runs_and_opens_one(tmp_path: Path) -> None:
             assert [r.path.name for r in home.runs] == ["beta", "alpha"]  # newest first
             await pilot.press("down", "enter")
             dash = app.screen
-            assert isinstance(dash, DashboardScreen) and isinstance(dash.feed, FileFeed)
-            assert dash.feed.state.iter == 400 and len(dash.feed.state.evals) == 5
+            assert isinstance(dash, DashboardScreen) and isinstance(dash.view, RunView)
+            assert dash.view.iter == 400 and len(dash.view.evals) == 5
             assert not dash.live and not app.screen.check_action("pause", ())
             await pilot.press("escape")
             assert isinstance(app.screen, HomeScreen)
@@ -98,7 +99,7 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
             assert isinstance(dash, DashboardScreen)
 
             def state():
-                return dash.feed.state
+                return dash.view
 
             await wait_for(pilot, lambda: dash.live and len(state().evals) >= 1)
             assert dash.check_action("pause", ())
@@ -142,8 +143,8 @@ def test_generate_from_the_live_dashboard_uses_current_weights(
         app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, tmp_path / "run"))
         async with app.run_test(size=(120, 36)) as pilot:
             dash = app.screen
-            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 20)
-            pressed_at = dash.feed.state.iter
+            await wait_for(pilot, lambda: dash.live and dash.view.iter > 20)
+            pressed_at = dash.view.iter
             await pilot.press("g")
             await wait_for(pilot, lambda: isinstance(app.screen, GenerateScreen))
             shown = re.search(r"iter ([\d,]+)", str(app.screen.label)).group(1)
@@ -164,7 +165,7 @@ def test_quit_while_training_asks_then_saves(corpus_file: Path, tmp_path: Path) 
         app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, out))
         async with app.run_test(size=(100, 30)) as pilot:
             dash = app.screen
-            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 10)
+            await wait_for(pilot, lambda: dash.live and dash.view.iter > 10)
             await pilot.press("q")
             assert isinstance(app.screen, ChoiceScreen)
             await pilot.press("escape")  # changed my mind
@@ -187,7 +188,7 @@ def test_quit_keep_training_exits_now_and_leaves_the_run_going(
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 36)) as pilot:
-            await wait_for(pilot, lambda: app.screen.live and app.screen.feed.state.iter > 5)
+            await wait_for(pilot, lambda: app.screen.live and app.screen.view.iter > 5)
             await pilot.press("q")
             await pilot.click("#leave")
 
@@ -214,10 +215,10 @@ def test_watch_steers_a_headless_run(corpus_file: Path, tmp_path: Path) -> None:
         app = CharLMApp(watch=out)
         async with app.run_test(size=(100, 30)) as pilot:
             dash = app.screen
-            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 5)
+            await wait_for(pilot, lambda: dash.live and dash.view.iter > 5)
             await pilot.press("s")
-            await wait_for(pilot, lambda: dash.feed.state.done is not None)
-            assert dash.feed.state.done.reason == "stopped"
+            await wait_for(pilot, lambda: dash.view.done is not None)
+            assert dash.view.done.reason == "stopped"
 
     try:
         run(scenario())
@@ -230,7 +231,7 @@ def test_generate_streams_the_same_text_as_the_core_and_stops_on_escape(tmp_path
     ckpt = fake_run(tmp_path, "gen") / "best.pt"
 
     async def scenario() -> None:
-        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=60, seed=7)))
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new_tokens=60, seed=7)))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = app.screen
             assert isinstance(screen, GenerateScreen)
@@ -257,7 +258,7 @@ def test_generate_streams_the_same_text_as_the_core_and_stops_on_escape(tmp_path
             await wait_for(pilot, lambda: not screen.running and len(screen.output) == 64)
             assert screen.output == expected("fp32")
 
-            screen.query_one("#max_new").value = "100000"
+            screen.query_one("#max_new_tokens").value = "100000"
             await pilot.press("enter")
             await wait_for(pilot, lambda: len(screen.output) > 10)
             await pilot.press("escape")  # stop: the partial text stays
@@ -309,7 +310,7 @@ def test_a_decoder_process_that_cannot_start_or_dies_is_a_status_line(
         raise CharLMError("cannot start the decoder process: [Errno 28] No space left on device")
 
     async def scenario() -> None:
-        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=20)))
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new_tokens=20)))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = app.screen
             assert screen.decoder is None  # refused at mount: the pane still opens
@@ -327,7 +328,7 @@ def test_a_decoder_process_that_cannot_start_or_dies_is_a_status_line(
             await pilot.press("enter")
             await wait_for(pilot, lambda: not screen.running and len(screen.output) == 20)
             assert screen.decoder is not first and screen.decoder.alive
-            screen.query_one("#max_new").value = "100000"
+            screen.query_one("#max_new_tokens").value = "100000"
             await pilot.press("enter")
             await wait_for(pilot, lambda: len(screen.output) > 10)
             screen.decoder.proc.kill()  # it dies mid-generation: one status line
@@ -472,18 +473,17 @@ def test_follower_waits_for_half_written_lines(tmp_path: Path) -> None:
         f.write(second[20:])
     more, _ = tail.read()
     assert [e.iter for e in more] == [10]
-    state = RunState()
-    state.apply_all(events + more)
-    assert state.best_eval.iter == 10
+    view = RunView(tmp_path)
+    assert view.update() and view.best_eval.iter == 10
 
 
 def test_follower_sees_a_run_grow(corpus_file: Path, tmp_path: Path) -> None:
-    feed = FileFeed(tmp_path / "run")
-    assert not feed.update()  # nothing there yet: no crash
+    view = RunView(tmp_path / "run")
+    assert not view.update()  # nothing there yet: no crash
     tiny_trainer(corpus_file, tmp_path / "run", max_iters=40, eval_interval=20).run()
-    assert feed.update()
-    assert [e.iter for e in feed.state.evals] == [0, 20, 40]
-    assert feed.state.done.reason == "finished"
+    assert view.update()
+    assert [e.iter for e in view.evals] == [0, 20, 40]
+    assert view.done.reason == "finished"
 
 
 def test_a_runs_checkpoints_are_listed_and_open_in_the_generate_pane(tmp_path: Path) -> None:
@@ -525,7 +525,7 @@ def test_every_key_of_the_screen_is_in_the_command_palette(tmp_path: Path) -> No
 def test_model_tab_names_position_activation_and_optimizer() -> None:
     from rich.console import Console
 
-    from charlm_tui.core.models import LayerSummary
+    from charlm_tui.core.measures import LayerSummary
     from charlm_tui.tui.widgets.model_summary import summary_table
 
     def rendered(model_config: dict, train_config: dict | None = None) -> str:
@@ -533,9 +533,10 @@ def test_model_tab_names_position_activation_and_optimizer() -> None:
             0, None, "gpt", "x", 10, None, 100, 65, 9, 1, "cpu", 2, 1, False,
             (LayerSummary("wte", "Embedding", 100),),
         )  # fmt: skip
-        state = RunState(config={"model": model_config, "train": train_config or {}}, start=start)
+        view = RunView(Path("nowhere"))
+        view.config, view.start = {"model": model_config, "train": train_config or {}}, start
         console = Console(width=80, record=True)
-        console.print(summary_table(state))
+        console.print(summary_table(view))
         return console.export_text()
 
     assert "rope · relu2" in rendered({"model": "gpt", "position": "rope", "activation": "relu2"})
@@ -800,7 +801,8 @@ def test_every_field_of_the_forms_keeps_keys_in_order(tmp_path: Path) -> None:
 
 from rich.cells import cell_len  # noqa: E402
 
-from charlm_tui.core.decoding.inspect import Choice, Source, inspect_text  # noqa: E402
+from charlm_tui.core.decoding.inspect import Choice, inspect_text  # noqa: E402
+from charlm_tui.core.decoding.options import Source  # noqa: E402
 from charlm_tui.tui.messages import OpenInspect  # noqa: E402
 from charlm_tui.tui.screens.inspect import InspectScreen, SurpriseView  # noqa: E402
 from charlm_tui.tui.widgets.next_char import NextChar  # noqa: E402
@@ -900,7 +902,7 @@ def test_inspect_from_home_and_from_the_generate_pane(
             await pilot.press("g")
             await wait_for(pilot, lambda: isinstance(app.screen, GenerateScreen))
             gen = app.screen
-            gen.query_one("#max_new").value = "40"
+            gen.query_one("#max_new_tokens").value = "40"
             await pilot.press(*"KING", "enter")
             await wait_for(pilot, lambda: not gen.running and len(gen.output) == 44)
             await pilot.press("ctrl+l")
@@ -984,7 +986,7 @@ def test_generate_colours_characters_by_their_draw(tmp_path: Path) -> None:
     ckpt = fake_run(tmp_path, "gen") / "best.pt"
 
     async def scenario() -> None:
-        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new=50, seed=3)))
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new_tokens=50, seed=3)))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = app.screen
             await pilot.press(*"KING", "enter")
@@ -1021,10 +1023,10 @@ def test_steering_keys_change_a_live_run(corpus_file: Path, tmp_path: Path) -> N
         app = CharLMApp(runs_dir=tmp_path, train=tiny_train(corpus_file, out))
         async with app.run_test(size=(120, 36)) as pilot:
             dash = app.screen
-            await wait_for(pilot, lambda: dash.live and dash.feed.state.iter > 3)
+            await wait_for(pilot, lambda: dash.live and dash.view.iter > 3)
 
             def steered() -> dict:
-                return {e.field: e.new for e in dash.feed.state.steers}
+                return {e.field: e.new for e in dash.view.steers}
 
             await pilot.press("plus")  # lr x1.25
             await wait_for(pilot, lambda: steered().get("lr_scale") == 1.25)
@@ -1045,7 +1047,7 @@ def test_steering_keys_change_a_live_run(corpus_file: Path, tmp_path: Path) -> N
             app.screen.query_one("#sample_temperature").value = "1.3"
             await pilot.press("enter")
             await wait_for(pilot, lambda: steered().get("sample_temperature") == 1.3)
-            assert "steered @" in str(timing_text(dash.feed.state))
+            assert "steered @" in str(timing_text(dash.view))
             await pilot.press("s")
             await wait_for(pilot, lambda: not app.training)
         events = read_records(out / "metrics.jsonl")
@@ -1080,9 +1082,9 @@ def test_covered_screens_stop_redrawing_and_catch_up_when_uncovered(tmp_path: Pa
                 step = StepEvent(410, 1.5, 3e-3, 1.0, 0.02, 40960.0, 4.1, 0.5, 9.0)
                 f.write(dump_line(record_of(step)))
             dash.refresh_view()
-            assert dash.feed.state.iter == 410 and dash._drawn == drawn  # read, not drawn
+            assert dash.view.iter == 410 and dash._drawn == drawn  # read, not drawn
             await pilot.press("escape")
-            assert app.screen is dash and dash._drawn == dash.feed.state.version
+            assert app.screen is dash and dash._drawn == dash.view.version
             assert "step 410" in str(dash.query_one("#step-line").render())
             await pilot.press("escape")
             assert app.screen is home and len(home.runs) == 3  # caught up on resume

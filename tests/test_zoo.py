@@ -18,7 +18,8 @@ import torch.nn as nn
 
 from charlm_tui.core.config import ModelConfig, TrainConfig, build_configs, to_dict
 from charlm_tui.core.decoding.inspect import next_char_distribution
-from charlm_tui.core.decoding.sampling import SamplingParams, generate
+from charlm_tui.core.decoding.options import SamplingParams
+from charlm_tui.core.decoding.sampling import generate
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models import build_model, count_params
 from charlm_tui.core.models.checkpoint import FORMAT, load_checkpoint, restore_model

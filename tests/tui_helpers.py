@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from charlm_tui.core.config import build_configs, to_dict
-from charlm_tui.core.decoding.evaluate import Metrics
+from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models import build_model, count_params, summarize
 from charlm_tui.core.models.checkpoint import FORMAT, save_checkpoint
 from charlm_tui.core.runs.events import (

@@ -21,11 +21,12 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from charlm_tui.core import paths
-from charlm_tui.core.decoding.inspect import Source, inspect_text
-from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.decoding.inspect import inspect_text
+from charlm_tui.core.decoding.options import GenerateOptions, Source
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.checkpoint import load_model
 from charlm_tui.core.runs.control import write_control
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.core.training.ladder import Ladder
 from charlm_tui.core.training.plan import RunPlan, check_corpus, plan_resume
 from charlm_tui.tui.formatting import visible
@@ -51,7 +52,6 @@ from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
 from charlm_tui.tui.screens.inspect import InspectScreen
 from charlm_tui.tui.screens.new_run import NewRunScreen
-from charlm_tui.tui.state import FileFeed
 
 
 class CharLMApp(App[int]):
@@ -116,7 +116,7 @@ class CharLMApp(App[int]):
         self.process = TrainingProcess(plan.run_dir, train_argv(plan))
         self.process.start()
         self.follow_child()
-        self.push_screen(DashboardScreen(FileFeed(plan.run_dir), self.process))
+        self.push_screen(DashboardScreen(RunView(plan.run_dir), self.process))
 
     @work(thread=True, group="training", exit_on_error=False)
     def follow_child(self) -> None:
@@ -233,7 +233,7 @@ class CharLMApp(App[int]):
     def open_run(self, message: OpenRun) -> None:
         process = self.process
         mine = process if process is not None and process.run_dir == message.run_dir else None
-        self.push_screen(DashboardScreen(FileFeed(message.run_dir), mine))
+        self.push_screen(DashboardScreen(RunView(message.run_dir), mine))
 
     @on(OpenCompare)
     def open_compare(self, message: OpenCompare) -> None:

@@ -1,21 +1,30 @@
-"""The headless front-end: a Rich progress bar and plain log lines.
+"""The headless front-end: what the commands print with --no-ui, and where it is not a
+terminal.
 
-A sink like any other: it turns training events into terminal output. On a TTY a
-live progress bar (iteration, loss, tokens/s, ETA) sits below the log; elsewhere
-(a pipe, CI, a file) only plain lines are printed, one per eval.
+`ConsolePrinter` is a sink like any other: it turns training events into terminal
+output. On a TTY a live progress bar (iteration, loss, tokens/s, ETA) sits below the
+log; elsewhere (a pipe, CI, a file) only plain lines are printed, one per eval. The
+functions below it print the runs table, the comparison, full-split scoring progress
+and a text coloured by surprise.
 
-Samples are untrusted text (a corpus may hold escape sequences): on a terminal every
-control character is shown as an escape (tui/formatting.py `visible`); a pipe or a
-file gets the sample's exact characters.
+Samples, names and corpora are untrusted text (a corpus may hold escape sequences):
+on a terminal every control character is shown as an escape (tui/formatting.py
+`visible`); a pipe or a file gets a sample's exact characters.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from charlm_tui.core.config import RunLength
 from charlm_tui.core.runs.events import (
@@ -221,3 +230,111 @@ class ConsolePrinter:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+def print_runs(views: Sequence[Any], root: Path) -> None:
+    """The runs table (tui/tables.py, home's own): on a terminal fitted to its width,
+    names and corpora cut in the middle, never the status or age; a pipe gets whole rows."""
+    from charlm_tui.tui.tables import BEST_NOTE, RIGHT, runs_table
+
+    console = OutputConsole(highlight=False)
+    width = console.width if console.is_terminal else None
+    columns, rows = runs_table(views, time.time(), width)
+    if width is None:
+        console.width = max(200, sum(max(len(c), *(len(r[c]) for r in rows)) + 3 for c in columns))
+    table = Table(show_edge=False, pad_edge=False)
+    for col in columns:
+        table.add_column(col, justify="right" if col in RIGHT else "left", no_wrap=True)
+    for n, row in enumerate(rows):
+        after = views[n + 1] if n + 1 < len(views) else None
+        table.add_row(
+            *(Text(row[c]) for c in columns),  # Text: "[bold]" in a name is not markup
+            # a ladder's rungs are one group: a rule above and below it
+            end_section=after is not None and after.group != views[n].group,
+        )
+    console.print(table)
+    if any(v.best_val is not None for v in views):
+        console.print(Text(BEST_NOTE, style="dim"))
+
+
+def print_compare(rows: Sequence[Any], baseline: str | None) -> None:
+    from charlm_tui.tui.tables import COLUMNS, DELTAS, VAL_NOTE, cell, delta_cell
+
+    table = Table(show_edge=False, pad_edge=False)
+    for c in COLUMNS:
+        table.add_column(c.title, justify="right" if c.numeric else "left", no_wrap=True)
+        if c.key == "val_top5" and baseline is not None:
+            for d in DELTAS:
+                table.add_column(f"Δ {c.title if d != 'val_loss' else 'val'}", justify="right")
+    for r in rows:
+        cells = []
+        for c in COLUMNS:
+            cells.append(Text(cell(r, c.key)))  # Text: a run's name is never markup
+            if c.key == "val_top5" and baseline is not None:
+                cells += [Text("base" if r.name == baseline else delta_cell(r, d)) for d in DELTAS]
+        table.add_row(*cells)
+    console = OutputConsole(highlight=False)
+    if not console.is_terminal:
+        console.width = 240
+    console.print(table)
+    console.print(Text(VAL_NOTE, style="dim"))
+
+
+def score_runs(paths: Sequence[Path], device: str = "auto") -> None:
+    """Full-split val scores for the runs that lack one (progress on stderr)."""
+    from charlm_tui.core.runs.rundir import RunLock
+    from charlm_tui.core.runs.scores import full_eval, read_full_eval, scored_checkpoint
+    from charlm_tui.core.text.display import visible_line
+
+    err = Console(stderr=True, highlight=False)
+    for path in paths:
+        if read_full_eval(path) is not None or scored_checkpoint(path) is None:
+            continue
+        name = visible_line(path.name)
+        if RunLock.held(path):
+            err.print(Text(f"{name}: still training, not scored"))
+            continue
+        t = time.perf_counter()
+        with err.status(Text(f"scoring {name} on its full val split…")):
+            result = full_eval(path, device)
+        err.print(
+            Text(
+                f"{name}: full val split, {result.positions:,} positions: "
+                f"loss {result.loss:.4f} ({time.perf_counter() - t:.1f}s)"
+            )
+        )
+
+
+def print_surprise(result: Any, label: str) -> None:
+    """The text with each character's background coloured by its loss in bits (ANSI
+    colours even in a pipe: that is what --format ansi asks for), every character drawn
+    visibly: control characters as escapes, never raw."""
+    from charlm_tui.core.decoding.inspect import SURPRISE, visible_char
+    from charlm_tui.core.text.display import visible_line
+
+    console = Console(
+        force_terminal=True, color_system="truecolor", soft_wrap=True, highlight=False,
+        markup=False, emoji=False,
+    )  # fmt: skip
+    console.print(
+        Text.assemble(
+            (f"mean loss {result.mean_loss:.4f} nats · {result.bpc:.3f} bits/char", "bold"),
+            f" · {result.n_scored:,} characters scored in windows of {result.block_size} · ",
+            visible_line(label),
+        )
+    )
+    legend = Text(f"{SURPRISE.title}: ")
+    for name, value in zip(SURPRISE.labels, [0.25, *SURPRISE.edges], strict=True):
+        legend.append(f" {name} ", style=SURPRISE.style(value))
+    legend.append("  (first character: only context)")
+    console.print(legend)
+    out = Text()
+    for n, ch in enumerate(result.text):
+        style = SURPRISE.style(result.loss[n] / math.log(2)) if n else "dim"
+        out.append(" " if ch == " " else visible_char(ch), style=style)
+        if ch == "\n":
+            out.append("\n")
+    console.print(out)

@@ -7,22 +7,35 @@ use them, so every place says things the same way.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.text import Text
 
-if TYPE_CHECKING:
-    from charlm_tui.core.runs.listing import RunInfo
+from charlm_tui.core.text.display import escape_char, visible
 
 
-def fmt_duration(seconds: float | None) -> str:
+def fmt_count(n: float) -> str:
+    """A count in a few characters: 950, 12.3k, 4.1M, 1.2G."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def fmt_duration(seconds: float | None, clock: bool = True) -> str:
+    """Seconds as people read them: a clock (`02:05`, `1:02:05`) where time counts up or
+    down (elapsed, ETA); compact (`45s`, `2m05s`, `1h02m`) in tables and on axes.
+    `--:--` / `–` when unknown."""
     if seconds is None or not math.isfinite(seconds):
-        return "--:--"
+        return "--:--" if clock else "–"
     seconds = round(seconds)
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+    if clock:
+        return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+    if h:
+        return f"{h}h{m:02d}m"
+    return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 def fmt_age(seconds: float) -> str:
@@ -42,9 +55,6 @@ def fmt_bytes(n: float) -> str:
 
 
 # -- untrusted text ----------------------------------------------------------------------------
-
-from charlm_tui.core.runs.comparison import fmt_count  # noqa: E402, F401  (re-exported: one way to count)
-from charlm_tui.core.text.display import escape_char, visible  # noqa: E402  (re-exported)
 
 ESCAPE_STYLE = "bold magenta"  # an escape `visible` wrote, told apart from a typed `\`
 
@@ -102,37 +112,12 @@ def cut_end(text: str, width: int) -> str:
     return text + "…" if width > 0 else ""
 
 
-def fit_rows(
-    rows: list[dict[str, str]],
-    width: int,
-    columns: tuple[str, ...],
-    shrink: tuple[tuple[str, int], ...],
-    padding: int = 2,
-) -> list[dict[str, str]]:
-    """Table rows whose columns fit `width` cells: `shrink` names the columns that give
-    way, in order, each down to a minimum; "model" is cut at its end, the others (paths,
-    names) in the middle. The rest (numbers, status, age) are never cut."""
-    if not rows:
-        return rows
-    limits = {c: max(cell_len(c), *(cell_len(r[c]) for r in rows)) for c in columns}
-    over = sum(limits.values()) + padding * len(columns) - width
-    for col, least in shrink:
-        if over <= 0:
-            break
-        if col in limits:
-            cut = min(over, max(0, limits[col] - max(least, cell_len(col))))
-            limits[col] -= cut
-            over -= cut
-    cut = {c: cut_end if c == "model" else shorten_middle for c in columns}
-    return [{c: cut[c](r[c], limits[c]) for c in columns} for r in rows]
-
-
 # -- status words ------------------------------------------------------------------------------
 
 # One set of words for a run's state: README, `charlm-tui runs`, home and the dashboard.
 # The done reasons are the `reason` of a run's last `done` record (core/training/trainer.py,
 # core/training/steering.py STOPS); the others are told from the lock, control.json and
-# whether the records can be read (core/runs/listing.py run_status).
+# whether the records can be read (core/runs/view.py `RunView.status`).
 STATUS_WORDS: dict[str, str] = {
     "new": "no training has started in it yet",
     "running": "a process is training it now (it holds the run's lock)",
@@ -152,21 +137,11 @@ DONE_REASONS = (
 )  # fmt: skip
 
 
-def status_word(raw: str, paused: bool = False) -> str:
-    """The word for a run's status: one of STATUS_WORDS, or the escaped text a
-    foreign record wrote (shown, never hidden)."""
-    if raw == "running" and paused:
-        return "paused"
+def status_word(raw: str) -> str:
+    """The word for a run's status (core/runs/view.py `RunView.status`): one of
+    STATUS_WORDS, or the escaped text a foreign record wrote (shown, never hidden)."""
     return raw if raw in STATUS_WORDS else visible(raw)
 
 
 def describe_status(word: str) -> str:
     return STATUS_WORDS.get(word, "written by another tool or version")
-
-
-def run_status(info: RunInfo) -> str:
-    """The status word of a listed run, `paused` included (home and `runs`)."""
-    from charlm_tui.core.runs.control import read_control
-
-    paused = info.status == "running" and bool(read_control(info.path)["paused"])
-    return status_word(info.status, paused)

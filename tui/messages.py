@@ -13,8 +13,7 @@ from typing import Any
 
 from textual.message import Message
 
-from charlm_tui.core.decoding.inspect import Source
-from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.decoding.options import GenerateOptions, Source
 from charlm_tui.core.training.plan import RunPlan
 
 

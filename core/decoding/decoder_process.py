@@ -43,7 +43,7 @@ from typing import IO, Any
 import torch
 import torch.nn as nn
 
-from charlm_tui.core.decoding.sampling import GenerateOptions
+from charlm_tui.core.decoding.options import GenerateOptions
 from charlm_tui.core.errors import CharLMError
 
 CHUNK_S = 0.05  # how often the child sends what it made: the pane shows it at 5 Hz
@@ -97,9 +97,9 @@ class DecoderProcess:
             gen_id = self.next_id
             p = options.params
             self._send(
-                op="generate", id=gen_id, ids=ids, max_new=options.max_new,
+                op="generate", id=gen_id, ids=ids, max_new=options.max_new_tokens,
                 temperature=p.temperature, top_k=p.top_k, top_p=p.top_p, seed=options.seed,
-                precision=precision, compiled=options.compiled,
+                precision=precision, compiled=options.compile,
             )  # fmt: skip
             stop_sent, ended = False, False
             try:
@@ -187,7 +187,8 @@ class DecoderProcess:
 def serve(weights: Path, requests: IO[str], out: IO[str]) -> None:
     """Load the weights, then decode each request until `requests` ends."""
     from charlm_tui.core.config import ModelConfig
-    from charlm_tui.core.decoding.sampling import SamplingParams, generate
+    from charlm_tui.core.decoding.options import SamplingParams
+    from charlm_tui.core.decoding.sampling import generate
     from charlm_tui.core.models import build_model
     from charlm_tui.core.models.compiled import make_decoder
 

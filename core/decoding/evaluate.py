@@ -10,30 +10,15 @@ dropout left on during eval silently inflates the loss.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class Metrics:
-    loss: float  # mean cross-entropy, nats per character
-    top1: float  # fraction of positions where the target is the most likely character
-    top5: float
-    n_tokens: int
-
-    @property
-    def bpc(self) -> float:
-        return self.loss / math.log(2)
-
-    def as_dict(self) -> dict[str, float]:
-        return {**asdict(self), "bpc": self.bpc}
+from charlm_tui.core.measures import Metrics
 
 
 class _Accumulator:

@@ -24,7 +24,6 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -32,20 +31,14 @@ import torch
 import torch.nn as nn
 
 from charlm_tui.core.decoding.evaluate import eval_mode
-from charlm_tui.core.decoding.sampling import (
-    GREEDY_BELOW,
-    SamplingParams,
-    context_start,
-    filter_logits,
-)
+from charlm_tui.core.decoding.options import GREEDY_BELOW, SamplingParams
+from charlm_tui.core.decoding.sampling import context_start, filter_logits
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.text.display import MARKS, NAMES, char_label, visible_char  # noqa: F401 (its API)
 from charlm_tui.core.text.vocab import Vocab
 
 TOP_K = 5
 INTERNALS_KEPT = 8  # windows of attention/state kept while the cursor moves
-DEFAULT_LENGTH = 2000  # characters of a split inspected when --length is not given
-MAX_CHARS = 100_000  # a screen shows a few thousand; JSON of 100k records is ~15 MB
 InternalsKind = Literal["attention", "hidden"]
 
 # -- fixed colour scales ------------------------------------------------------------------
@@ -423,67 +416,3 @@ def inspect_text(
 
 
 # -- what to inspect ----------------------------------------------------------------------
-
-Split = Literal["val", "train"]
-
-
-@dataclass(frozen=True)
-class Source:
-    """A text to inspect: given (--text), read from a file (--file), or a slice of a
-    corpus split (--split, --start, --length; the corpus defaults to the training one)."""
-
-    text: str | None = None
-    file: Path | None = None
-    split: Split = "val"
-    start: int = 0
-    length: int = DEFAULT_LENGTH
-    data: str | None = None
-    name: str = ""  # what to call a given text ("the generate pane's text")
-
-    def validate(self) -> None:
-        if self.text is not None and self.file is not None:
-            raise CharLMError("give --text or --file, not both")
-        if self.split not in ("val", "train"):
-            raise CharLMError(f"--split must be 'train' or 'val', not {self.split!r}")
-        if self.start < 0:
-            raise CharLMError(f"--start must be 0 or more, not {self.start}")
-        if not 2 <= self.length <= MAX_CHARS:
-            raise CharLMError(f"--length must be in [2, {MAX_CHARS:,}], not {self.length}")
-
-    def describe(self) -> str:
-        if self.name:
-            return self.name
-        if self.text is not None:
-            return "the given text"
-        if self.file is not None:
-            return str(self.file)
-        return f"{self.split}[{self.start:,}:{self.start + self.length:,}]"
-
-    def read(self, vocab: Vocab, train_config: Any) -> str:
-        """The text, checked: known characters only, at most MAX_CHARS."""
-        self.validate()
-        if self.text is not None or self.file is not None:
-            from charlm_tui.core.text.dataset import read_text_file
-
-            flag = "--text" if self.text is not None else "--file"
-            text = self.text if self.text is not None else read_text_file(Path(self.file))
-            if len(text) > MAX_CHARS:
-                raise CharLMError(
-                    f"{flag} holds {len(text):,} characters: inspect at most {MAX_CHARS:,} "
-                    "at a time (cut it, or use --split with --start and --length)"
-                )
-            vocab.check(text, flag)
-            return text
-        from charlm_tui.core.text.dataset import load_corpus, make_dataset
-
-        corpus = load_corpus(
-            self.data or train_config.data, train_config.encoding_errors, train_config.keep_crlf
-        )
-        vocab.check(corpus.text, f"the corpus {corpus.spec!r}")
-        part = make_dataset(corpus, train_config.val_fraction, vocab=vocab).split(self.split)
-        if self.start > len(part) - 2:
-            raise CharLMError(
-                f"--start {self.start:,} is past the end of the {self.split} split of "
-                f"{corpus.spec!r} ({len(part):,} characters)"
-            )
-        return vocab.decode(np.asarray(part[self.start : self.start + self.length]).tolist())

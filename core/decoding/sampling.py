@@ -6,60 +6,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 import torch.nn as nn
 
 from charlm_tui.core.decoding.evaluate import eval_mode
+from charlm_tui.core.decoding.options import SamplingParams
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.protocol import IncrementalModel, context_kind
 from charlm_tui.core.text.vocab import Vocab
-
-Precision = Literal["auto", "fp32", "int8"]
-# Dividing logits by a temperature this small overflows float32 (1e-40: inf, then NaN
-# probabilities); the distribution it approaches is the argmax, so that is what we use.
-GREEDY_BELOW = 1e-6
-MAX_NEW = 100_000  # characters one generation may ask for
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    temperature: float = 0.8  # 0 (or anything under GREEDY_BELOW) means greedy
-    top_k: int = 0  # 0 disables
-    top_p: float = 1.0  # 1 disables
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature < GREEDY_BELOW
-
-    def validate(self) -> None:
-        if not 0.0 <= self.temperature <= 10.0:
-            raise CharLMError(f"--temperature must be in [0, 10], not {self.temperature}")
-        if self.top_k < 0:
-            raise CharLMError(f"--top-k must be 0 (off) or more, not {self.top_k}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise CharLMError(f"--top-p must be in (0, 1], not {self.top_p}")
-
-
-@dataclass(frozen=True)
-class GenerateOptions:
-    """What one generation asks for: shared by `sample`, the app and the generate pane."""
-
-    prompt: str = ""
-    max_new: int = 500
-    params: SamplingParams = field(default_factory=SamplingParams)
-    seed: int = 1337
-    precision: Precision = "auto"
-    compiled: bool = False  # decode with the compiled step (core/models/compiled.py)
-
-    def validate(self) -> None:
-        self.params.validate()
-        if not 0 <= self.max_new <= MAX_NEW:
-            raise CharLMError(f"--max-new-tokens must be in [0, {MAX_NEW:,}], not {self.max_new}")
-        if not 0 <= self.seed < 2**64:
-            raise CharLMError(f"--seed must be in [0, 2^64), not {self.seed}")
 
 
 def default_context(vocab: Vocab) -> str:

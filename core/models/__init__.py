@@ -4,13 +4,13 @@ generation asks of them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import get_args
 
 import torch.nn as nn
 
 from charlm_tui.core.config import ModelConfig, ModelName
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.measures import LayerSummary
 from charlm_tui.core.models.bigram import Bigram
 from charlm_tui.core.models.gpt import GPT
 from charlm_tui.core.models.mlp import BengioMLP
@@ -46,13 +46,6 @@ def build_model(cfg: ModelConfig) -> Bigram | BengioMLP | Recurrent | GPT:
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-@dataclass(frozen=True)
-class LayerSummary:
-    name: str
-    kind: str
-    params: int
 
 
 def summarize(model: nn.Module) -> list[LayerSummary]:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from charlm_tui.core.config import SPECS, STEERABLE
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_text
+from charlm_tui.core.options import like, option
 from charlm_tui.core.runs.records import open_regular
 from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS
 
@@ -128,3 +130,64 @@ def steer_changes(
     for name, value in out.items():
         SPECS[name].validate(SPECS[name].coerce(value, name))
     return out
+
+
+def _steered(name: str, metavar: str) -> object:
+    """A steer option declared as the training option it changes (its help and rule)."""
+    spec = SPECS[name]
+    return like(spec, None, help=f"{spec.help} From the next step.", group="steer",
+                metavar=metavar)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SteerRequest:
+    """What `charlm-tui steer` asks of a running training: the dashboard's keys, from a
+    shell. Each takes effect at the next step."""
+
+    lr_scale: float | None = option(
+        None,
+        "Multiply the learning rate by X from the next step on (the schedule keeps its shape).",
+        "steer",
+        metavar="X",
+    )
+    eval_interval: int | None = _steered("eval_interval", "N")
+    sample_interval: int | None = _steered("sample_interval", "N")
+    sample_temperature: float | None = _steered("sample_temperature", "T")
+    extend: float | None = option(
+        None,
+        "Make the run longer by PERCENT (negative: shorter) of its length.",
+        "steer",
+        metavar="PERCENT",
+    )
+    pause: bool = option(False, "Pause the run.", "control")
+    resume: bool = option(False, "Resume a paused run.", "control")
+    stop: bool = option(False, "Stop it (saves last.pt).", "control")
+    save: bool = option(False, "Save last.pt now.", "control")
+    sample: bool = option(False, "Write a sample now.", "control")
+
+    def check(self) -> None:
+        if self.pause and self.resume:
+            raise CharLMError("--pause and --resume contradict each other: choose one")
+
+
+def control_updates(run_dir: Path, asked: SteerRequest) -> dict[str, Any]:
+    """What to write into a running run's control.json for a SteerRequest: new values of
+    its steerable options (checked as `steer_changes` does), pause or resume, stop, and
+    one more save or sample."""
+    updates: dict[str, Any] = steer_changes(
+        run_dir,
+        lr_factor=asked.lr_scale,
+        extend_percent=asked.extend,
+        eval_interval=asked.eval_interval,
+        sample_interval=asked.sample_interval,
+        sample_temperature=asked.sample_temperature,
+    )
+    if asked.pause or asked.resume:
+        updates["paused"] = asked.pause
+    if asked.stop:
+        updates["stop"] = True
+    current = read_control(run_dir)
+    for what, wanted in (("save", asked.save), ("sample", asked.sample)):
+        if wanted:
+            updates[what] = int(current[what]) + 1
+    return updates

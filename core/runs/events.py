@@ -14,8 +14,7 @@ import types
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, get_type_hints
 
-from charlm_tui.core.decoding.evaluate import Metrics
-from charlm_tui.core.models import LayerSummary
+from charlm_tui.core.measures import LayerSummary, Metrics
 
 
 @dataclass(frozen=True)

@@ -1,149 +1,26 @@
-"""Listing runs: one summary per run directory, for `charlm-tui runs` and the home screen.
+"""Finding runs: the run directories under a folder, as run views, newest first.
 
 A run folder may come from anyone (a shared folder, another version, a crash): every
-field is read defensively, and a run that cannot be read is still listed, marked
-unreadable with the reason, so one odd folder never hides the others.
+field is read defensively (core/runs/view.py), and a run whose records cannot be read
+is still listed, with status `unreadable` and the reason, so one odd folder never hides
+the others. A ladder's folder (its ladder.json) lists its rungs together, in order.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import math
 import os
-import stat
-import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
-from charlm_tui.core.config import RunLength, shape_label
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.runs.events import (
-    CheckpointEvent,
-    DoneEvent,
-    EvalEvent,
-    Event,
-    StartEvent,
-    StepEvent,
-)
-from charlm_tui.core.runs.records import JsonlTail, Unreadable, read_json
-from charlm_tui.core.runs.rundir import (
-    CHECKPOINT_KINDS,
-    LADDER,
-    METRICS,
-    RunLock,
-    checkpoint_name,
-    config_section,
-    is_run_dir,
-    read_config,
-)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    path: Path
-    model: str
-    n_params: int | None
-    iter: int | None  # where a resume would start: last.pt's iteration when it has one
-    length: RunLength | None
-    best_val_loss: float | None
-    corpus: str
-    modified: float  # Unix time of the newest file
-    checkpoints: tuple[str, ...]
-    status: str  # new, running, finished, stopped, interrupted, terminated, killed, ...
-    error: str = ""  # why the run cannot be read, when status is "unreadable"
-    group: str = ""  # the ladder (core/training/ladder.py) whose rung this run is
-
-    @property
-    def label(self) -> str:
-        """The run's name, with its ladder's: `ladder-x/bigram`."""
-        return f"{self.group}/{self.path.name}" if self.group else self.path.name
-
-    @property
-    def age_s(self) -> float:
-        return max(0.0, time.time() - self.modified)
-
-
-# The home screen lists every run every two seconds, and a long run's metrics.jsonl holds
-# megabytes: each file is followed with a tail, so a run that grows is read from where
-# the last listing stopped, not from its start.
-_TAILS: dict[Path, tuple[JsonlTail, list[Event]]] = {}
-
-
-def _records(path: Path) -> list[Event]:
-    hit = _TAILS.get(path)
-    if hit is None:
-        hit = _TAILS[path] = (JsonlTail(path), [])
-    tail, events = hit
-    new, reset = tail.read()
-    if tail.error:
-        _TAILS.pop(path, None)
-        raise Unreadable(tail.error)
-    if reset:  # a resume rewrote it: what it holds now, from its start
-        events.clear()
-    events.extend(new)
-    return events
-
-
-def run_status(events: list[Event], run_dir: Path) -> str:
-    """finished/stopped/... from the last done record; running or killed when the last
-    start has no done after it (its process holds the lock, or is gone)."""
-    last = next((e for e in reversed(events) if isinstance(e, (StartEvent, DoneEvent))), None)
-    if last is None:
-        return "new"
-    if isinstance(last, DoneEvent):
-        return last.reason
-    return "running" if RunLock.held(run_dir) else "killed"
-
-
-def run_info(run_dir: Path) -> RunInfo | None:
-    if not is_run_dir(run_dir):
-        return None
-    mtimes = []
-    with contextlib.suppress(OSError):
-        for p in run_dir.iterdir():
-            with contextlib.suppress(OSError):
-                st = p.lstat()
-                if stat.S_ISREG(st.st_mode):
-                    mtimes.append(st.st_mtime)
-    modified = max(mtimes, default=0.0)
-    checkpoints = tuple(
-        checkpoint_name(k) for k in CHECKPOINT_KINDS if (run_dir / checkpoint_name(k)).is_file()
-    )
-    config = read_config(run_dir) or {}
-    model, train = config_section(config, "model"), config_section(config, "train")
-    n_params = config.get("n_params")
-    n_params = n_params if isinstance(n_params, int) and not isinstance(n_params, bool) else None
-    corpus = train.get("data")
-    try:
-        events = _records(run_dir / METRICS)
-    except (Unreadable, OSError) as e:
-        return RunInfo(
-            run_dir, shape_label(model), n_params, None, None, None, str(corpus or "?"), modified,
-            checkpoints, "unreadable", f"{METRICS}: {e}",
-        )  # fmt: skip
-    evals = [e.val.loss for e in events if isinstance(e, EvalEvent) and math.isfinite(e.val.loss)]
-    saved = [e for e in events if isinstance(e, CheckpointEvent) and e.kind == "last"]
-    stepped = [e.iter for e in events if isinstance(e, (StepEvent, EvalEvent, DoneEvent))]
-    status = run_status(events, run_dir)
-    # What a resume would start from: the last checkpoint, not the last logged step.
-    it = saved[-1].iter if saved and status != "running" else max(stepped, default=None)
-    return RunInfo(
-        path=run_dir,
-        model=shape_label(model),
-        n_params=n_params,
-        iter=it,
-        length=RunLength.of(train),
-        best_val_loss=min(evals) if evals else None,
-        corpus=corpus if isinstance(corpus, str) else "?",
-        modified=modified,
-        checkpoints=checkpoints,
-        status=status,
-    )
+from charlm_tui.core.runs.records import read_json
+from charlm_tui.core.runs.rundir import LADDER, is_run_dir
+from charlm_tui.core.runs.view import RunView
 
 
 def ladder_rungs(folder: Path) -> list[str] | None:
-    """The rung names of a ladder folder (its ladder.json, written by core/training/ladder.py) in
+    """The rung names of a ladder folder (its ladder.json, core/training/ladder.py) in
     order, or None when the folder is not a ladder. Read like any file from anyone."""
     raw = read_json(folder / LADDER)
     rungs = raw.get("rungs") if isinstance(raw, dict) else None
@@ -160,40 +37,136 @@ def _subfolders(root: Path) -> list[Path]:
     return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
 
 
-def list_runs(root: Path) -> list[RunInfo]:
-    """Runs in `root` (or `root` itself when it is a run), newest first; the rungs of a
-    ladder folder together, in the ladder's order, where its newest rung would be."""
-    if not root.exists():
-        raise CharLMError(f"no such directory: {root}")
-    if not root.is_dir():
-        raise CharLMError(f"{root} is not a directory")
-    if is_run_dir(root):
-        return [i for i in [run_info(root)] if i is not None]
-    candidates: list[tuple[Path, str]] = []
+def _candidates(root: Path) -> tuple[list[tuple[Path, str]], dict[str, list[str]]]:
+    """(folder, its ladder or "") of every folder that may hold a run, and the ladders'
+    rung orders."""
     ladders: dict[str, list[str]] = {}
     if (rungs := ladder_rungs(root)) is not None:  # `runs checkpoints/<ladder>`
         ladders[root.name] = rungs
-        candidates = [(path, root.name) for path in _subfolders(root)]
-    else:
-        for path in _subfolders(root):
-            if (rungs := ladder_rungs(path)) is not None:
-                ladders[path.name] = rungs
-                with contextlib.suppress(CharLMError):  # one odd folder hides nothing else
-                    candidates += [(rung, path.name) for rung in _subfolders(path)]
-            else:
-                candidates.append((path, ""))
-    infos = []
-    for path, group in candidates:
-        if (info := run_info(path)) is not None:
-            infos.append(dataclasses.replace(info, group=group))
-    infos.sort(key=lambda i: i.modified, reverse=True)
+        return [(path, root.name) for path in _subfolders(root)], ladders
+    found: list[tuple[Path, str]] = []
+    for path in _subfolders(root):
+        if (rungs := ladder_rungs(path)) is not None:
+            ladders[path.name] = rungs
+            with contextlib.suppress(CharLMError):  # one odd folder hides nothing else
+                found += [(rung, path.name) for rung in _subfolders(path)]
+        else:
+            found.append((path, ""))
+    return found, ladders
+
+
+class RunViews:
+    """The runs of a folder, kept between listings (home lists every two seconds): a run
+    that grows is read on from where the last listing stopped, and a run that is gone is
+    forgotten. Views made here keep no step records and read no samples."""
+
+    def __init__(self) -> None:
+        self._views: dict[Path, RunView] = {}
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def _view(self, path: Path, group: str) -> RunView:
+        view = self._views.get(path)
+        if view is None or view.group != group:
+            label = f"{group}/{path.name}" if group else path.name
+            view = RunView(path, label=label, group=group, curves=False, samples=False)
+        self._views[path] = view
+        view.update()
+        return view
+
+    def list(self, root: Path) -> list[RunView]:
+        """Runs in `root` (or `root` itself when it is a run), newest first; the rungs of
+        a ladder together, in the ladder's order, where its newest rung would be."""
+        if not root.exists():
+            raise CharLMError(f"no such directory: {root}")
+        if not root.is_dir():
+            raise CharLMError(f"{root} is not a directory")
+        if is_run_dir(root):
+            found, ladders = [(root, "")], {}
+        else:
+            found, ladders = _candidates(root)
+        views = [self._view(path, group) for path, group in found if is_run_dir(path)]
+        for gone in set(self._views) - {v.path for v in views}:
+            del self._views[gone]
+        return _ordered(views, ladders)
+
+
+def _ordered(views: list[RunView], ladders: dict[str, list[str]]) -> list[RunView]:
+    modified = {v.path: v.modified for v in views}
+    views = sorted(views, key=lambda v: modified[v.path], reverse=True)
     out, placed = [], set()
-    for info in infos:
-        if not info.group:
-            out.append(info)
-        elif info.group not in placed:
-            placed.add(info.group)
-            order = {name: k for k, name in enumerate(ladders.get(info.group) or [])}
-            members = [i for i in infos if i.group == info.group]
-            out += sorted(members, key=lambda i: (order.get(i.path.name, len(order)), i.path.name))
+    for view in views:
+        if not view.group:
+            out.append(view)
+        elif view.group not in placed:
+            placed.add(view.group)
+            order = {name: k for k, name in enumerate(ladders.get(view.group) or [])}
+            members = [v for v in views if v.group == view.group]
+            out += sorted(members, key=lambda v: (order.get(v.path.name, len(order)), v.path.name))
     return out
+
+
+def list_runs(root: Path) -> list[RunView]:
+    """The runs under `root`, read once (`RunViews` keeps them for the next listing)."""
+    return RunViews().list(root)
+
+
+def run_view(run_dir: Path) -> RunView | None:
+    """One run directory, read; None when the folder holds no run."""
+    if not is_run_dir(run_dir):
+        return None
+    view = RunView(run_dir, curves=False, samples=False)
+    view.update()
+    return view
+
+
+# -- runs named on a command line -----------------------------------------------------------
+
+
+def runs_in(folder: Path) -> list[Path]:
+    """The run directories inside a folder: a ladder's in rung order, others by name."""
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except OSError as e:
+        raise CharLMError(f"cannot list {folder}: {e.strerror or e}") from None
+    order = {name: i for i, name in enumerate(ladder_rungs(folder) or [])}
+    names.sort(key=lambda n: (order.get(n, len(order)), n))
+    return [folder / n for n in names if is_run_dir(folder / n)]
+
+
+def resolve_runs(paths: Sequence[Path]) -> list[Path]:
+    """Each argument is a run, or a folder of runs (a ladder: all of its rungs)."""
+    out: list[Path] = []
+    for p in paths:
+        if not p.exists():
+            raise CharLMError(f"no such run: {p}")
+        if not p.is_dir():
+            raise CharLMError(f"{p} is not a run directory")
+        found = [p] if is_run_dir(p) else runs_in(p)
+        if not found:
+            raise CharLMError(f"{p} is not a run directory and holds no runs")
+        out += [f for f in found if f not in out]
+    return out
+
+
+def labels_for(paths: Sequence[Path]) -> list[str]:
+    """Short unique names: the folder name, with its parent's when two would clash or the
+    run is a ladder's rung (`ladder-a/bigram`, `ladder-b/bigram`)."""
+    names = [p.name for p in paths]
+    clash = {n for n in names if names.count(n) > 1}
+    inside_ladder = [ladder_rungs(p.parent) is not None for p in paths]
+    return [
+        f"{p.parent.name}/{p.name}" if p.name in clash or ladder else p.name
+        for p, ladder in zip(paths, inside_ladder, strict=True)
+    ]
+
+
+def load_runs(paths: Sequence[Path]) -> list[RunView]:
+    """Views of the runs named, with their curves, read (compare)."""
+    views = [RunView(p, label=label, samples=False) for p, label in
+             zip(paths, labels_for(paths), strict=True)]  # fmt: skip
+    for view in views:
+        view.update()
+    return views

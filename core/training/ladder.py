@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from charlm_tui.core import paths
-from charlm_tui.core.config import build_configs
+from charlm_tui.core.config import SPECS, build_configs
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_text
-from charlm_tui.core.runs.listing import run_info
+from charlm_tui.core.options import Range, like, option
+from charlm_tui.core.runs.listing import run_view
 from charlm_tui.core.runs.records import dump_json, read_json
 from charlm_tui.core.runs.rundir import LADDER, checkpoint_name, is_run_dir
 from charlm_tui.core.training.plan import (
@@ -98,8 +99,8 @@ def parse_rungs(text: str | None) -> tuple[Rung, ...]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in RUNGS]
     if unknown or not names:
-        what = f"unknown rung {unknown[0]!r}" if unknown else "no rung named"
-        raise CharLMError(f"--rungs: {what}; choose among {', '.join(RUNGS)}")
+        what = f"an unknown rung {unknown[0]!r}" if unknown else "no rung"
+        raise CharLMError(f"--rungs names {what}: choose among {', '.join(RUNGS)}")
     if len(set(names)) != len(names):
         raise CharLMError(f"--rungs names a rung twice: {text!r}")
     return tuple(RUNGS[n] for n in names)
@@ -137,8 +138,8 @@ class Ladder:
 
     def status(self, rung: Rung) -> str:
         """new (nothing yet), or its run's status: finished, stopped, killed, running..."""
-        info = run_info(self.rung_dir(rung))
-        return "new" if info is None else info.status
+        view = run_view(self.rung_dir(rung))
+        return "new" if view is None else view.status
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ class Ladder:
         status = self.status(rung)
         if status in DONE:
             return None
-        if status == "running":
+        if status in ("running", "paused"):
             raise CharLMError(
                 f"ladder rung {rung.name} is training in another process ({where}): "
                 "wait for it or stop it, then rerun"
@@ -236,23 +237,55 @@ def read_ladder(folder: Path) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) and raw.get("format") == FORMAT else None
 
 
-def make_ladder(
-    data: str,
-    time_budget: float,
-    rungs: str | None = None,
-    seed: int = 1337,
-    name: str | None = None,
-    out: Path | None = None,
-) -> Ladder:
+def _rungs_problem(text: str) -> str | None:
+    try:
+        parse_rungs(text)
+    except CharLMError as e:
+        return str(e).removeprefix("--rungs ")
+    return None
+
+
+@dataclass(frozen=True)
+class LadderOptions:
+    """What `charlm-tui ladder` is asked for: the corpus, budget and seed every rung
+    shares, which rungs, and where the ladder's folder is."""
+
+    data: str = like(
+        SPECS["data"], "shakespeare", help="Corpus: a text file, a folder of *.txt, or a built-in."
+    )
+    time_budget: float = option(
+        DEFAULT_BUDGET_S,
+        "Training seconds per rung.",
+        "schedule",
+        range=Range(0.0, 1e7, lo_open=True),
+        metavar="SECONDS",
+    )
+    rungs: str | None = option(
+        None,
+        "Comma-separated, in order. Default: " + ",".join(DEFAULT_RUNGS) + "; also "
+        + ", ".join(r for r in RUNGS if r not in DEFAULT_RUNGS) + ".",
+        "ladder",
+        check=_rungs_problem,
+    )  # fmt: skip
+    seed: int = like(SPECS["seed"], SPECS["seed"].default, help="The seed of every rung.")
+    name: str | None = option(
+        None, "Folder under checkpoints/ (default: ladder-<corpus>-<budget>s).", "ladder"
+    )
+    out: Path | None = option(None, "The ladder's folder, anywhere.", "ladder", metavar="DIR")
+
+    def check(self) -> None:
+        if self.out is not None and self.name is not None:
+            raise CharLMError("give --out or --name, not both")
+
+
+def make_ladder(options: LadderOptions) -> Ladder:
     """The ladder the CLI was asked for, checked (nothing written yet)."""
-    if out is not None and name is not None:
-        raise CharLMError("give --out or --name, not both")
-    if not (0 < time_budget <= 1e7):
-        raise CharLMError(f"--time-budget must be in (0, 10,000,000] seconds, not {time_budget}")
-    if name is not None:
-        name = check_run_name(name)
-    root = out if out is not None else paths.runs_dir() / (name or default_name(data, time_budget))
-    ladder = Ladder(root, parse_rungs(rungs), data, float(time_budget), seed)
+    name = check_run_name(options.name) if options.name is not None else None
+    root = options.out or paths.runs_dir() / (
+        name or default_name(options.data, options.time_budget)
+    )
+    rungs = parse_rungs(options.rungs)
+    ladder = Ladder(root, rungs, options.data, float(options.time_budget), options.seed)
     ladder.check()
     return ladder
 

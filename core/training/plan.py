@@ -22,15 +22,14 @@ from charlm_tui.core.config import (
     TrainConfig,
     build_configs,
     configs_from_values,
-    flag,
     from_dict,
     merge,
     option_args,
     to_argv,
     values_of,
 )
-from charlm_tui.core.device import check_threads
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.options import flag, option
 from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
     checkpoint_name,
@@ -38,7 +37,7 @@ from charlm_tui.core.runs.rundir import (
     read_config,
 )
 from charlm_tui.core.text.corpora import BUILTINS
-from charlm_tui.core.text.dataset import Corpus, check_split_length, load_corpus, split_point
+from charlm_tui.core.text.corpus import Corpus, check_split_length, load_corpus, split_point
 
 ResumeFrom = Literal["last", "best"]
 NAME_MAX = 255  # bytes in one path component on the filesystems we meet
@@ -96,6 +95,56 @@ class RunPlan:
             allow = ["--allow-data-change"] if self.allow_data_change else []
             return [*out, "--resume", "--resume-from", self.resume_from, *changed, *allow]
         return out + to_argv(self.mcfg, self.tcfg) + (["--overwrite"] if self.overwrite else [])
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where `train` puts a run, and whether it starts, replaces or resumes one."""
+
+    out: Path | None = option(
+        None, "Run directory (default: checkpoints/<name>).", "run", metavar="DIR"
+    )
+    name: str | None = option(
+        None, "Run name under checkpoints/ (default: <preset>-<model>-<time>).", "run"
+    )
+    resume: bool = option(
+        False,
+        "Continue the run in --out / --name; only the resumable options may change: "
+        + ", ".join(flag(n) for n in sorted(RESUMABLE))
+        + ".",
+        "run",
+    )
+    resume_from: ResumeFrom = option("last", "Resume from its last or best checkpoint.", "run")
+    allow_data_change: bool = option(
+        False,
+        "With --resume: continue although the corpus changed since the run trained on it "
+        "(refused by default).",
+        "run",
+    )
+    overwrite: bool = option(False, "Replace the run already in --out.", "run")
+
+    def check(self) -> None:
+        if self.out is not None and self.name is not None:
+            raise CharLMError("give --out or --name, not both")
+        if self.resume and self.overwrite:
+            raise CharLMError("--resume and --overwrite contradict each other: choose one")
+        if self.resume and self.out is None and self.name is None:
+            raise CharLMError("--resume needs the run to continue: pass --out DIR or --name NAME")
+        if self.allow_data_change and not self.resume:
+            raise CharLMError("--allow-data-change goes with --resume: a new run has no old data")
+
+
+def plan_from(given: dict[str, Any], where: Placement) -> RunPlan:
+    """The run `train` was asked for: the options given (the preset fills in the rest)
+    and where it goes."""
+    overrides = dict(given)
+    preset = overrides.pop("preset", None)
+    if not where.resume:
+        return plan_new(preset, overrides, where.out, where.name, where.overwrite)
+    out = where.out or paths.runs_dir() / check_run_name(str(where.name))
+    return plan_resume(
+        out, where.resume_from, {**overrides, "preset": preset}, where.allow_data_change
+    )
 
 
 def _check_out(run_dir: Path) -> None:
@@ -206,6 +255,8 @@ def check_corpus(plan: RunPlan) -> Corpus:
     threads and memory the run asks for, both splits longer than the context, and
     (resuming) the same text it trained on. Returned so the process that trains need
     not read it again."""
+    from charlm_tui.core.device import check_threads  # torch: not for `train --help`
+
     t = plan.tcfg
     if t.threads:
         check_threads(t.threads)

@@ -24,10 +24,12 @@ import torch
 import torch.nn as nn
 
 from charlm_tui.core.config import STEERABLE, replace, to_dict
-from charlm_tui.core.decoding.evaluate import Metrics, estimate, fixed_batches
-from charlm_tui.core.decoding.sampling import SamplingParams, default_context, generate
+from charlm_tui.core.decoding.evaluate import estimate, fixed_batches
+from charlm_tui.core.decoding.options import SamplingParams
+from charlm_tui.core.decoding.sampling import default_context, generate
 from charlm_tui.core.device import denormals_flushed, resolve_device
 from charlm_tui.core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
+from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models import build_model, count_params, summarize
 from charlm_tui.core.models.checkpoint import FORMAT, load_checkpoint, restore_model
 from charlm_tui.core.runs.events import (
@@ -43,7 +45,8 @@ from charlm_tui.core.runs.events import (
     StepEvent,
 )
 from charlm_tui.core.runs.rundir import RunDirectory
-from charlm_tui.core.text.dataset import BatchSampler, Corpus, Dataset, make_dataset, stream_seed
+from charlm_tui.core.text.corpus import Corpus
+from charlm_tui.core.text.dataset import BatchSampler, Dataset, make_dataset, stream_seed
 from charlm_tui.core.text.vocab import Vocab
 from charlm_tui.core.training import distributed
 from charlm_tui.core.training.clock import Clock, EarlyEvals, Throughput

@@ -2,7 +2,7 @@
 
 Opened from home (`space` marks runs, `c` compares them), by `charlm-tui compare RUN...`
 and at the end of a ladder. Runs still training grow on the chart and in the table.
-The rows and curves come from core/runs/comparison.py; this screen only draws them.
+The rows are tui/tables.py's and the curves tui/curves.py's, both from the runs' views.
 """
 
 from __future__ import annotations
@@ -21,26 +21,24 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.runs.comparison import (
+from charlm_tui.core.runs.listing import load_runs
+from charlm_tui.core.runs.scores import full_eval, scored_checkpoint
+from charlm_tui.core.runs.view import RunView
+from charlm_tui.core.text.display import visible_line
+from charlm_tui.tui.curves import ema, run_curve, steer_marks, value_at
+from charlm_tui.tui.messages import OpenRun
+from charlm_tui.tui.tables import (
     COLUMNS,
     DELTAS,
     VAL_NOTE,
     Row,
-    RunRecords,
     cell,
     delta_cell,
-    ema,
-    full_eval,
-    load_runs,
     matches,
     row_of,
-    scored_checkpoint,
     sort_rows,
-    value_at,
     with_baseline,
 )
-from charlm_tui.core.text.display import visible_line
-from charlm_tui.tui.messages import OpenRun
 from charlm_tui.tui.widgets.loss_chart import (
     CHART_BINDINGS,
     RGB,
@@ -78,7 +76,7 @@ class CompareChart(CurveChart):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.runs: list[tuple[RunRecords, RGB]] = []
+        self.runs: list[tuple[RunView, RGB]] = []
         self._span: tuple[float, float] | None = None
 
     def compose(self) -> ComposeResult:
@@ -86,7 +84,7 @@ class CompareChart(CurveChart):
         yield Static(id="compare-legend")
         yield Static(id="compare-readout")
 
-    def show(self, runs: list[tuple[RunRecords, RGB]]) -> None:
+    def show(self, runs: list[tuple[RunView, RGB]]) -> None:
         self.runs = runs
         self.redraw()
 
@@ -118,13 +116,14 @@ class CompareChart(CurveChart):
         step = (hi - lo) / CURSOR_STEPS or 1.0
         self.cursor = min(hi, max(lo, self.cursor + direction * step))
 
-    def series(self) -> list[tuple[RunRecords, Series, Series | None]]:
+    def series(self) -> list[tuple[RunView, Series, Series | None]]:
         out = []
         for run, color in self.runs:
-            val = Series(run.label, color, *run.curve("val", self.x_axis))
+            val = Series(run.label, color, *run_curve(run, "val", self.x_axis))
             train = None
             if self.show_train:
-                train = Series(run.label, mix(color, WHITE, 0.5), *run.curve("train", self.x_axis))
+                curve = run_curve(run, "train", self.x_axis)
+                train = Series(run.label, mix(color, WHITE, 0.5), *curve)
             out.append((run, val, train))
         return out
 
@@ -142,7 +141,7 @@ class CompareChart(CurveChart):
         if self.cursor is not None and self._span is not None:
             self.cursor = min(self._span[1], max(self._span[0], self.cursor))
         plot = self.query_one("#compare-plot", CurvePlot)
-        markers = [x for run, _ in self.runs for x in run.steer_marks(self.x_axis)]
+        markers = [x for run, _ in self.runs for x in steer_marks(run, self.x_axis)]
         plot.draw(curves, self.x_axis, self.log_y, self.smoothing, self.cursor, markers=markers)
         legend = Text("  ").join(swatch(visible_line(val.label), val.color) for _, val, _ in drawn)
         if self.show_train:
@@ -199,7 +198,7 @@ class CompareScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.run_dirs = run_dirs
-        self.runs: list[RunRecords] = []
+        self.runs: list[RunView] = []
         self.run_colors: dict[str, RGB] = {}
         self.rows: list[Row] = []
         self._auto_eval = full_eval
@@ -239,7 +238,7 @@ class CompareScreen(Screen[None]):
         if any(changed):
             self.rebuild()
 
-    def visible(self) -> list[RunRecords]:
+    def visible(self) -> list[RunView]:
         shown = {r.name for r in self.rows}
         return [r for r in self.runs if r.label in shown]
 
@@ -419,7 +418,7 @@ class CompareScreen(Screen[None]):
         todo = [
             r.path
             for r in self.runs
-            if r.full is None and r.status != "running" and scored_checkpoint(r.path) is not None
+            if r.full is None and not r.live and scored_checkpoint(r.path) is not None
         ]
         if not todo:
             self.notify("every finished run is already scored on its full val split", timeout=4)

@@ -1,7 +1,8 @@
 """The training dashboard: loss curves, metrics, samples and the model, live.
 
-It follows a run directory (`FileFeed`): a run this app started in a child process,
-one a headless process writes (`watch`), or one finished long ago. While a process
+It follows a run directory through its run view (core/runs/view.py): a run this app
+started in a child process, one a headless process writes (`watch`), or one finished
+long ago. While a process
 trains there (it holds the run's lock) the keys steer it through control.json.
 
 On a small terminal the panes make room instead of being cut: below SHORT_ROWS rows
@@ -28,21 +29,20 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from charlm_tui.core.config import SPECS, shape_label
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.control import (
-    read_control,
     request,
     steer_changes,
     steered_now,
     write_control,
 )
-from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, RunLock, checkpoint_name
+from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, checkpoint_name
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import shorten_middle, status_word, visible
 from charlm_tui.tui.messages import OpenGenerate
 from charlm_tui.tui.process import TrainingProcess
 from charlm_tui.tui.screens.steer import SteerScreen
-from charlm_tui.tui.state import FileFeed
 from charlm_tui.tui.widgets.checkpoints import CheckpointList
 from charlm_tui.tui.widgets.loss_chart import CHART_BINDINGS, LossChart
-from charlm_tui.tui.widgets.metrics import MetricsPanel, paused
+from charlm_tui.tui.widgets.metrics import MetricsPanel
 from charlm_tui.tui.widgets.model_summary import ModelSummary
 from charlm_tui.tui.widgets.samples import SamplesLog
 from charlm_tui.tui.widgets.system_strip import SystemStrip
@@ -92,14 +92,13 @@ class DashboardScreen(Screen[None]):
     live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
     status: reactive[str] = reactive("")
 
-    def __init__(self, feed: FileFeed, process: TrainingProcess | None = None) -> None:
+    def __init__(self, view: RunView, process: TrainingProcess | None = None) -> None:
         super().__init__()
-        self.feed = feed
-        self.run_dir = feed.run_dir
+        self.view = view
+        self.run_dir = view.path
         self.process = process  # set when this app started the training
         self._drawn = self._drawn_chart = -1
         self._generate_after: float | None = None  # waiting for a fresh last.pt since then
-        self._paused = False  # control.json asks for a pause
         self._drawn_paused = False
 
     def compose(self) -> ComposeResult:
@@ -135,21 +134,21 @@ class DashboardScreen(Screen[None]):
         self.refresh_system()
 
     def refresh_view(self) -> None:
-        self.feed.update()
-        self.live = RunLock.held(self.run_dir)
+        view = self.view
+        view.update()
+        self.live = view.live
         self.status = self.status_line()
         self._maybe_open_generate()
         if not self.shown:  # covered by a pane: draw when it closes
             return
-        state = self.feed.state
-        is_paused = self.live and (self._paused or paused(state))
-        if state.version == self._drawn and is_paused == self._drawn_paused:
+        is_paused = view.paused
+        if view.version == self._drawn and is_paused == self._drawn_paused:
             return
-        self._drawn, self._drawn_paused = state.version, is_paused
-        self.query_one(MetricsPanel).show(state, is_paused)
-        self.query_one(SamplesLog).show(state)
-        self.query_one(ModelSummary).show(state)
-        self.query_one(CheckpointList).show(state)
+        self._drawn, self._drawn_paused = view.version, is_paused
+        self.query_one(MetricsPanel).show(view, is_paused)
+        self.query_one(SamplesLog).show(view)
+        self.query_one(ModelSummary).show(view)
+        self.query_one(CheckpointList).show(view)
 
     @property
     def shown(self) -> bool:
@@ -164,7 +163,7 @@ class DashboardScreen(Screen[None]):
     def refresh_system(self) -> None:
         if not self.shown:
             return
-        self.query_one(SystemStrip).show(self.feed.state, self.live)
+        self.query_one(SystemStrip).show(self.view, self.live)
 
     def watch_status(self, status: str) -> None:
         head, sep, rest = status.partition(" · ")
@@ -174,10 +173,10 @@ class DashboardScreen(Screen[None]):
     def refresh_chart(self) -> None:
         if not self.shown:
             return
-        state = self.feed.state
-        if state.version != self._drawn_chart:
-            self._drawn_chart = state.version
-            self.query_one(LossChart).show(state)
+        view = self.view
+        if view.version != self._drawn_chart:
+            self._drawn_chart = view.version
+            self.query_one(LossChart).show(view)
 
     def on_resize(self, event: Resize) -> None:
         self._drawn_chart = -1
@@ -196,33 +195,33 @@ class DashboardScreen(Screen[None]):
         """`word: detail · model · corpus · message`: the word is one of STATUS_WORDS
         (tui/formatting.py), the same `runs` and home use. Escaped: the corpus name,
         the run's messages and train.log's lines come from files."""
-        state = self.feed.state
-        control = read_control(self.run_dir) if self.live else {}
-        self._paused = bool(control.get("paused"))
-        if self.live and control.get("stop"):
-            status = "running: stopping, saving last.pt…"
-        elif self.live:
-            status = "paused" if self._paused else "running"
-        elif state.done:
-            status = status_word(state.done.reason)
-        elif self.process is not None and self.process.running:
-            status = "new: starting…"
-        elif self.process is not None and self.process.proc.returncode not in (0, 130):
-            status = f"failed: {self.process.error_line()}"
-        elif self.feed.error:
-            status = f"unreadable: {self.feed.error}"
-        elif state.start:
-            status = "killed: its process is gone"
-        else:
-            status = "new: waiting for records"
-        corpus = visible(str(state.train_config.get("data", "?")))
-        msg = state.done.message if state.done else ""
-        note = state.notes[-1].text if state.notes and not state.done else ""
-        head = visible(" · ".join(p for p in (status, msg or note) if p))
-        line = f"{head} · {visible(shape_label(state.model_config))} · corpus "
+        view = self.view
+        msg = view.done.message if view.done else ""
+        note = view.notes[-1].text if view.notes and not view.done else ""
+        head = visible(" · ".join(p for p in (self.status_detail(), msg or note) if p))
+        line = f"{head} · {visible(shape_label(view.model))} · corpus "
         # The corpus path is cut in the middle to fit; the line's end after that.
         room = max(16, (self.size.width or 120) - 2 - cell_len(line))
-        return line + shorten_middle(corpus, room)
+        return line + shorten_middle(visible(view.corpus), room)
+
+    def status_detail(self) -> str:
+        """The run's status word (RunView.status), with what this app knows besides:
+        its own training child starting or failing, a stop on its way."""
+        view, process = self.view, self.process
+        word = view.status
+        if word in ("running", "paused"):
+            return "running: stopping, saving last.pt…" if view.requests()["stop"] else word
+        if view.done is not None and word != "unreadable":
+            return status_word(word)
+        if process is not None and process.running:
+            return "new: starting…"
+        if process is not None and process.proc is not None and process.proc.returncode not in (
+            0, 130,
+        ):  # fmt: skip
+            return f"failed: {process.error_line()}"
+        if word == "unreadable":
+            return f"unreadable: {view.error}"
+        return "killed: its process is gone" if word == "killed" else "new: waiting for records"
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -235,7 +234,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(TabbedContent).active = TABS[index]
 
     def action_pause(self) -> None:
-        paused_now = not read_control(self.run_dir)["paused"]
+        paused_now = not self.view.requests()["paused"]
         write_control(self.run_dir, paused=paused_now)
         self.notify("paused" if paused_now else "resumed", timeout=2)
         self.status = self.status_line()
@@ -319,7 +318,7 @@ class DashboardScreen(Screen[None]):
     def _maybe_open_generate(self) -> None:
         if self._generate_after is None:
             return
-        saved = self.feed.state.checkpoints.get("last")
+        saved = self.view.checkpoints.get("last")
         if (saved is not None and (saved.time or 0) >= self._generate_after - 1.0) or not self.live:
             self._generate_after = None
             self.post_message(OpenGenerate(self.run_dir / checkpoint_name("last")))

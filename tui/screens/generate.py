@@ -31,8 +31,9 @@ from textual.widgets import Footer, Header, Input, Label, Static
 from textual.worker import get_current_worker
 
 from charlm_tui.core.decoding.decoder_process import DecoderProcess
-from charlm_tui.core.decoding.inspect import SURPRISE, Source, bits, next_char_choices, visible_char
-from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams, default_context
+from charlm_tui.core.decoding.inspect import SURPRISE, bits, next_char_choices, visible_char
+from charlm_tui.core.decoding.options import GenerateOptions, SamplingParams, Source
+from charlm_tui.core.decoding.sampling import default_context
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.protocol import context_kind
 from charlm_tui.core.models.quant import resolve_precision
@@ -157,8 +158,9 @@ class GenerateScreen(Screen[None]):
         self.query_one("#prompt", Input).focus()
         self.flusher = self.set_interval(FLUSH_S, self.flush, pause=True)
         # The view shows what sampling draws from: it follows the settings as typed.
-        for key, _, _ in FIELDS:
-            self.watch(self.query_one(f"#{key}", Input), "value", self.settings_changed, False)
+        for spec in FIELDS:
+            field = self.query_one(f"#{spec.name}", Input)
+            self.watch(field, "value", self.settings_changed, init=False)
         self.check_prompt(self.options.prompt)
         self.update_next_char(self.options.prompt)
 
@@ -371,7 +373,7 @@ class GenerateScreen(Screen[None]):
 
     def label_text(self) -> Text:
         # First, so a narrow terminal clips the checkpoint's details rather than this.
-        how = " weights · compiled step" if self.options.compiled else " weights"
+        how = " weights · compiled step" if self.options.compile else " weights"
         return Text.assemble((f"{self.precision}", "bold"), f"{how} · {self.label}")
 
     def action_toggle_precision(self) -> None:

@@ -13,17 +13,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from charlm_tui.core.config import shape_label
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.runs.listing import RunInfo, list_runs
-from charlm_tui.tui.formatting import (
-    cut_end,
-    describe_status,
-    fit_rows,
-    fmt_age,
-    run_status,
-    shorten_middle,
-    visible,
-)
+from charlm_tui.core.runs.listing import RunViews
+from charlm_tui.core.runs.view import RunView
+from charlm_tui.tui.formatting import cut_end, describe_status, shorten_middle, status_word, visible
 from charlm_tui.tui.messages import (
     OpenCompare,
     OpenGenerate,
@@ -32,30 +26,7 @@ from charlm_tui.tui.messages import (
     OpenRun,
     ResumeRun,
 )
-
-COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "status", "age")
-# Below NARROW_COLUMNS cells the model and its size leave the table (the line under it
-# names the selected run's model): the status and age stay in view.
-NARROW_COLUMNS = 100
-NARROW = ("run", "iter", "best val", "corpus", "status", "age")
-# When the table is too wide, these give up cells, in this order, down to a minimum:
-# paths are cut in the middle (their start and the file name stay), the model's shape
-# at its end; the numbers, status and age are never cut.
-SHRINK = (("corpus", 12), ("run", 12), ("model", 10), ("corpus", 7), ("run", 7))
-
-
-def run_row(info: RunInfo, now: float) -> dict[str, str]:
-    """A run's cells as plain text (escaped: names and corpora come from folders)."""
-    return {
-        "run": visible(info.path.name),
-        "model": visible(info.model),
-        "params": f"{info.n_params:,}" if info.n_params else "–",
-        "iter": f"{info.iter:,}" if info.iter is not None else "–",
-        "best val": f"{info.best_val_loss:.4f}" if info.best_val_loss is not None else "–",
-        "corpus": visible(info.corpus),
-        "status": run_status(info),
-        "age": fmt_age(max(0.0, now - info.modified)),
-    }
+from charlm_tui.tui.tables import RIGHT, runs_table, val_cell
 
 
 class HomeScreen(Screen[None]):
@@ -77,7 +48,8 @@ class HomeScreen(Screen[None]):
         super().__init__()
         self.runs_dir = runs_dir
         self.clock = clock
-        self.runs: list[RunInfo] = []
+        self.views = RunViews()  # read on from where the last listing stopped
+        self.runs: list[RunView] = []
         self.columns: tuple[str, ...] = ()
         self.marked: set[Path] = set()  # runs to compare (space), in no order
 
@@ -109,27 +81,25 @@ class HomeScreen(Screen[None]):
 
     def action_reload(self) -> None:
         try:
-            runs = list_runs(self.runs_dir) if self.runs_dir.exists() else []
+            runs = self.views.list(self.runs_dir) if self.runs_dir.exists() else []
         except CharLMError as e:
             self.notify(str(e), severity="error")
             runs = []
         table = self.query_one(DataTable)
         selected = self.selected
         width = table.size.width or self.size.width or self.app.size.width
-        columns = NARROW if width < NARROW_COLUMNS else COLUMNS
+        scrollbar = 2 if len(runs) >= table.size.height else 0
+        columns, rows = runs_table(runs, self.clock(), width - scrollbar)
         table.clear(columns=columns != self.columns)
         if columns != self.columns:
             self.columns = columns
             for col in columns:
-                table.add_column(col, key=col)
+                table.add_column(Text(col, justify="right" if col in RIGHT else "left"), key=col)
         self.runs = runs
-        now = self.clock()
-        scrollbar = 2 if len(runs) >= table.size.height else 0
-        rows = fit_rows([run_row(info, now) for info in runs], width - scrollbar, columns, SHRINK)
         for info, row in zip(runs, rows, strict=True):
             # Text, not str: DataTable reads a str cell as markup ("[/]" in a name).
             table.add_row(
-                *(Text(row[c]) for c in columns),
+                *(Text(row[c], justify="right" if c in RIGHT else "left") for c in columns),
                 key=str(info.path),
                 label="●" if info.path in self.marked else None,
             )
@@ -141,6 +111,8 @@ class HomeScreen(Screen[None]):
         title = Text.assemble(
             (f"{len(runs)} run(s)", "bold"), f" in {where}/ · Enter opens · n starts a new one"
         )
+        if any(v.best_val is not None and v.best_val.estimated for v in runs):
+            title.append(" · ~ best val: an estimate on eval batches", style="dim")
         self.query_one("#home-title", Static).update(title)
         empty = self.query_one("#home-empty", Static)
         empty.display = not runs
@@ -158,21 +130,30 @@ class HomeScreen(Screen[None]):
         self.show_detail()
 
     def show_detail(self) -> None:
-        """The selected run: what its status means, its folder and corpus (whole when
-        they fit, else cut in the middle: the table may have shortened them)."""
+        """The selected run: what its status means; its folder, model, what its best val
+        is, and its corpus (whole when they fit, else the corpus gives way first, then the
+        folder: the table may have shortened them)."""
         detail = self.query_one("#home-detail", Static)
-        info = self.selected
-        detail.display = info is not None
-        if info is None:
+        view = self.selected
+        detail.display = view is not None
+        if view is None:
             return
-        word = run_status(info)
-        meaning = describe_status(word) + (f" ({visible(info.error)})" if info.error else "")
+        word = status_word(view.status)
+        meaning = describe_status(word) + (f" ({visible(view.error)})" if view.error else "")
         width = max(detail.size.width - 2, 20)  # - the padding
-        path, corpus = visible(str(info.path)), visible(info.corpus)
-        where = f"{path} · {visible(info.model)} · corpus {corpus}"
+        path, model, corpus = (
+            visible(str(view.path)),
+            visible(shape_label(view.model)),
+            visible(view.corpus),
+        )
+        where = f"{path} · {model} · corpus {corpus}"
         if cell_len(where) > width:  # the corpus gives way first, then the folder
             room = width - cell_len(where) + cell_len(corpus)
-            where = f"{path} · {visible(info.model)} · corpus {shorten_middle(corpus, room)}"
+            where = f"{path} · {model} · corpus {shorten_middle(corpus, room)}"
+        best = view.best_val
+        about = f" · best val {val_cell(best, best.loss)} on {best.describe()}" if best else ""
+        if cell_len(where + about) <= width:
+            where += about
         text = Text.assemble((word, "bold"), cut_end(f": {meaning}", width - cell_len(word)))
         text.append("\n" + shorten_middle(where, width), "dim")
         detail.update(text)
@@ -181,7 +162,7 @@ class HomeScreen(Screen[None]):
         self.show_detail()
 
     @property
-    def selected(self) -> RunInfo | None:
+    def selected(self) -> RunView | None:
         table = self.query_one(DataTable)
         if not self.runs or table.cursor_row is None or table.cursor_row >= len(self.runs):
             return None
@@ -204,19 +185,19 @@ class HomeScreen(Screen[None]):
     def action_generate(self) -> None:
         if (info := self.selected) is None:
             return
-        if not info.checkpoints:
-            self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
+        if not info.checkpoint_files:
+            self.notify(f"{info.label} has no checkpoint yet", severity="warning")
             return
-        self.post_message(OpenGenerate(info.path / info.checkpoints[0]))
+        self.post_message(OpenGenerate(info.path / info.checkpoint_files[0]))
 
     def action_inspect(self) -> None:
         """Score the first characters of the run's validation split with its checkpoint."""
         if (info := self.selected) is None:
             return
-        if not info.checkpoints:
-            self.notify(f"{info.path.name} has no checkpoint yet", severity="warning")
+        if not info.checkpoint_files:
+            self.notify(f"{info.label} has no checkpoint yet", severity="warning")
             return
-        self.post_message(OpenInspect(info.path / info.checkpoints[0]))
+        self.post_message(OpenInspect(info.path / info.checkpoint_files[0]))
 
     def action_mark(self) -> None:
         if (info := self.selected) is None:

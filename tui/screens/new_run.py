@@ -20,8 +20,9 @@ from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select
 
-from charlm_tui.core.config import Spec, form_specs, preset_values, shape_label
+from charlm_tui.core.config import form_specs, preset_values, shape_label
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.options import Spec
 from charlm_tui.core.text.corpora import BUILTINS
 from charlm_tui.core.training.plan import RunPlan, check_run_name, plan_new
 from charlm_tui.tui.formatting import visible

@@ -1,1 +1,1 @@
-"""Dashboard and generate-pane widgets; each renders from a RunState or a model."""
+"""Dashboard and generate-pane widgets; each renders from a run view or a model."""

@@ -9,8 +9,8 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, checkpoint_name
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import fmt_age, fmt_count
-from charlm_tui.tui.state import RunState
 
 
 class CheckpointList(DataTable):
@@ -22,17 +22,15 @@ class CheckpointList(DataTable):
             self.add_column(col, key=col)
         self._shown: tuple = ()
 
-    def show(self, state: RunState) -> None:
-        if state.run_dir is None:
-            return
+    def show(self, view: RunView) -> None:
         rows = []
         for kind in CHECKPOINT_KINDS:
-            path = state.run_dir / checkpoint_name(kind)
+            path = view.path / checkpoint_name(kind)
             try:
                 stat = path.stat()
             except OSError:
                 continue
-            record = state.checkpoints.get(kind)
+            record = view.checkpoints.get(kind)
             val = record.val_loss if record is not None else None
             rows.append(
                 (

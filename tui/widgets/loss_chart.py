@@ -31,17 +31,9 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from charlm_tui.core.runs.comparison import (
-    X_AXES,
-    XAxis,
-    chars_per_iter,
-    curve,
-    ema,
-    fmt_seconds,
-    x_of_iter,
-)
-from charlm_tui.tui.formatting import fmt_count
-from charlm_tui.tui.state import RunState
+from charlm_tui.core.runs.view import RunView
+from charlm_tui.tui.curves import X_AXES, XAxis, ema, run_curve, steer_marks
+from charlm_tui.tui.formatting import fmt_count, fmt_duration
 
 RGB = tuple[int, int, int]
 # One colour per run in a comparison, told apart on dark and light themes alike.
@@ -124,7 +116,7 @@ def x_label(value: float, axis: XAxis) -> str:
     if axis == "chars":
         return fmt_count(value).replace(".0", "")  # 50k, 1.5M
     if axis == "seconds":
-        return fmt_seconds(value)
+        return fmt_duration(value, clock=False)
     return f"{value:,.0f}"
 
 
@@ -344,7 +336,7 @@ class LossChart(CurveChart):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._state: RunState | None = None
+        self._view: RunView | None = None
 
     def compose(self) -> ComposeResult:
         yield CurvePlot(id="loss-plot", label_width=5)  # 3e-03 and 51.2k are 5 wide
@@ -380,34 +372,30 @@ class LossChart(CurveChart):
         below = f" · below: {SECOND_LABELS[self.second]}" if self.has_class("-tall") else ""
         self.border_subtitle = f"x l ( ) v{below}"
 
-    def show(self, state: RunState) -> None:
-        self._state = state
+    def show(self, view: RunView) -> None:
+        self._view = view
         self.redraw()
 
     def redraw(self) -> None:
         if not self.is_mounted:
             return
         self._titles()
-        state = self._state
-        if state is None:
+        view = self._view
+        if view is None:
             return
         axis = self.x_axis
-        world = state.start.world_size if state.start is not None else 1
-        per_iter = chars_per_iter(state.config, world)
-        steps, evals = state.steps, state.evals
         series = [
-            Series("steps", self.STEPS, *curve(steps, evals, "loss", axis, per_iter)),
-            Series("train", self.TRAIN, *curve(steps, evals, "train", axis, per_iter)),
-            Series("val", self.VAL, *curve(steps, evals, "val", axis, per_iter)),
+            Series("steps", self.STEPS, *run_curve(view, "loss", axis)),
+            Series("train", self.TRAIN, *run_curve(view, "train", axis)),
+            Series("val", self.VAL, *run_curve(view, "val", axis)),
         ]
         main = self.query_one("#loss-plot", CurvePlot)
-        marks = [x_of_iter(e.iter, steps, axis, per_iter) for e in state.steers]
-        markers = [x for x in marks if x is not None]
+        markers = steer_marks(view, axis)
         main.draw(series, axis, self.log_y, self.smoothing, markers=markers)
         legend = Text("  ").join(swatch(s.label, s.color) for s in series if s.xs)
         self.query_one("#loss-legend", Static).update(legend, layout=False)  # height 1: no relayout
         if self.has_class("-tall"):
-            xs, ys = curve(steps, evals, self.second, axis, per_iter)  # type: ignore[arg-type]
+            xs, ys = run_curve(view, self.second, axis)  # type: ignore[arg-type]
             second = [Series(self.second, self.TRAIN, xs, ys)]
             span = main.x_span if main._has_data else None  # one x axis for both plots
             self.query_one("#second-plot", CurvePlot).draw(

@@ -19,8 +19,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Sparkline, Static
 
+from charlm_tui.core.runs.view import RunView
+from charlm_tui.tui.curves import smoothed
 from charlm_tui.tui.formatting import fmt_count, fmt_duration, visible
-from charlm_tui.tui.state import RunState
 
 EMA_BETA = 0.9  # the step loss shown: an average over about the last 10 step records
 
@@ -33,16 +34,6 @@ def _num(value: Any, fmt: str = ".4f") -> str:
 
 def _pct(value: float | None) -> str:
     return _num(value * 100 if value is not None else None, ".1f") + "%"
-
-
-def smoothed(values: Iterable[float], beta: float = EMA_BETA) -> float | None:
-    """Bias-corrected exponential moving average (Adam's correction): the first value
-    alone is its own average, not a tenth of it."""
-    avg, weight = 0.0, 0.0
-    for v in values:
-        if math.isfinite(v):
-            avg, weight = beta * avg + (1 - beta) * v, beta * weight + (1 - beta)
-    return avg / weight if weight else None
 
 
 def spread(values: Iterable[float]) -> tuple[float, float, float] | None:
@@ -61,9 +52,9 @@ def fmt_ms(seconds: float) -> str:
     return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
 
 
-def metrics_table(state: RunState) -> Table:
-    last = state.evals[-1] if state.evals else None
-    best = state.best_eval
+def metrics_table(view: RunView) -> Table:
+    last = view.evals[-1] if view.evals else None
+    best = view.best_eval
     table = Table(box=None, show_header=True, pad_edge=False, expand=True)
     # Which evaluation each column is from: they go stale between evals.
     table.add_column(f"eval @{last.iter:,}" if last else "no eval", style="bold", no_wrap=True)
@@ -87,74 +78,33 @@ def metrics_table(state: RunState) -> Table:
     return table
 
 
-def step_text(state: RunState) -> Text:
+def step_text(view: RunView) -> Text:
     """The latest step record: smoothed loss, step time; live between evals."""
-    step = state.last_step
+    step = view.last_step
     if step is None:
         return Text("step –: waiting for step records", style="dim")
-    loss = smoothed(state.recent)
-    times = spread(state.step_times)
+    loss = smoothed(view.recent, EMA_BETA)
+    times = spread(view.step_times)
     text = Text.assemble(("step ", "bold"), f"{step.iter:,}: loss ", (_num(loss), "bold"))
     if times is not None:
         text.append(f" · {fmt_ms(times[0])}")
     return text
 
 
-def where_text(state: RunState) -> str:
-    length = state.length
+def where_text(view: RunView) -> str:
+    length = view.length
     if length is not None and not length.by_time:
-        return f"iter {state.iter:,}/{length.iters:,}"
-    return f"iter {state.iter:,} · {visible(length.describe()) if length else '?'}"
+        return f"iter {view.iter:,}/{length.iters:,}"
+    return f"iter {view.iter:,} · {visible(length.describe()) if length else '?'}"
 
 
-def paused(state: RunState) -> bool:
-    """The trainer said it paused and has not said it resumed (NoteEvents)."""
-    for note in reversed(state.notes):
-        if note.text.startswith("resumed"):
-            return False
-        if note.text.startswith("paused"):
-            return True
-    return False
-
-
-def _interval(state: RunState, name: str) -> int | None:
-    value = state.train_config.get(name)
-    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    return value if ok else None
-
-
-def next_due(state: RunState, name: str) -> tuple[int, float | None] | None:
-    """(iteration, seconds until it) of the next eval or sample (`eval_interval`,
-    `sample_interval`): steps left times the median step time. None when there is no
-    next one (none scheduled, or the run is over)."""
-    interval = _interval(state, name)
-    if interval is None or state.done is not None or state.last_step is None:
-        return None
-    it = state.iter
-    due = (it // interval + 1) * interval
-    length = state.length
-    if length is not None and length.iters is not None and due > length.iters:
-        if name != "eval_interval" or it >= length.iters:
-            return None
-        due = length.iters  # the trainer evaluates once more at the end
-
-    times = spread(state.step_times)
-    seconds = (due - it) * times[0] if times else None
-    eta = state.last_step.eta_s
-    if length is not None and length.by_time and seconds is not None and seconds > eta:
-        # The budget runs out first: the trainer's final eval comes at its end, and
-        # a sample would not come at all.
-        return (due, eta) if name == "eval_interval" else None
-    return due, seconds
-
-
-def timing_text(state: RunState, is_paused: bool = False) -> Text:
-    step, last, start = state.last_step, (state.evals[-1] if state.evals else None), state.start
+def timing_text(view: RunView, is_paused: bool = False) -> Text:
+    step, last, start = view.last_step, (view.evals[-1] if view.evals else None), view.start
     rate = (step.tokens_per_s if step else 0) or (last.tokens_per_s if last else 0)
     elapsed = step.elapsed_s if step else last.elapsed_s if last else 0.0
     eta = step.eta_s if step else last.eta_s if last else math.nan
-    if state.done:
-        elapsed, eta = state.done.elapsed_s, 0.0
+    if view.done:
+        elapsed, eta = view.done.elapsed_s, 0.0
     lr = step.lr if step else last.lr if last else None
     # Nothing here counts down between records: while the run is paused no record
     # comes, so the ETA stands still, as the trainer's clock (pauses excluded) does.
@@ -163,7 +113,7 @@ def timing_text(state: RunState, is_paused: bool = False) -> Text:
     lines = [f"elapsed {fmt_duration(elapsed)} · ETA {eta_text}"]
     upcoming = []
     for name, label in (("eval_interval", "eval"), ("sample_interval", "sample")):
-        due = next_due(state, name)
+        due = view.next_due(name)
         if due is not None:
             when = fmt_duration(due[1]) if due[1] is not None else f"@{due[0]:,}"
             upcoming.append(f"{label} {when}")
@@ -173,8 +123,8 @@ def timing_text(state: RunState, is_paused: bool = False) -> Text:
         f"t_train {_num(last.t_train_s if last else None, '.1f')}s · "
         f"t_eval {_num(last.t_eval_s if last else None, '.1f')}s"
     )
-    if state.steers:  # the latest change made while it trained, where the chart marks it
-        e = state.steers[-1]
+    if view.steers:  # the latest change made while it trained, where the chart marks it
+        e = view.steers[-1]
         lines.append(f"steered @{e.iter:,}: {e.field} {_short(e.old)} → {_short(e.new)}")
     else:
         device = visible(start.device) if start else "?"
@@ -210,21 +160,14 @@ class MetricsPanel(Vertical):
         yield Static(id="timing")
         yield Sparkline([], id="recent-loss")
 
-    def show(self, state: RunState, is_paused: bool = False) -> None:
+    def show(self, view: RunView, is_paused: bool = False) -> None:
         # Fixed-size children (DEFAULT_CSS): no layout pass, which is the costly part.
-        self.query_one("#metrics-table", Static).update(metrics_table(state), layout=False)
-        self.query_one("#step-line", Static).update(step_text(state), layout=False)
-        self.query_one("#where", Static).update(where_text(state), layout=False)
-        self.query_one("#timing", Static).update(
-            timing_text(state, is_paused), layout=False
-        )  # fmt: skip
-        progress = state.last_step.progress if state.last_step else None
-        if state.done and state.done.reason == "finished":
-            progress = 1.0
-        elif progress is None and state.evals:
-            progress = state.evals[-1].progress
-        self.query_one(ProgressBar).update(total=1.0, progress=progress or 0.0)
-        recent = list(state.recent)
+        self.query_one("#metrics-table", Static).update(metrics_table(view), layout=False)
+        self.query_one("#step-line", Static).update(step_text(view), layout=False)
+        self.query_one("#where", Static).update(where_text(view), layout=False)
+        self.query_one("#timing", Static).update(timing_text(view, is_paused), layout=False)
+        self.query_one(ProgressBar).update(total=1.0, progress=view.progress or 0.0)
+        recent = list(view.recent)
         sparkline = self.query_one(Sparkline)
         if recent != sparkline.data:
             sparkline.data = recent

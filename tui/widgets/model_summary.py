@@ -6,13 +6,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import visible_text
-from charlm_tui.tui.state import RunState
 
 
-def summary_table(state: RunState) -> Table | Text:
-    start = state.start
-    m = state.model_config
+def summary_table(view: RunView) -> Table | Text:
+    start = view.start
+    m = view.model
     if start is None or not start.layers:
         return visible_text(
             f"{m.get('model', '?')} model\n(layer summary appears when training starts)"
@@ -32,7 +32,7 @@ def summary_table(state: RunState) -> Table | Text:
             "",
             style="dim",
         )
-    t = state.train_config
+    t = view.train
     if t:  # configs from before --optimizer trained with AdamW
         table.add_row(
             "optimizer · lr",
@@ -46,7 +46,7 @@ def summary_table(state: RunState) -> Table | Text:
 class ModelSummary(Static):
     _shown: object = None
 
-    def show(self, state: RunState) -> None:
-        if state.start is not self._shown:  # the layers change only when a run (re)starts
-            self._shown = state.start
-            self.update(summary_table(state))
+    def show(self, view: RunView) -> None:
+        if view.start is not self._shown:  # the layers change only when a run (re)starts
+            self._shown = view.start
+            self.update(summary_table(view))

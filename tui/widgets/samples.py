@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import visible_text
-from charlm_tui.tui.state import RunState
 
 
 class SamplesLog(RichLog):
@@ -16,14 +16,14 @@ class SamplesLog(RichLog):
         super().__init__(wrap=True, markup=False, highlight=False, **kwargs)
         self.shown = 0
 
-    def show(self, state: RunState) -> None:
-        if len(state.samples) < self.shown:  # the run was reloaded
+    def show(self, view: RunView) -> None:
+        if len(view.samples) < self.shown:  # the run was reloaded
             self.clear()
             self.shown = 0
-        for sample in state.samples[self.shown :]:
+        for sample in view.samples[self.shown :]:
             head = Text(f"── iter {sample.iter} ", style="bold")
             head.append("─" * 20, style="dim")
             self.write(head)
             # Untrusted: a corpus with escape sequences samples them too.
             self.write(visible_text(sample.text.strip("\n")))
-        self.shown = len(state.samples)
+        self.shown = len(view.samples)

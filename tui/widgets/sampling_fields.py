@@ -1,10 +1,12 @@
 """The generate pane's sampling settings as one widget: temperature, top-k, top-p, how
-many characters, seed. It checks them as they are typed, by the same rules as `sample`,
-and marks every invalid field at once with what is wrong."""
+many characters, seed: the options of `GenerateOptions` that carry a form label
+(core/decoding/sampling.py). It checks them as they are typed, by their declarations,
+the rules `sample` uses, and marks every invalid field at once with what is wrong."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,35 +14,21 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label
 
-from charlm_tui.core.decoding.sampling import GenerateOptions, SamplingParams
-from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.decoding.options import GenerateOptions
+from charlm_tui.core.options import Spec, specs
 from charlm_tui.tui.forms import parse_number
 from charlm_tui.tui.widgets.inputs import OrderedInput
 
-# (key, title, type): checked by GenerateOptions' own validation
-FIELDS: tuple[tuple[str, str, type], ...] = (
-    ("temperature", "temp", float),
-    ("top_k", "top-k", int),
-    ("top_p", "top-p", float),
-    ("max_new", "max chars", int),
-    ("seed", "seed", int),
-)
+FIELDS: tuple[Spec, ...] = tuple(s for s in specs(GenerateOptions).values() if s.form)
 
 
-def _problem(key: str, value: float) -> str | None:
-    probe = {
-        "temperature": lambda v: SamplingParams(temperature=v).validate(),
-        "top_k": lambda v: SamplingParams(top_k=v).validate(),
-        "top_p": lambda v: SamplingParams(top_p=v).validate(),
-        "max_new": lambda v: GenerateOptions(max_new=v).validate(),
-        "seed": lambda v: GenerateOptions(seed=v).validate(),
-    }[key]
-    try:
-        probe(value)
-    except CharLMError as e:  # "--top-p must be in (0, 1], not 2": the field says which
-        message = str(e)
-        return message[message.index("must") :] if "must" in message else message
-    return None
+def read_field(spec: Spec, raw: str) -> Any:
+    """The typed value of a field, or what is wrong with it (a str)."""
+    value = parse_number(raw, spec.base)
+    if isinstance(value, str):
+        return value
+    problem = spec.problem(value)
+    return problem if problem is not None else value
 
 
 class SamplingFields(Horizontal):
@@ -65,44 +53,37 @@ class SamplingFields(Horizontal):
         self.initial = options
 
     def compose(self) -> ComposeResult:
-        values = {
-            "temperature": self.initial.params.temperature,
-            "top_k": self.initial.params.top_k,
-            "top_p": self.initial.params.top_p,
-            "max_new": self.initial.max_new,
-            "seed": self.initial.seed,
-        }
-        for key, title, _ in FIELDS:
+        for spec in FIELDS:
             with Vertical():
-                field = OrderedInput(str(values[key]), id=key, tooltip=title)
-                field.border_title = title
+                value = getattr(self.initial, spec.name)
+                field = OrderedInput(str(value), id=spec.name, tooltip=spec.help)
+                field.border_title = spec.form
                 yield field
-                yield Label("", id=f"{key}-error", classes="field-error")
+                yield Label("", id=f"{spec.name}-error", classes="field-error")
+
+    def values(self) -> dict[str, Any]:
+        """{field: its value, or what is wrong with it}, each field marked as it reads."""
+        found = {}
+        for spec in FIELDS:
+            value = read_field(spec, self.query_one(f"#{spec.name}", Input).value)
+            problem = value if isinstance(value, str) else None
+            self.query_one(f"#{spec.name}", Input).set_class(bool(problem), "-invalid")
+            label = self.query_one(f"#{spec.name}-error", Label)
+            label.update(problem or "")
+            label.set_class(bool(problem), "-shown")
+            found[spec.name] = value
+        return found
 
     def errors(self) -> dict[str, str]:
         """{field: what is wrong} for every invalid field, shown next to each."""
-        found = {}
-        for key, _, kind in FIELDS:
-            value = parse_number(self.query_one(f"#{key}", Input).value, kind)
-            problem = value if isinstance(value, str) else _problem(key, value)
-            if problem:
-                found[key] = problem
-            self.query_one(f"#{key}", Input).set_class(bool(problem), "-invalid")
-            label = self.query_one(f"#{key}-error", Label)
-            label.update(problem or "")
-            label.set_class(bool(problem), "-shown")
-        return found
+        return {k: v for k, v in self.values().items() if isinstance(v, str)}
 
     def options(self, prompt: str, precision: str) -> GenerateOptions | None:
         """The settings as typed, or None (each invalid field says why)."""
-        if self.errors():
+        values = self.values()
+        if any(isinstance(v, str) for v in values.values()):
             return None
-        v = {k: parse_number(self.query_one(f"#{k}", Input).value, kind) for k, _, kind in FIELDS}
-        params = SamplingParams(v["temperature"], v["top_k"], v["top_p"])  # type: ignore[arg-type]
-        return replace(
-            self.initial, prompt=prompt, params=params, max_new=v["max_new"], seed=v["seed"],
-            precision=precision,
-        )  # type: ignore[arg-type]  # fmt: skip
+        return replace(self.initial, prompt=prompt, precision=precision, **values)  # type: ignore[arg-type]
 
     def next_seed(self) -> None:
         seed = self.query_one("#seed", Input)

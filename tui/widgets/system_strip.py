@@ -29,8 +29,8 @@ from textual import work
 from textual.widgets import Static
 
 from charlm_tui.core.runs.rundir import LOCK
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import fmt_bytes
-from charlm_tui.tui.state import RunState
 from charlm_tui.tui.widgets.metrics import fmt_ms, spread
 
 PROC = Path("/proc")
@@ -149,16 +149,16 @@ class SystemStrip(Static):
             self._cpu = 100 * (now.cpu_s - self._last.cpu_s) / (now.at - self._last.at)
         self._last = now
 
-    def show(self, state: RunState, live: bool) -> None:
+    def show(self, view: RunView, live: bool) -> None:
         self.sample_process(live)
-        device = state.start.device if state.start else ""
+        device = view.start.device if view.start else ""
         if live and device.startswith("cuda") and time.monotonic() - self._gpu_at > GPU_POLL_S:
             self._gpu_at = time.monotonic()
             self.poll_gpu(device, self._pid if self._local else None)
         compact = 0 < self.size.width < COMPACT_BELOW
-        self.update(self.line(state, live, device, compact), layout=False)  # height 1: no relayout
+        self.update(self.line(view, live, device, compact), layout=False)  # height 1: no relayout
 
-    def line(self, state: RunState, live: bool, device: str, compact: bool = False) -> Text:
+    def line(self, view: RunView, live: bool, device: str, compact: bool = False) -> Text:
         """The strip's text; `compact` (a narrow terminal) drops the words the numbers
         do not need: `cpu 183% · 412 MiB · load 3.1/2 · step 45 ms (40–61)`."""
         parts: list[str] = []
@@ -176,7 +176,7 @@ class SystemStrip(Static):
             with contextlib.suppress(OSError, AttributeError):
                 cores = f"{os.cpu_count() or '?'}" + ("" if compact else " cores")
                 parts.append(f"load {os.getloadavg()[0]:.1f}/{cores}")
-        times = spread(state.step_times)
+        times = spread(view.step_times)
         if times is not None:
             med, lo, hi = times
             digits = 0 if round(hi * 1e3, 1) >= 10 else 1

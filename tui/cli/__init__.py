@@ -1,0 +1,108 @@
+"""`charlm-tui`: train, sample, evaluate and browse character-level language models.
+
+One module per command; each command's options are declared once, as dataclass fields
+(core/options.py), and turned into typer options by tui/cli/common.py. Errors the user
+can fix print one line on stderr and exit with code 2; Ctrl-C exits with 130 after
+saving what it can. Nothing here imports torch or textual until a command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, Group, launch, register
+from charlm_tui.tui.cli.compare import compare
+from charlm_tui.tui.cli.eval import eval_
+from charlm_tui.tui.cli.export import export
+from charlm_tui.tui.cli.inspect import inspect_
+from charlm_tui.tui.cli.ladder import ladder
+from charlm_tui.tui.cli.runs import STATUS_HELP, runs
+from charlm_tui.tui.cli.sample import sample
+from charlm_tui.tui.cli.steer import steer
+from charlm_tui.tui.cli.train import train
+from charlm_tui.tui.cli.watch import watch
+
+app = typer.Typer(
+    name="charlm-tui",
+    cls=Group,
+    help=(
+        "Train character-level language models and play with them in the terminal.\n\n"
+        "Start with:  charlm-tui --no-ui train --preset tiny   (seconds)\n\n"
+        "then:        charlm-tui runs   and   charlm-tui --no-ui sample checkpoints/<run>"
+    ),
+    add_completion=False,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    no_ui: Annotated[
+        bool,
+        typer.Option("--no-ui", help="Headless: print to the terminal, no dashboard.", metavar=""),
+    ] = False,
+) -> None:
+    ctx.obj = {"no_ui": no_ui}
+    if ctx.invoked_subcommand is None:
+        if no_ui:
+            print(ctx.get_help())
+            return
+        from charlm_tui.tui.app import CharLMApp
+
+        launch(CharLMApp())
+
+
+register(app, train)
+register(app, sample)
+register(app, watch)
+register(app, steer)
+register(app, eval_, "eval")
+register(app, inspect_, "inspect")
+register(app, runs, epilog=STATUS_HELP)
+register(app, compare)
+register(app, ladder)
+register(app, export)
+
+
+def _error(message: str) -> None:
+    from charlm_tui.core.text.display import visible_line
+
+    # Messages can quote a folder or file name, which may hold escape sequences.
+    print(f"charlm-tui: error: {visible_line(message)}", file=sys.stderr)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code, with one-line errors and no tracebacks."""
+    command = typer.main.get_command(app)
+    try:
+        result: Any = command.main(args=argv, prog_name="charlm-tui", standalone_mode=False)
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.TyperException as e:  # usage errors: bad option, missing argument...
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "charlm-tui"
+        _error(f"{e.format_message()} (see: {where} --help)")
+        return e.exit_code
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`charlm-tui sample ... | head`): not an error of ours.
+        sys.stderr.close()
+        return 1
+    except CharLMError as e:
+        _error(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

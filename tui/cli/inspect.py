@@ -1,0 +1,74 @@
+"""`charlm-tui inspect`: a text coloured by the model's surprise at each character."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+import typer
+
+from charlm_tui.core.config import DeviceOption
+from charlm_tui.core.decoding.options import Source
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.options import option
+from charlm_tui.tui.cli.common import CheckpointArg, declared, launch, no_ui
+
+
+@dataclass(frozen=True)
+class InspectOutput:
+    format: Literal["ansi", "json"] = option(
+        "ansi",
+        "With --no-ui: coloured text (ansi), or one JSON record per character, then the "
+        "mean (json).",
+        "output",
+    )
+
+
+@declared(Source, into="source")
+@declared(DeviceOption, into="on")
+@declared(InspectOutput, into="output")
+def inspect_(
+    ctx: typer.Context,
+    checkpoint: CheckpointArg,
+    source: Source,
+    on: DeviceOption,
+    output: InspectOutput,
+) -> None:
+    """Colour a text by the model's surprise at each character; see what it attends to.
+
+    Scored in eval's windows of block_size characters: the mean is eval's loss.
+
+    Opens the inspect screen; with --no-ui, prints the coloured text, or JSON.
+    """
+    from charlm_tui.core.config import from_dict
+    from charlm_tui.core.models.checkpoint import load_model
+    from charlm_tui.core.runs.rundir import checkpoint_path
+
+    path = checkpoint_path(checkpoint)
+    model, vocab, ckpt = load_model(path)
+    mcfg, tcfg = from_dict(ckpt["config"], str(path))
+    chosen = source.read(vocab, tcfg)
+    if len(chosen) < 2:
+        raise CharLMError(f"{source.describe()} needs at least 2 characters to score")
+    if not no_ui(ctx):
+        from charlm_tui.tui.app import CharLMApp
+        from charlm_tui.tui.messages import OpenInspect
+
+        launch(CharLMApp(inspect=OpenInspect(path, source, chosen)))
+        return
+    from charlm_tui.core.decoding.inspect import inspect_text
+    from charlm_tui.core.device import resolve_device
+    from charlm_tui.tui.console import print_surprise
+
+    dev = resolve_device(on.device)
+    model.to(dev)
+    result = inspect_text(model, vocab, chosen, mcfg.block_size, device=dev,
+                          what=source.describe())  # fmt: skip
+    if output.format == "json":
+        for n in range(len(result)):
+            print(json.dumps(result.record(n)))
+        print(json.dumps({**result.summary(), "checkpoint": str(checkpoint),
+                          "source": source.describe()}))  # fmt: skip
+        return
+    print_surprise(result, f"{source.describe()} · {checkpoint}")

@@ -1,0 +1,104 @@
+"""`charlm-tui train`: train a model, on the dashboard or headless.
+
+Its model and training options are the run configuration's declarations
+(core/config.py `SPECS`), each defaulting to the preset's value; where the run goes is
+`Placement`'s (core/training/plan.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from charlm_tui.core.config import PRESETS, SPECS, preset_values
+from charlm_tui.core.options import Spec
+from charlm_tui.core.training.plan import Placement, RunPlan
+from charlm_tui.tui.cli.common import declared, has_terminal, launch, no_ui, show
+
+# The preset first; the rest in the order they are declared.
+OPTIONS = {s.name: s for s in sorted(SPECS.values(), key=lambda s: s.name != "preset")}
+
+
+def help_with_presets(spec: Spec) -> str:
+    """The declaration's help and its default: one value, or each preset's."""
+    if spec.name == "preset":
+        return f"{escape(spec.help)} [dim]\\[default: cpu][/dim]"
+    base = show(spec.default)  # the base is the default preset, cpu
+    others = [f"{p} {v}" for p in PRESETS if (v := show(preset_values(p)[spec.name])) != base]
+    presets = f"; presets: {', '.join(others)}" if others else ""
+    return f"{escape(spec.help)} [dim]\\[default: {escape(base + presets)}][/dim]"
+
+
+@declared(OPTIONS, into="given", given_only=True, helps=help_with_presets)
+@declared(Placement, into="where")
+def train(ctx: typer.Context, given: dict[str, Any], where: Placement) -> None:
+    """Train a model: the dashboard shows it learn; with --no-ui, a progress bar, one line
+    per eval and the samples it writes.
+
+    Every option left out takes the preset's value (each option below lists them); the
+    run goes into checkpoints/<preset>-<model>-<time>/ unless --out or --name says where.
+
+    Examples:
+
+      charlm-tui train --preset tiny
+
+      charlm-tui --no-ui train --data my.txt --preset seed --time-budget 600
+
+      charlm-tui --no-ui train --name myrun --resume --max-iters 5000
+    """
+    from charlm_tui.core.training import distributed
+    from charlm_tui.core.training.plan import check_corpus, plan_from
+
+    plan = plan_from(given, where)
+    if plan.tcfg.tensorboard:
+        from charlm_tui.core.runs.tensorboard import require
+
+        require()  # one line saying how to install it, before anything is written
+    corpus = check_corpus(plan)
+    dist = distributed.from_env()
+    dashboard = not no_ui(ctx) and dist.world_size == 1
+    if dashboard and not has_terminal():
+        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
+        dashboard = False
+    if dashboard:
+        from charlm_tui.tui.app import CharLMApp
+
+        launch(CharLMApp(train=plan))
+        return
+    from charlm_tui.core.training.trainer import execute
+
+    done = execute(plan, dist, corpus, sinks=headless_sinks(plan) if dist.is_main else [])
+    if done.message:
+        print(f"charlm-tui: {done.message}", file=sys.stderr)
+    raise typer.Exit(done.exit_code)
+
+
+def headless_sinks(plan: RunPlan) -> list[Any]:
+    """What a headless training prints and (with --tensorboard) writes besides its run."""
+    from charlm_tui.tui.console import ConsolePrinter
+
+    sinks: list[Any] = [ConsolePrinter()]
+    if plan.tcfg.tensorboard:
+        from charlm_tui.core.runs.tensorboard import TensorBoardSink
+
+        sinks.append(TensorBoardSink(plan.run_dir))
+    return sinks
+
+
+def plan_of(argv: list[str]) -> RunPlan:
+    """The run `charlm-tui train ARGV` would train, checked, without training it (tests,
+    benchmarks); CharLMError or a usage error when it cannot be."""
+    import typer.main
+
+    from charlm_tui.core.options import build, specs
+    from charlm_tui.core.training.plan import plan_from
+    from charlm_tui.tui.cli import app
+
+    command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    params = command.make_context("train", list(argv)).params
+    given = {k: v for k, v in params.items() if k in OPTIONS and v is not None}
+    where = build(Placement, {k: v for k, v in params.items() if k in specs(Placement)})
+    return plan_from(given, where)

@@ -1,0 +1,115 @@
+"""A comparison as a file: markdown (the experiment log's table, ready to paste), CSV and
+JSON for scripts. The rows are tui/tables.py's; untrusted names are escaped for each
+format (a run name cannot break a markdown table or reach a terminal raw)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from charlm_tui.core.runs.records import dump_json
+from charlm_tui.core.text.display import visible_line
+from charlm_tui.tui.tables import DELTAS, VAL_NOTE, Row, cell, delta_cell
+
+MARKDOWN = (
+    ("name", "run"),
+    ("model", "model"),
+    ("shape", "shape · block"),
+    ("params", "params"),
+    ("iters", "iters"),
+    ("seconds", "time"),
+    ("train_loss", "train loss"),
+    ("val_loss", "val loss"),
+    ("val_bpc", "val bpc"),
+    ("val_top1", "top@1"),
+    ("val_top5", "top@5"),
+)
+
+
+def _md(text: str) -> str:
+    # a run name is anybody's text: keep it from breaking the table or running markup
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def to_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
+    """The seed's experiment log: one row per run, ready to paste."""
+    cols = list(MARKDOWN)
+    if baseline is not None:
+        cols += [(f"delta:{k}", f"Δ {'val loss' if k == 'val_loss' else 'top@1'}") for k in DELTAS]
+    right = {k for k, _ in cols if k not in ("name", "model", "shape")}
+    lines = [
+        "| " + " | ".join(t for _, t in cols) + " |",
+        "|" + "|".join("---:" if k in right else "---" for k, _ in cols) + "|",
+    ]
+    for r in rows:
+        cells = []
+        for k, _ in cols:
+            if k.startswith("delta:"):
+                cells.append("base" if r.name == baseline else delta_cell(r, k[6:]))
+            elif k == "train_loss":
+                cells.append(f"{r.train_loss:.4f}" if r.train_loss is not None else "–")
+            else:
+                cells.append(_md(cell(r, k)))
+        lines.append("| " + " | ".join(cells) + " |")
+    note = VAL_NOTE + (f" Δ: difference from {_md(baseline)}." if baseline else "")
+    return "\n".join([*lines, "", note]) + "\n"
+
+
+EXPORT_FIELDS = (
+    "name",
+    "path",
+    "model",
+    "params",
+    "shape",
+    "optimizer",
+    "lr",
+    "batch",
+    "iters",
+    "chars",
+    "seconds",
+    "train_loss",
+    "val_loss",
+    "val_bpc",
+    "val_top1",
+    "val_top5",
+    "gap",
+    "status",
+    "val_source",
+    "best_iter",
+)
+
+
+def records(rows: Sequence[Row], baseline: str | None = None) -> list[dict[str, Any]]:
+    """Plain values per row (JSON and CSV): numbers as numbers, None when unknown."""
+    out = []
+    for r in rows:
+        rec = {k: r.value(k) for k in EXPORT_FIELDS}
+        if baseline is not None:
+            rec.update({f"delta_{k}": r.deltas.get(k) for k in DELTAS})
+        out.append(rec)
+    return out
+
+
+def to_json(rows: Sequence[Row], baseline: str | None = None) -> str:
+    # ASCII: JSON's own escapes, so names never reach a terminal raw, and parse back exact
+    return dump_json(records(rows, baseline), indent=2, ensure_ascii=True) + "\n"
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, str):  # CSV has no escapes of its own: control characters never raw
+        return visible_line(v)
+    return "" if v is None else repr(v) if isinstance(v, float) else v
+
+
+def to_csv(rows: Sequence[Row], baseline: str | None = None) -> str:
+    recs = records(rows, baseline)
+    fields = list(EXPORT_FIELDS) + ([f"delta_{k}" for k in DELTAS] if baseline else [])
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for rec in recs:
+        # floats by repr, so a reader gets back exactly the number written
+        writer.writerow({k: _csv_value(v) for k, v in rec.items()})
+    return buf.getvalue()
