@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -44,15 +45,6 @@ def machine() -> str:
     )
 
 
-def git_rev() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "?"
-
-
 def table(headers: list[str], rows: list[list[object]]) -> str:
     cells = [[str(c) for c in row] for row in [headers, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -61,3 +53,11 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def full_split_score(checkpoint: Path) -> dict[str, float]:
+    """`charlm-tui eval CHECKPOINT --split val --json`: the full val split, as a user
+    would score it (in a process of its own)."""
+    argv = [sys.executable, "-m", "charlm_tui", "eval", str(checkpoint), "--split", "val"]
+    result = subprocess.run([*argv, "--json"], check=True, cwd=ROOT, capture_output=True, text=True)
+    return json.loads(result.stdout)

@@ -1,4 +1,4 @@
-"""What inspecting a text costs next to `eval` on the same characters (issue 15: <= 3x).
+"""What inspecting a text costs next to `eval` on the same characters (target: <= 3x).
 
     python bench/inspect_speed.py [--preset cpu] [--chars 2000] [--rounds 5] [--threads 1]
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, corpus, machine, table
+from common import ROOT, corpus, full_split_score, machine, table
 
 from charlm_tui.core.runs.events import DoneEvent, EvalEvent
 from charlm_tui.core.runs.records import read_records
@@ -69,23 +69,7 @@ def run(overrides: dict[str, str], budget: float, tmp: Path) -> list[object]:
     for k, v in overrides.items():
         argv += ["--" + k.replace("_", "-"), v]
     subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "charlm_tui",
-            "eval",
-            str(out / "best.pt"),
-            "--split",
-            "val",
-            "--json",
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    score = json.loads(result.stdout)
+    score = full_split_score(out / "best.pt")
     records = read_records(out / "metrics.jsonl")
     evals = [e for e in records if isinstance(e, EvalEvent)]
     done = [e for e in records if isinstance(e, DoneEvent)][-1]

@@ -55,7 +55,7 @@ import torch
 import torch.nn as nn
 from _nanogpt import GPT, GPTConfig, adamw, batch, encode, lr_at_fraction
 from _turns import MIN_SLICE_S, CLISide, Side, WorkerSide, paused_for, run_in_turns
-from common import ROOT, corpus, machine, table
+from common import ROOT, corpus, full_split_score, machine, table
 
 from charlm_tui.core.decoding.evaluate import evaluate_split
 from charlm_tui.core.runs.events import DoneEvent, EvalEvent
@@ -216,23 +216,7 @@ def ours_argv(
 
 def score_ours(budget: float, out: Path) -> OursResult:
     """`charlm-tui eval best.pt` on the full val split, and the run's own numbers."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "charlm_tui",
-            "eval",
-            str(out / "best.pt"),
-            "--split",
-            "val",
-            "--json",
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    score = json.loads(result.stdout)
+    score = full_split_score(out / "best.pt")
     records = read_records(out / "metrics.jsonl")
     done = [r for r in records if isinstance(r, DoneEvent)][-1]
     t_train = sum(r.t_train_s for r in records if isinstance(r, EvalEvent))
@@ -345,7 +329,7 @@ def main() -> None:
     budget = args.budget * args.scale
     ours_budgets = [b * args.scale for b in args.ours] if args.ours else None
     if ours_budgets is None:
-        # budget / 6 is issue 16's target (6x sooner): a point there reads it directly
+        # budget / 6 is the 6x-sooner target: a point there reads it directly
         ours_budgets = [budget, budget / 2, budget / 4, budget / 6, budget * 40 / 300]
     ours_budgets = sorted(set(ours_budgets), reverse=True)
 

@@ -238,7 +238,8 @@ class TrainConfig:
     # In config.json, so a resumed run goes on writing its event files.
     tensorboard: bool = option(
         False,
-        'Also write TensorBoard event files into <run>/tb/ (pip install -e ".[tensorboard]").',
+        "Also write TensorBoard event files into <run>/tb/ "
+        '(pip install "charlm-tui[tensorboard]").',
         "system",
         resumable=True,
     )
@@ -258,6 +259,23 @@ LENGTH_FIELDS = ("max_iters", "time_budget")  # one run length: giving one clear
 
 # -- presets: deltas on the base (the defaults above, which are `cpu`) -----------------------
 
+# What several presets share. GPT-2's choices (learned positions, GELU, AdamW), which the
+# cpu preset's per-step wins replace; nanoGPT's baby GPT (6 blocks of 6 heads of 384, a
+# 256-character context, batch 64) and its recipe; the zoo's optimiser and eval cadence.
+GPT2_CHOICES: dict[str, Any] = dict(position="learned", activation="gelu", optimizer="adamw")
+BABY_GPT: dict[str, Any] = dict(
+    block_size=256, n_layer=6, n_head=6, n_embd=384, batch_size=64, warmup_iters=100
+)
+NANOGPT_RECIPE: dict[str, Any] = {
+    **GPT2_CHOICES,
+    "lr": 1e-3,
+    "min_lr": 1e-4,
+    "sample_interval": 500,
+}
+ZOO: dict[str, Any] = dict(
+    optimizer="adamw", batch_size=64, eval_interval=250, eval_iters=20, sample_interval=1000
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Swept for 300 s on a 2-core CPU (BENCHMARKS.md): in a short budget, more updates of
     # a small model win (6 layers or width 192 see too few tokens to catch up); rotary
@@ -275,134 +293,99 @@ PRESETS: dict[str, dict[str, Any]] = {
     # training time than nanoGPT's recipe (steps 500-800 not measured: the script stops
     # at the target); batch 128 overfits before 1.47 (train 1.06, val 1.48 at 400),
     # batch 256 at lr 4e-3 is unstable, dropout 0.2 ends just short (1.4709).
-    "gpu": dict(
-        block_size=256,
-        n_layer=6,
-        n_head=6,
-        n_embd=384,
-        dropout=0.1,
-        batch_size=64,
-        max_iters=800,
-        lr=3e-3,
-        min_lr=3e-4,
-        warmup_iters=100,
-        eval_interval=100,
-        eval_iters=50,
-        sample_interval=200,
-        compile=True,
-    ),
+    "gpu": {
+        **BABY_GPT,
+        "dropout": 0.1,
+        "max_iters": 800,
+        "lr": 3e-3,
+        "min_lr": 3e-4,
+        "eval_interval": 100,
+        "eval_iters": 50,
+        "sample_interval": 200,
+        "compile": True,
+    },
     # Seconds on a laptop: for tests and trying things out.
-    "tiny": dict(
-        block_size=32,
-        n_layer=1,
-        n_head=2,
-        n_embd=32,
-        position="learned",
-        activation="gelu",
-        optimizer="adamw",
-        batch_size=16,
-        lr=3e-3,
-        min_lr=3e-4,
-        max_iters=200,
-        warmup_iters=10,
-        eval_interval=50,
-        early_eval_s=0.0,  # its evals come every few seconds anyway; keep them by step
-        eval_iters=5,
-        sample_interval=100,
-        sample_chars=80,
-        log_interval=5,
-    ),
-    # The 3.7M-parameter model of the experiment log this product grew out of.
-    "seed": dict(
-        block_size=256,
-        n_layer=2,
-        n_head=6,
-        n_embd=384,
-        dropout=0.1,
-        position="learned",
-        activation="gelu",
-        optimizer="adamw",
-        batch_size=64,
-        max_iters=3000,
-        lr=1e-3,
-        min_lr=1e-4,
-        warmup_iters=100,
-        eval_interval=100,
-        eval_iters=20,
-        sample_interval=500,
-    ),
+    "tiny": {
+        **GPT2_CHOICES,
+        "block_size": 32,
+        "n_layer": 1,
+        "n_head": 2,
+        "n_embd": 32,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "min_lr": 3e-4,
+        "max_iters": 200,
+        "warmup_iters": 10,
+        "eval_interval": 50,
+        "early_eval_s": 0.0,  # its evals come every few seconds anyway; keep them by step
+        "eval_iters": 5,
+        "sample_interval": 100,
+        "sample_chars": 80,
+        "log_interval": 5,
+    },
+    # The 3.7M-parameter model of the experiment log this product grew out of: the baby
+    # GPT's blocks, two of them, trained as nanoGPT trains it.
+    "seed": {
+        **BABY_GPT,
+        **NANOGPT_RECIPE,
+        "n_layer": 2,
+        "dropout": 0.1,
+        "max_iters": 3000,
+        "eval_interval": 100,
+        "eval_iters": 20,
+    },
     # nanoGPT's shakespeare_char configuration.
-    "nanogpt-baby": dict(
-        block_size=256,
-        n_layer=6,
-        n_head=6,
-        n_embd=384,
-        dropout=0.2,
-        position="learned",
-        activation="gelu",
-        optimizer="adamw",
-        batch_size=64,
-        max_iters=5000,
-        lr=1e-3,
-        min_lr=1e-4,
-        warmup_iters=100,
-        eval_interval=250,
-        eval_iters=200,
-        sample_interval=500,
-    ),
+    "nanogpt-baby": {
+        **BABY_GPT,
+        **NANOGPT_RECIPE,
+        "dropout": 0.2,
+        "max_iters": 5000,
+        "eval_interval": 250,
+        "eval_iters": 200,
+    },
     # The count-table baseline of makemore.
-    "bigram": dict(
-        model="bigram",
-        block_size=64,
-        batch_size=64,
-        optimizer="adamw",
-        max_iters=2000,
-        lr=0.1,
-        min_lr=0.01,
-        warmup_iters=0,
-        weight_decay=0.0,
-        eval_interval=250,
-        eval_iters=10,
-        sample_interval=1000,
-    ),
+    "bigram": {
+        **ZOO,
+        "model": "bigram",
+        "block_size": 64,
+        "max_iters": 2000,
+        "lr": 0.1,
+        "min_lr": 0.01,
+        "warmup_iters": 0,
+        "weight_decay": 0.0,
+        "eval_iters": 10,
+    },
     # The model zoo, each a few minutes on one laptop core. Step times are forward,
     # backward, clip and AdamW step at the preset's shape (V = 65), median of 8, torch
     # 2.13, one thread of a shared 2-core machine.
     # Bengio et al. 2003's MLP as in makemore, 16 characters of context; 283k params at
     # V = 65; 16 ms/step: 6000 steps in ~1.6 min (15 s reach val 1.94 on tinyshakespeare).
-    "mlp": dict(
-        model="mlp",
-        block_size=16,
-        n_embd=64,
-        optimizer="adamw",
-        batch_size=64,
-        max_iters=6000,
-        lr=2e-3,
-        min_lr=2e-4,
-        weight_decay=0.01,
-        eval_interval=250,
-        eval_iters=20,
-        sample_interval=1000,
-    ),
+    "mlp": {
+        **ZOO,
+        "model": "mlp",
+        "block_size": 16,
+        "n_embd": 64,
+        "max_iters": 6000,
+        "lr": 2e-3,
+        "min_lr": 2e-4,
+        "weight_decay": 0.01,
+    },
     # char-rnn's defaults (2 layers of 128, 50-character windows, batch 50, no dropout,
     # lr 2e-3) for each recurrent cell, so the three compare at one shape; 3000 steps.
     # rnn: 83k params, 16 ms/step, ~50 s; gru: 215k, 50 ms, ~2.5 min; lstm: 281k, 50 ms.
     **{
-        cell: dict(
-            model=cell,
-            block_size=50,
-            n_layer=2,
-            n_embd=128,
-            optimizer="adamw",
-            batch_size=50,
-            max_iters=3000,
-            lr=2e-3,
-            min_lr=2e-4,
-            weight_decay=0.0,
-            eval_interval=250,
-            eval_iters=20,
-            sample_interval=1000,
-        )
+        cell: {
+            **ZOO,
+            "model": cell,
+            "block_size": 50,
+            "n_layer": 2,
+            "n_embd": 128,
+            "batch_size": 50,
+            "max_iters": 3000,
+            "lr": 2e-3,
+            "min_lr": 2e-4,
+            "weight_decay": 0.0,
+        }
         for cell in ("rnn", "gru", "lstm")
     },
 }

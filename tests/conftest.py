@@ -9,12 +9,13 @@ import contextlib
 import os
 import random
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.waiting import wait_until
 
 WORDS = [
     "the",
@@ -86,8 +87,9 @@ def _isolated(
 
 def _stop_trainers_left_behind() -> None:
     """A dashboard's training child outlives its app by design ("quit, keep training"):
-    a test that fails before stopping its 100,000-step run left one training for 40
-    minutes, slowing every later test (2 cores) into timeouts. Stop any still running."""
+    a test that fails before stopping its 100,000-step run would leave it training for
+    the rest of the session, slowing every later test (2 cores) into timeouts. Stop any
+    still running: SIGTERM, then SIGKILL if it has not exited within 5 seconds."""
     proc = Path("/proc")
     if not proc.is_dir():
         return
@@ -103,11 +105,13 @@ def _stop_trainers_left_behind() -> None:
             pid = int(entry.name)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)  # saves and exits (README: What happens if…)
-                for _ in range(100):
-                    time.sleep(0.05)
-                    if os.waitpid(pid, os.WNOHANG)[0]:
-                        break
-                else:
+                try:
+                    wait_until(
+                        lambda pid=pid: os.waitpid(pid, os.WNOHANG)[0] != 0,
+                        f"training process {pid} to exit after SIGTERM",
+                        timeout=5.0,
+                    )
+                except AssertionError:
                     os.kill(pid, signal.SIGKILL)
 
 

@@ -1,5 +1,7 @@
-"""Promises kept under an adversary (issue 13): signals, non-finite evals, full disks,
-closed pipes, changed corpora, crafted checkpoints, hostile run folders.
+"""Promises kept under an adversary: signals, bad evals, full disks, hostile files and folders.
+
+Signals, non-finite evals, full disks, closed pipes, changed corpora, crafted checkpoints,
+hostile run folders.
 
 The one-line refusals of bad options are in tests/test_cli.py's bad-input table; these
 are the cases that need a process, a disk or a folder set up to misbehave.
@@ -14,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,23 +24,18 @@ import torch
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.checkpoint import load_checkpoint, save_checkpoint
-from charlm_tui.core.runs.events import DoneEvent, NoteEvent, SampleEvent, StartEvent, StepEvent
+from charlm_tui.core.runs.events import DoneEvent, NoteEvent, SampleEvent, StepEvent
 from charlm_tui.core.runs.listing import list_runs, run_view
 from charlm_tui.core.runs.records import read_records
-from charlm_tui.core.runs.rundir import LOCK, RunDirectory
+from charlm_tui.core.runs.rundir import LOCK, RunDirectory, RunLock
 from charlm_tui.core.text.dataset import encode_cached
 from charlm_tui.core.text.vocab import Vocab
 from charlm_tui.core.training.steering import STOPS
 from charlm_tui.tui.cli import run
 from tests.conftest import make_text
-from tests.train_helpers import Collect, new_training
+from tests.train_helpers import ROOT, Collect, new_training, spawn_piped, train_argv
 from tests.tui_helpers import fake_run
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "charlm_tui", "--no-ui", "train", *args]
+from tests.waiting import wait_until
 
 
 def done_of(run_dir: Path) -> DoneEvent:
@@ -50,7 +46,7 @@ def tiny(corpus: Path, out: Path, *more: str) -> list[str]:
     return ["--no-ui", "train", "--preset", "tiny", "--data", str(corpus), "--out", str(out), *more]
 
 
-# -- 1. non-finite evaluations are divergence --------------------------------------------
+# -- non-finite evaluations are divergence -------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -74,7 +70,7 @@ def test_a_non_finite_eval_stops_exit_1_and_writes_no_weights(
         assert all(torch.isfinite(t).all() for t in ckpt["model"].values())
 
 
-# -- 2. a full disk ------------------------------------------------------------------------
+# -- a full disk ---------------------------------------------------------------------------
 
 
 def test_a_full_disk_inside_torch_save_is_one_line_and_keeps_the_old_checkpoint(
@@ -119,7 +115,7 @@ def test_a_full_disk_at_start_exits_1_and_leaves_nothing_behind(
     assert run(tiny(corpus_file, out, "--max-iters", "3")) == 0
 
 
-# -- 3. the user's own files ---------------------------------------------------------------
+# -- the user's own files ------------------------------------------------------------------
 
 
 def test_foreign_temporary_files_survive_and_overwrite_refuses_a_foreign_folder(
@@ -141,7 +137,7 @@ def test_foreign_temporary_files_survive_and_overwrite_refuses_a_foreign_folder(
     assert (other / "config.json").read_text() == '{"learning_rate": 0.1}'
 
 
-# -- 4. SIGTERM and SIGHUP -----------------------------------------------------------------
+# -- SIGTERM and SIGHUP --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
@@ -149,13 +145,12 @@ def test_sigterm_and_sighup_save_and_exit_with_128_plus_the_signal(
     corpus_file: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
     out = tmp_path / "run"
-    argv = cli("--preset", "tiny", "--data", str(corpus_file), "--max-iters", "100000")
-    proc = subprocess.Popen([*argv, "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(
-        isinstance(e, StepEvent) for e in read_records(out / "metrics.jsonl")
-    ):
-        time.sleep(0.1)
+    argv = train_argv(corpus_file, out, max_iters=100_000)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
+    wait_until(
+        lambda: any(isinstance(e, StepEvent) for e in read_records(out / "metrics.jsonl")),
+        "the run's first step record",
+    )
     proc.send_signal(sig)
     assert proc.wait(timeout=60) == 128 + sig
     done = done_of(out)
@@ -163,18 +158,12 @@ def test_sigterm_and_sighup_save_and_exit_with_128_plus_the_signal(
     assert load_checkpoint(out / "last.pt")["iter"] == done.iter > 0  # nothing lost
 
 
-# -- 5. a closed stdout --------------------------------------------------------------------
+# -- a closed stdout -----------------------------------------------------------------------
 
 
 def test_a_closed_stdout_keeps_the_run_going_and_recorded(corpus_file: Path, tmp_path: Path):
     out = tmp_path / "run"
-    argv = cli("--preset", "tiny", "--data", str(corpus_file), "--max-iters", "60")
-    proc = subprocess.Popen(
-        [*argv, "--eval-interval", "5", "--out", str(out)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = spawn_piped(train_argv(corpus_file, out, max_iters=60, eval_interval=5))
     assert proc.stdout is not None
     proc.stdout.readline()  # `| head -1`: read a line, then go away
     proc.stdout.close()
@@ -185,7 +174,7 @@ def test_a_closed_stdout_keeps_the_run_going_and_recorded(corpus_file: Path, tmp
     assert load_checkpoint(out / "last.pt")["iter"] == 60
 
 
-# -- 6. a malformed control.json -----------------------------------------------------------
+# -- a malformed control.json --------------------------------------------------------------
 
 
 def test_a_malformed_control_file_mid_run_is_a_note_not_a_crash(corpus_file: Path, tmp_path):
@@ -201,7 +190,7 @@ def test_a_malformed_control_file_mid_run_is_a_note_not_a_crash(corpus_file: Pat
     assert len(notes) == 1 and "control.json ignored" in notes[0]
 
 
-# -- 7. the corpus changed under a run ----------------------------------------------------
+# -- the corpus changed under a run --------------------------------------------------------
 
 
 def test_resume_refuses_a_changed_corpus_unless_allowed(tmp_path: Path, capsys) -> None:
@@ -221,7 +210,7 @@ def test_resume_refuses_a_changed_corpus_unless_allowed(tmp_path: Path, capsys) 
     assert any("corpus changed since the checkpoint" in n for n in notes)
 
 
-# -- 9. tiny temperatures ------------------------------------------------------------------
+# -- tiny temperatures ---------------------------------------------------------------------
 
 
 def test_a_tiny_temperature_is_greedy(tmp_path: Path, capsys) -> None:
@@ -233,7 +222,7 @@ def test_a_tiny_temperature_is_greedy(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out == tiny_t
 
 
-# -- 12. crafted checkpoints ---------------------------------------------------------------
+# -- crafted checkpoints -------------------------------------------------------------------
 
 
 CRAFTED = [
@@ -272,7 +261,7 @@ def test_a_crafted_checkpoint_is_refused_before_anything_is_written(
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
-# -- 13. odd run folders -------------------------------------------------------------------
+# -- odd run folders -----------------------------------------------------------------------
 
 
 def test_one_odd_run_folder_never_hides_or_hangs_the_others(tmp_path: Path, capsys) -> None:
@@ -326,28 +315,48 @@ def test_after_kill_9_runs_shows_where_a_resume_would_start(corpus_file, tmp_pat
     assert view.status == "killed" and view.resume_iter == 10  # last.pt's, not step 17
 
 
-# -- 14. prompt stops during long evals and samples ----------------------------------------
+# -- prompt stops during long evals and samples --------------------------------------------
 
 
-def test_a_stop_interrupts_a_long_sample_promptly(corpus_file: Path, tmp_path: Path) -> None:
+def test_a_stop_interrupts_a_long_sample_promptly(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from charlm_tui.core.decoding import sampling
+
     training = new_training(
         corpus_file, tmp_path / "run", max_iters=50, sample_interval=5, sample_chars=100_000
     )
+    drawn = [0]
 
-    def stop_soon(event) -> None:
-        if isinstance(event, StartEvent):
-            threading.Timer(1.0, training.steering.request_stop, [STOPS[1]]).start()
+    def stop_after_1000(*args, **kwargs):
+        """The sampler's characters, with a Ctrl-C after the first 1,000 of them."""
+        for tok in sampling.generate(*args, **kwargs):
+            drawn[0] += 1
+            if drawn[0] == 1000:
+                training.steering.request_stop(STOPS[1])
+            yield tok
 
-    done = training.run(Collect(stop_soon))
-    # The stop came a second into the first sample (100,000 characters: minutes): it was
-    # abandoned, not finished, and no half sample was written.
+    # The training modules that draw samples, whichever they are, draw through it.
+    samplers = [
+        m
+        for name, m in list(sys.modules.items())
+        if name.startswith("charlm_tui.core.training")
+        and vars(m).get("generate") is sampling.generate
+    ]
+    assert samplers
+    for module in samplers:
+        monkeypatch.setattr(module, "generate", stop_after_1000)
+    done = training.run()
+    # The stop came 1,000 characters into the first sample (100,000 characters: minutes):
+    # it was abandoned at once, not finished, and no half sample was written.
     assert done.reason == "interrupted" and done.iter == 0
+    assert 1000 <= drawn[0] <= 1001  # at most the character in flight, then no more
     assert not any(
         isinstance(e, SampleEvent) for e in read_records(tmp_path / "run" / "samples.jsonl")
     )
 
 
-# -- smaller ---------------------------------------------------------------------------------
+# -- a poisoned cache, a stale lock file, unreadable corpus paths --------------------------
 
 
 def test_a_poisoned_corpus_cache_is_rebuilt(tmp_path: Path) -> None:
@@ -366,6 +375,10 @@ def test_a_lock_file_left_behind_does_not_hold_a_run(tmp_path: Path) -> None:
     (run_dir / LOCK).write_text("12345\n")  # a dead process's lock file
     with RunDirectory(run_dir) as claimed:
         claimed.claim({"model": {}, "train": {}}, 1, overwrite=False, resume_iter=None)
+        assert RunLock.held(run_dir)  # claimed: the lock is this process's now
+        assert (run_dir / LOCK).read_text() == f"{os.getpid()}\n"
+        assert (run_dir / "config.json").is_file()
+    assert not RunLock.held(run_dir)  # and released with the run directory
 
 
 def test_corpus_paths_that_cannot_be_read_are_one_line(tmp_path: Path) -> None:
@@ -375,7 +388,7 @@ def test_corpus_paths_that_cannot_be_read_are_one_line(tmp_path: Path) -> None:
         load_corpus(str(tmp_path / ("n" * 300)))
 
 
-# -- issue 12: Windows line endings, early evals, pauses told -----------------------------
+# -- Windows line endings, early evals, pauses told ----------------------------------------
 
 
 def test_crlf_corpora_are_normalised_unless_kept(tmp_path: Path, capsys) -> None:
@@ -428,7 +441,8 @@ def test_a_pause_is_told_and_does_not_count_as_training(corpus_file: Path, tmp_p
     def pause_at_5(event) -> None:
         if isinstance(event, StepEvent) and event.iter == 5:
             write_control(out, paused=True)
-            threading.Timer(1.5, lambda: write_control(out, paused=False)).start()
+        elif isinstance(event, NoteEvent) and event.text.startswith("paused"):
+            write_control(out, paused=False)  # resumed once the pause is told
 
     done = training.run(Collect(pause_at_5))
     notes = [e.text for e in read_records(out / "metrics.jsonl") if isinstance(e, NoteEvent)]

@@ -1,3 +1,5 @@
+"""Checkpoints: exact round trips, safe saves, truncated or foreign or crafted files refused."""
+
 import os
 import pickle
 from pathlib import Path

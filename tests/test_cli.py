@@ -4,9 +4,7 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,9 +13,10 @@ from charlm_tui.core.models.checkpoint import load_checkpoint, load_model
 from charlm_tui.core.runs.events import DoneEvent, EvalEvent, StartEvent, StepEvent
 from charlm_tui.core.runs.records import read_records
 from charlm_tui.tui.cli import run
+from tests.train_helpers import DDP_CLI, ROOT, TORCHRUN, run_captured, spawn_piped, train_argv
 from tests.tui_helpers import fake_run
+from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 EVAL_LINE = re.compile(
     r"^iter \d+ \| t_train [\d.]+s t_eval [\d.]+s \| train loss [\d.]+ top@1 [\d.]+% "
     r"top@5 [\d.]+% \| val loss [\d.]+ top@1 [\d.]+% top@5 [\d.]+%"
@@ -140,7 +139,7 @@ def bad_inputs(tmp: Path, corpus: Path) -> list[tuple[list[str], str]]:
         (["--no-ui", "sample", str(tmp / "junk.pt"), "--precision", "fp16"], "'fp16' is not one"),
         (["eval", str(tmp)], "holds no checkpoint"),
         (["runs", str(tmp / "nowhere")], "no such directory"),
-        # Issue 13: limits, ranges and names that used to give tracebacks.
+        # Limits, ranges and names out of bounds: a one-line refusal each, no traceback.
         ([*train, "--data", str(corpus), "--seed", str(2**64)], "--seed must be in"),
         ([*train, "--data", str(corpus), "--seed", "-1"], "--seed must be in"),
         ([*train, "--data", str(corpus), "--eval-iters", "100000000"], "--eval-iters must be in"),
@@ -202,40 +201,20 @@ def test_prompt_outside_vocabulary_lists_the_characters(tiny_args, tmp_path, cap
 
 def test_ctrl_c_saves_last_checkpoint_and_exits_130(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "charlm_tui",
-            "--no-ui",
-            "train",
-            "--preset",
-            "tiny",
-            "--data",
-            str(corpus_file),
-            "--max-iters",
-            "100000",
-            "--eval-interval",
-            "20",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 60
-    steps: list = []
-    while not steps and time.time() < deadline:  # wait until it is training for real
-        time.sleep(0.1)
-        steps = [e for e in read_records(out / "metrics.jsonl") if isinstance(e, StepEvent)]
+    argv = train_argv(corpus_file, out, max_iters=100_000, eval_interval=20)
+    proc = spawn_piped(argv, text=True)
+
+    def steps() -> list[StepEvent]:
+        return [e for e in read_records(out / "metrics.jsonl") if isinstance(e, StepEvent)]
+
+    wait_until(steps, "the run's first step record")  # training for real
+    first_step = steps()[0]
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted, saved at iter" in stdout
-    assert load_checkpoint(out / "last.pt")["iter"] >= steps[0].iter > 0
+    assert load_checkpoint(out / "last.pt")["iter"] >= first_step.iter > 0
 
 
 def test_headless_training_never_imports_textual(corpus_file: Path, tmp_path: Path) -> None:
@@ -246,9 +225,7 @@ def test_headless_training_never_imports_textual(corpus_file: Path, tmp_path: Pa
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual'); "
         "print('TEXTUAL', bad); sys.exit(rc)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    result = run_captured([sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr
     assert "TEXTUAL []" in result.stdout
 
@@ -275,9 +252,7 @@ def test_training_flushes_denormals_on_every_thread(corpus_file: Path, tmp_path:
         "print('AFTER', int((one * 1.0).count_nonzero()), 'SUPPORTED', "
         "torch.set_flush_denormal(True)); sys.exit(rc)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    result = run_captured([sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr
     if "SUPPORTED False" in result.stdout:
         pytest.skip("this CPU has no flush-to-zero mode")
@@ -296,35 +271,10 @@ def test_help_teaches(capsys) -> None:
 
 def test_torchrun_ddp_two_processes_only_rank_0_writes(corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node",
-            "2",
-            "-m",
-            "charlm_tui",
-            "--no-ui",
-            "train",
-            "--preset",
-            "tiny",
-            "--data",
-            str(corpus_file),
-            "--max-iters",
-            "20",
-            "--eval-interval",
-            "10",
-            "--sample-interval",
-            "0",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    argv = train_argv(
+        corpus_file, out, command=DDP_CLI, max_iters=20, eval_interval=10, sample_interval=0
     )
+    result = run_captured(argv, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("iter 10 |") == 1  # printed once, by rank 0
     events = read_records(out / "metrics.jsonl")
@@ -338,11 +288,9 @@ def test_ddp_nan_on_one_rank_stops_every_rank_without_hanging(
     corpus_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "ddp"
-    argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
-    argv += [str(ROOT / "tests" / "ddp_diverge_driver.py"), "--no-ui", "train", "--preset"]
-    argv += ["tiny", "--data", str(corpus_file), "--max-iters", "20", "--out", str(out)]
-    # Before the fix, rank 1 raised alone and rank 0 waited in the all-reduce: a timeout.
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    driver = (*TORCHRUN, str(ROOT / "tests" / "ddp_diverge_driver.py"))
+    # Rank 1 must not raise alone while rank 0 waits in the all-reduce (a hang, then a timeout).
+    result = run_captured(train_argv(corpus_file, out, command=driver, max_iters=20))
     assert result.returncode != 0
     done = [e for e in read_records(out / "metrics.jsonl") if isinstance(e, DoneEvent)]
     assert len(done) == 1 and done[0].reason == "diverged"

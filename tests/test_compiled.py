@@ -1,6 +1,7 @@
-"""The compiled decode step (core/models/compiled.py): its maths is GPT.step's, a
-package is built once per shape and reused, and `sample --compile` writes the text
-the eager step writes."""
+"""The compiled decode step: GPT.step's maths, built once per shape, the eager step's text.
+
+core/models/compiled.py: its maths is GPT.step's, a package is built once per shape and
+reused, and `sample --compile` writes the text the eager step writes."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from charlm_tui.core.models.compiled import DecodeStep, compiled_decoder, make_d
 from charlm_tui.core.models.quant import quantize_int8
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.cli import run
-from tests.tui_helpers import fake_run
+from charlm_tui.tui.screens.generate import GenerateScreen
+from tests.tui_helpers import fake_run, opened
+from tests.waiting import wait_for
 
 COMPILER = any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++"))
 needs_compiler = pytest.mark.skipif(not COMPILER, reason="compiling needs a C++ compiler")
@@ -114,17 +117,17 @@ def test_sample_compile_builds_once_per_shape_and_writes_the_eager_text(
     async def pane() -> None:
         app = CharLMApp(generate=(ckpt, GenerateOptions(max_new_tokens=40, compile=True)))
         async with app.run_test(size=(100, 30)) as pilot:
-            screen = app.screen
+            screen = await opened(pilot, app, GenerateScreen)
             assert "int8 weights · compiled step" in str(screen.query_one("#gen-label").render())
             await pilot.press("enter")
             status = screen.query_one("#gen-status")
-            for _ in range(2400):  # two minutes at most
-                if not screen.running and screen.output:
-                    break
-                statuses.append(str(status.render()))
-                await pilot.pause(0.05)
-            statuses.append(str(status.render()))
-            assert len(screen.output) == 40
+
+            def generated() -> bool:
+                statuses.append(str(status.render()))  # every status line seen meanwhile
+                return not screen.running and bool(screen.output.text)
+
+            await wait_for(pilot, generated, "the compiled generation to end", timeout=120)
+            assert len(screen.output.text) == 40
 
     asyncio.run(pane())
     assert any(s.startswith("compiling the decode step") for s in statuses)

@@ -7,6 +7,7 @@ documents every flag.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from charlm_tui.core.config import (
 )
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import Range, Spec
+from charlm_tui.core.runs.control import parse_control
+from charlm_tui.core.runs.rundir import CONTROL_DEFAULTS
 from charlm_tui.tui.cli import app
 from charlm_tui.tui.cli.train import plan_of
 
@@ -151,30 +154,33 @@ def test_a_crafted_configuration_is_refused_in_one_line() -> None:
 
 
 def test_resumable_and_form_fields_come_from_the_declarations() -> None:
-    assert STEERABLE == (
-        "lr_scale",
-        "max_iters",
-        "time_budget",
-        "eval_interval",
-        "sample_interval",
-        "sample_temperature",
-    )
-    assert set(STEERABLE) <= RESUMABLE  # what steering changed, a resume keeps
-    assert RESUMABLE == {
-        "lr_scale",
-        "sample_temperature",
-        "max_iters",
-        "time_budget",
-        "eval_interval",
-        "early_eval_s",
-        "eval_iters",
-        "sample_interval",
-        "sample_chars",
-        "log_interval",
-        "device",
-        "threads",
-        "tensorboard",
-    }
+    steerable = tuple(n for n, s in SPECS.items() if s.steerable)  # in declaration order
+    resumable = {n for n, s in SPECS.items() if s.resumable}
+    assert STEERABLE == steerable and RESUMABLE == resumable
+    assert steerable and resumable < set(SPECS)  # some of each, and not every option
+    assert set(steerable) <= resumable  # what steering changed, a resume keeps
+
+    # `train --resume`'s help names exactly the resumable flags.
+    (resume,) = (p for p in TRAIN.params if p.name == "resume")
+    listed = re.findall(r"--[a-z0-9-]+", resume.help.split("may change:", 1)[1])
+    assert sorted(listed) == sorted(SPECS[n].flag for n in resumable)
+
+    # control.json takes exactly the steerable options, each with its value; the others
+    # are not its business and are ignored.
+    mcfg, tcfg = build_configs("tiny")
+    by_time = build_configs("tiny", {"time_budget": 30.0})[1]
+
+    def valid(name: str) -> Any:
+        config = tcfg if SPECS[name].section == "train" else mcfg
+        value = getattr(config, name)
+        return getattr(by_time, name) if value is None else value
+
+    taken = {}
+    for name in SPECS:
+        requests = parse_control(json.dumps({name: valid(name)}, default=str).encode())
+        taken.update({k: v for k, v in requests.items() if k not in CONTROL_DEFAULTS})
+    assert taken == {name: valid(name) for name in steerable}
+
     assert [s.name for s in form_specs()][:2] == ["data", "preset"]
 
 

@@ -1,5 +1,4 @@
-"""Steering through control.json: no request is lost, a stale or malformed file steers
-nothing and stops nothing."""
+"""control.json: no request is lost; a stale or malformed file steers and stops nothing."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Corpora and batches: files and folders, bad input refused, splits, caching, built-ins."""
+
 from pathlib import Path
 
 import numpy as np

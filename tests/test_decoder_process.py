@@ -1,5 +1,7 @@
-"""The decoding child process (core/decoding/decoder_process.py): the same text as decoding in
-this process, stops on request, and fails with a one-line error, never a hang."""
+"""The decoding child process: the text decoded here, stops on request, one-line failures.
+
+core/decoding/decoder_process.py: the same text as decoding in this process, stops on
+request, and fails with a one-line error, never a hang."""
 
 from __future__ import annotations
 

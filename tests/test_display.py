@@ -1,5 +1,6 @@
-"""Untrusted text on a terminal, status words, shortened paths and --help: the display
-rules every screen and the headless console share (tui/formatting.py)."""
+"""Display rules (tui/formatting.py): untrusted text, status words, shortened paths, --help.
+
+The rules every screen and the headless console share."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Evaluation: deterministic under dropout, eval mode restored, every position scored once."""
+
 import numpy as np
 import pytest
 import torch

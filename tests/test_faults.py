@@ -6,7 +6,6 @@ import errno
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,21 +26,15 @@ from charlm_tui.core.runs.events import CheckpointEvent, EvalEvent, SampleEvent
 from charlm_tui.core.runs.records import JsonlWriter, read_records
 from charlm_tui.core.text.corpus import load_corpus
 from tests.conftest import make_text
-from tests.train_helpers import new_training
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "charlm_tui", "--no-ui", "train", *args]
-
-
-def wait_until(condition, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
+from tests.train_helpers import (
+    DDP_CLI,
+    ROOT,
+    resume_argv,
+    run_captured,
+    short_training,
+    train_argv,
+)
+from tests.waiting import wait_until
 
 
 def last_iters(run: Path) -> list[int]:
@@ -54,36 +47,25 @@ def sample_texts(run: Path) -> list[str]:
 
 
 def test_resume_after_kill_9_is_bit_identical(corpus_file: Path, tmp_path: Path) -> None:
-    opts = [
-        "--data",
-        str(corpus_file),
-        "--preset",
-        "tiny",
-        "--max-iters",
-        "300",
-        "--eval-interval",
-        "10",
-        "--sample-interval",
-        "10",
-        "--dropout",
-        "0.1",
-    ]
+    opts = dict(max_iters=300, eval_interval=10, sample_interval=10, dropout=0.1)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(
-        cli(*opts, "--out", str(straight)), check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+        train_argv(corpus_file, straight, **opts), check=True, cwd=ROOT, stdout=subprocess.DEVNULL
     )
 
-    proc = subprocess.Popen(cli(*opts, "--out", str(killed)), cwd=ROOT, stdout=subprocess.DEVNULL)
+    argv = train_argv(corpus_file, killed, **opts)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
     # last.pt, not best.pt: an eval writes best first, and a kill between the two would
     # leave last.pt at the eval before.
-    wait_until(lambda: any(i >= 20 for i in last_iters(killed)) or proc.poll() is not None)
+    wait_until(
+        lambda: any(i >= 20 for i in last_iters(killed)) or proc.poll() is not None,
+        "a last.pt at iteration 20 or later",
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     saved = load_checkpoint(killed / "last.pt")["iter"]
     assert 20 <= saved < 120  # killed mid-run, after a checkpoint
-    subprocess.run(
-        cli("--out", str(killed), "--resume"), check=True, cwd=ROOT, stdout=subprocess.DEVNULL
-    )
+    subprocess.run(resume_argv(killed), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
     a = load_checkpoint(straight / "last.pt")["model"]
     b = load_checkpoint(killed / "last.pt")["model"]
@@ -102,32 +84,19 @@ def test_random_kills_never_leave_an_unloadable_checkpoint(
 ) -> None:
     run = tmp_path / "run"
     # A checkpoint every 2 steps: most kills land close to, or inside, a write.
-    opts = [
-        "--data",
-        str(corpus_file),
-        "--preset",
-        "tiny",
-        "--max-iters",
-        "100000",
-        "--eval-interval",
-        "2",
-        "--eval-iters",
-        "1",
-        "--sample-interval",
-        "0",
-    ]
+    opts = dict(max_iters=100_000, eval_interval=2, eval_iters=1, sample_interval=0)
     rng = random.Random(0)
     for attempt in range(8):
         resume = (run / "last.pt").exists()
-        argv = (
-            cli("--out", str(run), "--resume")
-            if resume
-            else cli(*opts, "--out", str(run), "--overwrite")
-        )
+        argv = resume_argv(run) if resume else train_argv(corpus_file, run, **opts, overwrite=True)
         proc = subprocess.Popen(
             argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_until(lambda p=proc: (run / "metrics.jsonl").exists() or p.poll() is not None)
+        wait_until(
+            lambda p=proc: (run / "metrics.jsonl").exists() or p.poll() is not None,
+            "the run's metrics.jsonl",
+        )
+        # The kill's random moment is what this test is about: a wait on no event.
         time.sleep(rng.uniform(0.2, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -136,24 +105,13 @@ def test_random_kills_never_leave_an_unloadable_checkpoint(
                 ckpt = load_checkpoint(run / name)  # raises if truncated or corrupt
                 restore_model(ckpt, where=f"{name} after kill {attempt}")
     # The next start cleans up the temporary files a killed write left behind.
-    subprocess.run(
-        cli("--out", str(run), "--resume", "--max-iters", "1"),
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    subprocess.run(resume_argv(run, max_iters=1), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     assert not list(run.glob(".charlm-*.tmp"))
     assert load_checkpoint(run / "last.pt")["iter"] >= 1
 
 
-def tiny(corpus: Path, out: Path | None, **over):
-    values = dict(max_iters=40, eval_interval=10, sample_interval=0)
-    values.update(over)
-    return new_training(corpus, out, **values)
-
-
 def test_disk_full_during_a_checkpoint(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
-    trainer = tiny(corpus_file, tmp_path / "run")
+    trainer = short_training(corpus_file, tmp_path / "run", max_iters=40)
     real_save = torch.save
     calls = {"n": 0}
 
@@ -180,7 +138,7 @@ def test_disk_full_during_a_checkpoint(corpus_file: Path, tmp_path: Path, monkey
 
 
 def test_disk_full_under_metrics(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
-    trainer = tiny(corpus_file, tmp_path / "run")
+    trainer = short_training(corpus_file, tmp_path / "run", max_iters=40)
     real = JsonlWriter.write
     count = {"n": 0}
 
@@ -198,26 +156,7 @@ def test_disk_full_under_metrics(corpus_file: Path, tmp_path: Path, monkeypatch)
 
 def test_cli_lr_1e6_stops_before_the_step_and_keeps_best(corpus_file: Path, tmp_path: Path):
     out = tmp_path / "run"
-    result = subprocess.run(
-        cli(
-            "--data",
-            str(corpus_file),
-            "--preset",
-            "tiny",
-            "--lr",
-            "1e6",
-            "--min-lr",
-            "1e5",
-            "--grad-clip",
-            "0",
-            "--out",
-            str(out),
-        ),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_captured(train_argv(corpus_file, out, lr="1e6", min_lr="1e5", grad_clip=0))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]
@@ -230,13 +169,7 @@ def test_cli_lr_1e6_stops_before_the_step_and_keeps_best(corpus_file: Path, tmp_
 
 
 def test_unwritable_output_directory(tmp_path: Path) -> None:
-    result = subprocess.run(
-        cli("--preset", "tiny", "--out", "/proc/charlm-test"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_captured(train_argv(None, "/proc/charlm-test"))
     assert result.returncode == 2
     assert result.stderr.strip().startswith("charlm-tui: error: cannot write the run directory")
 
@@ -254,7 +187,7 @@ HOSTILE = {
 def test_hostile_corpora_train_sample_and_evaluate(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.txt"
     path.write_text(HOSTILE[name], encoding="utf-8", newline="")
-    trainer = tiny(path, tmp_path / "run", max_iters=10)
+    trainer = short_training(path, tmp_path / "run", max_iters=10)
     done = trainer.run()
     assert done.reason == "finished"
     vocab = trainer.trainer.dataset.vocab
@@ -272,7 +205,7 @@ def test_random_bytes_are_refused_or_replaced(tmp_path: Path) -> None:
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
     with pytest.raises(CharLMError, match=r"not valid UTF-8: byte 0x[0-9a-f]{2} at offset"):
         load_corpus(str(path))
-    trainer = tiny(path, tmp_path / "run", max_iters=5, encoding_errors="replace")
+    trainer = short_training(path, tmp_path / "run", max_iters=5, encoding_errors="replace")
     assert trainer.run().reason == "finished"
     assert "\ufffd" in trainer.trainer.dataset.vocab.chars
 
@@ -322,46 +255,65 @@ def test_ddp_pause_steer_save_stop_then_resume_is_bit_identical(
 ) -> None:
     """Only rank 0 reads control.json; every rank must pause, apply a steered learning
     rate, stop and resume with it, and the result must be exact."""
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
     # A constant learning rate, so a run's length does not shape it: the reference can
     # be a run of exactly the paused length, resumed with the steered value.
-    opts = ["--data", str(corpus_file), "--preset", "tiny", "--lr", "2e-3", "--min-lr", "2e-3"]
-    opts += ["--warmup-iters", "0", "--eval-interval", "10", "--sample-interval", "10"]
-    opts += ["--dropout", "0.1"]
+    constant_lr = dict(lr="2e-3", min_lr="2e-3", warmup_iters=0)
     steered, reference = tmp_path / "steered", tmp_path / "reference"
-    train = [*torchrun, "-m", "charlm_tui", "--no-ui", "train", *opts]
+
+    def train(out: Path, **more: object) -> list[str]:
+        opts = dict(eval_interval=10, sample_interval=10, dropout=0.1, **constant_lr, **more)
+        return train_argv(corpus_file, out, command=DDP_CLI, **opts)
+
     quiet = {"cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
-    proc = subprocess.Popen([*train, "--max-iters", "300", "--out", str(steered)], **quiet)
+    proc = subprocess.Popen(train(steered, max_iters=300), **quiet)
     try:
-        wait_until(lambda: any(i >= 10 for i in last_iters(steered)) or proc.poll() is not None)
+        wait_until(
+            lambda: any(i >= 10 for i in last_iters(steered)) or proc.poll() is not None,
+            "a last.pt at iteration 10 or later",
+        )
         write_control(steered, paused=True)
+        wait_until(
+            lambda: paused_notes(steered) or proc.poll() is not None, "rank 0's note of the pause"
+        )
+        saved_before = len(last_iters(steered))  # paused: from now on, only the saves asked for
         # A save while paused lands at the paused iteration, and stays there.
         for n in (1, 2):
             write_control(steered, save=n)
-            wait_until(lambda n=n: len(last_iters(steered)) >= n + 1 or proc.poll() is not None)
-            time.sleep(0.5)
+            wait_until(
+                lambda n=n: len(last_iters(steered)) >= saved_before + n or proc.poll() is not None,
+                f"the save asked for while paused (number {n})",
+            )
         paused_at = last_iters(steered)[-2:]
         assert paused_at[0] == paused_at[1] < 300, last_iters(steered)
         write_control(steered, lr_scale=2.0)  # every rank must take it at the same step
-        wait_until(lambda: steers(steered) or proc.poll() is not None)
-        write_control(steered, stop=True)  # before the fix, rank 1 hung in the all-reduce
+        wait_until(
+            lambda: steers(steered) or proc.poll() is not None, "the steer record of lr_scale"
+        )
+        write_control(steered, stop=True)  # every rank stops: none hangs in the all-reduce
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
     p = paused_at[0]
     assert [(e.iter, e.field, e.new) for e in steers(steered)] == [(p, "lr_scale", 2.0)]
     assert load_checkpoint(steered / "last.pt")["iter"] == p
-    subprocess.run([*train, "--out", str(steered), "--resume"], check=True, timeout=300, **quiet)
+    subprocess.run(train(steered, resume=True), check=True, timeout=300, **quiet)
 
-    subprocess.run([*train, "--max-iters", str(p), "--out", str(reference)], check=True, **quiet)
-    resume = [*train, "--out", str(reference), "--resume", "--max-iters", "300"]
-    subprocess.run([*resume, "--lr-scale", "2"], check=True, timeout=300, **quiet)
+    subprocess.run(train(reference, max_iters=p), check=True, **quiet)
+    resume = train(reference, resume=True, max_iters=300, lr_scale=2)
+    subprocess.run(resume, check=True, timeout=300, **quiet)
     a = load_checkpoint(reference / "last.pt")["model"]
     b = load_checkpoint(steered / "last.pt")["model"]
     assert load_checkpoint(steered / "last.pt")["iter"] == 300
     assert all(torch.equal(a[k], b[k]) for k in a), f"steered at iter {p}"
     assert sample_texts(reference) == sample_texts(steered)
+
+
+def paused_notes(run: Path) -> list:
+    from charlm_tui.core.runs.events import NoteEvent
+
+    events = read_records(run / "metrics.jsonl")
+    return [e for e in events if isinstance(e, NoteEvent) and e.text.startswith("paused")]
 
 
 def steers(run: Path) -> list:

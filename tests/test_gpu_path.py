@@ -1,6 +1,7 @@
-"""The CUDA path, tested where it can be on a CPU: which code runs where, in which dtype,
-and that the GPU's ways (device-resident batches, losses read back every few steps)
-give the same training as the plain path."""
+"""The CUDA path, tested where it can be on a CPU.
+
+Which code runs where, in which dtype, and that the GPU's ways (device-resident batches,
+losses read back every few steps) give the same training as the plain path."""
 
 from __future__ import annotations
 

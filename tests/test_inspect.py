@@ -1,6 +1,8 @@
-"""Inspection: per-character losses tied to eval, attention that sums to 1 and never looks
-ahead, the next-character view's sampled and raw probabilities, characters drawn
-visibly, and the `inspect` command."""
+"""Inspection (core): per-character losses, attention, next-character view, `inspect` CLI.
+
+Per-character losses tied to eval, attention that sums to 1 and never looks ahead, the
+next-character view's sampled and raw probabilities, characters drawn visibly, and the
+`inspect` command."""
 
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ from charlm_tui.core.decoding.inspect import (
     char_label,
     inspect_text,
     next_char_choices,
-    next_char_distribution,
     no_internals,
     visible_char,
 )
@@ -237,9 +238,11 @@ def test_next_char_choices_are_sampling_after_filters_beside_raw() -> None:
     text = "KING HENRY:\nmy lord"
     raw_only = next_char_choices(model, VOCAB, text)
     assert all(c.sampled == c.raw for c in raw_only)
-    assert [(c.char, c.raw) for c in raw_only] == next_char_distribution(model, VOCAB, text)
     with torch.inference_mode():
         logits = model(torch.tensor([VOCAB.encode(text)[-block:]]))[0][0, -1]
+    top = logits.softmax(-1).topk(5)  # the model's five likeliest, read off its logits
+    assert [c.char for c in raw_only] == [VOCAB.chars[i] for i in top.indices.tolist()]
+    assert [c.raw for c in raw_only] == pytest.approx(top.values.tolist())
     for params in (SamplingParams(0.5), SamplingParams(1.3, top_k=3), SamplingParams(1, top_p=0.3)):
         choices = next_char_choices(model, VOCAB, text, params)
         expected = filter_logits(logits, params).softmax(-1)

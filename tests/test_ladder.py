@@ -1,5 +1,7 @@
-"""The ladder: rungs trained in turn with one budget and seed, skipped when finished,
-resumed when stopped, listed as a group, compared at the end. Budgets of a second."""
+"""The ladder: rungs trained in turn, skipped or resumed, listed as a group, compared.
+
+Rungs are trained in turn with one budget and seed, skipped when finished, resumed when
+stopped, listed as a group, compared at the end. Budgets of a second."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from charlm_tui.tui.cli import run
 from charlm_tui.tui.screens.compare import CompareScreen
 from charlm_tui.tui.screens.dashboard import DashboardScreen
 from charlm_tui.tui.screens.home import HomeScreen
-from tests.tui_helpers import wait_for
+from tests.waiting import wait_for
 
 # The tiny preset's shapes: a ladder test trains each rung for about a second.
 TINY = (
@@ -200,11 +202,15 @@ def test_the_ladder_on_the_dashboard_then_compared(corpus_file: Path, tmp_path: 
                     seen.add(app.screen.run_dir.name)
                 return isinstance(app.screen, CompareScreen) and bool(app.screen.rows)
 
-            await wait_for(pilot, progress, timeout=120)
+            await wait_for(pilot, progress, "the ladder's compare screen", timeout=120)
             assert seen <= {"bigram", "tiny-gpt"} and "tiny-gpt" in seen
             assert [r.label for r in app.screen.runs] == ["lad/bigram", "lad/tiny-gpt"]
             assert all(ladder.status(r) == "finished" for r in TINY)
             # the compare screen scores every rung on its full val split
-            await wait_for(pilot, lambda: all(r.val_source == "full" for r in app.screen.rows))
+            await wait_for(
+                pilot,
+                lambda: all(r.val_source == "full" for r in app.screen.rows),
+                "every rung scored on its full val split",
+            )
 
     asyncio.run(go())

@@ -1,5 +1,7 @@
-"""House rules that keep the project honest: one import package, layers that only look
-down, folders a newcomer can read, and the README's commands."""
+"""House rules: one import package, layers that only look down, readable folders, README.
+
+One import package, layers that only look down, folders a newcomer can read, and the
+README's commands."""
 
 from __future__ import annotations
 

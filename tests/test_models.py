@@ -1,3 +1,5 @@
+"""The GPT and bigram models: causality, learned and rotary positions, activations, init loss."""
+
 import pytest
 import torch
 
@@ -105,7 +107,7 @@ def test_rope_has_no_position_table_and_old_configs_mean_gpt2() -> None:
 
     _, tcfg = build_configs("tiny")
     config = to_dict(ModelConfig(vocab_size=11), tcfg)
-    for added in ("position", "activation"):  # a checkpoint from before these options
+    for added in ("position", "activation"):  # a checkpoint saved without these options
         del config["model"][added]
     old, _ = from_dict(config)
     assert (old.position, old.activation) == ("learned", "gelu")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.train_helpers import train_argv
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "charlm_tui", "core", "tui")
 
@@ -57,8 +59,7 @@ def test_foreign_core_and_tui_packages_change_nothing(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog\n" * 40)
     env = {**os.environ, "PYTHONPATH": str(shadow)}
-    argv = [sys.executable, "-m", "charlm_tui", "--no-ui", "train", "--preset", "tiny",
-            "--max-iters", "20", "--data", str(corpus), "--out", str(tmp_path / "run")]  # fmt: skip
+    argv = train_argv(corpus, tmp_path / "run", max_iters=20)
     done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "last.pt").is_file()

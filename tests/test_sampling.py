@@ -1,3 +1,5 @@
+"""Sampling: seeded, greedy, top-k/top-p filters, bad options named, KV-cache decoding exact."""
+
 import pytest
 import torch
 
@@ -8,12 +10,22 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models import build_model
 
 
-def model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    m = build_model(ModelConfig(vocab_size=9, block_size=8, n_layer=1, n_head=1, n_embd=8))
-    for p in m.parameters():  # a peaked, non-uniform model
-        torch.nn.init.normal_(p, std=0.5)
+def seeded_model(seed: int, std: float | None = None, **config) -> torch.nn.Module:
+    """A model built from ModelConfig(**config) after torch.manual_seed(seed); with `std`,
+    every weight drawn again from N(0, std): a peaked, non-uniform model."""
+    torch.manual_seed(seed)
+    m = build_model(ModelConfig(**config))
+    if std is not None:
+        for p in m.parameters():
+            torch.nn.init.normal_(p, std=std)
     return m
+
+
+def model() -> torch.nn.Module:
+    return seeded_model(0, 0.5, vocab_size=9, block_size=8, n_layer=1, n_head=1, n_embd=8)
+
+
+SMALL = dict(vocab_size=11, block_size=12, n_layer=2, n_head=2, n_embd=8)  # x: (1, 12)
 
 
 def run(params: SamplingParams, seed: int = 0, n: int = 30) -> list[int]:
@@ -60,13 +72,8 @@ def test_bad_sampling_options_name_their_flag(bad: dict, message: str) -> None:
 
 @pytest.mark.parametrize("position", ["learned", "rope"])
 def test_kv_cache_decoding_matches_full_recomputation(position: str) -> None:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16, position=position
-    )
-    m = build_model(cfg)
-    for p in m.parameters():
-        torch.nn.init.normal_(p, std=0.3)
+    shape = dict(vocab_size=13, block_size=16, n_layer=2, n_head=2, n_embd=16)
+    m = seeded_model(0, 0.3, **shape, position=position)
     prompt = [1, 5, 2, 7, 3]
     greedy = SamplingParams(temperature=0.0)
     g = torch.Generator()
@@ -86,18 +93,8 @@ def test_kv_cache_decoding_matches_full_recomputation(position: str) -> None:
 def test_one_position_step_matches_the_full_forward_pass(
     position: str, activation: str, bias: bool
 ) -> None:
-    torch.manual_seed(2)
-    cfg = ModelConfig(
-        vocab_size=11,
-        block_size=12,
-        n_layer=2,
-        n_head=2,
-        n_embd=8,
-        position=position,
-        activation=activation,
-        bias=bias,
-    )
-    m = build_model(cfg).eval()
+    parts = dict(position=position, activation=activation, bias=bias)
+    m = seeded_model(2, **SMALL, **parts).eval()
     x = torch.randint(0, 11, (1, 12))
     with torch.inference_mode():
         full, _ = m(x)
@@ -112,12 +109,7 @@ def test_one_position_step_matches_the_full_forward_pass(
 
 @pytest.mark.parametrize("position", ["learned", "rope"])
 def test_kv_cache_logits_match_the_full_forward_pass(position: str) -> None:
-    torch.manual_seed(1)
-    cfg = ModelConfig(
-        vocab_size=11, block_size=12, n_layer=2, n_head=2, n_embd=8, position=position
-    )
-    m = build_model(cfg)
-    m.eval()
+    m = seeded_model(1, **SMALL, position=position).eval()
     x = torch.randint(0, 11, (1, 12))
     with torch.no_grad():
         full, _ = m(x)

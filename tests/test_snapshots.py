@@ -41,9 +41,21 @@ def test_dashboard_at_80x24(runs: Path, snap_compare) -> None:
 
 
 def test_generate_pane_with_next_character_view(runs: Path, snap_compare) -> None:
+    from charlm_tui.tui.screens.generate import GenerateScreen
+    from charlm_tui.tui.widgets.next_char import NextChar
+    from tests.tui_helpers import opened
+    from tests.waiting import wait_for
+
     path = runs / "shakespeare-tiny" / "best.pt"
     app = CharLMApp(generate=(path, GenerateOptions(prompt="KING")))
-    assert snap_compare(app, terminal_size=(100, 24))
+
+    async def ready(pilot) -> None:  # the checkpoint and the prediction come from workers
+        screen = await opened(pilot, pilot.app, GenerateScreen)
+        panel = screen.query_one(NextChar)
+        await wait_for(pilot, lambda: bool(panel.choices), "the next-character view")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=ready)
 
 
 def test_new_run_form(runs: Path, snap_compare) -> None:
@@ -57,17 +69,22 @@ def test_inspect_screen(runs: Path, snap_compare) -> None:
     from charlm_tui.tui.messages import OpenInspect
     from charlm_tui.tui.screens.inspect import InspectScreen
     from tests.conftest import make_text
-    from tests.tui_helpers import wait_for
+    from tests.waiting import wait_for
 
     text = make_text(400, seed=2)
     path = runs / "shakespeare-tiny" / "best.pt"
     app = CharLMApp(inspect=OpenInspect(path, Source(text=text, name="a play"), text))
 
     async def ready(pilot) -> None:
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen))
+        await wait_for(
+            pilot, lambda: isinstance(pilot.app.screen, InspectScreen), "the inspect screen"
+        )
         await pilot.pause()
         pilot.app.clear_notifications()
         await pilot.press(*["right"] * 9, "a")
+        screen = pilot.app.screen  # the attention strip is read in a worker
+        await wait_for(pilot, lambda: screen.ins.cached(9) is not None, "the attention strip")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=ready)
 

@@ -1,13 +1,13 @@
-"""Steering a live run's hyperparameters (issue 15 §2): the learning rate's scale, the
-length, the eval and sample intervals, the samples' temperature; from control.json (the
-dashboard's keys) or `charlm-tui steer`; recorded, kept by --resume, exact."""
+"""Steering a live run's hyperparameters: recorded, kept by --resume, exact.
+
+The learning rate's scale, the length, the eval and sample intervals, the samples'
+temperature; from control.json (the dashboard's keys) or `charlm-tui steer`."""
 
 from __future__ import annotations
 
 import json
 import math
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from charlm_tui.core.runs.rundir import RunLock
 from charlm_tui.core.training.optim import learning_rate
 from charlm_tui.tui.cli import run
 from tests.train_helpers import Collect, new_training, resumed_training
+from tests.waiting import wait_until
 
 OPTS = dict(max_iters=20, eval_interval=5, sample_interval=5, sample_chars=15, dropout=0.1)
 STEER = dict(lr_scale=2.0, eval_interval=3, sample_temperature=1.3, max_iters=30)
@@ -81,10 +82,10 @@ def live_run(corpus_file: Path, tmp_path: Path):
     done = {}
     thread = threading.Thread(target=lambda: done.update(event=training.run()), daemon=True)
     thread.start()
-    deadline = time.time() + 60
-    while not RunLock.held(out) or not (out / "control.json").exists():
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until(
+        lambda: RunLock.held(out) and (out / "control.json").exists(),
+        "the training to hold its run's lock and write control.json",
+    )
     yield out, training
     training.steering.request_stop()
     thread.join(timeout=60)
@@ -94,10 +95,7 @@ def test_steer_from_a_shell(live_run, capsys) -> None:
     out, training = live_run
     assert run(["steer", str(out), "--lr-scale", "0.5", "--extend", "10"]) == 0
     assert "lr_scale: 1.0 -> 0.5" in capsys.readouterr().out
-    deadline = time.time() + 60
-    while training.trainer.tcfg.lr_scale != 0.5:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: training.trainer.tcfg.lr_scale == 0.5, "the trainer to take lr_scale 0.5")
     assert training.trainer.tcfg.max_iters == 110_000
     assert run(["steer", str(out), "--lr-scale", "0.5"]) == 0  # relative to what is in force
     assert read_control(out)["lr_scale"] == 0.25

@@ -1,6 +1,7 @@
+"""The training loop: events and run files, eval, divergence, stops, resumes, time budgets."""
+
 import dataclasses
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from charlm_tui.core.runs.events import (
     record_of,
 )
 from charlm_tui.core.runs.records import dump_json, read_records
+from charlm_tui.core.training import clock as clock_module
 from charlm_tui.core.training.optim import learning_rate
 from tests.train_helpers import Collect, Training, new_training, resumed_training
 
@@ -162,11 +164,37 @@ def test_resume_is_exact(corpus_file: Path, tmp_path: Path, optimizer: str) -> N
     assert texts[0] == texts[1]
 
 
-def test_time_budget_stops_on_time(corpus_file: Path) -> None:
+class StepClock:
+    """A fake clock for the training's: time.perf_counter, which the training clock reads
+    (core/training/clock.py), stands still but for STEP_S more at every step record. A
+    run by time then takes a number of steps that no machine's speed changes."""
+
+    STEP_S = 0.125  # a power of two: its sums are exact, so budgets end on a step
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        monkeypatch.setattr(clock_module.time, "perf_counter", lambda: self.now)
+
+    def handle(self, event) -> None:
+        if isinstance(event, StepEvent):
+            self.now += self.STEP_S
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture()
+def step_clock(monkeypatch: pytest.MonkeyPatch) -> StepClock:
+    return StepClock(monkeypatch)
+
+
+def test_time_budget_stops_on_time(corpus_file: Path, step_clock: StepClock) -> None:
     trainer = trainer_for(corpus_file, None, time_budget=1.5, max_iters=None)
-    done = trainer.run()
+    sink = Collect()
+    done = trainer.run(step_clock, sink)
     assert done.reason == "finished"
-    assert 1.5 <= done.elapsed_s < 5.0
+    assert done.elapsed_s == 1.5 and done.iter == 12  # 1.5 s of 0.125 s steps: no more
+    assert [e.iter for e in sink.events if isinstance(e, StepEvent)] == list(range(1, 13))
     assert math.isfinite(done.best_val_loss)
 
 
@@ -217,16 +245,20 @@ def test_resume_from_best_is_an_explicit_choice(corpus_file: Path, tmp_path: Pat
     again.run()
 
 
-def test_time_budget_resume_spends_only_what_is_left(corpus_file: Path, tmp_path: Path) -> None:
+def test_time_budget_resume_spends_only_what_is_left(
+    corpus_file: Path, tmp_path: Path, step_clock: StepClock
+) -> None:
     first = trainer_for(corpus_file, tmp_path / "run", time_budget=4.0, max_iters=None)
-    spent = first.run(first.stop_when(lambda e: isinstance(e, StepEvent) and e.elapsed_s > 1.0))
-    spent = spent.elapsed_s
-    assert 1.0 < spent < 3.0
+    over_1s = first.stop_when(lambda e: isinstance(e, StepEvent) and e.elapsed_s > 1.0)
+    stopped = first.run(step_clock, over_1s)
+    spent = stopped.elapsed_s
+    assert spent == 1.25 and stopped.iter == 10  # step 10's record says 1.125 s: stop there
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["elapsed_s"] == spent
     second = resumed_training(tmp_path / "run")
-    t = time.perf_counter()
-    done = second.run()
-    assert 3.9 <= done.elapsed_s < 5.5  # the total, not 4 more seconds
-    assert time.perf_counter() - t < 4.0 - spent + 1.5
+    done = second.run(step_clock)
+    assert done.reason == "finished"
+    assert done.elapsed_s == 4.0  # the total, not 4 more seconds
+    assert done.iter - stopped.iter == (4.0 - spent) / StepClock.STEP_S == 22  # what was left
 
 
 def test_steps_seed_dropout_as_torch_manual_seed_would_without_calling_it(

@@ -1,3 +1,5 @@
+"""The vocabulary: sorted characters, encoding round trips, unknown characters listed."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings

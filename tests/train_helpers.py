@@ -1,9 +1,12 @@
 """Running real trainings in tests: the CLI's own sequence (plan, build, claim, run),
-with sinks that watch the events and may steer the run like a user would."""
+with sinks that watch the events and may steer the run like a user would; and the command
+lines of trainings that a test runs as child processes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,49 @@ from charlm_tui.core.training.distributed import DistInfo
 from charlm_tui.core.training.plan import RunPlan, plan_new, plan_resume
 from charlm_tui.core.training.steering import STOPS, Steering, Stop
 from charlm_tui.core.training.trainer import Trainer, build
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: where a child CLI runs
+CLI = (sys.executable, "-m", "charlm_tui")  # charlm-tui as a child process
+TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2")
+DDP_CLI = (*TORCHRUN, "-m", "charlm_tui")  # two ranks on this machine
+
+
+def train_argv(
+    corpus: Path | None,
+    out: Path | str,
+    preset: str | None = "tiny",
+    command: Sequence[str] = CLI,
+    **options: object,
+) -> list[str]:
+    """`command --no-ui train` with --preset, --data corpus (None: left out, as for the
+    built-in default or a resume), each keyword option (max_iters=20: --max-iters 20;
+    resume=True: the bare --resume) and --out. command=() gives what cli.run takes."""
+    argv = [*command, "--no-ui", "train"]
+    if preset is not None:
+        argv += ["--preset", preset]
+    if corpus is not None:
+        argv += ["--data", str(corpus)]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return [*argv, "--out", str(out)]
+
+
+def resume_argv(out: Path, command: Sequence[str] = CLI, **options: object) -> list[str]:
+    """The command line that resumes the run in `out`, with any options it changes."""
+    return train_argv(None, out, None, command, resume=True, **options)
+
+
+def spawn_piped(argv: Sequence[str], text: bool = False) -> subprocess.Popen:
+    """Start a child in the checkout, its stdout and stderr piped to the test."""
+    return subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text
+    )
+
+
+def run_captured(argv: Sequence[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a child in the checkout to its end; its output kept as text."""
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 class Collect:
@@ -81,6 +127,14 @@ def new_training(
         build_configs(preset, values)  # checked, as the CLI would
         return Training(plan_new(preset, values, Path("/nonexistent-run-dir")), write=False)
     return Training(plan_new(preset, values, out, overwrite=overwrite))
+
+
+def short_training(corpus: Path, out: Path | None, preset: str = "tiny", **over: Any) -> Training:
+    """A short training in this process: 20 steps, an eval every 10 and no samples,
+    unless told otherwise."""
+    values: dict[str, Any] = dict(max_iters=20, eval_interval=10, sample_interval=0)
+    values.update(over)
+    return new_training(corpus, out, preset, **values)
 
 
 def resumed_training(out: Path, resume_from: str = "last", **changed: Any) -> Training:

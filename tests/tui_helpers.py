@@ -1,11 +1,13 @@
-"""Deterministic run directories and checkpoints for the TUI tests and snapshots."""
+"""Deterministic run directories and checkpoints, tiny trainings, and driving an app: what
+the TUI tests and snapshots share."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import torch
@@ -14,17 +16,11 @@ from charlm_tui.core.config import build_configs, to_dict
 from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models import build_model, count_params, summarize
 from charlm_tui.core.models.checkpoint import FORMAT, save_checkpoint
-from charlm_tui.core.runs.events import (
-    CheckpointEvent,
-    DoneEvent,
-    EvalEvent,
-    SampleEvent,
-    StartEvent,
-    StepEvent,
-)
-from charlm_tui.core.runs.records import MetricsWriter, SamplesWriter
+from charlm_tui.core.runs import events  # fake_run writes every kind of event
+from charlm_tui.core.runs.records import MetricsWriter, SamplesWriter, read_records
 from charlm_tui.core.runs.rundir import METRICS, SAMPLES, write_config
 from charlm_tui.core.text.vocab import Vocab
+from charlm_tui.core.training.plan import RunPlan, plan_new
 from charlm_tui.core.training.state import TrainState
 from tests.conftest import make_text
 
@@ -49,7 +45,7 @@ def fake_run(
     write_config(run, config)
     metrics, samples = MetricsWriter(run / METRICS), SamplesWriter(run / SAMPLES)
     metrics.handle(
-        StartEvent(
+        events.StartEvent(
             iter=0,
             run_dir=str(run),
             model="gpt",
@@ -72,7 +68,7 @@ def fake_run(
         loss = 1.6 + 2.6 * math.exp(-it / 120) + 0.05 * math.sin(it)
         if it:
             metrics.handle(
-                StepEvent(
+                events.StepEvent(
                     it, loss, 3e-3, 1.0, 0.01, 51200.0, it * 0.01, it / iters, (iters - it) * 0.01
                 )
             )
@@ -80,7 +76,7 @@ def fake_run(
             val = 1.65 + 2.6 * math.exp(-it / 120)
             best = min(best, val)
             metrics.handle(
-                EvalEvent(
+                events.EvalEvent(
                     iter=it,
                     train=Metrics(val - 0.03, 0.2 + it / 2000, 0.5 + it / 1000, 2560),
                     val=Metrics(val, 0.19 + it / 2000, 0.49 + it / 1000, 2560),
@@ -96,7 +92,7 @@ def fake_run(
                 )
             )
             samples.handle(
-                SampleEvent(
+                events.SampleEvent(
                     it,
                     "\n",
                     f"\nKING HENRY:\nSample number {it // 100}, my lord.\n",
@@ -105,9 +101,9 @@ def fake_run(
                 )
             )
     for kind in ("best", "last"):
-        metrics.handle(CheckpointEvent(iters, str(run / f"{kind}.pt"), kind, 1.65))
+        metrics.handle(events.CheckpointEvent(iters, str(run / f"{kind}.pt"), kind, 1.65))
     if done:
-        metrics.handle(DoneEvent(iters, done, iters * 0.01, best, "", str(run / "last.pt")))
+        metrics.handle(events.DoneEvent(iters, done, iters * 0.01, best, "", str(run / "last.pt")))
     metrics.close()
     samples.close()
     state = TrainState.new(tcfg.seed)
@@ -126,11 +122,78 @@ def fake_run(
     return run
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Let the app run until condition() holds (training and generation are threads)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
+def tiny_train(corpus: Path, out: Path, **over) -> RunPlan:
+    """What CharLMApp(train=...) takes: a checked plan for a long tiny run."""
+    values = dict(
+        data=str(corpus), max_iters=100_000, eval_interval=50, sample_interval=0, log_interval=1
+    )
+    values.update(over)
+    return plan_new("tiny", values, out)
+
+
+@contextlib.asynccontextmanager
+async def live_dashboard(
+    corpus: Path, out: Path, steps: int, size: tuple[int, int] = (120, 36)
+) -> AsyncIterator[tuple]:
+    """(app, pilot, dashboard) of a CharLMApp training tiny_train(corpus, out) in a child,
+    its runs folder out's parent, once the dashboard shows more than `steps` steps."""
+    from charlm_tui.tui.app import CharLMApp
+    from tests.waiting import wait_for
+
+    app = CharLMApp(runs_dir=out.parent, train=tiny_train(corpus, out))
+    async with app.run_test(size=size) as pilot:
+        dash = app.screen
+        await wait_for(pilot, lambda: dash.live and dash.view.iter > steps, f"{steps} steps")
+        yield app, pilot, dash
+
+
+async def stop_training(pilot, app) -> None:
+    """Press s (stop: the run saves last.pt) and wait for the training child to exit."""
+    from tests.waiting import wait_for
+
+    await pilot.press("s")
+    await wait_for(pilot, lambda: not app.training, "the training process to exit")
+
+
+def done_reasons(run_dir: Path) -> list[events.DoneEvent]:
+    """The done records of a run, oldest first."""
+    return [e for e in read_records(run_dir / "metrics.jsonl") if isinstance(e, events.DoneEvent)]
+
+
+def run(coro) -> None:
+    """Drive an app scenario (a coroutine using app.run_test) to its end."""
+    asyncio.run(coro)
+
+
+def dashboard_drawn(dash) -> bool:
+    """A DashboardScreen has drawn what its run's records hold: its panels and its chart."""
+    return dash.view.version == dash._drawn == dash._drawn_chart
+
+
+def footer_keys(app) -> set[str]:
+    """The keys of the footer drawn wholly on the screen, none under the palette's key
+    (docked at the right end, it covers whatever runs into it)."""
+    from textual.widgets._footer import FooterKey
+
+    width = app.screen.size.width
+    keys = [k for k in app.screen.query(FooterKey) if k.region.width]
+    palette = [k.region for k in keys if k.key == app.COMMAND_PALETTE_BINDING]
+    return {
+        k.key
+        for k in keys
+        if k.region.right <= width
+        and (k.key == app.COMMAND_PALETTE_BINDING or not any(k.region.overlaps(r) for r in palette))
+    }
+
+
+async def opened(pilot, app, screen_type: type):
+    """The screen of `screen_type` once it is on top and mounted (a pane that loads a
+    checkpoint in a worker opens when it is loaded)."""
+    from tests.waiting import wait_for
+
+    def shown() -> bool:
+        return isinstance(app.screen, screen_type) and app.screen.is_mounted
+
+    await wait_for(pilot, shown, f"the {screen_type.__name__}, mounted")
+    await pilot.pause()  # its first messages handled
+    return app.screen

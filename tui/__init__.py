@@ -1,5 +1,6 @@
-"""The terminal front-ends of charlm: the typer CLI and the Textual dashboard.
+"""The front ends: the `charlm-tui` command line (cli/) and the Textual app (app.py,
+screens/, widgets/), with what both show runs through (tables, curves, formatting).
 
-Importing this package imports neither textual nor torch-heavy UI code: the headless
-path (`charlm-tui --no-ui ...`) must never load textual.
+May import anything of core/. Importing a command's module imports neither textual nor
+torch: `--help` and the headless paths that do not train load neither.
 """

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
@@ -27,23 +27,15 @@ from rich.table import Table
 from rich.text import Text
 
 from charlm_tui.core.config import RunLength
-from charlm_tui.core.runs.events import (
-    CheckpointEvent,
-    DoneEvent,
-    EvalEvent,
-    Event,
-    NoteEvent,
-    SampleEvent,
-    StartEvent,
-    SteerEvent,
-    StepEvent,
-)
 from charlm_tui.tui.formatting import fmt_count, fmt_duration, visible
+
+if TYPE_CHECKING:  # annotations only: events are shown by their kind (`_show`)
+    from charlm_tui.core.runs import events as ev
 
 SEPARATOR = "-" * 60
 
 
-def eval_line(e: EvalEvent) -> str:
+def eval_line(e: ev.EvalEvent) -> str:
     """The log line of the original experiment, plus bits/char, lr and throughput."""
     return (
         f"iter {e.iter} | t_train {e.t_train_s:.1f}s t_eval {e.t_eval_s:.1f}s"
@@ -54,7 +46,7 @@ def eval_line(e: EvalEvent) -> str:
     )
 
 
-def summary_table(e: StartEvent) -> Table:
+def summary_table(e: ev.StartEvent) -> Table:
     table = Table(title="model", title_justify="left", show_edge=False, pad_edge=False)
     table.add_column("layer")
     table.add_column("type")
@@ -118,32 +110,27 @@ class ConsolePrinter:
         self.console.file.write(text + "\n")
         self.console.file.flush()
 
-    def handle(self, event: Event) -> None:
+    def handle(self, event: ev.Event) -> None:
         if not getattr(self.console, "gone", False):
             self._show(event)
 
-    def _show(self, event: Event) -> None:
-        if isinstance(event, StepEvent):
-            self._step(event)
-        elif isinstance(event, EvalEvent):
-            self.print(eval_line(event), markup=False)
-        elif isinstance(event, SampleEvent):
-            self.print(SEPARATOR, style="dim", markup=False)
-            self.print(f"sample at iter {event.iter}:", style="bold", markup=False)
-            self.print_exact(event.text.strip("\n"))
-            self.print(SEPARATOR, style="dim", markup=False)
-        elif isinstance(event, CheckpointEvent):
-            pass  # every eval writes one; the final line names it
-        elif isinstance(event, SteerEvent):
-            self._steer(event)
-        elif isinstance(event, NoteEvent):
-            self._note(event)
-        elif isinstance(event, StartEvent):
-            self._start(event)
-        elif isinstance(event, DoneEvent):
-            self._done(event)
+    def _show(self, event: ev.Event) -> None:
+        """Each kind of event by its method: `_step` for a step record, `_eval`, ...;
+        checkpoints print nothing (every eval writes one; the final line names it)."""
+        show = getattr(self, f"_{event.EVENT}", None)
+        if show is not None:
+            show(event)
 
-    def _start(self, e: StartEvent) -> None:
+    def _eval(self, e: ev.EvalEvent) -> None:
+        self.print(eval_line(e), markup=False)
+
+    def _sample(self, e: ev.SampleEvent) -> None:
+        self.print(SEPARATOR, style="dim", markup=False)
+        self.print(f"sample at iter {e.iter}:", style="bold", markup=False)
+        self.print_exact(e.text.strip("\n"))
+        self.print(SEPARATOR, style="dim", markup=False)
+
+    def _start(self, e: ev.StartEvent) -> None:
         length = RunLength(e.max_iters, e.time_budget)
         self.print(summary_table(e))
         budget = length.describe() + (" budget" if length.by_time else "")
@@ -170,7 +157,7 @@ class ConsolePrinter:
             )
             self.progress.start()
 
-    def _note(self, e: NoteEvent) -> None:
+    def _note(self, e: ev.NoteEvent) -> None:
         """A note of the trainer; "paused ..." / "resumed ..." (a dashboard or
         control.json paused the run) also stop and restart the progress bar's ETA."""
         self.print(f"note: {self.shown(e.text)}", style="yellow", markup=False)
@@ -181,7 +168,7 @@ class ConsolePrinter:
         elif e.text.startswith("resumed"):
             self.progress.update(self.task, eta="--:--")  # the next step record says
 
-    def _steer(self, e: SteerEvent) -> None:
+    def _steer(self, e: ev.SteerEvent) -> None:
         """A change made while the run trains: a line, and a new length for the bar."""
         old = "-" if e.old is None else f"{e.old:g}"
         new = "-" if e.new is None else f"{e.new:g}"
@@ -197,7 +184,7 @@ class ConsolePrinter:
         ):
             self.progress.update(self.task, total=e.new)
 
-    def _step(self, e: StepEvent) -> None:
+    def _step(self, e: ev.StepEvent) -> None:
         if self.progress is None or self.task is None:
             return
         total = self.progress.tasks[0].total or 1
@@ -210,7 +197,7 @@ class ConsolePrinter:
             eta=fmt_duration(e.eta_s),
         )
 
-    def _done(self, e: DoneEvent) -> None:
+    def _done(self, e: ev.DoneEvent) -> None:
         self.close()
         best = f"{e.best_val_loss:.4f}" if e.best_val_loss is not None else "-"
         if e.reason == "finished":

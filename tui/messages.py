@@ -33,6 +33,28 @@ class OpenGenerate(Message):
 
 
 @dataclass
+class GenerateReady(Message):
+    """A worker loaded a checkpoint for the generate pane, and started its decoder child
+    (None when it could not: the pane tries again, and says why, when asked for text)."""
+
+    model: Any
+    vocab: Any
+    label: str
+    path: Path
+    options: GenerateOptions | None
+    precision: str  # int8 or fp32, as resolved for this model
+    decoder: Any
+
+
+@dataclass
+class LoadFailed(Message):
+    """A worker could not load what a screen needs: the one-line reason."""
+
+    what: str  # "generate", "inspect": said in the notification's title
+    error: str
+
+
+@dataclass
 class OpenInspect(Message):
     """Score a text with a checkpoint and show the inspect screen: a slice of a split
     by default; `text`, when given, is what `source` already read."""
@@ -49,13 +71,6 @@ class InspectReady(Message):
     model: Any
     inspection: Any
     label: str
-
-
-@dataclass
-class InspectFailed(Message):
-    """A worker could not score the text: the one-line reason."""
-
-    error: str
 
 
 @dataclass
@@ -80,13 +95,6 @@ class RunChecked(Message):
     """A worker checked a plan: it can start."""
 
     plan: RunPlan
-
-
-@dataclass
-class RunRefused(Message):
-    """A worker found a plan cannot start: the one-line reason."""
-
-    error: str
 
 
 @dataclass

@@ -1,14 +1,15 @@
 """Generation in a child process, so that decoding never shares an interpreter with a UI.
 
-The generate pane used to decode in a thread of the app. Every character's step holds
-the GIL between its tensor ops, and every redraw of the pane holds it for ~12 ms: the
-two slowed each other down, and the pane streamed at 0.61-0.69 of the headless rate in
-three of four rounds (bench/generate_pane.py, 2026-11-26). A child process decodes at
-the headless rate on its own core while the app draws on the other.
+In a thread of the app, every character's step holds the GIL between its tensor ops
+and every redraw of the pane holds it for ~12 ms: the two slow each other down, and a
+pane decoding in a thread streamed at 0.61-0.69 of the headless rate in three of four
+rounds (bench/generate_pane.py, 2026-11-26). A child process decodes at the headless
+rate on its own core while the app draws on the other.
 
 `DecoderProcess(model)` writes the model's weights to a private temporary file and
-starts `python -m core.decoding.decoder_process`, which loads them (weights_only) and serves
-one generation at a time over its stdin and stdout, one JSON object per line:
+starts `python -m charlm_tui.core.decoding.decoder_process`, which loads them
+(weights_only) and serves one generation at a time over its stdin and stdout, one JSON
+object per line:
 
     parent -> child   {"op": "generate", "id": 3, "ids": [...], "max_new": 500,
                        "temperature": 0.8, "top_k": 0, "top_p": 1.0, "seed": 1337,
@@ -20,8 +21,8 @@ one generation at a time over its stdin and stdout, one JSON object per line:
                       {"end": 3, "count": 500, "seconds": 0.61, "stopped": false,
                        "error": ""}
 
-The child runs exactly `core.decoding.sampling.generate` with the same seed: the same text as
-decoding in-process. It exits when its stdin closes (the app quit or died).
+The child runs exactly `core.decoding.sampling.generate` with the same seed: the same
+text as decoding in-process. It exits when its stdin closes (the app quit or died).
 """
 
 from __future__ import annotations
@@ -184,80 +185,102 @@ class DecoderProcess:
 # -- the child -------------------------------------------------------------------------------
 
 
-def serve(weights: Path, requests: IO[str], out: IO[str]) -> None:
-    """Load the weights, then decode each request until `requests` ends."""
-    from charlm_tui.core.config import ModelConfig
-    from charlm_tui.core.decoding.options import SamplingParams
-    from charlm_tui.core.decoding.sampling import generate
-    from charlm_tui.core.models import build_model
-    from charlm_tui.core.models.compiled import make_decoder
+class Child:
+    """The decoder child's side: the model, the decoders built for it, and the stop
+    requests that arrive while a generation runs."""
 
-    def send(**msg: Any) -> None:
-        out.write(json.dumps(msg) + "\n")
-        out.flush()
+    def __init__(self, model: nn.Module, out: IO[str]) -> None:
+        self.model, self.out = model, out
+        self.decoders: dict[tuple[str, bool], Any] = {}  # by (precision, compiled)
+        self.stopped = -1  # the generation Esc asked to stop
 
-    # One row's products are too small to split across threads; the other core is
-    # the app's.
-    torch.set_num_threads(1)
-    try:
-        saved = torch.load(weights, map_location="cpu", weights_only=True)
-        model = build_model(ModelConfig(**saved["config"]))
-        model.load_state_dict(saved["model"])
-        model.eval()
-    except Exception as e:  # anything here means: cannot decode
-        send(fatal=str(e).splitlines()[0][:200] if str(e) else type(e).__name__)
-        return
-    finally:
-        weights.unlink(missing_ok=True)
-    send(ready=True)
+    def send(self, **msg: Any) -> None:
+        self.out.write(json.dumps(msg) + "\n")
+        self.out.flush()
 
-    inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
-    stopped = {"id": -1}  # the generation Esc asked to stop
+    def decoder(self, gen_id: int, precision: str, compiled: bool) -> Any:
+        from charlm_tui.core.models.compiled import make_decoder
 
-    def read() -> None:
-        for line in requests:
-            msg = json.loads(line)
-            if msg.get("op") == "stop":
-                stopped["id"] = msg["id"]
-            else:
-                inbox.put(msg)
-        inbox.put(None)  # stdin closed
+        how = (precision, compiled)
+        if how not in self.decoders:
+            note = lambda m: self.send(id=gen_id, note=m)  # noqa: E731
+            self.decoders[how] = make_decoder(self.model, *how, note=note)
+        return self.decoders[how]
 
-    threading.Thread(target=read, daemon=True).start()
-    decoders: dict[tuple[str, bool], Any] = {}  # by (precision, compiled)
-    while (req := inbox.get()) is not None:
+    def generate(self, req: dict[str, Any]) -> None:
+        """One request: characters sent every CHUNK_S seconds, then how it ended."""
+        from charlm_tui.core.decoding.options import SamplingParams
+        from charlm_tui.core.decoding.sampling import generate
+
         gen_id, count, error = req["id"], 0, ""
         ids_out: list[int] = []
         probs: list[float] = []
-        t0 = last = time.perf_counter()
+        t0 = time.perf_counter()
         try:
-            how = (req["precision"], bool(req["compiled"]))
-            if how not in decoders:
-                decoders[how] = make_decoder(
-                    model, *how, note=lambda m, i=gen_id: send(id=i, note=m)
-                )
-                t0 = last = time.perf_counter()  # the rate is decoding's, not building's
+            decoder = self.decoder(gen_id, req["precision"], bool(req["compiled"]))
+            t0 = last = time.perf_counter()  # the rate is decoding's, not building's
             params = SamplingParams(req["temperature"], req["top_k"], req["top_p"])
             g = torch.Generator().manual_seed(req["seed"])
             chosen: list[float] = []
-            for tok in generate(
-                model, req["ids"], req["max_new"], params, g,
-                decoder=decoders[how], chosen=chosen,
-            ):  # fmt: skip
-                if stopped["id"] == gen_id:
+            for tok in generate(self.model, req["ids"], req["max_new"], params, g,
+                                decoder=decoder, chosen=chosen):  # fmt: skip
+                if self.stopped == gen_id:
                     break
                 ids_out.append(tok)
                 probs.append(chosen[-1])
                 count += 1
                 if time.perf_counter() - last >= CHUNK_S:
-                    send(id=gen_id, ids=ids_out, p=probs)
+                    self.send(id=gen_id, ids=ids_out, p=probs)
                     ids_out, probs, last = [], [], time.perf_counter()
         except (CharLMError, RuntimeError, ValueError) as e:
             error = str(e) or type(e).__name__
         if ids_out:
-            send(id=gen_id, ids=ids_out, p=probs)
+            self.send(id=gen_id, ids=ids_out, p=probs)
         seconds = time.perf_counter() - t0
-        send(end=gen_id, count=count, seconds=seconds, stopped=stopped["id"] == gen_id, error=error)
+        self.send(end=gen_id, count=count, seconds=seconds, stopped=self.stopped == gen_id,
+                  error=error)  # fmt: skip
+
+
+def load_child_model(weights: Path) -> nn.Module:
+    """The model the app wrote for this child (weights_only); the file is removed."""
+    from charlm_tui.core.config import ModelConfig
+    from charlm_tui.core.models import build_model
+
+    try:
+        saved = torch.load(weights, map_location="cpu", weights_only=True)
+        model = build_model(ModelConfig(**saved["config"]))
+        model.load_state_dict(saved["model"])
+    finally:
+        weights.unlink(missing_ok=True)
+    return model.eval()
+
+
+def serve(weights: Path, requests: IO[str], out: IO[str]) -> None:
+    """Load the weights, then decode each request until `requests` ends."""
+    # One row's products are too small to split across threads; the other core is
+    # the app's.
+    torch.set_num_threads(1)
+    child = Child(nn.Module(), out)
+    try:
+        child.model = load_child_model(weights)
+    except Exception as e:  # anything here means: cannot decode
+        child.send(fatal=str(e).splitlines()[0][:200] if str(e) else type(e).__name__)
+        return
+    child.send(ready=True)
+    inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def read() -> None:  # a thread: a stop request arrives while a generation runs
+        for line in requests:
+            msg = json.loads(line)
+            if msg.get("op") == "stop":
+                child.stopped = msg["id"]
+            else:
+                inbox.put(msg)
+        inbox.put(None)  # stdin closed
+
+    threading.Thread(target=read, daemon=True).start()
+    while (req := inbox.get()) is not None:
+        child.generate(req)
 
 
 if __name__ == "__main__":

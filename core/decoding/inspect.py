@@ -154,13 +154,6 @@ def next_char_choices(
     return [Choice(vocab.chars[i], float(raw[i]), float(sampled[i])) for i in top.indices.tolist()]
 
 
-def next_char_distribution(
-    model: nn.Module, vocab: Vocab, text: str, k: int = TOP_K, device: torch.device | str = "cpu"
-) -> list[tuple[str, float]]:
-    """The k likeliest next characters after `text`, with the model's probabilities."""
-    return [(c.char, c.raw) for c in next_char_choices(model, vocab, text, None, k, device)]
-
-
 # -- what a model shows of its workings --------------------------------------------------
 
 
@@ -302,6 +295,12 @@ class Inspection:
             for i, p in zip(self.top_ids[n], self.top_probs[n], strict=True)
         ]
 
+    def cached(self, n: int) -> Internals | None:
+        """The internals of character n's window if they were computed, without computing."""
+        if self.kind is None or n < 1:
+            return None
+        return self.internals.get(self.window(n)[0])
+
     def internals_of(self, n: int, model: nn.Module, device: torch.device | str = "cpu"):
         """The internals of character n's window (computed on first use: one forward)."""
         if self.kind is None or n < 1:
@@ -382,37 +381,47 @@ def inspect_text(
     kind = internals_kind(model)
     out = Inspection(text, ids, B, loss, prob, rank, top_ids, top_probs, vocab, kind)
 
-    def score(windows: np.ndarray, first_window: int, take: Any) -> None:
-        w = torch.from_numpy(windows).to(device)
-        logits, _ = model(w[:, :-1])
-        logp = logits.float().log_softmax(-1)
-        target = logp.gather(-1, w[:, 1:, None])  # (b, T, 1)
-        top = logp.topk(k, dim=-1)
-        # Rank: 1 + how many characters the model found strictly likelier.
-        ranks = (logp > target).sum(-1) + 1
-        T = windows.shape[1] - 1
-        for b in range(windows.shape[0]):
-            at = slice((first_window + b) * B + 1, (first_window + b) * B + 1 + T)
-            loss[at] = -target[b, :, 0].double().cpu().numpy()
-            ranks_b = ranks[b].cpu().numpy()
-            rank[at] = ranks_b
-            top_ids[at] = top.indices[b].cpu().numpy()
-            top_probs[at] = top.values[b].exp().cpu().numpy()
-        if take is not None:
-            for b, values in enumerate(take()):
-                out.internals[first_window + b] = Internals(kind, values)
-
     n_full = (N - 1) // B
     capture = _capturing(model, kind) if internals else nullcontext(None)
     with eval_mode(model), capture as take:
         for first in range(0, n_full, batch_size):
             rows = range(first, min(first + batch_size, n_full))
             windows = np.stack([ids[r * B : (r + 1) * B + 1] for r in rows])
-            score(windows, first, take)
+            _score(model, out, windows, first, take, device)
         if N - n_full * B > 1:  # the tail: fewer than B targets, as in eval
-            score(ids[None, n_full * B :], n_full, take)
+            _score(model, out, ids[None, n_full * B :], n_full, take, device)
     prob[1:] = np.exp(-loss[1:])
     return out
+
+
+def _score(
+    model: nn.Module,
+    out: Inspection,
+    windows: np.ndarray,
+    first_window: int,
+    take: Any,
+    device: torch.device | str,
+) -> None:
+    """One batch of windows through the model: each target's loss, rank and the top
+    characters written into `out` (and the windows' internals, when `take` collects them)."""
+    B, k = out.block_size, out.top_ids.shape[1]
+    w = torch.from_numpy(windows).to(device)
+    logits, _ = model(w[:, :-1])
+    logp = logits.float().log_softmax(-1)
+    target = logp.gather(-1, w[:, 1:, None])  # (b, T, 1)
+    top = logp.topk(k, dim=-1)
+    # Rank: 1 + how many characters the model found strictly likelier.
+    ranks = (logp > target).sum(-1) + 1
+    T = windows.shape[1] - 1
+    for b in range(windows.shape[0]):
+        at = slice((first_window + b) * B + 1, (first_window + b) * B + 1 + T)
+        out.loss[at] = -target[b, :, 0].double().cpu().numpy()
+        out.rank[at] = ranks[b].cpu().numpy()
+        out.top_ids[at] = top.indices[b].cpu().numpy()
+        out.top_probs[at] = top.values[b].exp().cpu().numpy()
+    if take is not None:
+        for b, values in enumerate(take()):
+            out.internals[first_window + b] = Internals(out.kind, values)  # type: ignore[arg-type]
 
 
 # -- what to inspect ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write
 from charlm_tui.core.models import build_model
 from charlm_tui.core.text.vocab import Vocab
+from charlm_tui.core.values import is_int, is_number
 
 FORMAT = "charlm-tui/1"  # the format tag every checkpoint carries
 REQUIRED = ("format", "model", "config", "vocab", "iter")
@@ -82,15 +83,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise CharLMError(f"{path} is missing {', '.join(missing)}: not a complete checkpoint")
     it = ckpt["iter"]
-    if isinstance(it, bool) or not isinstance(it, int) or it < 0:
+    if not is_int(it) or it < 0:
         raise CharLMError(f"{path}: iter must be a whole number >= 0, not {it!r}")
     metrics = ckpt.get("metrics")
     if metrics is not None and not (
         isinstance(metrics, dict)
         and all(
-            isinstance(m, dict)
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in m.values())
-            for m in metrics.values()
+            isinstance(m, dict) and all(is_number(v) for v in m.values()) for m in metrics.values()
         )
     ):
         raise CharLMError(f"{path}: its metrics are not numbers by split")

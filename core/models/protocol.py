@@ -28,7 +28,6 @@ from typing import Literal, Protocol, runtime_checkable
 import torch
 
 ContextKind = Literal["window", "sliding", "unbounded"]
-CONTEXT_KINDS: tuple[ContextKind, ...] = ("window", "sliding", "unbounded")
 
 
 class DecodingCache(Protocol):

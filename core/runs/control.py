@@ -27,6 +27,7 @@ from charlm_tui.core.files import atomic_write_text
 from charlm_tui.core.options import like, option
 from charlm_tui.core.runs.records import open_regular
 from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS
+from charlm_tui.core.values import is_int
 
 
 class BadControl(ValueError):
@@ -55,7 +56,7 @@ def parse_control(raw: bytes) -> dict[str, Any]:
         if key not in CONTROL_DEFAULTS:
             continue  # a newer dashboard's request: not ours to act on
         kind = type(CONTROL_DEFAULTS[key])
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        if kind is int and not is_int(value):
             raise BadControl(f"{key} must be a whole number, not {value!r}")
         if kind is int and not 0 <= value < 2**62:
             raise BadControl(f"{key} is out of range: {value!r}")
@@ -132,11 +133,12 @@ def steer_changes(
     return out
 
 
-def _steered(name: str, metavar: str) -> object:
-    """A steer option declared as the training option it changes (its help and rule)."""
+def _steered(name: str, metavar: str, label: str) -> object:
+    """A steer option declared as the training option it changes (its help and rule);
+    `label` names it in the dashboard's steer dialog."""
     spec = SPECS[name]
     return like(spec, None, help=f"{spec.help} From the next step.", group="steer",
-                metavar=metavar)  # fmt: skip
+                metavar=metavar, form=label)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,9 @@ class SteerRequest:
         "steer",
         metavar="X",
     )
-    eval_interval: int | None = _steered("eval_interval", "N")
-    sample_interval: int | None = _steered("sample_interval", "N")
-    sample_temperature: float | None = _steered("sample_temperature", "T")
+    eval_interval: int | None = _steered("eval_interval", "N", "steps between evals")
+    sample_interval: int | None = _steered("sample_interval", "N", "steps between samples")
+    sample_temperature: float | None = _steered("sample_temperature", "T", "temperature")
     extend: float | None = option(
         None,
         "Make the run longer by PERCENT (negative: shorter) of its length.",

@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, get_type_hints
 
 from charlm_tui.core.measures import LayerSummary, Metrics
+from charlm_tui.core.values import is_int, is_number
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class EvalEvent:
                 return None
             loss, top1, top5 = got
             n = rec.get(f"{split}_positions", 0)
-            n = n if isinstance(n, int) and not isinstance(n, bool) else 0
+            n = n if is_int(n) else 0
             splits[split] = Metrics(loss, top1, top5, n)  # type: ignore[arg-type]
         return _typed(cls, {**rec, **splits})
 
@@ -252,7 +253,7 @@ def _number(value: Any) -> float | None:
     """JSON numbers; null stands for a non-finite value (JSON has no NaN)."""
     if value is None:
         return math.nan
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if is_number(value):
         return float(value)
     return None
 
@@ -261,7 +262,9 @@ _HINTS: dict[type, dict[str, Any]] = {}
 
 
 def _typed(cls: type, rec: dict[str, Any]) -> Any:
-    hints = _HINTS.setdefault(cls, get_type_hints(cls))
+    hints = _HINTS.get(cls)
+    if hints is None:  # worked out once per class: it costs more than the record
+        hints = _HINTS[cls] = get_type_hints(cls)
     values = {}
     for f in fields(cls):
         if f.name not in rec:
@@ -295,7 +298,7 @@ def _coerce(hint: Any, value: Any) -> Any:
         number = _number(value)
         return _BAD if number is None else number
     if hint is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _BAD
+        return value if is_int(value) else _BAD
     if hint is bool:
         return value if isinstance(value, bool) else _BAD
     if hint is str:

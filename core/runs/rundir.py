@@ -99,6 +99,22 @@ def config_section(config: dict[str, Any], name: str) -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
+def save_generation(run_dir: Path, text: str) -> Path:
+    """Write a generated text to <run>/generations/<time>.txt, never over an earlier one."""
+    folder = run_dir / GENERATIONS
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        path = folder / (f"{stamp}.txt" if n == 0 else f"{stamp}-{n}.txt")
+        try:
+            with path.open("x", encoding="utf-8") as f:  # "x": an earlier save stays
+                f.write(text)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder} has 1,000 saves from {stamp}")
+
+
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     atomic_write_text(run_dir / CONFIG, dump_json(config, indent=2) + "\n")
 
@@ -198,21 +214,7 @@ class RunDirectory:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self.lock.acquire()
-            if overwrite:
-                for name in (*RUN_FILES, FULL_EVAL):
-                    self.file(name).unlink(missing_ok=True)
-                tb = self.file(TENSORBOARD)  # the replaced run's event files, not ours
-                if tb.is_dir() and not tb.is_symlink():
-                    shutil.rmtree(tb)
-            for stale in stale_temporaries(self.path):
-                stale.unlink(missing_ok=True)  # left by a process killed mid-write
-            if resume_iter is not None:
-                # Drop what the interrupted run logged after its checkpoint: it is redone.
-                rewrite_records(self.file(METRICS), lambda e: e.iter <= resume_iter)
-                # A sample of the resume iteration stays if the checkpoint was saved after
-                # it (a save while paused): the resumed run will not draw it again.
-                last = resume_iter if sampled_at_resume else resume_iter - 1
-                rewrite_records(self.file(SAMPLES), lambda e: e.iter <= last)
+            self._clear(overwrite, resume_iter, sampled_at_resume)
             existed = self.file(CONFIG).exists()
             write_config(self.path, config)
             wrote_config = not existed
@@ -226,18 +228,7 @@ class RunDirectory:
             ]
         except OSError as e:
             self.close()
-            # A failed start leaves the folder as it found it, so a retry is not refused.
-            if wrote_config:
-                self.file(CONFIG).unlink(missing_ok=True)
-            for stale in stale_temporaries(self.path) if self.path.is_dir() else []:
-                stale.unlink(missing_ok=True)
-            if created_dir:
-                with contextlib.suppress(OSError):
-                    self.file(LOCK).unlink(missing_ok=True)
-                    for name in (METRICS, SAMPLES):
-                        if self.file(name).exists() and not self.file(name).stat().st_size:
-                            self.file(name).unlink()
-                    self.path.rmdir()
+            self._undo(created_dir, wrote_config)
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise CheckpointWriteError(
                     f"cannot start in {self.path}: {e.strerror}; nothing was left behind"
@@ -245,6 +236,39 @@ class RunDirectory:
             raise CharLMError(
                 f"cannot write the run directory {self.path}: {e.strerror or e}"
             ) from None
+
+    def _clear(self, overwrite: bool, resume_iter: int | None, sampled_at_resume: bool) -> None:
+        """What the new training must not find: a replaced run's files, our temporaries
+        left by a killed process, and the records a resume will redo."""
+        if overwrite:
+            for name in (*RUN_FILES, FULL_EVAL):
+                self.file(name).unlink(missing_ok=True)
+            tb = self.file(TENSORBOARD)  # the replaced run's event files, not ours
+            if tb.is_dir() and not tb.is_symlink():
+                shutil.rmtree(tb)
+        for stale in stale_temporaries(self.path):
+            stale.unlink(missing_ok=True)  # left by a process killed mid-write
+        if resume_iter is not None:
+            # Drop what the interrupted run logged after its checkpoint: it is redone.
+            rewrite_records(self.file(METRICS), lambda e: e.iter <= resume_iter)
+            # A sample of the resume iteration stays if the checkpoint was saved after
+            # it (a save while paused): the resumed run will not draw it again.
+            last = resume_iter if sampled_at_resume else resume_iter - 1
+            rewrite_records(self.file(SAMPLES), lambda e: e.iter <= last)
+
+    def _undo(self, created_dir: bool, wrote_config: bool) -> None:
+        """A failed start leaves the folder as it found it, so a retry is not refused."""
+        if wrote_config:
+            self.file(CONFIG).unlink(missing_ok=True)
+        for stale in stale_temporaries(self.path) if self.path.is_dir() else []:
+            stale.unlink(missing_ok=True)
+        if created_dir:
+            with contextlib.suppress(OSError):
+                self.file(LOCK).unlink(missing_ok=True)
+                for name in (METRICS, SAMPLES):
+                    if self.file(name).exists() and not self.file(name).stat().st_size:
+                        self.file(name).unlink()
+                self.path.rmdir()
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Rewrite config.json (steering changed the run's options)."""

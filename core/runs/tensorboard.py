@@ -3,7 +3,7 @@
 `train --tensorboard` adds a `TensorBoardSink` to the training's sinks; `export RUN
 --tensorboard` feeds a finished run's records through the same sink afterwards. Both
 write `<run>/tb/` through `torch.utils.tensorboard`, which needs the `tensorboard`
-package: an optional extra (`pip install -e ".[tensorboard]"`), imported only here and
+package: an optional extra (`pip install "charlm-tui[tensorboard]"`), imported only here and
 only when asked for, so nothing else pays for it.
 
     loss/train, loss/val, bpc/*, top1/*, top5/*   each eval (eval-batch estimates)
@@ -39,7 +39,7 @@ from charlm_tui.core.runs.rundir import (
     read_config,
 )
 
-INSTALL = 'pip install -e ".[tensorboard]"'
+INSTALL = 'pip install "charlm-tui[tensorboard]"'
 EVENT_FILE_PREFIX = "events.out.tfevents."
 FLUSH_S = 10  # torch's default is 120 s: too long for someone watching a live run
 

@@ -83,29 +83,12 @@ class BestVal:
         return f"{self.batches} eval batches" if self.batches else "eval batches"
 
 
-class RunView:
-    """Everything a run directory says about its run. Call `update()` to read on."""
+class RunRecords:
+    """What a run's records say, folded one event at a time: the latest of each kind, the
+    evals, and (with `curves`) every step record, thinned when there are many."""
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        label: str | None = None,
-        group: str = "",
-        curves: bool = True,
-        samples: bool = True,
-    ) -> None:
-        self.path = path
-        self.label = label or path.name
-        self.group = group  # the ladder whose rung this run is (core/training/ladder.py)
+    def __init__(self, curves: bool = True) -> None:
         self.curves = curves
-        self._metrics = JsonlTail(path / METRICS)
-        self._samples = JsonlTail(path / SAMPLES) if samples else None
-        self._config_key: Any = None
-        self._full_key: Any = (None, None)
-        self.config: dict[str, Any] = {}
-        self.full: FullEval | None = None
-        self.version = 0  # bumped by every change, so a screen redraws only when needed
         self._clear()
 
     def _clear(self) -> None:
@@ -121,6 +104,112 @@ class RunView:
         self.notes: deque[NoteEvent] = deque(maxlen=NOTES_KEPT)
         self.steers: list[SteerEvent] = []  # options changed while it trained
         self._steered: dict[str, Any] = {}
+
+    def _apply(self, event: Event) -> None:
+        if isinstance(event, StepEvent):
+            self.last_step = event
+            if event.dt_s == event.dt_s and event.dt_s >= 0:
+                self.step_times.append(event.dt_s)
+            if event.loss == event.loss:
+                self.recent.append(event.loss)
+                if self.curves:
+                    self.steps.append(event)
+                    if len(self.steps) > MAX_STEP_POINTS:
+                        self.steps = self.steps[::2]
+        elif isinstance(event, EvalEvent):
+            self.evals.append(event)
+        elif isinstance(event, SampleEvent):
+            self.samples.append(event)
+        elif isinstance(event, CheckpointEvent):
+            self.checkpoints[event.kind] = event
+        elif isinstance(event, SteerEvent):
+            self.steers.append(event)
+            self._steered[event.field] = steered_value(event)
+        elif isinstance(event, NoteEvent):
+            self.notes.append(event)
+        elif isinstance(event, StartEvent):
+            if event.resumed:  # the files dropped what came after the resume point
+                self.steps = [s for s in self.steps if s.iter <= event.iter]
+                self.evals = [e for e in self.evals if e.iter <= event.iter]
+            self.start, self.done = event, None
+        elif isinstance(event, DoneEvent):
+            self.done = event
+
+    @property
+    def iter(self) -> int:
+        """The latest iteration any record speaks of."""
+        last = (self.last_step, self.evals[-1] if self.evals else None, self.done, self.start)
+        return max((e.iter for e in last if e is not None), default=0)
+
+    @property
+    def seconds(self) -> float | None:
+        """Training seconds so far (pauses excluded; evals included, as the budget counts)."""
+        if self.done is not None:
+            return self.done.elapsed_s
+        times = [e.elapsed_s for e in (self.last_step, self.evals[-1] if self.evals else None)
+                 if e is not None]  # fmt: skip
+        return max(times) if times else None
+
+    @property
+    def eta_s(self) -> float | None:
+        """Training seconds left, as the trainer last worked it out (0 once done)."""
+        if self.done is not None:
+            return 0.0
+        latest = max((self.last_step, self.evals[-1] if self.evals else None),
+                     key=lambda e: -1 if e is None else e.iter)  # fmt: skip
+        return latest.eta_s if latest is not None else None
+
+    @property
+    def progress(self) -> float | None:
+        if self.done is not None and self.done.reason == "finished":
+            return 1.0
+        latest = self.last_step or (self.evals[-1] if self.evals else None)
+        return latest.progress if latest is not None else None
+
+    def step_time(self) -> float | None:
+        """The median seconds of the latest steps."""
+        times = [t for t in self.step_times if math.isfinite(t)]
+        return statistics.median(times) if times else None
+
+    @property
+    def best_eval(self) -> EvalEvent | None:
+        """The eval whose val estimate was lowest: the one best.pt was saved at."""
+        scored = [e for e in self.evals if math.isfinite(e.val.loss)]
+        return min(scored, key=lambda e: (e.val.loss, e.iter)) if scored else None
+
+    def noted_pause(self) -> bool:
+        """The trainer said it paused and has not said it resumed (its notes)."""
+        for note in reversed(self.notes):
+            if note.text.startswith("resumed"):
+                return False
+            if note.text.startswith("paused"):
+                return True
+        return False
+
+
+class RunView(RunRecords):
+    """Everything a run directory says about its run. Call `update()` to read on."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        label: str | None = None,
+        group: str = "",
+        curves: bool = True,
+        samples: bool = True,
+    ) -> None:
+        self.path = path
+        self.label = label or path.name
+        self.group = group  # the ladder whose rung this run is (core/training/ladder.py)
+        self._metrics = JsonlTail(path / METRICS)
+        self._samples = JsonlTail(path / SAMPLES) if samples else None
+        self._config_key: Any = None
+        self._full_key: Any = (None, None)
+        self.config: dict[str, Any] = {}
+        self.full: FullEval | None = None
+        self.version = 0  # bumped by every change, so a screen redraws only when needed
+        super().__init__(curves)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -165,36 +254,6 @@ class RunView:
         self._full_key = key
         self.full = read_full_eval(self.path)
         return True
-
-    def _apply(self, event: Event) -> None:
-        if isinstance(event, StepEvent):
-            self.last_step = event
-            if event.dt_s == event.dt_s and event.dt_s >= 0:
-                self.step_times.append(event.dt_s)
-            if event.loss == event.loss:
-                self.recent.append(event.loss)
-                if self.curves:
-                    self.steps.append(event)
-                    if len(self.steps) > MAX_STEP_POINTS:
-                        self.steps = self.steps[::2]
-        elif isinstance(event, EvalEvent):
-            self.evals.append(event)
-        elif isinstance(event, SampleEvent):
-            self.samples.append(event)
-        elif isinstance(event, CheckpointEvent):
-            self.checkpoints[event.kind] = event
-        elif isinstance(event, SteerEvent):
-            self.steers.append(event)
-            self._steered[event.field] = steered_value(event)
-        elif isinstance(event, NoteEvent):
-            self.notes.append(event)
-        elif isinstance(event, StartEvent):
-            if event.resumed:  # the files dropped what came after the resume point
-                self.steps = [s for s in self.steps if s.iter <= event.iter]
-                self.evals = [e for e in self.evals if e.iter <= event.iter]
-            self.start, self.done = event, None
-        elif isinstance(event, DoneEvent):
-            self.done = event
 
     # -- what the run is -------------------------------------------------------------------
 
@@ -250,12 +309,6 @@ class RunView:
     # -- where it is -----------------------------------------------------------------------
 
     @property
-    def iter(self) -> int:
-        """The latest iteration any record speaks of."""
-        last = (self.last_step, self.evals[-1] if self.evals else None, self.done, self.start)
-        return max((e.iter for e in last if e is not None), default=0)
-
-    @property
     def resume_iter(self) -> int | None:
         """Where a resume would start: last.pt's iteration (the latest record's while a
         process still trains); None before anything was recorded."""
@@ -263,36 +316,6 @@ class RunView:
         if saved is not None and not self.live:
             return saved.iter
         return self.iter if (self.last_step or self.evals or self.done) else None
-
-    @property
-    def seconds(self) -> float | None:
-        """Training seconds so far (pauses excluded; evals included, as the budget counts)."""
-        if self.done is not None:
-            return self.done.elapsed_s
-        times = [e.elapsed_s for e in (self.last_step, self.evals[-1] if self.evals else None)
-                 if e is not None]  # fmt: skip
-        return max(times) if times else None
-
-    @property
-    def eta_s(self) -> float | None:
-        """Training seconds left, as the trainer last worked it out (0 once done)."""
-        if self.done is not None:
-            return 0.0
-        latest = max((self.last_step, self.evals[-1] if self.evals else None),
-                     key=lambda e: -1 if e is None else e.iter)  # fmt: skip
-        return latest.eta_s if latest is not None else None
-
-    @property
-    def progress(self) -> float | None:
-        if self.done is not None and self.done.reason == "finished":
-            return 1.0
-        latest = self.last_step or (self.evals[-1] if self.evals else None)
-        return latest.progress if latest is not None else None
-
-    def step_time(self) -> float | None:
-        """The median seconds of the latest steps."""
-        times = [t for t in self.step_times if math.isfinite(t)]
-        return statistics.median(times) if times else None
 
     def next_due(self, name: str) -> tuple[int, float | None] | None:
         """(iteration, seconds until it) of the next eval or sample (`eval_interval`,
@@ -316,12 +339,6 @@ class RunView:
         return due, seconds
 
     # -- how it went -----------------------------------------------------------------------
-
-    @property
-    def best_eval(self) -> EvalEvent | None:
-        """The eval whose val estimate was lowest: the one best.pt was saved at."""
-        scored = [e for e in self.evals if math.isfinite(e.val.loss)]
-        return min(scored, key=lambda e: (e.val.loss, e.iter)) if scored else None
 
     @property
     def best_val(self) -> BestVal | None:
@@ -353,15 +370,6 @@ class RunView:
         if not self.live:
             return False
         return bool(self.requests()["paused"]) or self.noted_pause()
-
-    def noted_pause(self) -> bool:
-        """The trainer said it paused and has not said it resumed (its notes)."""
-        for note in reversed(self.notes):
-            if note.text.startswith("resumed"):
-                return False
-            if note.text.startswith("paused"):
-                return True
-        return False
 
     @property
     def status(self) -> str:

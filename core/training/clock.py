@@ -88,3 +88,25 @@ class Throughput:
         seconds, tokens = self.seconds, self.steps * self.tokens_per_step
         self.seconds, self.steps = 0.0, 0
         return seconds, tokens
+
+
+class ReadBack:
+    """Steps run but not yet read back from the device: a GPU runs ahead of the host,
+    and their time counts when they are read (every --log-interval steps there)."""
+
+    def __init__(self, speed: Throughput) -> None:
+        self.speed = speed
+        self.pending = 0
+        self.since = time.perf_counter()
+
+    def add(self) -> None:
+        if not self.pending:
+            self.since = time.perf_counter()  # the first step since the last read-back
+        self.pending += 1
+
+    def settle(self) -> float:
+        """Count the pending steps as training time; the seconds each took."""
+        dt = time.perf_counter() - self.since
+        self.speed.step(dt, self.pending)
+        per_step, self.pending = dt / max(self.pending, 1), 0
+        return per_step

@@ -293,6 +293,35 @@ def make_ladder(options: LadderOptions) -> Ladder:
 # -- headless --------------------------------------------------------------------------------
 
 
+class LadderSession:
+    """A ladder trained rung after rung by one front end (the CLI, the app): which rung
+    comes next, skipping those tried this session (a rung whose records cannot be read
+    would otherwise be retried forever), and whether the ladder carries on after one."""
+
+    def __init__(self, ladder: Ladder) -> None:
+        self.ladder = ladder
+        self.tried: list[Rung] = []
+
+    def next(self) -> tuple[Rung, RunPlan] | None:
+        """The next rung to train and its plan; None when every rung is done."""
+        self.ladder.claim()
+        step = self.ladder.next(r.name for r in self.tried)
+        if step is not None:
+            self.tried.append(step[0])
+        return step
+
+    def announce(self, rung: Rung, plan: RunPlan) -> str:
+        how = "resuming" if plan.resuming else "training"
+        return f"rung {self.ladder.position(rung)}: {rung.name} ({rung.about}), {how}"
+
+    def stopped(self) -> str | None:
+        """After the last rung's training ended: None to go on, else why it stops here."""
+        rung = self.tried[-1]
+        if self.ladder.carries_on(rung):
+            return None
+        return f"ladder stopped at {rung.name}: rerun the command to carry on"
+
+
 def run_ladder(
     ladder: Ladder,
     train: Callable[[Rung, RunPlan], str],
@@ -300,15 +329,12 @@ def run_ladder(
 ) -> str:
     """Train every rung with training left, in order: `train(rung, plan)` runs one and
     returns how it ended. Returns "finished", or the reason the ladder stopped."""
-    ladder.claim()
-    tried: list[str] = []
-    while (step := ladder.next(tried)) is not None:
+    session = LadderSession(ladder)
+    while (step := session.next()) is not None:
         rung, plan = step
-        tried.append(rung.name)
-        how = "resuming" if plan.resuming else "training"
-        announce(f"rung {ladder.position(rung)}: {rung.name} ({rung.about}), {how}")
+        announce(session.announce(rung, plan))
         reason = train(rung, plan)
-        if not ladder.carries_on(rung):
-            announce(f"ladder stopped at {rung.name} ({reason}): rerun the command to carry on")
+        if (why := session.stopped()) is not None:
+            announce(f"{why} ({reason})")
             return reason
     return "finished"

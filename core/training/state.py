@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.values import is_int, is_number
 
 
 @dataclass
@@ -49,7 +50,7 @@ class TrainState:
 
         def whole(key: str, default: int | None = None, lo: int = 0) -> int:
             value = ckpt.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            if not is_int(value) or value < lo:
                 raise CharLMError(f"{where}: {key} must be a whole number >= {lo}, not {value!r}")
             return value
 
@@ -57,7 +58,7 @@ class TrainState:
             value = ckpt.get(key, default)
             if value is None and default is None:
                 return None
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if not is_number(value):
                 raise CharLMError(f"{where}: {key} must be a number, not {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise CharLMError(f"{where}: {key} must be finite and >= 0, not {value!r}")

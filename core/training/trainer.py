@@ -15,7 +15,6 @@ steering (steering.py).
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,22 +22,14 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from charlm_tui.core.config import STEERABLE, replace, to_dict
-from charlm_tui.core.decoding.evaluate import estimate, fixed_batches
-from charlm_tui.core.decoding.options import SamplingParams
-from charlm_tui.core.decoding.sampling import default_context, generate
+from charlm_tui.core.config import replace
+from charlm_tui.core.decoding.evaluate import fixed_batches
 from charlm_tui.core.device import denormals_flushed, resolve_device
 from charlm_tui.core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
-from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models import build_model, count_params, summarize
-from charlm_tui.core.models.checkpoint import FORMAT, load_checkpoint, restore_model
+from charlm_tui.core.models.checkpoint import load_checkpoint, restore_model
 from charlm_tui.core.runs.events import (
-    CheckpointEvent,
     DoneEvent,
-    EvalEvent,
-    Event,
-    NoteEvent,
-    SampleEvent,
     Sink,
     StartEvent,
     SteerEvent,
@@ -49,16 +40,17 @@ from charlm_tui.core.text.corpus import Corpus
 from charlm_tui.core.text.dataset import BatchSampler, Dataset, make_dataset, stream_seed
 from charlm_tui.core.text.vocab import Vocab
 from charlm_tui.core.training import distributed
-from charlm_tui.core.training.clock import Clock, EarlyEvals, Throughput
+from charlm_tui.core.training.between import BetweenSteps
+from charlm_tui.core.training.clock import Clock, EarlyEvals, ReadBack, Throughput
 from charlm_tui.core.training.optim import learning_rate, make_optimizer
+from charlm_tui.core.training.outputs import Outputs
 from charlm_tui.core.training.plan import RunPlan, check_corpus
 from charlm_tui.core.training.state import TrainState
-from charlm_tui.core.training.steering import Steering, Stop, stop_on_signals
+from charlm_tui.core.training.steering import Decision, Steering, Stop, stop_on_signals
 from charlm_tui.core.training.step import (
     CompiledOrEager,
     StepResult,
     autocast_for,
-    diverged,
     seed_dropout,
     train_step,
 )
@@ -114,7 +106,7 @@ def build(
     )
 
 
-class Trainer:
+class Trainer(BetweenSteps):
     def __init__(
         self,
         plan: RunPlan,
@@ -132,41 +124,32 @@ class Trainer:
         self.optimizer = optimizer
         self.state = state
         self.clock = Clock(self.tcfg.length, state.elapsed_s, state.iter)
+        t = self.tcfg
         self.sampler = BatchSampler(
-            dataset.train,
-            self.mcfg.block_size,
-            self.tcfg.batch_size,
-            self.tcfg.seed,
-            device,
-            dist.rank,
+            dataset.train, self.mcfg.block_size, t.batch_size, t.seed, device, dist.rank
         )
         # Fixed eval windows per split, drawn once from their own seed.
         self.eval_batches = {
-            split: fixed_batches(
-                dataset.split(split),
-                self.mcfg.block_size,
-                self.tcfg.batch_size,
-                self.tcfg.eval_iters,
-                self.tcfg.seed + 1000 + i,
-            )
+            split: fixed_batches(dataset.split(split), self.mcfg.block_size, t.batch_size,
+                                 t.eval_iters, t.seed + 1000 + i)
             for i, split in enumerate(("train", "val"))
-        }
+        }  # fmt: skip
         self.autocast = autocast_for(device)
         # A GPU runs ahead of the host: reading the loss back every step would make it
         # wait each time. There, losses are read (and checked) every --log-interval steps.
-        self.sync_every = sync_every or (self.tcfg.log_interval if device.type == "cuda" else 1)
+        self.sync_every = sync_every or (t.log_interval if device.type == "cuda" else 1)
         self._forward = CompiledOrEager(
-            distributed.wrap(model, dist, device), self.tcfg.compile, self._note
+            distributed.wrap(model, dist, device), t.compile, self._note
         )
         # Listed once: model.parameters() walks every module on each call (0.7 ms a step
         # at the gpu preset's 77 tensors, cProfile on CPU, 2026-11-26).
         self._params = [p for p in model.parameters() if p.requires_grad]
-        self._out: list[Sink] = []
+        self._out = Outputs(None, (), dist.is_main)
         self._run: RunDirectory | None = None
         self._steering: Steering | None = None
         self._saved_iter = -1  # iteration of the newest last.pt
         self._paused = False
-        self.early_evals = EarlyEvals(self.tcfg.early_eval_s, state.elapsed_s)
+        self.early_evals = EarlyEvals(t.early_eval_s, state.elapsed_s)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -174,17 +157,12 @@ class Trainer:
         self, steering: Steering, run: RunDirectory | None = None, sinks: Iterable[Sink] = ()
     ) -> DoneEvent:
         """Train until the run's length is reached or it is stopped; the last event."""
-        self._run, self._out, self._steering = run, list(sinks), steering
+        self._run, self._steering = run, steering
+        self._out = Outputs(run, sinks, self.dist.is_main)
         self.clock.start(self.state.iter)
-        self.emit(self.start_event())
-        if self.tcfg.optimizer == "muon" and not hasattr(self.optimizer, "parts"):
-            self._note(
-                f"--optimizer muon: a {self.mcfg.model} model has no transformer-block matrices "
-                "for Muon: AdamW trains all of it"
-            )
-        then, now = self.plan.corpus_sha256, self.dataset.corpus.sha256
-        if self.plan.resuming and then and then != now:
-            self._note(f"the corpus changed since the checkpoint ({then[:12]}… → {now[:12]}…)")
+        self.emit(start_event(self))
+        for note in start_notes(self):
+            self._note(note)
         try:
             stop, message = self._loop(steering), ""
         except (TrainingDiverged, CheckpointWriteError) as e:
@@ -203,93 +181,93 @@ class Trainer:
         return done
 
     def _loop(self, steering: Steering) -> Stop:
-        state = self.state
+        """Decide (stop, pause, requests) -> evaluate, save, sample -> one step, again."""
         self.model.train()
-        speed = Throughput(self.tcfg.batch_size * self.mcfg.block_size * self.dist.world_size)
-        unread, t_read = 0, time.perf_counter()  # steps not read back from the device yet
+        t = self.tcfg
+        speed = Throughput(t.batch_size * self.mcfg.block_size * self.dist.world_size)
+        steps = ReadBack(speed)
         while True:
-            decision = steering.decide(
-                self.clock.finished(state.iter), self.early_evals.due(self.clock.elapsed())
-            )
-            for note in steering.notes:
-                self._note(note)
-            steering.notes.clear()
-            self.steer(decision.steer)
-            cfg = self.tcfg  # as steered
-            # A stop saves at once, without the eval: a big eval can take a minute.
-            if decision.stop:
-                if self._saved_iter != state.iter:
-                    self.save("last")
+            decision = self._decide(steering)
+            if decision.stop:  # saved at once, without the eval: a big one takes a minute
+                self._save_unless_saved()
                 return decision.stop
-            if decision.paused != self._paused:
-                self._paused = decision.paused
-                told = "paused by a request in control.json (a dashboard, or charlm-tui steer)"
-                self._note(told if self._paused else "resumed")
-            due = state.iter % cfg.eval_interval == 0 or decision.finished or decision.early_eval
-            if unread and ((due and state.last_eval_iter != state.iter) or decision.paused):
-                # Steps not read back yet count as training time before the eval or pause.
-                speed.step(time.perf_counter() - t_read, unread)
-                unread = 0
-            if due and state.last_eval_iter != state.iter:
-                self.evaluate(*speed.since_eval())  # saves last.pt
-            elif decision.save:
-                self.save("last")
-            sample_due = cfg.sample_interval and state.iter % cfg.sample_interval == 0
-            if (sample_due and state.sampled_iter != state.iter) or decision.sample:
-                self.sample()
+            self._between_steps(decision, steps)
             if decision.finished:
                 if steering.stop is not None:  # a signal during the final eval abandoned it
-                    if self._saved_iter != state.iter:
-                        self.save("last")
+                    self._save_unless_saved()
                     return steering.stop
                 return FINISHED
             if self._stopping() and not self.dist.enabled:
                 continue  # a signal came during the eval or sample: stop before stepping
             if decision.paused:
-                t = time.perf_counter()
+                started = time.perf_counter()
                 time.sleep(PAUSE_POLL_S)
-                self.clock.add_pause(time.perf_counter() - t)
+                self.clock.add_pause(time.perf_counter() - started)
                 continue
+            self._step_once(steps)
 
-            if not unread:
-                t_read = time.perf_counter()  # the first step since the last read-back
-            lr = learning_rate(cfg, state.iter, self.clock.progress(state.iter))
-            unread += 1
-            read = unread >= self.sync_every or (state.iter + 1) % self.sync_every == 0
-            try:
-                result = self.step(lr, sync=read)
-            except TrainingDiverged as e:
-                if unread == 1:
-                    raise
-                raise TrainingDiverged(  # it may have begun in a step not read back
-                    f"iterations {state.iter - unread + 2}-{state.iter + 1}: {e} (losses are "
-                    f"read from the device every {self.sync_every} steps)"
-                ) from None
-            state.iter += 1
-            if not read:
-                continue  # the device runs ahead; losses are read every --log-interval steps
-            loss, norm = result.read()
-            dt = time.perf_counter() - t_read
-            speed.step(dt, unread)
-            step_dt, unread = dt / unread, 0
-            self.emit(
-                StepEvent(
-                    state.iter,
-                    loss,
-                    lr,
-                    norm,
-                    step_dt,
-                    speed.rate,
-                    self.clock.elapsed(),
-                    self.clock.progress(state.iter),
-                    self.clock.eta(state.iter),
-                )
+    def _decide(self, steering: Steering) -> Decision:
+        """This turn's decision; its notes and steered options applied."""
+        state = self.state
+        decision = steering.decide(
+            self.clock.finished(state.iter), self.early_evals.due(self.clock.elapsed())
+        )
+        for note in steering.notes:
+            self._note(note)
+        steering.notes.clear()
+        self.steer(decision.steer)
+        if decision.paused != self._paused and not decision.stop:
+            self._paused = decision.paused
+            told = "paused by a request in control.json (a dashboard, or charlm-tui steer)"
+            self._note(told if self._paused else "resumed")
+        return decision
+
+    def _between_steps(self, decision: Decision, steps: ReadBack) -> None:
+        """Evaluate (and save) when due, else save when asked; sample when due or asked."""
+        state, cfg = self.state, self.tcfg  # as steered
+        due = state.iter % cfg.eval_interval == 0 or decision.finished or decision.early_eval
+        evaluating = due and state.last_eval_iter != state.iter
+        if steps.pending and (evaluating or decision.paused):
+            steps.settle()  # steps not read back yet count as training time before it
+        if evaluating:
+            self.evaluate(*steps.speed.since_eval())  # saves last.pt
+        elif decision.save:
+            self.save("last")
+        sample_due = cfg.sample_interval and state.iter % cfg.sample_interval == 0
+        if (sample_due and state.sampled_iter != state.iter) or decision.sample:
+            self.sample()
+
+    def _step_once(self, steps: ReadBack) -> None:
+        """One optimizer step; its record once its loss is read back from the device."""
+        state = self.state
+        lr = learning_rate(self.tcfg, state.iter, self.clock.progress(state.iter))
+        steps.add()
+        read = steps.pending >= self.sync_every or (state.iter + 1) % self.sync_every == 0
+        try:
+            result = self.step(lr, sync=read)
+        except TrainingDiverged as e:
+            if steps.pending == 1:
+                raise
+            raise TrainingDiverged(  # it may have begun in a step not read back
+                f"iterations {state.iter - steps.pending + 2}-{state.iter + 1}: {e} (losses "
+                f"are read from the device every {self.sync_every} steps)"
+            ) from None
+        state.iter += 1
+        if not read:
+            return  # the device runs ahead; losses are read every --log-interval steps
+        loss, norm = result.read()
+        step_dt = steps.settle()
+        self.emit(
+            StepEvent(
+                state.iter, loss, lr, norm, step_dt, steps.speed.rate, self.clock.elapsed(),
+                self.clock.progress(state.iter), self.clock.eta(state.iter),
             )
+        )  # fmt: skip
 
     def steer(self, requested: dict[str, Any], source: str = "control.json") -> None:
-        """Apply new values of steerable options (every rank the same: core/training/steering.py);
-        they hold from the next step and are saved with the run's configuration, so a
-        resume continues with them."""
+        """Apply new values of steerable options (every rank the same: steering.py); they
+        hold from the next step and are saved with the run's configuration, so a resume
+        continues with them."""
         by_time = self.tcfg.max_iters is None  # a run keeps its kind of length
         changes = {
             k: v
@@ -318,174 +296,47 @@ class Trainer:
         # a resumed run (every rank of it) draw the masks an uninterrupted one would.
         seed_dropout(stream_seed(self.tcfg.seed, self.dist.rank, self.state.iter, 1), self.device)
         return train_step(
-            self._forward,
-            self._params,
-            self.optimizer,
-            x,
-            y,
-            self.tcfg.grad_clip,
-            self.autocast,
-            self.dist.enabled,
-            self.state.iter,
-            sync,
-        )
-
-    # -- what the loop calls between steps ------------------------------------------------------
-
-    def evaluate(self, t_train: float, tokens: int) -> None:
-        state = self.state
-        t = time.perf_counter()
-        metrics: dict[str, Metrics] = {}
-        for split, batches in self.eval_batches.items():
-            m = estimate(self.model, batches, self.device, self._stopping)
-            if m is None:
-                return  # stopping: the loop saves last.pt at once, without this eval
-            metrics[split] = m
-        t_eval = time.perf_counter() - t
-        for split, m in metrics.items():
-            if not math.isfinite(m.loss):
-                # Divergence the training loss did not show (a huge lr's last step, say):
-                # stop without writing these weights; the checkpoints keep the last finite.
-                raise diverged(state.iter - 1, f"the {split} loss at the eval is {m.loss}")
-        val = metrics["val"].loss
-        is_best = state.best_val_loss is None or val < state.best_val_loss
-        if is_best:
-            state.best_val_loss = val
-        state.last_eval_iter = state.iter
-        state.metrics = {k: m.as_dict() for k, m in metrics.items()}
-        self.early_evals.ran(self.clock.elapsed())
-        self.emit(
-            EvalEvent(
-                iter=state.iter,
-                train=metrics["train"],
-                val=metrics["val"],
-                lr=learning_rate(self.tcfg, state.iter, self.clock.progress(state.iter)),
-                t_train_s=t_train,
-                t_eval_s=t_eval,
-                tokens_per_s=tokens / t_train if t_train > 0 else 0.0,
-                elapsed_s=self.clock.elapsed(),
-                progress=self.clock.progress(state.iter),
-                eta_s=self.clock.eta(state.iter),
-                best_val_loss=state.best_val_loss,
-                is_best=is_best,
-            )
-        )
-        if is_best:
-            self.save("best")
-        self.save("last")
-
-    def sample(self) -> None:
-        previous, self.state.sampled_iter = self.state.sampled_iter, self.state.iter
-        if not self.dist.is_main or not self.tcfg.sample_chars:
-            return
-        prompt = default_context(self.dataset.vocab)
-        params = SamplingParams(temperature=self.tcfg.sample_temperature)
-        ids, before = [], self.state.sample_rng.get_state()
-        for tok in generate(
-            self.model,
-            self.dataset.vocab.encode(prompt),
-            self.tcfg.sample_chars,
-            params,
-            self.state.sample_rng,
-            self.device,
-        ):
-            if self._stopping():  # Ctrl-C while sampling: stop now, not after 100,000 chars,
-                self.state.sample_rng.set_state(before)  # and resume as if never begun
-                self.state.sampled_iter = previous
-                return
-            ids.append(tok)
-        text = self.dataset.vocab.decode(ids)
-        self.emit(
-            SampleEvent(self.state.iter, prompt, text, params.temperature, self.clock.elapsed())
-        )
-
-    def save(self, kind: str) -> None:
-        """Write last.pt or best.pt (rank 0 only) and tell the sinks. Every rank checks
-        the weights (the same on all under DDP), so all stop together if they diverged."""
-        for name, p in self.model.named_parameters():
-            if not torch.isfinite(p).all():  # never write weights a later load refuses
-                raise diverged(self.state.iter - 1, f"the weights of {name} are not finite")
-        if self._run is None or not self.dist.is_main:
-            return
-        path = self._run.save(self.checkpoint_state(), kind, self.state.iter)
-        if kind == "last":
-            self._saved_iter = self.state.iter
-        val = self.state.metrics.get("val", {}).get("loss")
-        self.emit(CheckpointEvent(self.state.iter, str(path), kind, val))
+            self._forward, self._params, self.optimizer, x, y, self.tcfg.grad_clip,
+            self.autocast, self.dist.enabled, self.state.iter, sync,
+        )  # fmt: skip
 
     # -- records ----------------------------------------------------------------------------
 
-    def checkpoint_state(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "config": to_dict(self.mcfg, self.tcfg),
-            "vocab": self.dataset.vocab.chars,
-            "corpus": {"spec": self.tcfg.data, "sha256": self.dataset.corpus.sha256},
-            **self.state.checkpoint(self.clock.elapsed()),
-        }
 
-    def steered_values(self) -> dict[str, Any]:
-        """The steerable options' values in force (control.json starts with them)."""
-        return {name: getattr(self.tcfg, name) for name in STEERABLE}
+def start_event(trainer: Trainer) -> StartEvent:
+    t = trainer
+    return StartEvent(
+        iter=t.state.iter,
+        run_dir=str(t._run.path) if t._run is not None else None,
+        model=t.mcfg.model,
+        data=t.tcfg.data,
+        max_iters=t.tcfg.max_iters,
+        time_budget=t.tcfg.time_budget,
+        n_params=count_params(t.model),
+        vocab_size=len(t.dataset.vocab),
+        train_chars=len(t.dataset.train),
+        val_chars=len(t.dataset.val),
+        device=str(t.device),
+        threads=torch.get_num_threads(),
+        world_size=t.dist.world_size,
+        resumed=t.plan.resuming,
+        layers=tuple(summarize(t.model)),
+    )
 
-    def config_record(self) -> dict[str, Any]:
-        """config.json: the configs, and what the run was built from."""
-        corpus = self.dataset.corpus
-        return {
-            **to_dict(self.mcfg, self.tcfg),
-            "n_params": count_params(self.model),
-            "vocab_size": len(self.dataset.vocab),
-            "corpus": {
-                "spec": self.tcfg.data,
-                "sha256": corpus.sha256,
-                "chars": len(corpus.text),
-                "sources": list(corpus.sources[:50]),
-                # What reading it changed: Windows line endings become "\n" (--keep-crlf).
-                "crlf_normalised": corpus.crlf,
-            },
-        }
 
-    def start_event(self) -> StartEvent:
-        return StartEvent(
-            iter=self.state.iter,
-            run_dir=str(self._run.path) if self._run is not None else None,
-            model=self.mcfg.model,
-            data=self.tcfg.data,
-            max_iters=self.tcfg.max_iters,
-            time_budget=self.tcfg.time_budget,
-            n_params=count_params(self.model),
-            vocab_size=len(self.dataset.vocab),
-            train_chars=len(self.dataset.train),
-            val_chars=len(self.dataset.val),
-            device=str(self.device),
-            threads=torch.get_num_threads(),
-            world_size=self.dist.world_size,
-            resumed=self.plan.resuming,
-            layers=tuple(summarize(self.model)),
+def start_notes(trainer: Trainer) -> list[str]:
+    """What the user should know as the run starts: Muon with nothing to train, a corpus
+    that changed under a resumed run."""
+    t, notes = trainer, []
+    if t.tcfg.optimizer == "muon" and not hasattr(t.optimizer, "parts"):
+        notes.append(
+            f"--optimizer muon: a {t.mcfg.model} model has no transformer-block matrices "
+            "for Muon: AdamW trains all of it"
         )
-
-    def emit(self, event: Event, strict: bool = True) -> None:
-        if not self.dist.is_main:
-            return
-        if self._run is not None:
-            self._run.emit(event, strict)
-        for sink in list(self._out):
-            try:
-                sink.handle(event)
-            except OSError as e:  # a TensorBoard folder on a full disk, say: not fatal
-                self._out.remove(sink)
-                with contextlib.suppress(OSError):
-                    sink.close()
-                self._note(f"{type(sink).__name__} stopped: {e.strerror or e}")
-
-    def _stopping(self) -> bool:
-        """A stop was asked for in this process (the loop agrees on it at its top)."""
-        return self._steering is not None and self._steering.stop is not None
-
-    def _note(self, text: str) -> None:
-        self.emit(NoteEvent(self.state.iter, text))
+    then, now = t.plan.corpus_sha256, t.dataset.corpus.sha256
+    if t.plan.resuming and then and then != now:
+        notes.append(f"the corpus changed since the checkpoint ({then[:12]}… → {now[:12]}…)")
+    return notes
 
 
 # -- running a plan, headless --------------------------------------------------------------

@@ -101,6 +101,17 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def wants_dashboard(ctx: typer.Context) -> bool:
+    """A training command's choice: the dashboard, unless --no-ui or no terminal (then
+    it trains headless and says so on stderr)."""
+    if no_ui(ctx):
+        return False
+    if not has_terminal():
+        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
+        return False
+    return True
+
+
 def launch(tui_app: Any) -> None:
     """Run a CharLMApp (imported by the caller, lazily: headless paths never load textual)."""
     if not has_terminal():

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.training.ladder import LadderOptions
-from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, declared, has_terminal, launch, no_ui
+from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, declared, launch, wants_dashboard
 
 
 @declared(LadderOptions)
@@ -36,11 +36,7 @@ def ladder(ctx: typer.Context, options: LadderOptions) -> None:
         raise CharLMError(
             "ladder trains one rung at a time in one process: run it without torchrun"
         )
-    dashboard = not no_ui(ctx)
-    if dashboard and not has_terminal():
-        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
-        dashboard = False
-    if dashboard:
+    if wants_dashboard(ctx):
         from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp(ladder=lad))

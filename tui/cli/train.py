@@ -16,7 +16,7 @@ from rich.markup import escape
 from charlm_tui.core.config import PRESETS, SPECS, preset_values
 from charlm_tui.core.options import Spec
 from charlm_tui.core.training.plan import Placement, RunPlan
-from charlm_tui.tui.cli.common import declared, has_terminal, launch, no_ui, show
+from charlm_tui.tui.cli.common import declared, launch, show, wants_dashboard
 
 # The preset first; the rest in the order they are declared.
 OPTIONS = {s.name: s for s in sorted(SPECS.values(), key=lambda s: s.name != "preset")}
@@ -59,11 +59,7 @@ def train(ctx: typer.Context, given: dict[str, Any], where: Placement) -> None:
         require()  # one line saying how to install it, before anything is written
     corpus = check_corpus(plan)
     dist = distributed.from_env()
-    dashboard = not no_ui(ctx) and dist.world_size == 1
-    if dashboard and not has_terminal():
-        print("charlm-tui: no terminal for the dashboard: training headless", file=sys.stderr)
-        dashboard = False
-    if dashboard:
+    if dist.world_size == 1 and wants_dashboard(ctx):
         from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp(train=plan))

@@ -1,1 +1,2 @@
-"""The app's screens: home (runs), dashboard (training), generate, and small dialogs."""
+"""The app's screens: home (the runs), dashboard (a run training or trained), compare,
+generate, inspect, and the dialogs (new run, steering, choices)."""

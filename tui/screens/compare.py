@@ -8,6 +8,7 @@ The rows are tui/tables.py's and the curves tui/curves.py's, both from the runs'
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
@@ -29,16 +30,15 @@ from charlm_tui.tui.curves import ema, run_curve, steer_marks, value_at
 from charlm_tui.tui.messages import OpenRun
 from charlm_tui.tui.tables import (
     COLUMNS,
-    DELTAS,
     VAL_NOTE,
     Row,
-    cell,
-    delta_cell,
     matches,
     row_of,
     sort_rows,
     with_baseline,
 )
+from charlm_tui.tui.widgets.compare_table import CompareTable
+from charlm_tui.tui.widgets.inputs import FilterInput
 from charlm_tui.tui.widgets.loss_chart import (
     CHART_BINDINGS,
     RGB,
@@ -171,6 +171,14 @@ class CompareChart(CurveChart):
         return out
 
 
+@dataclass
+class Scoring(Message):
+    """How the full-split scoring goes: what it scores now ("" when done), or a failure."""
+
+    text: str
+    failed: str = ""
+
+
 class CompareScreen(Screen[None]):
     """The runs side by side: chart above, table below (stacked, so 80 columns suffice)."""
 
@@ -211,16 +219,17 @@ class CompareScreen(Screen[None]):
         yield Static(id="compare-status", markup=False)
         with Vertical(id="compare-body"):
             yield CompareChart(id="compare-chart")
-            yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
-        yield Input(placeholder="filter: words of a run's name, model or status", id="filter")
+            yield CompareTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+        yield FilterInput(
+            "#compare-table", placeholder="filter: words of a run's name, model or status",
+            id="filter",
+        )  # fmt: skip
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui"
         self.sub_title = "compare"
-        self.query_one("#filter", Input).display = False
         self.query_one("#compare-status", Static).tooltip = VAL_NOTE
-        self.query_one(DataTable).fixed_columns = 1
         self.runs = load_runs(self.run_dirs)
         # One colour per run for as long as the screen lives: sorting and filtering
         # never repaint a run in another run's colour.
@@ -238,10 +247,6 @@ class CompareScreen(Screen[None]):
         if any(changed):
             self.rebuild()
 
-    def visible(self) -> list[RunView]:
-        shown = {r.name for r in self.rows}
-        return [r for r in self.runs if r.label in shown]
-
     def rebuild(self) -> None:
         rows = with_baseline([row_of(r) for r in self.runs], self.baseline)
         rows = [r for r in rows if matches(r, self.filter_text)]
@@ -249,7 +254,8 @@ class CompareScreen(Screen[None]):
             rows = sort_rows(rows, self.sort_key, self.reverse)
         self.rows = rows
         chart = self.query_one(CompareChart)
-        chart.show([(r, self.run_colors[r.label]) for r in self.visible()])
+        shown = {r.name for r in rows}
+        chart.show([(r, self.run_colors[r.label]) for r in self.runs if r.label in shown])
         self._fill_table()  # after the chart: the cursor column reads its curves
         self._status()
 
@@ -260,76 +266,24 @@ class CompareScreen(Screen[None]):
             self._fill_table()
 
     def _status(self) -> None:
-        full = sum(r.val_source == "full" for r in self.rows)
-        parts = [
-            f"{len(self.rows)} of {len(self.runs)} runs"
-            if self.filter_text
-            else f"{len(self.rows)} runs"
-        ]
-        parts.append(
-            "val: full split" if full == len(self.rows) else f"val: {full} full split, ~ estimates"
-        )
-        if self.sort_key is not None:
-            title = next(c.title for c in COLUMNS if c.key == self.sort_key)
-            parts.append(f"sort {title} {'▼' if self.reverse else '▲'}")
-        if self.baseline is not None:
-            parts.append(f"baseline {visible_line(self.baseline)}")
-        if self.filter_text:
-            parts.append(f"filter “{visible_line(self.filter_text)}”")
-        if self._evaluating:
-            parts.append(self._evaluating)
-        self.query_one("#compare-status", Static).update(Text(" · ".join(parts)))
+        line = status_line(
+            self.rows, len(self.runs), self.filter_text, (self.sort_key, self.reverse),
+            self.baseline, self._evaluating,
+        )  # fmt: skip
+        self.query_one("#compare-status", Static).update(Text(line))
 
     def _fill_table(self) -> None:
-        table = self.query_one(DataTable)
-        selected = self.selected
-        scroll_x = table.scroll_x
-        table.clear(columns=True)
-        columns = list(COLUMNS)
         chart = self.query_one(CompareChart)
         readings = chart.readings()
         self._readings = (chart.cursor_label(), readings)
-        for c in columns:
-            arrow = (" ▼" if self.reverse else " ▲") if c.key == self.sort_key else ""
-            table.add_column(
-                Text(c.title + arrow, justify="right" if c.numeric else "left"), key=c.key
-            )
-            if c.key == "val_top5" and self.baseline is not None:
-                for d in DELTAS:
-                    title = "Δ val" if d == "val_loss" else "Δ top@1"
-                    table.add_column(Text(title, justify="right"), key=f"delta:{d}")
-            if c.key == "name" and readings:  # beside the names: in view at any width
-                title = f"▸ {chart.cursor_label()}"
-                table.add_column(Text(title, justify="right"), key="cursor")
-        for row in self.rows:
-            cells: list[Text] = []
-            for c in columns:
-                if c.key == "name":
-                    name = swatch(visible_line(row.name), self.run_colors.get(row.name, WHITE))
-                    if row.name == self.baseline:
-                        name.append(" ◆", style="bold")
-                    cells.append(name)
-                    if readings:
-                        cells.append(Text(readings.get(row.name, "–"), justify="right"))
-                else:
-                    cells.append(Text(cell(row, c.key), justify="right" if c.numeric else "left"))
-                if c.key == "val_top5" and self.baseline is not None:
-                    for d in DELTAS:
-                        base = row.name == self.baseline
-                        cells.append(Text("base" if base else delta_cell(row, d), justify="right"))
-            table.add_row(*cells, key=row.path)
-        if selected is not None:
-            for i, row in enumerate(self.rows):
-                if row.path == selected.path:
-                    table.move_cursor(row=i, animate=False)
-        table.scroll_x = scroll_x
+        self.query_one(CompareTable).show(
+            self.rows, self.run_colors, self.baseline, (self.sort_key, self.reverse),
+            (chart.cursor_label(), readings),
+        )  # fmt: skip
 
     @property
     def selected(self) -> Row | None:
-        table = self.query_one(DataTable)
-        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
-            return None
-        return self.rows[table.cursor_row]
+        return self.query_one(CompareTable).selected
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -338,29 +292,21 @@ class CompareScreen(Screen[None]):
 
     def action_sort(self) -> None:
         keys = [c.key for c in COLUMNS]
-        self.sort_key = (
-            keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key else keys[0]
-        )
-        self.reverse = False
-        self.rebuild()
+        self.sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key else None)
 
     def action_reverse(self) -> None:
-        if self.sort_key is None:
-            self.sort_key = COLUMNS[0].key
-        self.reverse = not self.reverse
-        self.rebuild()
+        self.sort_by(self.sort_key or COLUMNS[0].key, flip=True)
 
     @on(DataTable.HeaderSelected)
     def header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
-        if key == "cursor":  # values at one x: not a column of the rows to sort by
-            return
-        if key.startswith("delta:"):
-            key = key.removeprefix("delta:")
-        if key == self.sort_key:
-            self.reverse = not self.reverse
-        else:
-            self.sort_key, self.reverse = key, False
+        key = str(event.column_key.value).removeprefix("delta:")
+        if key != "cursor":  # values at one x: not a column of the rows to sort by
+            self.sort_by(key, flip=key == self.sort_key)
+
+    def sort_by(self, key: str | None, flip: bool = False) -> None:
+        """Sort by a column (None: the first), ascending; flip: the other way round."""
+        self.sort_key = key or COLUMNS[0].key
+        self.reverse = not self.reverse if flip else False
         self.rebuild()
 
     def action_baseline(self) -> None:
@@ -371,29 +317,18 @@ class CompareScreen(Screen[None]):
         self.rebuild()
 
     def action_filter(self) -> None:
-        field = self.query_one("#filter", Input)
-        field.display = True
-        field.focus()
+        self.query_one(FilterInput).open()
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
         self.rebuild()
 
-    @on(Input.Submitted, "#filter")
-    def filter_done(self) -> None:
-        self._leave_filter()
-
-    def _leave_filter(self) -> None:
-        field = self.query_one("#filter", Input)
-        field.display = bool(field.value)
-        self.query_one(DataTable).focus()
-
     def action_back(self) -> None:
-        if self.query_one("#filter", Input).has_focus:
-            self._leave_filter()
-            return
-        self.app.pop_screen()
+        if (field := self.query_one(FilterInput)).has_focus:
+            field.close()
+        else:
+            self.app.pop_screen()
 
     def action_open(self) -> None:
         if (row := self.selected) is not None:
@@ -406,11 +341,9 @@ class CompareScreen(Screen[None]):
     def action_screenshot(self) -> None:
         name = f"charlm-compare-{time.strftime('%Y%m%d-%H%M%S')}.svg"
         try:
-            path = self.app.save_screenshot(filename=name, path=str(Path.cwd()))
+            self.notify(f"saved {self.app.save_screenshot(name, str(Path.cwd()))}", timeout=8)
         except OSError as e:
             self.notify(f"cannot save the screenshot: {e.strerror or e}", severity="error")
-            return
-        self.notify(f"saved {path}", title="screenshot", timeout=8)
 
     # -- full-split evaluation ---------------------------------------------------------------
 
@@ -429,15 +362,45 @@ class CompareScreen(Screen[None]):
     def evaluate(self, todo: list[Path]) -> None:
         """best.pt of each run on every position of its val split (cached in eval.json)."""
         for i, path in enumerate(todo, 1):
-            self.app.call_from_thread(self._eval_status, f"scoring {i}/{len(todo)}: {path.name}…")
+            self.post_message(Scoring(f"scoring {i}/{len(todo)}: {path.name}…"))
             try:
                 full_eval(path)
             except Exception as e:  # one line for a bad input, and for anything else too
                 text = str(e) if isinstance(e, CharLMError) else f"{type(e).__name__}: {e}"
-                self.app.call_from_thread(self.notify, text, severity="error", timeout=10)
-        self.app.call_from_thread(self._eval_status, "")
-        self.app.call_from_thread(self.poll)
+                self.post_message(Scoring("", failed=text))
+        self.post_message(Scoring(""))
 
-    def _eval_status(self, text: str) -> None:
-        self._evaluating = text
+    @on(Scoring)
+    def scoring(self, message: Scoring) -> None:
+        if message.failed:
+            self.notify(message.failed, severity="error", timeout=10)
+            return
+        self._evaluating = message.text
         self._status()
+        if not message.text:  # done: the scores are in eval.json
+            self.poll()
+
+
+def status_line(
+    rows: list[Row],
+    n_runs: int,
+    filter_text: str,
+    sort: tuple[str | None, bool],
+    baseline: str | None,
+    evaluating: str,
+) -> str:
+    """`3 runs · val: 1 full split, ~ estimates · sort val loss ▲ · baseline a · …`."""
+    full = sum(r.val_source == "full" for r in rows)
+    parts = [f"{len(rows)} of {n_runs} runs" if filter_text else f"{len(rows)} runs"]
+    parts.append("val: full split" if full == len(rows) else f"val: {full} full split, ~ estimates")
+    sort_key, reverse = sort
+    if sort_key is not None:
+        title = next(c.title for c in COLUMNS if c.key == sort_key)
+        parts.append(f"sort {title} {'▼' if reverse else '▲'}")
+    if baseline is not None:
+        parts.append(f"baseline {visible_line(baseline)}")
+    if filter_text:
+        parts.append(f"filter “{visible_line(filter_text)}”")
+    if evaluating:
+        parts.append(evaluating)
+    return " · ".join(parts)

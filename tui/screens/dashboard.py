@@ -14,7 +14,6 @@ status line and the footer's way out stay.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -23,23 +22,19 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from charlm_tui.core.config import SPECS, shape_label
-from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.config import shape_label
 from charlm_tui.core.runs.control import (
     request,
-    steer_changes,
-    steered_now,
-    write_control,
 )
 from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, checkpoint_name
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import shorten_middle, status_word, visible
 from charlm_tui.tui.messages import OpenGenerate
 from charlm_tui.tui.process import TrainingProcess
-from charlm_tui.tui.screens.steer import SteerScreen
+from charlm_tui.tui.screens.steer import SteeringKeys
 from charlm_tui.tui.widgets.checkpoints import CheckpointList
 from charlm_tui.tui.widgets.loss_chart import CHART_BINDINGS, LossChart
 from charlm_tui.tui.widgets.metrics import MetricsPanel
@@ -53,16 +48,13 @@ from charlm_tui.tui.widgets.system_strip import SystemStrip
 # 7.4% of a core and read 0.86x headless; one pass a second, 5.6% and 0.94-0.96x
 # (bench/tui_overhead.py, BENCHMARKS.md).
 REFRESH_S = 1.0
-STEERING = (
-    "pause", "stop", "checkpoint", "sample", "lr", "steer_evals", "steer_samples", "extend"
-)  # fmt: skip
 TABS = ("samples-tab", "model-tab", "checkpoints-tab")
 SHORT_ROWS = 30  # below: no header, no sparkline, fewer timing lines
 CRAMPED_ROWS = 22  # below: the metrics keep loss and bpc, elapsed and ETA
 NARROW_COLUMNS = 72  # below: a chart would be a few columns wide; the metrics take the row
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(SteeringKeys):
     # The way out first: a narrow footer cuts keys from the right.
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -78,8 +70,8 @@ class DashboardScreen(Screen[None]):
         Binding("1", "tab(0)", "Samples tab", show=False),
         Binding("2", "tab(1)", "Model tab", show=False),
         Binding("3", "tab(2)", "Checkpoints tab", show=False),
-        # Steering a live run's hyperparameters (issue 15): in force from the next step,
-        # recorded as steer records, marked on the chart.
+        # Steering a live run's hyperparameters: in force from the next step, recorded
+        # as steer records, marked on the chart.
         Binding("minus", "lr(0.8)", "LR ÷1.25", show=False),
         Binding("e", "steer_evals", "Eval interval…", show=False),
         Binding("m", "steer_samples", "Samples…", show=False),
@@ -137,7 +129,7 @@ class DashboardScreen(Screen[None]):
         view = self.view
         view.update()
         self.live = view.live
-        self.status = self.status_line()
+        self.status = status_line(self.view, self.process, self.size.width)
         self._maybe_open_generate()
         if not self.shown:  # covered by a pane: draw when it closes
             return
@@ -191,66 +183,10 @@ class DashboardScreen(Screen[None]):
         # "g Generate" both stay clear of the palette's key.
         self.query_one(Footer).compact = width < 100
 
-    def status_line(self) -> str:
-        """`word: detail · model · corpus · message`: the word is one of STATUS_WORDS
-        (tui/formatting.py), the same `runs` and home use. Escaped: the corpus name,
-        the run's messages and train.log's lines come from files."""
-        view = self.view
-        msg = view.done.message if view.done else ""
-        note = view.notes[-1].text if view.notes and not view.done else ""
-        head = visible(" · ".join(p for p in (self.status_detail(), msg or note) if p))
-        line = f"{head} · {visible(shape_label(view.model))} · corpus "
-        # The corpus path is cut in the middle to fit; the line's end after that.
-        room = max(16, (self.size.width or 120) - 2 - cell_len(line))
-        return line + shorten_middle(visible(view.corpus), room)
-
-    def status_detail(self) -> str:
-        """The run's status word (RunView.status), with what this app knows besides:
-        its own training child starting or failing, a stop on its way."""
-        view, process = self.view, self.process
-        word = view.status
-        if word in ("running", "paused"):
-            return "running: stopping, saving last.pt…" if view.requests()["stop"] else word
-        if view.done is not None and word != "unreadable":
-            return status_word(word)
-        if process is not None and process.running:
-            return "new: starting…"
-        if process is not None and process.proc is not None and process.proc.returncode not in (
-            0, 130,
-        ):  # fmt: skip
-            return f"failed: {process.error_line()}"
-        if word == "unreadable":
-            return f"unreadable: {view.error}"
-        return "killed: its process is gone" if word == "killed" else "new: waiting for records"
-
     # -- actions ---------------------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in STEERING:
-            return self.live  # hidden when no process trains here
-        return True
 
     def action_tab(self, index: int) -> None:
         self.query_one(TabbedContent).active = TABS[index]
-
-    def action_pause(self) -> None:
-        paused_now = not self.view.requests()["paused"]
-        write_control(self.run_dir, paused=paused_now)
-        self.notify("paused" if paused_now else "resumed", timeout=2)
-        self.status = self.status_line()
-        self.refresh_view()
-
-    def action_stop(self) -> None:
-        write_control(self.run_dir, stop=True)
-        self.notify("stopping: saving last.pt…", timeout=3)
-
-    def action_checkpoint(self) -> None:
-        request(self.run_dir, "save")
-        self.notify("saving last.pt…", timeout=2)
-
-    def action_sample(self) -> None:
-        request(self.run_dir, "sample")
-        self.notify("sampling…", timeout=2)
 
     def action_generate(self) -> None:
         """The generate pane on the newest weights: saved first while training."""
@@ -265,46 +201,6 @@ class DashboardScreen(Screen[None]):
                 self.post_message(OpenGenerate(path))
                 return
         self.notify(f"no checkpoint in {self.run_dir} yet", severity="warning")
-
-    def steer(self, **asked: Any) -> None:
-        """Ask the trainer for new values (core/runs/control.py: the same checks as `steer`)."""
-        try:
-            changes = steer_changes(self.run_dir, **asked)
-        except CharLMError as e:
-            self.notify(str(e), severity="error", timeout=6)
-            return
-        if changes:
-            write_control(self.run_dir, **changes)
-            told = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in changes.items())
-            self.notify(f"{told}: from the next step", timeout=3)
-
-    def action_lr(self, factor: float) -> None:
-        self.steer(lr_factor=factor)
-
-    def action_extend(self, percent: float) -> None:
-        self.steer(extend_percent=percent)
-
-    def action_steer_evals(self) -> None:
-        self._ask("Evaluate every…", ("eval_interval",))
-
-    def action_steer_samples(self) -> None:
-        self._ask("Samples", ("sample_interval", "sample_temperature"))
-
-    def _ask(self, title: str, names: tuple[str, ...]) -> None:
-        now = steered_now(self.run_dir)
-        labels = {
-            "eval_interval": "steps between evals",
-            "sample_interval": "steps between samples",
-            "sample_temperature": "temperature",
-        }
-
-        def answered(values: dict[str, Any] | None) -> None:
-            if values:
-                self.steer(**values)
-
-        self.app.push_screen(
-            SteerScreen(title, {n: now.get(n, SPECS[n].default) for n in names}, labels), answered
-        )
 
     def action_chart(self, what: str) -> None:
         self.query_one(LossChart).control(what)
@@ -322,3 +218,33 @@ class DashboardScreen(Screen[None]):
         if (saved is not None and (saved.time or 0) >= self._generate_after - 1.0) or not self.live:
             self._generate_after = None
             self.post_message(OpenGenerate(self.run_dir / checkpoint_name("last")))
+
+
+def status_line(view: RunView, process: TrainingProcess | None, width: int) -> str:
+    """`word: detail · model · corpus · message`: the word is one of STATUS_WORDS
+    (tui/formatting.py), the same `runs` and home use. Escaped: the corpus name, the
+    run's messages and train.log's lines come from files."""
+    msg = view.done.message if view.done else ""
+    note = view.notes[-1].text if view.notes and not view.done else ""
+    head = visible(" · ".join(p for p in (status_detail(view, process), msg or note) if p))
+    line = f"{head} · {visible(shape_label(view.model))} · corpus "
+    # The corpus path is cut in the middle to fit; the line's end after that.
+    room = max(16, (width or 120) - 2 - cell_len(line))
+    return line + shorten_middle(visible(view.corpus), room)
+
+
+def status_detail(view: RunView, process: TrainingProcess | None) -> str:
+    """The run's status word (RunView.status), with what this app knows besides: its
+    own training child starting or failing, a stop on its way."""
+    word = view.status
+    if word in ("running", "paused"):
+        return "running: stopping, saving last.pt…" if view.requests()["stop"] else word
+    if view.done is not None and word != "unreadable":
+        return status_word(word)
+    if process is not None and process.running:
+        return "new: starting…"
+    if process is not None and process.proc is not None and process.proc.returncode not in (0, 130):
+        return f"failed: {process.error_line()}"
+    if word == "unreadable":
+        return f"unreadable: {view.error}"
+    return "killed: its process is gone" if word == "killed" else "new: waiting for records"

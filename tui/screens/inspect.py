@@ -20,7 +20,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -202,6 +202,10 @@ class SurpriseView(ScrollView, can_focus=True):
         self.refresh()
 
 
+class InternalsReady(Message):
+    """A worker computed the internals of the window at the cursor."""
+
+
 class InspectScreen(Screen[None]):
     BINDINGS = [
         Binding("a", "toggle_view", "Attention"),
@@ -271,7 +275,7 @@ class InspectScreen(Screen[None]):
         self.layer = (self.layer % n + 1) % n
 
     def action_next_head(self) -> None:
-        internals = self.ins.internals_of(self.cursor_or_first, self.model)
+        internals = self.ins.cached(self.cursor_or_first)
         if internals is None:
             return
         heads = [None, *range(internals.n_head)]
@@ -279,7 +283,7 @@ class InspectScreen(Screen[None]):
 
     @property
     def n_layer(self) -> int:
-        internals = self.ins.internals_of(self.cursor_or_first, self.model)
+        internals = self.ins.cached(self.cursor_or_first)
         return internals.n_layer if internals is not None else 1
 
     @property
@@ -297,6 +301,15 @@ class InspectScreen(Screen[None]):
 
     @on(SurpriseView.Moved)
     def moved(self) -> None:
+        self.refresh_view()
+
+    @work(thread=True, exclusive=True, group="internals", exit_on_error=False)
+    def compute_internals(self, n: int) -> None:
+        self.ins.internals_of(n, self.model)
+        self.post_message(InternalsReady())
+
+    @on(InternalsReady)
+    def internals_ready(self) -> None:
         self.refresh_view()
 
     # -- what the panel and the text show -------------------------------------------------
@@ -339,7 +352,12 @@ class InspectScreen(Screen[None]):
             legend.update(scale_legend(SURPRISE, surprise_note))
             return
         scale = ATTENTION if self.ins.kind == "attention" else STATE_CHANGE
-        internals = self.ins.internals_of(max(n, 1), self.model)
+        internals = self.ins.cached(max(n, 1))
+        if internals is None:  # one forward pass, in a worker: never on this thread
+            panel.update(Text("reading what this prediction looked at…", "dim"))
+            view.show_weights(None)
+            self.compute_internals(max(n, 1))
+            return
         layer = self.layer % internals.n_layer
         where = f"layer {layer + 1} of {internals.n_layer}"
         if self.ins.kind == "attention":

@@ -1,18 +1,31 @@
-"""A small dialog that asks for new values of steerable options (the dashboard's `e` and
-`m`): each field checked as it is typed, by the option's own rule (core/config.py)."""
+"""Steering a run from a screen: the keys (`SteeringKeys`, the dashboard's base), and a
+small dialog that asks for new values of steerable options (`e` and `m`), each field
+labelled and checked as it is typed by the declaration of `steer`'s option
+(core/runs/control.py `SteerRequest`, whose rules are the training options')."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label
 
 from charlm_tui.core.config import SPECS
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.options import specs
+from charlm_tui.core.runs.control import (
+    SteerRequest,
+    request,
+    steer_changes,
+    steered_now,
+    write_control,
+)
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.forms import parse_number
 from charlm_tui.tui.widgets.inputs import OrderedInput
 
@@ -31,16 +44,17 @@ class SteerScreen(ModalScreen[dict[str, Any] | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, values: dict[str, Any], labels: dict[str, str]) -> None:
+    def __init__(self, title: str, values: dict[str, Any]) -> None:
         super().__init__()
-        self.heading, self.values, self.labels = title, values, labels
+        self.heading, self.values = title, values
+        self.specs = specs(SteerRequest)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"[b]{self.heading}[/b]  (from the next step; Esc cancels)")
             for name, value in self.values.items():
                 with Horizontal(classes="field"):
-                    yield Label(self.labels[name], classes="steer-label")
+                    yield Label(self.specs[name].form or name, classes="steer-label")
                     yield OrderedInput(
                         f"{value:g}" if isinstance(value, float) else str(value),
                         id=name,
@@ -58,7 +72,7 @@ class SteerScreen(ModalScreen[dict[str, Any] | None]):
         """The typed values, or None when any is invalid (each says why beside it)."""
         out, ok = {}, True
         for name in self.values:
-            spec = SPECS[name]
+            spec = self.specs[name]
             value = parse_number(self.query_one(f"#{name}", Input).value, spec.base)
             problem = value if isinstance(value, str) else spec.problem(value)
             self.query_one(f"#{name}-error", Label).update(f"↳ {problem}" if problem else "")
@@ -90,3 +104,78 @@ class SteerScreen(ModalScreen[dict[str, Any] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class SteeringKeys(Screen[None]):
+    """The keys that steer a run a process trains now (the dashboard's): pause, stop,
+    save, sample, the learning rate, the run's length, and the eval and sample
+    intervals through the dialog above. Each writes control.json (core/runs/control.py:
+    the checks `charlm-tui steer` makes); hidden while nothing trains in the run."""
+
+    STEERING = (
+        "pause", "stop", "checkpoint", "sample", "lr", "steer_evals", "steer_samples", "extend"
+    )  # fmt: skip
+    run_dir: Path
+    view: RunView
+    live: bool
+
+    def refresh_view(self) -> None:
+        """Redraw after a request (the subclass's)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.STEERING:
+            return self.live  # hidden when no process trains here
+        return True
+
+    def action_pause(self) -> None:
+        paused_now = not self.view.requests()["paused"]
+        write_control(self.run_dir, paused=paused_now)
+        self.notify("paused" if paused_now else "resumed", timeout=2)
+        self.refresh_view()
+
+    def action_stop(self) -> None:
+        write_control(self.run_dir, stop=True)
+        self.notify("stopping: saving last.pt…", timeout=3)
+
+    def action_checkpoint(self) -> None:
+        request(self.run_dir, "save")
+        self.notify("saving last.pt…", timeout=2)
+
+    def action_sample(self) -> None:
+        request(self.run_dir, "sample")
+        self.notify("sampling…", timeout=2)
+
+    def steer(self, **asked: Any) -> None:
+        """Ask the trainer for new values (core/runs/control.py: the same checks as `steer`)."""
+        try:
+            changes = steer_changes(self.run_dir, **asked)
+        except CharLMError as e:
+            self.notify(str(e), severity="error", timeout=6)
+            return
+        if changes:
+            write_control(self.run_dir, **changes)
+            told = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in changes.items())
+            self.notify(f"{told}: from the next step", timeout=3)
+
+    def action_lr(self, factor: float) -> None:
+        self.steer(lr_factor=factor)
+
+    def action_extend(self, percent: float) -> None:
+        self.steer(extend_percent=percent)
+
+    def action_steer_evals(self) -> None:
+        self._ask("Evaluate every…", ("eval_interval",))
+
+    def action_steer_samples(self) -> None:
+        self._ask("Samples", ("sample_interval", "sample_temperature"))
+
+    def _ask(self, title: str, names: tuple[str, ...]) -> None:
+        """A dialog for some steerable options, filled with the values in force."""
+        now = steered_now(self.run_dir)
+
+        def answered(values: dict[str, Any] | None) -> None:
+            if values:
+                self.steer(**values)
+
+        values = {n: now.get(n, SPECS[n].default) for n in names}
+        self.app.push_screen(SteerScreen(title, values), answered)

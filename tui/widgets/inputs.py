@@ -9,7 +9,7 @@ printable one is inserted first: typing "abc", then backspace and "a" in one rea
 
 `OrderedInput` runs the Input's own non-priority bindings inline, in `_on_key`, so a
 bound key takes effect in its turn. Every Input of the app is one (or a subclass):
-tests/test_tui.py checks that a stock Input still has the bug, so the day Textual fixes
+tests/test_inputs.py checks that a stock Input still has the bug, so the day Textual fixes
 it that test fails and this class can go.
 """
 
@@ -38,3 +38,27 @@ class OrderedInput(Input):
                         return
                 break
         await super()._on_key(event)
+
+
+class FilterInput(OrderedInput):
+    """A filter line that shows itself when asked (`open`) and hides again when left
+    empty (Enter or `close`), handing the focus back to `back_to`."""
+
+    def __init__(self, back_to: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.back_to = back_to  # a selector: where the focus goes when the filter closes
+
+    def on_mount(self) -> None:
+        self.display = False
+
+    def open(self) -> None:
+        self.display = True
+        self.focus()
+
+    def close(self) -> None:
+        self.display = bool(self.value)
+        self.screen.query_one(self.back_to).focus()
+
+    def _on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.close()

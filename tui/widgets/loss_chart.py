@@ -59,7 +59,7 @@ X_SHORT = {"iter": "iter", "chars": "chars seen", "seconds": "seconds"}
 CHART_BINDINGS = [
     Binding("x", "chart('x')", "X axis", show=False),
     Binding("l", "chart('log')", "Log y", show=False),
-    # ( and ): + and - steer the learning rate on the dashboard (issue 15)
+    # ( and ): + and - steer the learning rate on the dashboard
     Binding("left_parenthesis", "chart('smooth-')", "Less smoothing", show=False),
     Binding("right_parenthesis", "chart('smooth+')", "More smoothing", show=False),
 ]
@@ -220,20 +220,7 @@ class CurvePlot(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         width = max(self.size.width - 8, 10)
-        height = max(self.size.height - 2, 2)
-        background = self._background()
-        drawn: list[tuple[list[float], list[float], RGB]] = []
-        for s in series:
-            xs, ys = s.xs, s.ys
-            if log_y:
-                kept = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
-                xs, ys = [x for x, _ in kept], [y for _, y in kept]
-            if not xs:
-                continue
-            smooth = ema(ys, smoothing)
-            if smoothing > 0:  # the raw curve first: what is drawn later wins a cell
-                drawn.append((*downsample(xs, ys, 2 * width), mix(s.color, background, 0.6)))
-            drawn.append((*downsample(xs, smooth, 2 * width), s.color))
+        drawn = self._lines(series, log_y, smoothing, 2 * width)  # a braille cell: 2 points
         self._has_data = bool(drawn)
         if not drawn:
             self.refresh()
@@ -244,10 +231,6 @@ class CurvePlot(PlotextPlot):
         if x_hi <= x_lo:
             x_lo, x_hi = max(0.0, x_lo - 1), x_hi + 1
         self.x_span = (x_lo, x_hi)
-        y_lo, y_hi = min(all_y), max(all_y)
-        if y_hi - y_lo <= 1e-9 * max(1.0, abs(y_hi)):  # flat (a constant lr): a band around it
-            pad = abs(y_lo) * 0.05 or 1.0
-            y_lo, y_hi = (y_lo - pad if not log_y else y_lo / 1.1), y_hi + pad
         for xs, ys, color in drawn:
             plt.plot(
                 xs, [math.log10(y) for y in ys] if log_y else ys, marker="braille", color=color
@@ -260,7 +243,35 @@ class CurvePlot(PlotextPlot):
         xt = nice_ticks(x_lo, x_hi, max(2, width // 12), integer=axis != "seconds" or x_hi > 10)
         plt.xticks(xt, [x_label(t, axis) for t in xt])
         plt.xlim(x_lo, x_hi)
-        rows = max(1, height // 3)
+        self._y_axis(min(all_y), max(all_y), log_y)
+        self.refresh()
+
+    def _lines(
+        self, series: Sequence[Series], log_y: bool, smoothing: float, points: int
+    ) -> list[tuple[list[float], list[float], RGB]]:
+        """(xs, ys, colour) of every line to draw, downsampled to `points`: each series
+        smoothed, with its raw curve first and faint behind it when smoothing is on."""
+        background = self._background()
+        drawn: list[tuple[list[float], list[float], RGB]] = []
+        for s in series:
+            xs, ys = s.xs, s.ys
+            if log_y:
+                kept = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
+                xs, ys = [x for x, _ in kept], [y for _, y in kept]
+            if not xs:
+                continue
+            smooth = ema(ys, smoothing)
+            if smoothing > 0:  # the raw curve first: what is drawn later wins a cell
+                drawn.append((*downsample(xs, ys, points), mix(s.color, background, 0.6)))
+            drawn.append((*downsample(xs, smooth, points), s.color))
+        return drawn
+
+    def _y_axis(self, y_lo: float, y_hi: float, log_y: bool) -> None:
+        plt = self.plt
+        if y_hi - y_lo <= 1e-9 * max(1.0, abs(y_hi)):  # flat (a constant lr): a band around it
+            pad = abs(y_lo) * 0.05 or 1.0
+            y_lo, y_hi = (y_lo - pad if not log_y else y_lo / 1.1), y_hi + pad
+        rows = max(1, max(self.size.height - 2, 2) // 3)
         if log_y:
             yt = log_ticks(y_lo, y_hi, rows)
             plt.yticks([math.log10(t) for t in yt], self._labels(yt))
@@ -269,7 +280,6 @@ class CurvePlot(PlotextPlot):
             yt = nice_ticks(y_lo, y_hi, rows)
             plt.yticks(yt, self._labels(yt))
             plt.ylim(y_lo, y_hi)
-        self.refresh()
 
     def _labels(self, ticks: Sequence[float]) -> list[str]:
         return [label.rjust(self.label_width) for label in y_labels(ticks)]

@@ -10,11 +10,18 @@ cut, never wider than the panel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
+from textual import on, work
+from textual.message import Message
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
-from charlm_tui.core.decoding.inspect import Choice, char_label
+from charlm_tui.core.decoding.inspect import Choice, char_label, next_char_choices
+from charlm_tui.core.decoding.options import SamplingParams
 
 LABEL_MAX = 10  # cells; longer labels (escapes of astral characters) are cut with …
 PCT = 6  # "100.0%"
@@ -38,11 +45,22 @@ def bar(p: float, width: int) -> str:
 
 
 class NextChar(Widget):
-    """The likeliest next characters; or, when there is no prediction, why not."""
+    """The likeliest next characters; or, when there is no prediction, why not.
+
+    `predict` runs the model in a thread worker, never on the UI thread: the newest
+    request wins, and an answer for a context that is no longer asked about is dropped."""
 
     DEFAULT_CSS = """
     NextChar { height: auto; }
     """
+
+    @dataclass
+    class Predicted(Message):
+        """A worker's answer for one context."""
+
+        context: str
+        choices: list[Choice]
+        note: str
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -50,6 +68,25 @@ class NextChar(Widget):
         self.note = ""
         self.actual: str | None = None
         self.message = "type a prompt to see what the model expects next"
+        self.asked = ""  # the context of the newest request
+
+    def predict(self, model: Any, vocab: Any, context: str, params: SamplingParams | None,
+                note: str) -> None:  # fmt: skip
+        self.asked = context
+        self._predict(model, vocab, context, params, note)
+
+    @work(thread=True, exclusive=True, group="next-char", exit_on_error=False)
+    def _predict(
+        self, model: Any, vocab: Any, context: str, params: SamplingParams | None, note: str
+    ) -> None:
+        choices = next_char_choices(model, vocab, context, params)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Predicted(context, choices, note))
+
+    @on(Predicted)
+    def _predicted(self, message: Predicted) -> None:
+        if message.context == self.asked:
+            self.show(message.choices, message.note)
 
     @property
     def top(self) -> list[tuple[str, float]]:

@@ -1,0 +1,60 @@
+"""The home screen: the list of runs, opening one, resuming one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from charlm_tui.core.runs.events import StartEvent
+from charlm_tui.core.runs.records import read_records
+from charlm_tui.core.runs.view import RunView
+from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.screens.dashboard import DashboardScreen
+from charlm_tui.tui.screens.generate import GenerateScreen
+from charlm_tui.tui.screens.home import HomeScreen
+from tests.train_helpers import short_training
+from tests.tui_helpers import FIXED_TIME, fake_run, run
+from tests.waiting import wait_for
+
+
+def test_home_lists_runs_and_opens_one(tmp_path: Path) -> None:
+    fake_run(tmp_path, "alpha", iters=400)
+    fake_run(tmp_path, "beta", iters=200, done=None, age_s=60)
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, clock=lambda: FIXED_TIME)
+        async with app.run_test(size=(100, 30)) as pilot:
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            assert [r.path.name for r in home.runs] == ["beta", "alpha"]  # newest first
+            await pilot.press("down", "enter")
+            dash = app.screen
+            assert isinstance(dash, DashboardScreen) and isinstance(dash.view, RunView)
+            assert dash.view.iter == 400 and len(dash.view.evals) == 5
+            assert not dash.live and not app.screen.check_action("pause", ())
+            await pilot.press("escape")
+            assert isinstance(app.screen, HomeScreen)
+            await pilot.press("g")  # open the selected run's checkpoint to generate
+            assert isinstance(app.screen, GenerateScreen)
+
+    run(scenario())
+
+
+def test_resume_from_home(corpus_file: Path, tmp_path: Path) -> None:
+    short_training(corpus_file, tmp_path / "run", max_iters=20).run()
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert [r.path.name for r in app.screen.runs] == ["run"]
+            await pilot.press("r")
+            await wait_for(
+                pilot,
+                lambda: app.process is not None and not app.training,
+                "the resumed run's process to exit",
+            )
+            # Resumed with the run's own settings: already at max_iters, so done at once.
+            events = read_records(tmp_path / "run" / "metrics.jsonl")
+            assert [e.resumed for e in events if isinstance(e, StartEvent)] == [False, True]
+            assert app.process.proc.returncode == 0
+
+    run(scenario())

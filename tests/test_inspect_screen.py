@@ -1,0 +1,139 @@
+"""The inspect screen: surprise colours, the cursor's panel, attention, and opening it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from charlm_tui.core.decoding.inspect import inspect_text
+from charlm_tui.core.decoding.options import Source
+from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.messages import OpenInspect
+from charlm_tui.tui.screens.generate import GenerateScreen
+from charlm_tui.tui.screens.inspect import InspectScreen, SurpriseView
+from charlm_tui.tui.widgets.next_char import NextChar
+from tests.conftest import make_text
+from tests.tui_helpers import fake_run, run
+from tests.waiting import wait_for
+
+
+def inspect_app(ckpt: Path, text: str) -> CharLMApp:
+    return CharLMApp(inspect=OpenInspect(ckpt, Source(text=text, name="a play"), text))
+
+
+def test_inspect_screen_cursor_panel_and_attention(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "r") / "best.pt"
+    text = make_text(300, seed=2)
+
+    async def scenario() -> None:
+        app = inspect_app(ckpt, text)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, InspectScreen), "the inspect screen"
+            )
+            await pilot.pause()
+            screen = app.screen
+            view = screen.query_one(SurpriseView)
+            ins = screen.ins
+            expected = inspect_text(screen.model, ins.vocab, text, ins.block_size)
+            assert ins.mean_loss == pytest.approx(expected.mean_loss, abs=1e-9)
+            assert f"{ins.bpc:.3f} bits/char" in screen.sub_title
+            assert view.cursor == 1  # the first scored character
+            await pilot.press("right", "right")
+            assert view.cursor == 3
+            cursor = str(screen.query_one("#inspect-cursor").render())
+            assert f"p {ins.prob[3]:.1%} · rank {ins.rank[3]}" in cursor
+            assert [c for c, _ in screen.query_one(NextChar).top] == [c for c, _ in ins.top(3)]
+            await pilot.press("end")
+            assert view.cursor == len(text) - 1
+            await pilot.press("home")
+            assert view.cursor == 0
+            assert "first character" in str(screen.query_one("#inspect-cursor").render())
+            await pilot.press("down")
+            assert view.line_of[view.cursor] == 1
+            await pilot.click(SurpriseView, offset=(1 + 4, 1))  # inside the border: line 0
+            assert view.cursor == 4
+
+            assert view.weights is None  # surprise colours
+            await pilot.press("a")
+            await pilot.pause()
+            assert screen.view == "internals"
+            assert sorted(view.weights) == list(ins.context(4))
+            assert sum(view.weights.values()) == pytest.approx(1.0, abs=1e-5)
+            assert "mean of 2 heads" in str(screen.query_one("#inspect-internals").render())
+            await pilot.press("h")
+            assert screen.head == 0
+            assert "head 1 of 2" in str(screen.query_one("#inspect-internals").render())
+            await pilot.press("right")  # the strip follows the cursor
+            assert sorted(view.weights) == list(ins.context(5))
+            await pilot.press("a")
+            assert view.weights is None
+            await pilot.press("escape")
+            assert not isinstance(app.screen, InspectScreen)
+
+    run(scenario())
+
+
+def test_inspect_says_attention_does_not_apply_to_an_mlp(tmp_path: Path) -> None:
+    from tests.test_inspect import checkpoint
+
+    text = make_text(400, seed=4)
+    ckpt = checkpoint(tmp_path / "mlp", text, "mlp")
+
+    async def scenario() -> None:
+        async with inspect_app(ckpt, text).run_test(size=(100, 30)) as pilot:
+            app = pilot.app
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, InspectScreen), "the inspect screen"
+            )
+            await pilot.pause()
+            panel = str(app.screen.query_one("#inspect-internals").render())
+            assert "attention does not apply" in panel
+            await pilot.press("a")
+            assert app.screen.view == "surprise"
+
+    run(scenario())
+
+
+def test_inspect_from_home_and_from_the_generate_pane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("play.txt").write_text(make_text(5000, seed=1), encoding="utf-8")  # fake_run's corpus
+    fake_run(tmp_path / "runs", "r")
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("i")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, InspectScreen), "the inspect screen"
+            )
+            assert len(app.screen.ins) == 500  # the whole val split: 10% of 5000
+            assert "val[0:2,000]" in str(app.screen.query_one("#inspect-label").render())
+            await pilot.press("escape")
+            await pilot.press("g")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, GenerateScreen), "the generate pane"
+            )
+            gen = app.screen
+            gen.query_one("#max_new_tokens").value = "40"
+            await pilot.press(*"KING", "enter")
+            await wait_for(
+                pilot,
+                lambda: not gen.running and len(gen.output.text) == 44,
+                "44 characters generated",
+            )
+            await pilot.press("ctrl+l")
+            await wait_for(
+                pilot,
+                lambda: isinstance(app.screen, InspectScreen),
+                "the inspect screen on the generated text",
+            )
+            assert app.screen.ins.text == gen.output.text
+            await pilot.press("escape")
+            assert app.screen is gen
+
+    run(scenario())

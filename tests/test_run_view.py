@@ -1,0 +1,40 @@
+"""Following a run's records (JsonlTail, RunView): half-written lines, a run growing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from charlm_tui.core.measures import Metrics
+from charlm_tui.core.runs.events import EvalEvent, record_of
+from charlm_tui.core.runs.records import JsonlTail, dump_line
+from charlm_tui.core.runs.view import RunView
+from tests.train_helpers import short_training
+
+
+def eval_event(it: int, val: float) -> EvalEvent:
+    m = Metrics(val, 0.5, 0.9, 100)
+    return EvalEvent(it, m, m, 1e-3, 1.0, 0.1, 1e4, 1.0, 0.5, 1.0, val, True)
+
+
+def test_follower_waits_for_half_written_lines(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    second = dump_line(record_of(eval_event(10, 3.0)))
+    path.write_text(dump_line(record_of(eval_event(0, 4.0))) + second[:20])
+    tail = JsonlTail(path)
+    events, reset = tail.read()
+    assert [e.iter for e in events] == [0] and not reset
+    with path.open("a") as f:
+        f.write(second[20:])
+    more, _ = tail.read()
+    assert [e.iter for e in more] == [10]
+    view = RunView(tmp_path)
+    assert view.update() and view.best_eval.iter == 10
+
+
+def test_follower_sees_a_run_grow(corpus_file: Path, tmp_path: Path) -> None:
+    view = RunView(tmp_path / "run")
+    assert not view.update()  # nothing there yet: no crash
+    short_training(corpus_file, tmp_path / "run", max_iters=40, eval_interval=20).run()
+    assert view.update()
+    assert [e.iter for e in view.evals] == [0, 20, 40]
+    assert view.done.reason == "finished"
