@@ -5,16 +5,25 @@ records, corpus caches) is written to a temporary file beside it, flushed and fs
 then renamed over the old one: at any moment the path holds the old whole file or the
 new whole file. Temporary files carry a prefix of ours, so cleaning up after a killed
 process never touches anybody else's `.something.tmp`.
+
+A run folder may come from anyone, and a symbolic link in it could point anywhere the
+user can write: files appended to or opened in place there (the lock, the records,
+train.log) are opened without following a link (`open_nofollow`), and a folder written
+into (tb/, generations/) is refused when it is a link (`refuse_link`). A rename replaces
+a link itself, never what it points to, so atomic writes need neither.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+from charlm_tui.core.errors import CharLMError
 
 TEMP_PREFIX = ".charlm-"
 TEMP_SUFFIX = ".tmp"
@@ -84,3 +93,33 @@ def stale_temporaries(folder: Path) -> list[Path]:
     return [
         p for p in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}") if p.is_file() and not p.is_symlink()
     ]
+
+
+def link_error(path: Path) -> CharLMError:
+    return CharLMError(
+        f"{path} is a symbolic link: refusing to write through it (remove the link, or "
+        "choose another folder)"
+    )
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """os.open that never follows a symbolic link at `path` itself: a link is a one-line
+    CharLMError, any other failure the OSError it is."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise link_error(path) from None
+        raise
+
+
+def open_append(path: Path, binary: bool = False) -> IO:
+    """A file opened for appending (created if missing), never through a link."""
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    return os.fdopen(fd, "ab") if binary else os.fdopen(fd, "a", encoding="utf-8")
+
+
+def refuse_link(path: Path) -> None:
+    """A folder to write into must not be a symbolic link (to another run's, say)."""
+    if path.is_symlink():
+        raise link_error(path)

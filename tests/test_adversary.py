@@ -462,3 +462,99 @@ def test_the_clock_leaves_pauses_out(monkeypatch) -> None:
     clock.add_pause(4.0)  # 4 of those 10 seconds were a pause
     assert clock.elapsed() == 11.0 and clock.eta(0) == 49.0
     assert not clock.finished(0) and clock.progress(0) == pytest.approx(11 / 60)
+
+
+# -- races and links inside a run folder ---------------------------------------------------
+
+
+def test_a_resume_never_undoes_a_training_that_ends_while_it_starts(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training already in the folder tries to go on and end between the resume
+    reading its checkpoint and claiming the folder (the window a real race hits): the
+    resume holds the lock from before it reads, so that training is refused instead of
+    having its records and newer last.pt undone by a resume from a stale one."""
+    from charlm_tui.core.training.distributed import DistInfo
+    from charlm_tui.core.training.plan import plan_resume
+    from charlm_tui.core.training.trainer import execute
+    from tests.train_helpers import resumed_training
+
+    out = tmp_path / "run"
+    new_training(corpus_file, out, max_iters=20, eval_interval=10).run()
+    real_claim = RunDirectory.claim
+    other: list[object] = []
+
+    def claim_after_the_other_tried(self, *args, **kwargs):
+        if not other:
+            other.append("trying")
+            try:
+                other.append(resumed_training(out, max_iters=40).run())
+            except CharLMError as e:
+                other.append(e)
+        return real_claim(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunDirectory, "claim", claim_after_the_other_tried)
+    done = execute(plan_resume(out, "last", {"max_iters": 60}), DistInfo())
+    assert isinstance(other[-1], CharLMError) and "in use by another training" in str(other[-1])
+    records = read_records(out / "metrics.jsonl")
+    starts = [(e.iter, e.resumed) for e in records if e.EVENT == "start"]
+    assert starts == [(0, False), (20, True)]  # one resume, from the checkpoint it read
+    assert [e.iter for e in records if isinstance(e, DoneEvent)] == [20, 60]
+    assert done.reason == "finished" and load_checkpoint(out / "last.pt")["iter"] == 60
+
+
+def test_a_lock_or_records_linked_elsewhere_are_refused_and_the_target_kept(
+    corpus_file: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    assert run(tiny(corpus_file, out, "--max-iters", "10")) == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    (out / LOCK).unlink()
+    (out / LOCK).symlink_to(victim)
+    capsys.readouterr()
+    assert run(tiny(corpus_file, out, "--resume", "--max-iters", "20")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "symbolic link" in err[0] and ".lock" in err[0]
+    assert victim.read_text() == "mine\n"  # not truncated, no pid written into it
+    (out / LOCK).unlink()
+    # train.log, appended to by the dashboard's training child: never through a link
+    from charlm_tui.tui.process import TrainingProcess
+
+    (out / "train.log").symlink_to(victim)
+    with pytest.raises(CharLMError, match="symbolic link"):
+        TrainingProcess(out, [sys.executable, "-c", "pass"]).start()
+    assert victim.read_text() == "mine\n"
+
+
+def test_export_never_writes_through_a_tb_link_or_over_a_file(
+    corpus_file: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("tensorboard")
+    other, mine = tmp_path / "other", tmp_path / "mine"
+    for out in (other, mine):
+        assert run(tiny(corpus_file, out, "--max-iters", "10")) == 0
+    assert run(["export", str(other), "--tensorboard"]) == 0
+    theirs = {p.name: p.read_bytes() for p in (other / "tb").iterdir()}
+    (mine / "tb").symlink_to(other / "tb")
+    capsys.readouterr()
+    assert run(["export", str(mine), "--tensorboard", "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "symbolic link" in err[0]
+    assert {p.name: p.read_bytes() for p in (other / "tb").iterdir()} == theirs
+    (mine / "tb").unlink()
+    (mine / "tb").write_text("a file of mine\n")
+    assert run(["export", str(mine), "--tensorboard", "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file" in err[0]
+    assert (mine / "tb").read_text() == "a file of mine\n"
+    (mine / "tb").unlink()
+    from charlm_tui.core.runs.tensorboard import TensorBoardSink
+
+    def read_only(self, start):  # what a read-only run folder does to the writer
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(TensorBoardSink, "_open", read_only)
+    assert run(["export", str(mine), "--tensorboard"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write" in err[0] and "Permission denied" in err[0]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from charlm_tui.core.files import open_append
 from charlm_tui.core.runs.rundir import TRAIN_LOG
 from charlm_tui.core.training.plan import RunPlan
 
@@ -39,7 +40,7 @@ class TrainingProcess:
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
+        self._log = open_append(self.log_path, binary=True)
         # Its own session: Ctrl-C or a closed terminal reaches the dashboard, not the run.
         self.proc = subprocess.Popen(
             self.argv,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from charlm_tui.core.files import atomic_write_bytes
+from charlm_tui.core.files import atomic_write_bytes, open_append
 from charlm_tui.core.runs.events import Event, SampleEvent, StepEvent, from_record, record_of
 
 
@@ -47,7 +47,7 @@ class JsonlWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._f: IO[str] | None = path.open("a", encoding="utf-8")
+        self._f: IO[str] | None = open_append(path)
 
     def write(self, record: dict[str, Any]) -> None:
         if self._f is not None:

@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from charlm_tui.core.errors import CharLMError, CheckpointWriteError
-from charlm_tui.core.files import atomic_write_text, stale_temporaries
+from charlm_tui.core.files import atomic_write_text, open_nofollow, refuse_link, stale_temporaries
 from charlm_tui.core.runs.events import Event
 from charlm_tui.core.runs.records import (
     MetricsWriter,
@@ -102,6 +102,7 @@ def config_section(config: dict[str, Any], name: str) -> dict[str, Any]:
 def save_generation(run_dir: Path, text: str) -> Path:
     """Write a generated text to <run>/generations/<time>.txt, never over an earlier one."""
     folder = run_dir / GENERATIONS
+    refuse_link(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
@@ -127,7 +128,11 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock (again: a no-op), or a one-line CharLMError when another process
+        holds it or `.lock` is not a plain file of this folder."""
+        if self._fd is not None:
+            return
+        fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT)
         for attempt in range(5):  # a dashboard's `held` probe holds it for microseconds
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.files import refuse_link
 from charlm_tui.core.runs.events import (
     DoneEvent,
     EvalEvent,
@@ -80,6 +81,7 @@ class TensorBoardSink:
         from torch.utils.tensorboard.summary import hparams
 
         purge = start.iter + 1 if start is not None and start.resumed else None
+        refuse_link(self.run_dir / TENSORBOARD)  # another run's event files, say
         self.writer = SummaryWriter(
             log_dir=str(self.run_dir / TENSORBOARD), purge_step=purge, flush_secs=FLUSH_S
         )
@@ -142,6 +144,9 @@ def export_run(run_dir: Path, overwrite: bool = False) -> Path:
             f"{run_dir} is still training: export it when it ends (or train with --tensorboard)"
         )
     out = run_dir / TENSORBOARD
+    refuse_link(out)
+    if out.exists() and not out.is_dir():
+        raise CharLMError(f"{out} is a file, not a folder of event files: move it away first")
     old = [p for p in out.iterdir() if p.name.startswith(EVENT_FILE_PREFIX)] if out.is_dir() else []
     if old and not overwrite:
         raise CharLMError(f"{out} already holds event files: pass --overwrite to replace them")
@@ -149,12 +154,15 @@ def export_run(run_dir: Path, overwrite: bool = False) -> Path:
     samples = read_records(run_dir / SAMPLES)
     if not events:
         raise CharLMError(f"{run_dir} has no records to export yet")
-    for p in old:
-        os.unlink(p)
-    sink = TensorBoardSink(run_dir)
     try:
-        for event in sorted([*events, *samples], key=lambda e: e.time or 0.0):
-            sink.handle(event)
-    finally:
-        sink.close()
+        for p in old:
+            os.unlink(p)
+        sink = TensorBoardSink(run_dir)
+        try:
+            for event in sorted([*events, *samples], key=lambda e: e.time or 0.0):
+                sink.handle(event)
+        finally:
+            sink.close()
+    except OSError as e:  # a read-only run folder, a full disk
+        raise CharLMError(f"cannot write {out}: {e.strerror or e}") from None
     return out

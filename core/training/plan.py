@@ -268,6 +268,14 @@ def check_corpus(plan: RunPlan) -> Corpus:
     cut = split_point(n, t.val_fraction)
     check_split_length(cut, "train", plan.mcfg.block_size)
     check_split_length(n - cut, "val", plan.mcfg.block_size)
+    check_resumed_corpus(plan, corpus)
+    return corpus
+
+
+def check_resumed_corpus(plan: RunPlan, corpus: Corpus) -> None:
+    """A resume trains on the text it trained on (unless --allow-data-change), and on no
+    character outside its vocabulary."""
+    t = plan.tcfg
     changed = plan.corpus_sha256 and corpus.sha256 != plan.corpus_sha256
     if plan.resuming and changed and not plan.allow_data_change:
         raise CharLMError(
@@ -279,7 +287,16 @@ def check_corpus(plan: RunPlan) -> Corpus:
         from charlm_tui.core.text.vocab import Vocab
 
         Vocab(plan.vocab).check(corpus.text, f"the corpus {t.data!r}")
-    return corpus
+
+
+def replanned(plan: RunPlan) -> RunPlan:
+    """A resume planned again from the checkpoint as it is now: what it starts from is
+    read under the run's lock (core/training/trainer.py), not when the command began,
+    so a training that was ending in the folder meanwhile is continued, not undone."""
+    if not plan.resuming:
+        return plan
+    assert plan.resume_from is not None
+    return plan_resume(plan.run_dir, plan.resume_from, plan.changed, plan.allow_data_change)
 
 
 def estimate_memory(mcfg: ModelConfig, tcfg: TrainConfig, vocab_size: int = 256) -> int:

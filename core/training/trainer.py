@@ -44,7 +44,12 @@ from charlm_tui.core.training.between import BetweenSteps
 from charlm_tui.core.training.clock import Clock, EarlyEvals, ReadBack, Throughput
 from charlm_tui.core.training.optim import learning_rate, make_optimizer
 from charlm_tui.core.training.outputs import Outputs
-from charlm_tui.core.training.plan import RunPlan, check_corpus
+from charlm_tui.core.training.plan import (
+    RunPlan,
+    check_corpus,
+    check_resumed_corpus,
+    replanned,
+)
 from charlm_tui.core.training.state import TrainState
 from charlm_tui.core.training.steering import Decision, Steering, Stop, stop_on_signals
 from charlm_tui.core.training.step import (
@@ -365,32 +370,37 @@ def _execute(
     sinks: Iterable[Sink],
     watchers: Callable[[Trainer, Steering], Iterable[Sink]] | None,
 ) -> DoneEvent:
+    run = RunDirectory(plan.run_dir) if dist.is_main else None
     try:
+        if run is not None and plan.resuming:
+            # The lock first, then what the resume starts from: planned earlier, it may
+            # predate a last.pt that a training ending in this folder saved meanwhile.
+            run.lock.acquire()
+            plan = replanned(plan)
+            if corpus is not None:
+                check_resumed_corpus(plan, corpus)
         trainer = build(plan, dist, corpus)
-        run = RunDirectory(plan.run_dir) if dist.is_main else None
+        if run is not None:
+            resume_iter = trainer.state.iter if plan.resuming else None
+            run.claim(
+                trainer.config_record(),
+                plan.tcfg.log_interval,
+                plan.overwrite,
+                resume_iter,
+                steered=trainer.steered_values(),
+                sampled_at_resume=trainer.state.sampled_iter == trainer.state.iter,
+            )
+        steering = Steering(run.path if run is not None else None, dist, trainer.device)
+        extra = list(watchers(trainer, steering)) if watchers is not None else []
+        all_sinks = [*sinks, *extra]
         try:
-            if run is not None:
-                resume_iter = trainer.state.iter if plan.resuming else None
-                run.claim(
-                    trainer.config_record(),
-                    plan.tcfg.log_interval,
-                    plan.overwrite,
-                    resume_iter,
-                    steered=trainer.steered_values(),
-                    sampled_at_resume=trainer.state.sampled_iter == trainer.state.iter,
-                )
-            steering = Steering(run.path if run is not None else None, dist, trainer.device)
-            extra = list(watchers(trainer, steering)) if watchers is not None else []
-            all_sinks = [*sinks, *extra]
-            try:
-                with stop_on_signals(steering):
-                    return trainer.run(steering, run, all_sinks)
-            finally:
-                for sink in all_sinks:  # a TensorBoard writer's thread, a progress bar
-                    with contextlib.suppress(Exception):
-                        sink.close()
+            with stop_on_signals(steering):
+                return trainer.run(steering, run, all_sinks)
         finally:
-            if run is not None:
-                run.close()
+            for sink in all_sinks:  # a TensorBoard writer's thread, a progress bar
+                with contextlib.suppress(Exception):
+                    sink.close()
     finally:
+        if run is not None:
+            run.close()
         distributed.shutdown(dist)
