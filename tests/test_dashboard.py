@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import TabbedContent
 
+from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models.checkpoint import load_checkpoint
-from charlm_tui.core.runs.events import StartEvent, StepEvent, record_of
+from charlm_tui.core.runs.events import EvalEvent, StartEvent, StepEvent, record_of
 from charlm_tui.core.runs.records import dump_line, read_records
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.app import CharLMApp
@@ -395,7 +396,7 @@ def test_dashboard_numbers_follow_step_records_between_evals(tmp_path: Path) -> 
             )
             await pilot.pause()  # and the panel laid out
             table = str(panel.query_one("#metrics-table").render_line(0).text)
-            assert "eval @400" in table and "best @400" in table
+            assert table.startswith("@400") and "best @400" in table
             step = str(panel.query_one("#step-line").render())
             assert "step 420" in step and "loss 1." in step
             timing = str(panel.query_one("#timing").render())
@@ -405,6 +406,31 @@ def test_dashboard_numbers_follow_step_records_between_evals(tmp_path: Path) -> 
             assert "ETA 00:09" in timing
 
     run(scenario())
+
+
+def test_metrics_show_every_number_in_full_at_80_columns_and_up(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "long", iters=4000)
+    train = Metrics(10.1234, 0.5, 0.9, 100)  # two digits before the point
+    val = Metrics(1.2345, 0.5, 0.9, 100)
+    late = EvalEvent(123_450, train, val, 1e-3, 1.0, 0.1, 1e4, 1.0, 0.5, 1.0, 1.2345, True)
+    with (run_dir / "metrics.jsonl").open("a") as f:
+        f.write(dump_line(record_of(late)))
+
+    async def scenario(size: tuple[int, int]) -> None:
+        app = CharLMApp(watch=run_dir)
+        async with app.run_test(size=size) as pilot:
+            table = app.screen.query_one("#metrics-table")
+            await wait_for(
+                pilot, lambda: "123,450" in str(table.render_line(0).text), f"the eval at {size}"
+            )
+            await pilot.pause()  # and laid out
+            lines = [table.render_line(y).text for y in range(3)]
+            assert "…" not in "".join(lines), (size, lines)
+            assert lines[0].startswith("@123,450") and "best @123,450" in lines[0], size
+            assert lines[1].split() == ["loss", "10.1234", "1.2345", "1.2345"], size
+
+    for size in ((80, 24), (120, 36), (160, 40)):
+        run(scenario(size))
 
 
 def test_small_terminals_keep_samples_and_borders(tmp_path: Path) -> None:

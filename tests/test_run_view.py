@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from charlm_tui.core.measures import Metrics
-from charlm_tui.core.runs.events import EvalEvent, record_of
+from charlm_tui.core.runs.events import EvalEvent, SteerEvent, record_of
 from charlm_tui.core.runs.records import JsonlTail, dump_line
 from charlm_tui.core.runs.view import RunView
+from charlm_tui.tui.widgets.metrics import timing_text
 from tests.train_helpers import short_training
 
 
@@ -38,3 +39,25 @@ def test_follower_sees_a_run_grow(corpus_file: Path, tmp_path: Path) -> None:
     assert view.update()
     assert [e.iter for e in view.evals] == [0, 20, 40]
     assert view.done.reason == "finished"
+
+
+def test_steered_lengths_and_intervals_stay_whole(corpus_file: Path, tmp_path: Path) -> None:
+    """Steer records carry numbers as JSON floats; a run's length and its eval interval
+    read from them stay whole numbers, so the iteration line and the next eval hold."""
+    out = tmp_path / "run"
+    short_training(corpus_file, out, max_iters=40, eval_interval=20).run()
+    metrics = out / "metrics.jsonl"
+    lines = metrics.read_text().splitlines(keepends=True)
+    alive = "".join(line for line in lines if '"event": "done"' not in line)
+    steers = [
+        SteerEvent(40, "max_iters", 40.0, 400.0, "control.json"),
+        SteerEvent(40, "eval_interval", 20.0, 30.0, "control.json"),
+    ]
+    metrics.write_text(alive + "".join(dump_line(record_of(e)) for e in steers))
+    view = RunView(out)
+    view.update()
+    assert view.done is None
+    assert view.length is not None and view.length.iters == 400
+    assert view.next_due("eval_interval") is not None
+    assert view.next_due("eval_interval")[0] == 60
+    assert "next eval" in timing_text(view).plain

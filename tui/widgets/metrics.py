@@ -56,8 +56,10 @@ def metrics_table(view: RunView) -> Table:
     last = view.evals[-1] if view.evals else None
     best = view.best_eval
     table = Table(box=None, show_header=True, pad_edge=False, expand=True)
-    # Which evaluation each column is from: they go stale between evals.
-    table.add_column(f"eval @{last.iter:,}" if last else "no eval", style="bold", no_wrap=True)
+    # Which evaluation each column is from: they go stale between evals. The first
+    # header is the latest eval's iteration alone, so six-digit iterations and 4-decimal
+    # losses fit the panel's width (DEFAULT_CSS) in full.
+    table.add_column(f"@{last.iter:,}" if last else "no eval", style="bold", no_wrap=True)
     table.add_column("train", justify="right", no_wrap=True)
     table.add_column("val", justify="right", no_wrap=True)
     table.add_column(f"best @{best.iter:,}" if best else "best", justify="right", no_wrap=True)
@@ -141,7 +143,7 @@ def _short(value: float | None) -> str:
 
 class MetricsPanel(Vertical):
     DEFAULT_CSS = """
-    MetricsPanel { width: 40; }
+    MetricsPanel { width: 46; }  /* "@123,456  10.1234  10.1234  best @123,456" */
     MetricsPanel #metrics-table { height: 5; }
     MetricsPanel #step-line { height: 1; }
     MetricsPanel #progress-row { height: 1; }
