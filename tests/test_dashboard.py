@@ -15,6 +15,7 @@ from textual.widgets import TabbedContent
 
 from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models.checkpoint import load_checkpoint
+from charlm_tui.core.runs.control import write_control
 from charlm_tui.core.runs.events import EvalEvent, StartEvent, StepEvent, record_of
 from charlm_tui.core.runs.records import dump_line, read_records
 from charlm_tui.core.runs.view import RunView
@@ -250,6 +251,25 @@ def test_quit_while_training_asks_then_saves(corpus_file: Path, tmp_path: Path) 
         done = done_reasons(out)
         assert done[-1].reason == "stopped"
         assert load_checkpoint(out / "last.pt")["iter"] == done[-1].iter
+
+    run(scenario())
+
+
+def test_save_and_quit_after_the_run_ended_under_the_question_quits(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+
+    async def scenario() -> None:
+        async with live_dashboard(corpus_file, out, steps=5) as (app, pilot, _):
+            await pilot.press("q")
+            assert isinstance(app.screen, ChoiceScreen)
+            write_control(out, stop=True)  # the run ends while the question is open
+            await wait_for(pilot, lambda: done_reasons(out), "the run's done record")
+            await wait_for(pilot, lambda: not app.training, "the training process to exit")
+            await pilot.click("#stop")
+            await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+        assert [d.reason for d in done_reasons(out)] == ["stopped"]
 
     run(scenario())
 

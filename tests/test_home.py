@@ -8,11 +8,12 @@ from charlm_tui.core.runs.events import StartEvent
 from charlm_tui.core.runs.records import read_records
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.messages import StartRun
 from charlm_tui.tui.screens.dashboard import DashboardScreen
 from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
 from tests.train_helpers import short_training
-from tests.tui_helpers import FIXED_TIME, fake_run, run
+from tests.tui_helpers import FIXED_TIME, fake_run, run, tiny_train
 from tests.waiting import wait_for
 
 
@@ -56,5 +57,26 @@ def test_resume_from_home(corpus_file: Path, tmp_path: Path) -> None:
             events = read_records(tmp_path / "run" / "metrics.jsonl")
             assert [e.resumed for e in events if isinstance(e, StartEvent)] == [False, True]
             assert app.process.proc.returncode == 0
+
+    run(scenario())
+
+
+def test_home_selects_the_run_just_trained(corpus_file: Path, tmp_path: Path) -> None:
+    fake_run(tmp_path, "alpha", iters=400)
+    fake_run(tmp_path, "beta", iters=200, age_s=60)
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, clock=lambda: FIXED_TIME)
+        async with app.run_test(size=(100, 30)) as pilot:
+            home = app.screen
+            await pilot.press("down")
+            assert home.selected.path.name == "alpha"
+            app.post_message(StartRun(tiny_train(corpus_file, tmp_path / "fresh", max_iters=20)))
+            await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), "a dashboard")
+            await wait_for(pilot, lambda: not app.training, "the training to end")
+            await pilot.press("escape")
+            assert app.screen is home
+            await wait_for(pilot, lambda: len(home.runs) == 3, "the new run listed")
+            assert home.selected.path.name == "fresh"
 
     run(scenario())

@@ -35,6 +35,7 @@ from charlm_tui.tui.messages import (
 from charlm_tui.tui.process import TrainingProcess, train_argv
 from charlm_tui.tui.screens.dashboard import DashboardScreen
 from charlm_tui.tui.screens.dialogs import ChoiceScreen
+from charlm_tui.tui.screens.home import HomeScreen
 from charlm_tui.tui.screens.new_run import NewRunScreen
 
 
@@ -72,7 +73,14 @@ class TrainingApp(App[int]):
         self.process = TrainingProcess(plan.run_dir, train_argv(plan))
         self.process.start()
         self.follow_child()
-        self.push_screen(DashboardScreen(RunView(plan.run_dir), self.process))
+        self.show_run(DashboardScreen(RunView(plan.run_dir), self.process))
+
+    def show_run(self, dashboard: DashboardScreen) -> None:
+        """Push a run's dashboard; home selects that run for when the user comes back."""
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.select_run(dashboard.run_dir)
+        self.push_screen(dashboard)
 
     @work(thread=True, group="training", exit_on_error=False)
     def follow_child(self) -> None:

@@ -52,6 +52,7 @@ class HomeScreen(Screen[None]):
         self.runs: list[RunView] = []
         self.columns: tuple[str, ...] = ()
         self.marked: set[Path] = set()  # runs to compare (space), in no order
+        self.wanted: Path | None = None  # a run to select once it is listed (select_run)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,6 +71,11 @@ class HomeScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.action_reload()
 
+    def select_run(self, run_dir: Path) -> None:
+        """Select run_dir at the next listing that holds it: the run a screen above
+        showed (a training started from here, a run opened) is the one r, g, i act on."""
+        self.wanted = run_dir
+
     def poll(self) -> None:
         # Under a dashboard, rebuilding this table cost the training child ~5% of its
         # steps on 2 cores (bench/tui_overhead.py); on_screen_resume catches up.
@@ -86,7 +92,7 @@ class HomeScreen(Screen[None]):
             self.notify(str(e), severity="error")
             runs = []
         table = self.query_one(DataTable)
-        selected = self.selected
+        selected = self.wanted or (view.path if (view := self.selected) else None)
         width = table.size.width or self.size.width or self.app.size.width
         scrollbar = 2 if len(runs) >= table.size.height else 0
         columns, rows = runs_table(runs, self.clock(), width - scrollbar)
@@ -103,10 +109,10 @@ class HomeScreen(Screen[None]):
                 key=str(info.path),
                 label="●" if info.path in self.marked else None,
             )
-        if selected is not None:
-            for i, info in enumerate(runs):
-                if info.path == selected.path:
-                    table.move_cursor(row=i)
+        for i, info in enumerate(runs):
+            if info.path == selected:
+                table.move_cursor(row=i)
+                self.wanted = None
         where = visible(str(self.runs_dir))
         title = Text.assemble(
             (f"{len(runs)} run(s)", "bold"), f" in {where}/ · Enter opens · n starts a new one"
