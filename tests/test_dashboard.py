@@ -325,6 +325,25 @@ def test_the_quit_dialog_is_centred_and_arrows_choose_the_button(tmp_path: Path)
     run(scenario())
 
 
+def test_the_quit_dialog_shows_every_answer_in_small_terminals(tmp_path: Path) -> None:
+    async def scenario(size: tuple[int, int]) -> None:
+        app = CharLMApp(runs_dir=tmp_path)
+        async with app.run_test(size=size) as pilot:
+            choices = [
+                ("stop", "Save and quit"),
+                ("leave", "Quit, keep training"),
+                ("no", "Cancel"),
+            ]
+            app.push_screen(ChoiceScreen("run is training. " * 8, choices))
+            await pilot.pause()
+            inside = app.screen.query_one(".dialog").content_region
+            for button in app.screen.query("Button"):
+                assert inside.contains_region(button.region), (size, button.id)
+
+    for size in ((60, 20), (80, 24)):
+        run(scenario(size))
+
+
 # -- tabs: samples, model, checkpoints ----------------------------------------------------
 
 

@@ -185,5 +185,9 @@ class TrainingApp(App[int]):
             ("leave", "Quit, keep training"),
             ("cancel", "Cancel"),
         ]
-        question = f"{visible(process.run_dir.name)} is training."
+        question = (
+            f"{visible(process.run_dir.name)} is training. Save and quit stops it once "
+            "last.pt is saved; Quit, keep training leaves it running (open it again "
+            "from home to watch it)."
+        )
         self.push_screen(ChoiceScreen(question, choices), answered)

@@ -19,6 +19,8 @@ class ChoiceScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ChoiceScreen { align: center middle; }
     ChoiceScreen .question { width: 1fr; margin-bottom: 1; }
+    /* Buttons as wide as their labels: three answers fit a 60-column terminal. */
+    ChoiceScreen Button { min-width: 8; }
     ChoiceScreen Button:focus { background: $accent; color: $text; text-style: bold; }
     """
     BINDINGS = [
