@@ -502,6 +502,12 @@ class RunLength:
     def describe(self) -> str:
         return f"{self.iters:,} iters" if self.iters is not None else f"{self.seconds:g}s"
 
+    def doubled(self) -> dict[str, Any]:
+        """The options of a resume that trains as long again as this length."""
+        if self.iters is not None:
+            return {"max_iters": 2 * self.iters}
+        return {"time_budget": 2 * (self.seconds or 0.0)}
+
 
 # -- config.json, checkpoints and argv ----------------------------------------------------------
 

@@ -359,7 +359,8 @@ def test_a_stop_interrupts_a_long_sample_promptly(
 # -- a poisoned cache, a stale lock file, unreadable corpus paths --------------------------
 
 
-def test_a_poisoned_corpus_cache_is_rebuilt(tmp_path: Path) -> None:
+def test_a_poisoned_corpus_cache_is_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path / "data"))  # this text's cache only
     text = make_text(100_000, seed=9)
     vocab = Vocab.from_text(text)
     good = np.array(encode_cached(text, vocab))  # a copy: the cache is memory-mapped

@@ -89,6 +89,10 @@ def test_output_dir_with_a_run_is_refused_then_resumed_or_overwritten(
     assert files_under(out) == before
     assert run(["--no-ui", "train", "--out", str(out), "--resume", "--max-iters", "40"]) == 0
     assert "resuming" in capsys.readouterr().out
+    finished = files_under(out)  # and nothing is left to train: it says how to extend it
+    assert run(["--no-ui", "train", "--out", str(out), "--resume"]) == 2
+    assert "nothing is left to train; pass a longer --max-iters" in capsys.readouterr().err
+    assert files_under(out) == finished
     assert run(["--no-ui", "train", "--out", str(out), "--resume", "--n-layer", "3"]) == 2
     assert "--n-layer cannot change when resuming" in capsys.readouterr().err
     assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--overwrite"]) == 0

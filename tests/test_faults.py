@@ -105,7 +105,10 @@ def test_random_kills_never_leave_an_unloadable_checkpoint(
                 ckpt = load_checkpoint(run / name)  # raises if truncated or corrupt
                 restore_model(ckpt, where=f"{name} after kill {attempt}")
     # The next start cleans up the temporary files a killed write left behind.
-    subprocess.run(resume_argv(run, max_iters=1), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    one_more = load_checkpoint(run / "last.pt")["iter"] + 1
+    subprocess.run(
+        resume_argv(run, max_iters=one_more), cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
     assert not list(run.glob(".charlm-*.tmp"))
     assert load_checkpoint(run / "last.pt")["iter"] >= 1
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from charlm_tui.core.runs.events import StartEvent
+from charlm_tui.core.runs.events import DoneEvent, StartEvent
 from charlm_tui.core.runs.records import read_records
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.messages import StartRun
 from charlm_tui.tui.screens.dashboard import DashboardScreen
+from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
 from tests.train_helpers import short_training
@@ -47,15 +48,21 @@ def test_resume_from_home(corpus_file: Path, tmp_path: Path) -> None:
         app = CharLMApp(runs_dir=tmp_path)
         async with app.run_test(size=(100, 30)) as pilot:
             assert [r.path.name for r in app.screen.runs] == ["run"]
-            await pilot.press("r")
+            await pilot.press("r")  # finished: it offers to train as long again
+            assert isinstance(app.screen, ChoiceScreen)
+            assert "finished its 20 iters" in app.screen.question
+            await pilot.click("#extend")
             await wait_for(
                 pilot,
                 lambda: app.process is not None and not app.training,
                 "the resumed run's process to exit",
             )
-            # Resumed with the run's own settings: already at max_iters, so done at once.
             events = read_records(tmp_path / "run" / "metrics.jsonl")
             assert [e.resumed for e in events if isinstance(e, StartEvent)] == [False, True]
+            assert [(e.iter, e.reason) for e in events if isinstance(e, DoneEvent)] == [
+                (20, "finished"),
+                (40, "finished"),
+            ]
             assert app.process.proc.returncode == 0
 
     run(scenario())

@@ -87,7 +87,10 @@ class StartRun(Message):
 
 @dataclass
 class ResumeRun(Message):
+    """Continue a run; `changed`: resumable options to give it (a longer length)."""
+
     run_dir: Path
+    changed: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

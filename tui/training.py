@@ -102,7 +102,9 @@ class TrainingApp(App[int]):
     @on(ResumeRun)
     def resume_run(self, message: ResumeRun) -> None:
         if not self.busy():
-            self.load("start", checked, lambda: plan_resume(message.run_dir))
+            self.load(
+                "start", checked, lambda: plan_resume(message.run_dir, changed=message.changed)
+            )
 
     @on(RunChecked)
     def run_checked(self, message: RunChecked) -> None:

@@ -19,6 +19,7 @@ from charlm_tui.core import paths
 from charlm_tui.core.config import (
     RESUMABLE,
     ModelConfig,
+    RunLength,
     TrainConfig,
     build_configs,
     configs_from_values,
@@ -38,6 +39,7 @@ from charlm_tui.core.runs.rundir import (
 )
 from charlm_tui.core.text.corpora import BUILTINS
 from charlm_tui.core.text.corpus import Corpus, check_split_length, load_corpus, split_point
+from charlm_tui.core.values import is_number
 
 ResumeFrom = Literal["last", "best"]
 NAME_MAX = 255  # bytes in one path component on the filesystems we meet
@@ -77,10 +79,26 @@ class RunPlan:
     vocab: str | None = None  # resume: the run's vocabulary
     corpus_sha256: str | None = None  # resume: the hash of the text it trained on
     allow_data_change: bool = False  # resume on a corpus whose hash differs
+    start_elapsed_s: float = 0.0  # resume: the training time the checkpoint had behind it
 
     @property
     def resuming(self) -> bool:
         return self.resume_from is not None
+
+    @property
+    def length(self) -> RunLength:
+        return RunLength(self.tcfg.max_iters, self.tcfg.time_budget)
+
+    def check_left_to_train(self) -> None:
+        """A resume asked for has something to train: a finished run says how to extend
+        it instead of appending an empty start and done to its records."""
+        if self.resuming and self.length.finished(self.start_iter, self.start_elapsed_s):
+            longer = flag("time_budget" if self.length.by_time else "max_iters")
+            raise CharLMError(
+                f"{self.run_dir} already trained its {self.length.describe()} (iter "
+                f"{self.start_iter:,}): nothing is left to train; pass a longer {longer} "
+                "with --resume to extend it"
+            )
 
     @property
     def checkpoint(self) -> Path:
@@ -142,9 +160,11 @@ def plan_from(given: dict[str, Any], where: Placement) -> RunPlan:
     if not where.resume:
         return plan_new(preset, overrides, where.out, where.name, where.overwrite)
     out = where.out or paths.runs_dir() / check_run_name(str(where.name))
-    return plan_resume(
+    plan = plan_resume(
         out, where.resume_from, {**overrides, "preset": preset}, where.allow_data_change
     )
+    plan.check_left_to_train()
+    return plan
 
 
 def _check_out(run_dir: Path) -> None:
@@ -234,7 +254,7 @@ def plan_resume(
     resumable = {k: v for k, v in given.items() if k in RESUMABLE}
     mcfg, tcfg = configs_from_values(merge(saved, resumable))
     vocab = ckpt.get("vocab")
-    it = ckpt.get("iter")
+    it, elapsed = ckpt.get("iter"), ckpt.get("elapsed_s")
     corpus = ckpt.get("corpus") if isinstance(ckpt.get("corpus"), dict) else {}
     sha = corpus.get("sha256")
     return RunPlan(
@@ -247,6 +267,7 @@ def plan_resume(
         vocab=vocab if isinstance(vocab, str) else None,
         corpus_sha256=sha if isinstance(sha, str) else None,
         allow_data_change=allow_data_change,
+        start_elapsed_s=float(elapsed) if is_number(elapsed) and elapsed >= 0 else 0.0,
     )
 
 

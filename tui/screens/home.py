@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from charlm_tui.core.config import shape_label
+from charlm_tui.core.config import RunLength, shape_label
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.listing import RunViews
 from charlm_tui.core.runs.view import RunView
@@ -26,6 +26,7 @@ from charlm_tui.tui.messages import (
     OpenRun,
     ResumeRun,
 )
+from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.tables import RIGHT, runs_table, val_cell
 
 
@@ -185,8 +186,27 @@ class HomeScreen(Screen[None]):
         self.post_message(OpenNewRunForm())
 
     def action_resume(self) -> None:
-        if (info := self.selected) is not None:
+        if (info := self.selected) is None:
+            return
+        length = info.length
+        if info.status != "finished" or length is None:
             self.post_message(ResumeRun(info.path))
+            return
+        # Nothing is left to train: offer to train as long again instead.
+        more = length.doubled()
+        longer = RunLength.of(more)
+        question = (
+            f"{visible(info.label)} finished its {length.describe()}: nothing is left to "
+            f"train. Extend it to {longer.describe() if longer else '?'}? (While a run "
+            "trains, ] on its dashboard extends it too.)"
+        )
+
+        def answered(choice: str | None) -> None:
+            if choice == "extend":
+                self.post_message(ResumeRun(info.path, more))
+
+        choices = [("extend", "Extend"), ("cancel", "Cancel")]
+        self.app.push_screen(ChoiceScreen(question, choices), answered)
 
     def action_generate(self) -> None:
         if (info := self.selected) is None:
