@@ -365,6 +365,26 @@ def test_number_keys_switch_the_dashboard_tabs(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_the_checkpoints_ages_go_on_after_the_run_ended(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "alpha", age_s=5)
+    now = [FIXED_TIME]
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=run_dir, clock=lambda: now[0])
+        async with app.run_test(size=(100, 30)) as pilot:
+            table = app.screen.query_one(CheckpointList)
+            await pilot.press("3")
+
+            def saved() -> str:
+                return str(table.get_row_at(0)[-1]) if table.row_count else ""
+
+            await wait_for(pilot, lambda: saved() == "5s ago", "the checkpoints listed")
+            now[0] += 600  # ten minutes on, and no record since
+            await wait_for(pilot, lambda: saved() == "10m ago", "the age to go on")
+
+    run(scenario())
+
+
 def test_a_runs_checkpoints_are_listed_and_open_in_the_generate_pane(tmp_path: Path) -> None:
     run_dir = fake_run(tmp_path, "alpha", iters=400)
 

@@ -100,7 +100,7 @@ class CharLMApp(TrainingApp):
     def open_run(self, message: OpenRun) -> None:
         process = self.process
         mine = process if process is not None and process.run_dir == message.run_dir else None
-        self.show_run(DashboardScreen(RunView(message.run_dir), mine))
+        self.show_run(DashboardScreen(RunView(message.run_dir), mine, self.clock))
 
     @on(OpenCompare)
     def open_compare(self, message: OpenCompare) -> None:

@@ -41,6 +41,7 @@ from charlm_tui.tui.screens.new_run import NewRunScreen
 
 class TrainingApp(App[int]):
     runs_dir: Path
+    clock: Callable[[], float]
     process: TrainingProcess | None = None
     ladder: LadderSession | None = None
     _exit_when_stopped = False
@@ -73,7 +74,7 @@ class TrainingApp(App[int]):
         self.process = TrainingProcess(plan.run_dir, train_argv(plan))
         self.process.start()
         self.follow_child()
-        self.show_run(DashboardScreen(RunView(plan.run_dir), self.process))
+        self.show_run(DashboardScreen(RunView(plan.run_dir), self.process, self.clock))
 
     def show_run(self, dashboard: DashboardScreen) -> None:
         """Push a run's dashboard; home selects that run for when the user comes back."""

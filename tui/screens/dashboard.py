@@ -14,6 +14,7 @@ status line and the footer's way out stay.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -84,9 +85,15 @@ class DashboardScreen(SteeringKeys):
     live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
     status: reactive[str] = reactive("")
 
-    def __init__(self, view: RunView, process: TrainingProcess | None = None) -> None:
+    def __init__(
+        self,
+        view: RunView,
+        process: TrainingProcess | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self.view = view
+        self.clock = clock  # "saved 3m ago" in the checkpoints tab
         self.run_dir = view.path
         self.process = process  # set when this app started the training
         self._drawn = self._drawn_chart = -1
@@ -106,7 +113,7 @@ class DashboardScreen(SteeringKeys):
             with TabPane("2 Model", id="model-tab"):
                 yield ModelSummary(id="model")
             with TabPane("3 Checkpoints", id="checkpoints-tab"):
-                yield CheckpointList(id="checkpoints")
+                yield CheckpointList(self.clock, id="checkpoints")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -124,6 +131,8 @@ class DashboardScreen(SteeringKeys):
         self.refresh_view()
         self.refresh_chart()
         self.refresh_system()
+        if self.shown:  # the files' ages go on after the run's records stop
+            self.query_one(CheckpointList).show(self.view)
 
     def refresh_view(self) -> None:
         view = self.view

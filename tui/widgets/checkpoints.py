@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.widgets import DataTable
@@ -15,6 +16,10 @@ from charlm_tui.tui.formatting import fmt_age, fmt_count
 
 class CheckpointList(DataTable):
     """best.pt and last.pt of the run; Enter opens one in the generate pane."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.clock = clock
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -38,7 +43,7 @@ class CheckpointList(DataTable):
                     f"{record.iter:,}" if record is not None else "?",
                     f"{val:.4f}" if val is not None and math.isfinite(val) else "–",
                     fmt_count(stat.st_size) + "B",
-                    fmt_age(max(0.0, time.time() - stat.st_mtime)),
+                    fmt_age(max(0.0, self.clock() - stat.st_mtime)),
                 )
             )
         if tuple(rows) == self._shown:
