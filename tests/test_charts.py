@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -101,5 +103,35 @@ def test_no_axes_before_the_first_step(tmp_path: Path) -> None:
             plot = app.screen.query_one("#loss-plot", CurvePlot)
             shown = str(plot.render())
             assert "waiting for the first steps" in shown and "1.00" not in shown
+
+    scenario(go())
+
+
+def test_ticks_label_any_range_at_least_twice() -> None:
+    for lo, hi, n in itertools.product(
+        (7.05, -3.2, 0.001, 1.6), (0.42, 0.07, 3.3, 250.0), (1, 2, 3)
+    ):
+        ticks = nice_ticks(lo, lo + hi, n)
+        assert len(ticks) >= 2, (lo, hi, n, ticks)
+        assert all(lo <= t <= lo + hi + 1e-9 for t in ticks), (lo, hi, n, ticks)
+
+
+def test_a_narrow_loss_range_keeps_its_y_axis_numbers_at_80x24(tmp_path: Path) -> None:
+    """A large-vocabulary corpus (Japanese) can train in a narrow band of high losses."""
+    path = fake_run(tmp_path, "narrow", iters=400)
+    records = [json.loads(line) for line in (path / METRICS).read_text().splitlines()]
+    for rec in records:  # the fake run's losses (1.6 to 4.3) into 7.05 to 7.47
+        for key in [k for k, v in rec.items() if k.endswith("loss") and isinstance(v, float)]:
+            rec[key] = 7.05 + (rec[key] - 1.6) / 2.7 * 0.42
+    (path / METRICS).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    async def go() -> None:
+        app = CharLMApp(watch=path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: dashboard_drawn(app.screen), "the dashboard drawn")
+            plot = app.screen.query_one("#loss-plot", CurvePlot)
+            await wait_for(pilot, lambda: "┤" in str(plot.render()), "the chart's axes")
+            labels = re.findall(r"(\d+\.\d+)\s*┤", str(plot.render()))
+            assert len(set(labels)) >= 2, str(plot.render())
 
     scenario(go())

@@ -102,13 +102,19 @@ def nice_step(span: float, n: int, integer: bool = False) -> float:
 
 
 def nice_ticks(lo: float, hi: float, n: int, integer: bool = False) -> list[float]:
-    """Round values inside [lo, hi], about n + 1 of them (whole numbers if integer)."""
-    step = nice_step(hi - lo, n, integer)
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks, t = [], first
-    while t <= hi + step * 1e-9 and len(ticks) < 100:
-        ticks.append(round(t, 12))
-        t += step
+    """Round values inside [lo, hi], about n + 1 of them and at least two where the range
+    holds two (whole numbers if integer): a round step can exceed a narrow range (7.05 to
+    7.47 in steps of 0.5 holds no tick), so a short chart asks for finer steps then."""
+    ticks: list[float] = []
+    for finer in (1, 2, 4, 8):
+        step = nice_step(hi - lo, n * finer, integer)
+        first = math.ceil(lo / step - 1e-9) * step
+        ticks, t = [], first
+        while t <= hi + step * 1e-9 and len(ticks) < 100:
+            ticks.append(round(t, 12))
+            t += step
+        if len(ticks) >= 2:
+            break
     return ticks
 
 
