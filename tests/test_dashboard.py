@@ -32,6 +32,7 @@ from tests.tui_helpers import (
     done_reasons,
     fake_run,
     footer_keys,
+    footer_labels,
     live_dashboard,
     run,
     stop_training,
@@ -71,6 +72,8 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
             # The trainer notes the pause in its records: no step record follows the note.
             await wait_for(pilot, lambda: state().noted_pause(), "the trainer's note of the pause")
             frozen = state().iter
+            await wait_for(pilot, lambda: "Resume" in footer_labels(app), "p Resume in the footer")
+            assert "Pause" not in footer_labels(app)
 
             await pilot.press("t")  # sample now, even while paused
             await wait_for(pilot, lambda: len(state().samples) == 1, "the sample asked for")
@@ -87,6 +90,8 @@ def test_training_dashboard_keys(corpus_file: Path, tmp_path: Path) -> None:
             await pilot.press("p")
             await wait_for(pilot, lambda: state().iter > frozen + 5, "5 steps after resuming")
             assert dash.status.startswith("running")
+            await wait_for(pilot, lambda: "Pause" in footer_labels(app), "p Pause in the footer")
+            assert "Resume" not in footer_labels(app)
 
             await pilot.press("s")  # stop: saves last.pt
             await wait_for(

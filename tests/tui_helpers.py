@@ -186,6 +186,13 @@ def footer_keys(app) -> set[str]:
     }
 
 
+def footer_labels(app) -> set[str]:
+    """What the footer's keys say they do ("Pause", "Resume", ...)."""
+    from textual.widgets._footer import FooterKey
+
+    return {k.description for k in app.screen.query(FooterKey) if k.region.width}
+
+
 async def opened(pilot, app, screen_type: type):
     """The screen of `screen_type` once it is on top and mounted (a pane that loads a
     checkpoint in a worker opens when it is loaded)."""

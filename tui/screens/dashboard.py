@@ -61,6 +61,7 @@ class DashboardScreen(SteeringKeys):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("q", "app.quit", "Quit"),
         Binding("p", "pause", "Pause"),
+        Binding("p", "unpause", "Resume"),  # the one check_action allows shows
         Binding("s", "stop", "Stop"),
         # Steering in the footer, early enough to stay on an 80-column one (a newcomer
         # found it only in the palette); the palette lists the rest (e, m, ], [, -).
@@ -83,6 +84,7 @@ class DashboardScreen(SteeringKeys):
     ]
 
     live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
+    paused: reactive[bool] = reactive(False, bindings=True)  # and is paused
     status: reactive[str] = reactive("")
 
     def __init__(
@@ -138,11 +140,11 @@ class DashboardScreen(SteeringKeys):
         view = self.view
         view.update()
         self.live = view.live
+        self.paused = is_paused = view.paused
         self.status = status_line(self.view, self.process, self.size.width)
         self._maybe_open_generate()
         if not self.shown:  # covered by a pane: draw when it closes
             return
-        is_paused = view.paused
         if view.version == self._drawn and is_paused == self._drawn_paused:
             return
         self._drawn, self._drawn_paused = view.version, is_paused

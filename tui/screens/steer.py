@@ -113,24 +113,34 @@ class SteeringKeys(Screen[None]):
     the checks `charlm-tui steer` makes); hidden while nothing trains in the run."""
 
     STEERING = (
-        "pause", "stop", "checkpoint", "sample", "lr", "steer_evals", "steer_samples", "extend"
+        "pause", "unpause", "stop", "checkpoint", "sample", "lr", "steer_evals",
+        "steer_samples", "extend",
     )  # fmt: skip
     run_dir: Path
     view: RunView
     live: bool
+    paused: bool  # as the run's files say (a reactive with bindings=True in the subclass)
 
     def refresh_view(self) -> None:
         """Redraw after a request (the subclass's)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.STEERING:
-            return self.live  # hidden when no process trains here
+        if action in self.STEERING and not self.live:
+            return False  # hidden when no process trains here
+        if action in ("pause", "unpause"):  # one key, p: the footer names what it does now
+            return self.paused == (action == "unpause")
         return True
 
     def action_pause(self) -> None:
-        paused_now = not self.view.requests()["paused"]
-        write_control(self.run_dir, paused=paused_now)
-        self.notify("paused" if paused_now else "resumed", timeout=2)
+        write_control(self.run_dir, paused=True)
+        self.notify("paused", timeout=2)
+        self.paused = True  # the footer says "p Resume" before the trainer notices
+        self.refresh_view()
+
+    def action_unpause(self) -> None:
+        write_control(self.run_dir, paused=False)
+        self.notify("resumed", timeout=2)
+        self.paused = False
         self.refresh_view()
 
     def action_stop(self) -> None:
