@@ -9,11 +9,12 @@ from charlm_tui.core.decoding.options import GenerateOptions
 from charlm_tui.core.runs.events import SampleEvent, record_of
 from charlm_tui.core.runs.records import dump_line
 from charlm_tui.tui.app import CharLMApp
+from charlm_tui.tui.screens.compare import CompareScreen
 from charlm_tui.tui.screens.dashboard import DashboardScreen
 from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
 from charlm_tui.tui.screens.new_run import NewRunScreen
-from tests.tui_helpers import FIXED_TIME, fake_run, footer_keys, opened, run
+from tests.tui_helpers import FIXED_TIME, fake_run, footer_cut, footer_keys, opened, run
 from tests.waiting import wait_for
 
 
@@ -37,7 +38,13 @@ def test_every_screen_shows_a_way_out_and_esc_goes_back(tmp_path: Path) -> None:
     async def scenario(size: tuple[int, int]) -> None:
         app = CharLMApp(runs_dir=tmp_path, generate=(ckpt, GenerateOptions()))
         async with app.run_test(size=size) as pilot:
+
+            async def footer_whole() -> None:  # no key cut ("c C") or under the palette's
+                await pilot.pause()
+                await wait_for(pilot, lambda: not footer_cut(app), f"a whole footer at {size}")
+
             await opened(pilot, app, GenerateScreen)
+            await footer_whole()
             # The prompt takes q: ctrl+q. (At 60 columns the generate pane's footer keeps
             # esc; its ctrl+q follows four other keys there.)
             assert {"escape", "ctrl+q"} <= footer_keys(app) | (
@@ -45,18 +52,24 @@ def test_every_screen_shows_a_way_out_and_esc_goes_back(tmp_path: Path) -> None:
             )
             await pilot.press("escape")  # idle: back, to home (always under it)
             assert isinstance(app.screen, HomeScreen)
+            await footer_whole()
             assert "q" in footer_keys(app)
             await pilot.press("escape")  # nothing behind home: esc never quits by surprise
             assert isinstance(app.screen, HomeScreen) and app.is_running
             await pilot.press("n")
             assert isinstance(app.screen, NewRunScreen)
-            await pilot.pause()  # the footer recomposes for the new screen after the key
+            await footer_whole()  # the footer recomposes for the new screen after the key
             assert {"escape", "ctrl+q"} <= footer_keys(app)
             await pilot.press("escape")
             await pilot.press("enter")
             assert isinstance(app.screen, DashboardScreen)
-            await pilot.pause()
+            await footer_whole()
             assert {"escape", "q"} <= footer_keys(app)
+            await pilot.press("escape")
+            await pilot.press("c")  # the ladder or the marked runs: none, so mark one
+            await pilot.press("space", "c")
+            assert isinstance(app.screen, CompareScreen)
+            await footer_whole()
             await pilot.press("escape")
             assert isinstance(app.screen, HomeScreen)
             await pilot.press("q")

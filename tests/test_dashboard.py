@@ -11,17 +11,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from textual.widgets import TabbedContent
 
 from charlm_tui.core.measures import Metrics
 from charlm_tui.core.models.checkpoint import load_checkpoint
 from charlm_tui.core.runs.control import write_control
-from charlm_tui.core.runs.events import EvalEvent, StartEvent, StepEvent, record_of
+from charlm_tui.core.runs.events import EvalEvent, NoteEvent, StartEvent, StepEvent, record_of
 from charlm_tui.core.runs.records import dump_line, read_records
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.process import train_argv
-from charlm_tui.tui.screens.dashboard import DashboardScreen
+from charlm_tui.tui.screens.dashboard import DashboardScreen, status_line
 from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
@@ -468,6 +469,30 @@ def test_dashboard_numbers_follow_step_records_between_evals(tmp_path: Path) -> 
             # 80 steps to the eval at 500, 30 to the sample at 450, at ~10-20 ms a step
             assert "next eval 00:01 · sample 00:00" in timing
             assert "ETA 00:09" in timing
+
+    run(scenario())
+
+
+def test_the_status_line_cuts_the_note_before_the_corpus(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "alpha", done=None)
+    told = "paused by a request in control.json (a dashboard, or charlm-tui steer)"
+    with (run_dir / "metrics.jsonl").open("a") as f:
+        f.write(dump_line(record_of(NoteEvent(400, told))))
+    view = RunView(run_dir)
+    view.update()
+    for width in (160, 120, 80, 60):
+        line = status_line(view, None, width)
+        assert cell_len(line) <= width - 2, (width, line)
+        if width >= 80:
+            assert " · gpt 1×2×32 · block 32 · corpus play.txt" in line, (width, line)
+    assert status_line(view, None, 160).endswith(told)
+    assert status_line(view, None, 120).endswith("…")
+
+    async def scenario() -> None:  # and as drawn, at 120 columns
+        app = CharLMApp(watch=run_dir)
+        async with app.run_test(size=(120, 36)) as pilot:
+            status = app.screen.query_one("#status")
+            await wait_for(pilot, lambda: "play.txt" in str(status.render()), "the status line")
 
     run(scenario())
 

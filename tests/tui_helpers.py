@@ -186,6 +186,18 @@ def footer_keys(app) -> set[str]:
     }
 
 
+def footer_cut(app) -> list[str]:
+    """The footer keys shown but not whole: past the screen's edge, or under the palette's
+    key. Empty when the footer fits."""
+    from textual.widgets._footer import FooterKey
+
+    width = app.screen.size.width
+    keys = [k for k in app.screen.query(FooterKey) if k.display and k.region.width]
+    palette = [k.region for k in keys if k.has_class("-command-palette")]
+    limit = palette[0].x if palette else width
+    return [k.key for k in keys if not k.has_class("-command-palette") and k.region.right > limit]
+
+
 def footer_labels(app) -> set[str]:
     """What the footer's keys say they do ("Pause", "Resume", ...)."""
     from textual.widgets._footer import FooterKey

@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.listing import load_runs
@@ -39,6 +39,7 @@ from charlm_tui.tui.tables import (
 )
 from charlm_tui.tui.widgets.compare_table import CompareTable
 from charlm_tui.tui.widgets.inputs import FilterInput
+from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.loss_chart import (
     CHART_BINDINGS,
     RGB,
@@ -224,7 +225,7 @@ class CompareScreen(Screen[None]):
             "#compare-table", placeholder="filter: words of a run's name, model or status",
             id="filter",
         )  # fmt: skip
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui"

@@ -24,7 +24,7 @@ from textual.containers import Horizontal
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from charlm_tui.core.config import shape_label
 from charlm_tui.core.runs.control import (
@@ -32,11 +32,12 @@ from charlm_tui.core.runs.control import (
 )
 from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, checkpoint_name
 from charlm_tui.core.runs.view import RunView
-from charlm_tui.tui.formatting import shorten_middle, status_word, visible
+from charlm_tui.tui.formatting import cut_end, shorten_middle, status_word, visible
 from charlm_tui.tui.messages import OpenGenerate
 from charlm_tui.tui.process import TrainingProcess
 from charlm_tui.tui.screens.steer import SteeringKeys
 from charlm_tui.tui.widgets.checkpoints import CheckpointList
+from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.loss_chart import CHART_BINDINGS, LossChart
 from charlm_tui.tui.widgets.metrics import MetricsPanel
 from charlm_tui.tui.widgets.model_summary import ModelSummary
@@ -116,7 +117,7 @@ class DashboardScreen(SteeringKeys):
                 yield ModelSummary(id="model")
             with TabPane("3 Checkpoints", id="checkpoints-tab"):
                 yield CheckpointList(self.clock, id="checkpoints")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui"
@@ -190,9 +191,6 @@ class DashboardScreen(SteeringKeys):
         self.set_class(height < SHORT_ROWS, "-short")
         self.set_class(height < CRAMPED_ROWS, "-cramped")
         self.set_class(width < NARROW_COLUMNS, "-narrow")
-        # Below 100 columns the footer's keys lose their padding: at 80, "+ LR" and
-        # "g Generate" both stay clear of the palette's key.
-        self.query_one(Footer).compact = width < 100
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -234,14 +232,17 @@ class DashboardScreen(SteeringKeys):
 def status_line(view: RunView, process: TrainingProcess | None, width: int) -> str:
     """`word: detail · model · corpus · message`: the word is one of STATUS_WORDS
     (tui/formatting.py), the same `runs` and home use. Escaped: the corpus name, the
-    run's messages and train.log's lines come from files."""
+    run's messages and train.log's lines come from files. Fitted to `width`: the
+    message is cut at its end first, then the corpus path in its middle."""
+    room = (width or 120) - 2  # - the padding
     msg = view.done.message if view.done else ""
     note = view.notes[-1].text if view.notes and not view.done else ""
-    head = visible(" · ".join(p for p in (status_detail(view, process), msg or note) if p))
-    line = f"{head} · {visible(shape_label(view.model))} · corpus "
-    # The corpus path is cut in the middle to fit; the line's end after that.
-    room = max(16, (width or 120) - 2 - cell_len(line))
-    return line + shorten_middle(visible(view.corpus), room)
+    line = f"{visible(status_detail(view, process))} · {visible(shape_label(view.model))} · corpus "
+    corpus = visible(view.corpus)
+    tail = f" · {visible(msg or note)}" if msg or note else ""
+    corpus = shorten_middle(corpus, max(16, room - cell_len(line) - cell_len(tail)))
+    left = room - cell_len(line) - cell_len(corpus)
+    return cut_end(line + corpus + (cut_end(tail, left) if left >= 12 else ""), room)
 
 
 def status_detail(view: RunView, process: TrainingProcess | None) -> str:

@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label
+from textual.widgets import Button, Label
+
+from charlm_tui.tui.widgets.keys_footer import KeysFooter
 
 
 class ChoiceScreen(ModalScreen[str | None]):
@@ -40,7 +42,7 @@ class ChoiceScreen(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 for key, label in self.choices:
                     yield Button(label, id=key, compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query(Button).last().focus()

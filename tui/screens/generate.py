@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Header, Input, Label, Static
 
 from charlm_tui.core.decoding.options import GenerateOptions, SamplingParams, Source
 from charlm_tui.core.decoding.sampling import default_context
@@ -31,6 +31,7 @@ from charlm_tui.core.text.vocab import describe_chars
 from charlm_tui.tui.messages import GenerateReady, OpenInspect
 from charlm_tui.tui.widgets.generated import DecoderNote, GeneratedText, GenerationEnded
 from charlm_tui.tui.widgets.inputs import OrderedInput
+from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
 from charlm_tui.tui.widgets.sampling_fields import FIELDS, SamplingFields
 
@@ -103,7 +104,7 @@ class GenerateScreen(Screen[None]):
                 yield Label("next character", classes="panel-title")
                 yield NextChar(id="next-char")
         yield Label("", id="gen-status")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui · generate"

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from charlm_tui.core.config import RunLength, shape_label
 from charlm_tui.core.errors import CharLMError
@@ -28,6 +28,7 @@ from charlm_tui.tui.messages import (
 )
 from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.tables import RIGHT, runs_table, val_cell
+from charlm_tui.tui.widgets.keys_footer import KeysFooter
 
 
 class HomeScreen(Screen[None]):
@@ -61,7 +62,7 @@ class HomeScreen(Screen[None]):
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static(id="home-empty", markup=False)
         yield Static(id="home-detail", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui"

@@ -30,7 +30,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, Header, Label, Static
+from textual.widgets import Header, Label, Static
 
 from charlm_tui.core.decoding.inspect import (
     ATTENTION,
@@ -43,6 +43,7 @@ from charlm_tui.core.decoding.inspect import (
     no_internals,
     visible_char,
 )
+from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
 
 LN2 = float(np.log(2))
@@ -235,7 +236,7 @@ class InspectScreen(Screen[None]):
                 yield Label(self.internals_title(), classes="panel-title")
                 yield Static(id="inspect-internals")
         yield Static(id="inspect-legend")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "charlm-tui · inspect"

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select
+from textual.widgets import Button, Input, Label, Select
 
 from charlm_tui.core.config import form_specs, preset_values, shape_label
 from charlm_tui.core.errors import CharLMError
@@ -28,6 +28,7 @@ from charlm_tui.core.training.plan import RunPlan, check_run_name, plan_new
 from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.forms import parse_number
 from charlm_tui.tui.widgets.inputs import OrderedInput
+from charlm_tui.tui.widgets.keys_footer import KeysFooter
 
 
 def parse_form(
@@ -129,7 +130,7 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Start", variant="success", id="start", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#data", Input).focus()
