@@ -282,3 +282,26 @@ def test_next_char_labels_and_bars_fit_at_80_columns(tmp_path: Path) -> None:
             assert all(set(line) & set("▏▎▍▌▋▊▉█") for line in lines[:4])  # p > 0: a bar
 
     run(scenario())
+
+
+def test_the_status_line_is_cut_between_words_in_small_terminals(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+
+    async def scenario(size: tuple[int, int]) -> None:
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new_tokens=20, seed=7)))
+        async with app.run_test(size=size) as pilot:
+            screen = await opened(pilot, app, GenerateScreen)
+            await pilot.press("enter")
+            status = screen.query_one("#gen-status")
+            await wait_for(pilot, lambda: "generated" in str(status.render()), "the end")
+            shown = str(status.render()).strip()
+            said = screen.said[0]
+            assert cell_len(shown) <= size[0] - 2, (size, shown)
+            if shown != said:  # cut: at the end of one of its words
+                assert shown.endswith("…") and said.startswith(shown[:-1]), (size, shown)
+                assert said[len(shown) - 1] in " ·,", (size, shown)
+            await pilot.resize_terminal(120, 30)  # and whole again when there is room
+            await wait_for(pilot, lambda: str(status.render()).strip() == said, "all of it")
+
+    for size in ((60, 20), (80, 24)):
+        run(scenario(size))

@@ -112,6 +112,18 @@ def cut_end(text: str, width: int) -> str:
     return text + "…" if width > 0 else ""
 
 
+def cut_words(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut at a word's end with an ellipsis ("Enter:
+    again…", never "Ente…") unless that would lose more than half of it."""
+    if cell_len(text) <= width:
+        return text
+    head = cut_end(text, width)[:-1]
+    space = head.rfind(" ")
+    if space > len(head) // 2:
+        head = head[:space].rstrip(" ·,:;")
+    return head + "…" if width > 0 else ""
+
+
 # -- status words ------------------------------------------------------------------------------
 
 # One set of words for a run's state: README, `charlm-tui runs`, home and the dashboard.

@@ -28,6 +28,7 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.quant import resolve_precision
 from charlm_tui.core.runs.rundir import save_generation
 from charlm_tui.core.text.vocab import describe_chars
+from charlm_tui.tui.formatting import cut_words
 from charlm_tui.tui.messages import GenerateReady, OpenInspect
 from charlm_tui.tui.widgets.generated import DecoderNote, GeneratedText, GenerationEnded
 from charlm_tui.tui.widgets.inputs import OrderedInput
@@ -85,6 +86,7 @@ class GenerateScreen(Screen[None]):
         self.context = self.options.prompt  # what the next-character view predicts after
         self.output = GeneratedText(self.model, self.vocab.chars, ready.decoder, id="output")
         self.refused = False  # the status line says the prompt was refused
+        self.said: tuple[str, bool] = ("", False)  # the status line's message, and if an error
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -181,9 +183,19 @@ class GenerateScreen(Screen[None]):
             self.set_status(f"{message.text}…")
 
     def set_status(self, message: str, error: bool = False) -> None:
-        label = self.query_one("#gen-status", Label)
-        label.update(Text(message, style="bold red" if error else ""))
+        self.said = (message, error)
         self.refused = False
+        self.show_status()
+
+    def show_status(self) -> None:
+        """The status line, cut at a word's end to the screen's width (re-cut on resize)."""
+        message, error = self.said
+        label = self.query_one("#gen-status", Label)
+        width = (self.size.width or self.app.size.width) - 2  # - the padding
+        label.update(Text(cut_words(message, width), style="bold red" if error else ""))
+
+    def on_resize(self) -> None:
+        self.show_status()
 
     def update_next_char(self, text: str) -> None:
         """What the model expects after `text`, as sampling draws it and raw: asked of a
