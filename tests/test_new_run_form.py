@@ -6,7 +6,7 @@ from pathlib import Path
 
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.screens.new_run import NewRunScreen, parse_form
-from tests.tui_helpers import done_reasons, run
+from tests.tui_helpers import done_reasons, fake_run, run
 from tests.waiting import wait_for
 
 
@@ -64,6 +64,12 @@ def test_parse_form_mirrors_cli_validation(corpus_file: Path, tmp_path: Path) ->
         {"data": str(corpus_file), "preset": "tiny", "lr": "1e-4", "name": "a/b"}, tmp_path
     )
     assert plan is None and "plain folder name" in errors["name"]
+    fake_run(tmp_path, "taken")
+    plan, errors, general = parse_form(
+        {"data": str(corpus_file), "preset": "tiny", "name": "taken"}, tmp_path
+    )
+    assert plan is None and "resume it from home (r)" in errors["name"]
+    assert "--" not in errors["name"] + general  # no CLI flag inside the TUI
     plan, errors, general = parse_form(
         {"data": str(corpus_file), "preset": "tiny", "lr": "1e-4"}, tmp_path
     )

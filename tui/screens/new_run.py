@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, Label, Select
 from charlm_tui.core.config import form_specs, preset_values, shape_label
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import Spec
+from charlm_tui.core.runs.rundir import is_run_dir
 from charlm_tui.core.text.corpora import BUILTINS
 from charlm_tui.core.training.plan import RunPlan, check_run_name, plan_new
 from charlm_tui.tui.formatting import visible
@@ -55,6 +56,11 @@ def parse_form(
             check_run_name(name, "the name")
         except CharLMError as e:
             errors["name"] = str(e).removeprefix("the name ")
+        else:
+            if is_run_dir(runs_dir / name):  # plan_new's error names CLI flags: say it here
+                errors["name"] = (
+                    "a run of that name exists: choose another name, or resume it from home (r)"
+                )
     if errors:
         return None, errors, ""
     preset = given.pop("preset", None)
