@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from textual.widgets import DataTable
 
 from charlm_tui.core.runs.events import DoneEvent, StartEvent
 from charlm_tui.core.runs.records import read_records
+from charlm_tui.core.runs.rundir import LADDER
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.messages import StartRun
@@ -85,5 +89,24 @@ def test_home_selects_the_run_just_trained(corpus_file: Path, tmp_path: Path) ->
             assert app.screen is home
             await wait_for(pilot, lambda: len(home.runs) == 3, "the new run listed")
             assert home.selected.path.name == "fresh"
+
+    run(scenario())
+
+
+def test_home_names_a_ladder_rung_with_its_ladder(tmp_path: Path) -> None:
+    ladder = tmp_path / "lad"
+    for name in ("bigram", "mlp"):
+        fake_run(ladder, name, iters=100)
+    (ladder / LADDER).write_text(json.dumps({"rungs": ["bigram", "mlp"]}))
+    fake_run(tmp_path, "solo", iters=100)
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, clock=lambda: FIXED_TIME)
+        async with app.run_test(size=(100, 30)) as pilot:
+            home = app.screen
+            await pilot.pause()
+            table = home.query_one(DataTable)
+            names = {str(table.get_row_at(i)[0]).strip() for i in range(table.row_count)}
+            assert {"lad/bigram", "lad/mlp", "solo"} <= names, names
 
     run(scenario())
