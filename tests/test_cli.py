@@ -326,3 +326,59 @@ def test_help_paragraphs_rewrap_to_the_terminal() -> None:
     for info in app.registered_commands:  # every command's help, as --help reads it
         for para in (info.help or "").split("\n\n"):
             assert "\n" not in para or para.startswith(" "), para
+
+
+# -- the examples in --help ---------------------------------------------------------------
+
+PLACEHOLDERS = {"my.txt", "checkpoints/myrun", "checkpoints/run-a", "checkpoints/run-b"}
+
+
+def help_examples() -> list[tuple[str, list[str]]]:
+    """(command, argv after `charlm-tui`) of every example line in every command's help."""
+    import shlex
+
+    import typer.main
+    from typer.testing import CliRunner
+
+    from charlm_tui.tui.cli import app
+
+    found = []
+    for name in typer.main.get_command(app).commands:  # type: ignore[attr-defined]
+        out = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "200"}).output
+        assert "..." not in out.splitlines()[1].replace("RUN...", ""), out.splitlines()[1]
+        for line in out.splitlines():
+            if (line := line.strip(" │")).startswith("charlm-tui "):
+                found.append((name, shlex.split(line)[1:]))
+    return found
+
+
+def test_every_help_example_parses_and_names_real_things() -> None:
+    import typer.main
+    from typer import _click as click
+
+    from charlm_tui.core.text.corpora import BUILTINS
+    from charlm_tui.core.training.ladder import default_name
+    from charlm_tui.tui.cli import app
+
+    group = typer.main.get_command(app)
+    examples = help_examples()
+    assert {"train", "compare", "ladder", "steer"} <= {name for name, _ in examples}
+    ladders: set[str] = set()
+    examples.sort(key=lambda e: e[0] != "ladder")  # the ladders first: compare names them
+    for name, argv in examples:
+        root = group.make_context("charlm-tui", list(argv))
+        rest = root._protected_args + root.args
+        command = group.get_command(root, rest[0])
+        assert command is not None and rest[0] == name, argv
+        try:
+            params = command.make_context(name, rest[1:], parent=root).params
+        except click.exceptions.ClickException as e:
+            pytest.fail(f"charlm-tui {' '.join(argv)}: {e.format_message()}")
+        data = params.get("data")
+        assert data is None or data in BUILTINS or data in PLACEHOLDERS, argv
+        if name == "ladder":
+            ladders.add(f"checkpoints/{default_name(data, params['time_budget'])}")
+        for value in params.values():
+            paths = value if isinstance(value, (list, tuple)) else [value]
+            for path in (str(p) for p in paths if isinstance(p, Path)):
+                assert path in PLACEHOLDERS or path in ladders, (argv, path)
