@@ -13,7 +13,7 @@ from charlm_tui.core.models.checkpoint import load_checkpoint, load_model
 from charlm_tui.core.runs.events import DoneEvent, EvalEvent, StartEvent, StepEvent
 from charlm_tui.core.runs.records import read_records
 from charlm_tui.tui.cli import run
-from tests.train_helpers import DDP_CLI, ROOT, TORCHRUN, run_captured, spawn_piped, train_argv
+from tests.train_helpers import CLI, DDP_CLI, ROOT, TORCHRUN, run_captured, spawn_piped, train_argv
 from tests.tui_helpers import fake_run
 from tests.waiting import wait_until
 
@@ -382,3 +382,17 @@ def test_every_help_example_parses_and_names_real_things() -> None:
             paths = value if isinstance(value, (list, tuple)) else [value]
             for path in (str(p) for p in paths if isinstance(p, Path)):
                 assert path in PLACEHOLDERS or path in ladders, (argv, path)
+
+
+def test_no_ui_after_the_command_version_and_completion(tiny_args, tmp_path: Path, capsys) -> None:
+    from charlm_tui import __version__
+
+    out = tmp_path / "run"
+    assert run(["train", "--no-ui", *tiny_args, "--out", str(out)]) == 0  # headless
+    assert "done at iter" in capsys.readouterr().out
+    assert run(["runs", "--no-ui", str(tmp_path)]) == 0
+    assert "finished" in capsys.readouterr().out
+    version = run_captured([*CLI, "--version"])
+    assert version.returncode == 0 and version.stdout == f"charlm-tui {__version__}\n"
+    script = run_captured([*CLI, "--show-completion", "bash"])
+    assert script.returncode == 0 and "_charlm_tui_completion" in script.stdout

@@ -34,11 +34,19 @@ app = typer.Typer(
         "Start with:  charlm-tui --no-ui train --preset tiny   (seconds)\n\n"
         "then:        charlm-tui runs   and   charlm-tui --no-ui sample checkpoints/<run>"
     ),
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from charlm_tui import __version__
+
+        print(f"charlm-tui {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -46,7 +54,21 @@ def main_options(
     ctx: typer.Context,
     no_ui: Annotated[
         bool,
-        typer.Option("--no-ui", help="Headless: print to the terminal, no dashboard.", metavar=""),
+        typer.Option(
+            "--no-ui",
+            help="Headless: print to the terminal, no dashboard (before or after the command).",
+            metavar="",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print charlm-tui's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+            metavar="",
+        ),
     ] = False,
 ) -> None:
     ctx.obj = {"no_ui": no_ui}

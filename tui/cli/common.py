@@ -60,7 +60,14 @@ class Command(typer.core.TyperCommand):
 
 
 class Group(typer.core.TyperGroup):
-    """The command group, with the same --help as its commands."""
+    """The command group, with the same --help as its commands; --no-ui is taken after
+    the command too (`charlm-tui train --no-ui`), where people type it."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        if "--no-ui" in args[:end]:
+            args = ["--no-ui", *(a for a in args[:end] if a != "--no-ui"), *args[end:]]
+        return super().parse_args(ctx, args)
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)
