@@ -346,6 +346,14 @@ def test_inspect_ansi_escapes_control_characters(tmp_path: Path, capsys) -> None
     assert "mean loss" in plain and "bits/char" in plain and "surprise, bits" in plain
 
 
+def test_no_color_is_honoured_unless_ansi_is_asked_for(tmp_path: Path, capsys) -> None:
+    ckpt = checkpoint(tmp_path / "run", TEXT)  # the tests run with NO_COLOR=1 (conftest.py)
+    assert run(["--no-ui", "inspect", str(ckpt), "--text", TEXT[:50]]) == 0
+    assert "48;2;" not in capsys.readouterr().out  # no background colours
+    assert run(["--no-ui", "inspect", str(ckpt), "--text", TEXT[:50], "--format", "ansi"]) == 0
+    assert "48;2;" in capsys.readouterr().out  # an explicit flag beats the environment
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -295,16 +295,17 @@ def score_runs(paths: Sequence[Path], device: str = "auto") -> None:
         )
 
 
-def print_surprise(result: Any, label: str) -> None:
+def print_surprise(result: Any, label: str, colour: bool = False) -> None:
     """The text with each character's background coloured by its loss in bits (ANSI
     colours even in a pipe: that is what --format ansi asks for), every character drawn
-    visibly: control characters as escapes, never raw."""
+    visibly: control characters as escapes, never raw. NO_COLOR takes the colours away
+    unless `colour` says --format ansi was asked for explicitly."""
     from charlm_tui.core.decoding.inspect import SURPRISE, visible_char
     from charlm_tui.core.text.display import visible_line
 
     console = Console(
         force_terminal=True, color_system="truecolor", soft_wrap=True, highlight=False,
-        markup=False, emoji=False,
+        markup=False, emoji=False, no_color=False if colour else None,
     )  # fmt: skip
     console.print(
         Text.assemble(

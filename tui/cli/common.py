@@ -104,6 +104,13 @@ def no_ui(ctx: typer.Context) -> bool:
     return bool(root.obj and root.obj.get("no_ui"))
 
 
+def given(ctx: typer.Context, name: str) -> bool:
+    """The option was typed on the command line (not its default, nor the environment):
+    an explicit flag beats a convention such as NO_COLOR (no-color.org)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
 def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 

@@ -12,7 +12,7 @@ from charlm_tui.core.config import DeviceOption
 from charlm_tui.core.decoding.options import Source
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import option
-from charlm_tui.tui.cli.common import CheckpointArg, declared, launch, no_ui
+from charlm_tui.tui.cli.common import CheckpointArg, declared, given, launch, no_ui
 
 
 @dataclass(frozen=True)
@@ -71,4 +71,4 @@ def inspect_(
         print(json.dumps({**result.summary(), "checkpoint": str(checkpoint),
                           "source": source.describe()}))  # fmt: skip
         return
-    print_surprise(result, f"{source.describe()} · {checkpoint}")
+    print_surprise(result, f"{source.describe()} · {checkpoint}", colour=given(ctx, "format"))
