@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -123,3 +124,21 @@ def refuse_link(path: Path) -> None:
     """A folder to write into must not be a symbolic link (to another run's, say)."""
     if path.is_symlink():
         raise link_error(path)
+
+
+class Unreadable(OSError):
+    """A records path that is not a regular file (a folder, a FIFO, a device)."""
+
+
+def open_regular(path: Path) -> IO[bytes]:
+    """Open a file for reading without ever blocking: O_NONBLOCK keeps a FIFO from
+    waiting for a writer, and anything but a regular file is refused."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Unreadable(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

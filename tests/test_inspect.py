@@ -7,6 +7,7 @@ next-character view's sampled and raw probabilities, characters drawn visibly, a
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -365,6 +366,9 @@ def test_no_color_is_honoured_unless_ansi_is_asked_for(tmp_path: Path, capsys) -
         (["--start", "-1"], "--start must be at least 0, not -1"),
         (["--start", "99999999"], "past the end of the val split"),
         (["--file", "missing.txt"], "cannot read missing.txt"),
+        (["--file", "fifo"], "cannot read fifo: not a regular file"),  # never blocks
+        (["--file", "/dev/zero"], "cannot read /dev/zero: not a regular file"),  # never ends
+        (["--file", "huge.txt"], "--file huge.txt is 400,001 bytes: at most 400,000"),
         (["--format", "xml"], "Invalid value for '--format'"),
     ],
 )
@@ -372,6 +376,8 @@ def test_inspect_refuses_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, args: list[str], message: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "huge.txt").write_bytes(b"a" * 400_001)  # sized before it is read
     corpus = tmp_path / "play.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     ckpt = checkpoint(tmp_path / "run", TEXT, corpus=corpus)

@@ -159,7 +159,11 @@ class Source:
             from charlm_tui.core.text.corpus import read_text_file
 
             flag = "--text" if self.text is not None else "--file"
-            text = self.text if self.text is not None else read_text_file(Path(self.file))
+            text = (
+                self.text
+                if self.text is not None
+                else read_text_file(Path(self.file), max_bytes=4 * MAX_CHARS, flag="--file")
+            )  # UTF-8 takes at most 4 bytes a character: the limit is checked before reading
             if len(text) > MAX_CHARS:
                 raise CharLMError(
                     f"{flag} holds {len(text):,} characters: inspect at most {MAX_CHARS:,} "

@@ -23,9 +23,8 @@ from typing import Any
 
 from charlm_tui.core.config import SPECS, STEERABLE
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.files import atomic_write_text
+from charlm_tui.core.files import atomic_write_text, open_regular
 from charlm_tui.core.options import like, option
-from charlm_tui.core.runs.records import open_regular
 from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS
 from charlm_tui.core.values import is_int
 

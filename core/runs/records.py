@@ -12,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from charlm_tui.core.files import atomic_write_bytes, open_append
+from charlm_tui.core.files import Unreadable, atomic_write_bytes, open_append, open_regular
 from charlm_tui.core.runs.events import Event, SampleEvent, StepEvent, from_record, record_of
 
 
@@ -107,24 +106,6 @@ class StepLogFilter:
 
     def close(self) -> None:
         self.sink.close()
-
-
-class Unreadable(OSError):
-    """A records path that is not a regular file (a folder, a FIFO, a device)."""
-
-
-def open_regular(path: Path) -> IO[bytes]:
-    """Open a file for reading without ever blocking: O_NONBLOCK keeps a FIFO from
-    waiting for a writer, and anything but a regular file is refused."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise Unreadable(f"{path} is not a regular file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def read_json(path: Path, limit: int = -1) -> Any:

@@ -5,20 +5,34 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.files import atomic_write_bytes
+from charlm_tui.core.files import Unreadable, atomic_write_bytes, open_regular
 from charlm_tui.core.paths import data_dir
 from charlm_tui.core.text.corpora import BUILTINS
 
 ENCODING_ERRORS = ("strict", "replace")
 
 
-def read_text_file(path: Path, encoding_errors: str = "strict") -> str:
+def read_text_file(
+    path: Path, encoding_errors: str = "strict", max_bytes: int | None = None, flag: str = "--data"
+) -> str:
+    """A text file given by the user (--data, --file): a regular file only (a FIFO would
+    block, a device never end), no larger than max_bytes, checked before reading."""
     try:
-        raw = path.read_bytes()
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise CharLMError(
+                    f"{flag} {path} is {size:,} bytes: at most {max_bytes:,} are read "
+                    "at once (cut it)"
+                )
+            raw = f.read()
+    except Unreadable:
+        raise CharLMError(f"cannot read {path}: not a regular file") from None
     except PermissionError:
         raise CharLMError(f"cannot read {path}: permission denied") from None
     except OSError as e:

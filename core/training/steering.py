@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from charlm_tui.core.config import SPECS, STEERABLE
+from charlm_tui.core.files import open_regular
 from charlm_tui.core.runs.control import BadControl, parse_control
-from charlm_tui.core.runs.records import open_regular
 from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS
 from charlm_tui.core.training import distributed
 
