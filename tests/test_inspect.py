@@ -347,6 +347,22 @@ def test_inspect_ansi_escapes_control_characters(tmp_path: Path, capsys) -> None
     assert "mean loss" in plain and "bits/char" in plain and "surprise, bits" in plain
 
 
+def test_characters_the_model_never_saw_are_marked_and_the_rest_scored(
+    tmp_path: Path, capsys
+) -> None:
+    ckpt = checkpoint(tmp_path / "run", TEXT)
+    given = TEXT[:20] + "€" + TEXT[20:40] + "🎭"
+    assert run(["--no-ui", "inspect", str(ckpt), "--text", given, "--format", "json"]) == 0
+    *records, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "".join(r["char"] for r in records) == TEXT[:40]  # scored without them
+    assert summary["unseen"] == [{"position": 20, "char": "€"}, {"position": 41, "char": "🎭"}]
+    assert run(["--no-ui", "inspect", str(ckpt), "--text", given]) == 0
+    out = capsys.readouterr().out
+    assert "2 character(s) left out, never seen by the model: '€', '🎭'" in out
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert (TEXT[:20] + "€" + TEXT[20:40] + "🎭").replace("\n", "⏎\n") in plain  # in place
+
+
 def test_no_color_is_honoured_unless_ansi_is_asked_for(tmp_path: Path, capsys) -> None:
     ckpt = checkpoint(tmp_path / "run", TEXT)  # the tests run with NO_COLOR=1 (conftest.py)
     assert run(["--no-ui", "inspect", str(ckpt), "--text", TEXT[:50]]) == 0
@@ -361,7 +377,7 @@ def test_no_color_is_honoured_unless_ansi_is_asked_for(tmp_path: Path, capsys) -
         (["--text", "ab", "--split", "train"], "leave them out with --text or --file"),
         (["--text", "ab", "--file", "x.txt"], "--text or --file, not both"),
         (["--text", "a"], "at least 2 characters"),
-        (["--text", "the €"], "--text has 1 character.*'€'"),
+        (["--text", "€a€"], "needs at least 2 characters the model knows"),
         (["--length", "0"], "--length must be in"),
         (["--start", "-1"], "--start must be at least 0, not -1"),
         (["--start", "99999999"], "past the end of the val split"),

@@ -137,3 +137,21 @@ def test_inspect_from_home_and_from_the_generate_pane(
             assert app.screen is gen
 
     run(scenario())
+
+
+def test_the_screen_says_which_characters_it_left_out(tmp_path: Path) -> None:
+    ckpt = fake_run(tmp_path, "r") / "best.pt"
+    text = make_text(100, seed=2)
+
+    async def scenario() -> None:
+        app = inspect_app(ckpt, text[:50] + "€" + text[50:])
+        async with app.run_test(size=(200, 30)) as pilot:
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, InspectScreen), "the inspect screen"
+            )
+            screen = app.screen
+            assert screen.ins.text == text and screen.ins.unseen == ((50, "€"),)
+            label = str(screen.query_one("#inspect-label").render())
+            assert "1 character(s) left out, never seen by the model: '€'" in label
+
+    run(scenario())

@@ -295,6 +295,22 @@ def score_runs(paths: Sequence[Path], device: str = "auto") -> None:
         )
 
 
+UNSEEN_STYLE = "bold reverse red"  # a character the model never saw: not scored
+
+
+def unseen_note(result: Any) -> str:
+    """` · 2 characters left out, never seen by the model: '€', '🎭'`; "" when none."""
+    from charlm_tui.core.text.vocab import describe_chars
+
+    if not result.unseen:
+        return ""
+    chars = list(dict.fromkeys(ch for _, ch in result.unseen))
+    return (
+        f" · {len(result.unseen):,} character(s) left out, never seen by the model: "
+        f"{describe_chars(chars, 5)}"
+    )
+
+
 def print_surprise(result: Any, label: str, colour: bool = False) -> None:
     """The text with each character's background coloured by its loss in bits (ANSI
     colours even in a pipe: that is what --format ansi asks for), every character drawn
@@ -312,16 +328,23 @@ def print_surprise(result: Any, label: str, colour: bool = False) -> None:
             (f"mean loss {result.mean_loss:.4f} nats · {result.bpc:.3f} bits/char", "bold"),
             f" · {result.n_scored:,} characters scored in windows of {result.block_size} · ",
             visible_line(label),
+            unseen_note(result),
         )
     )
     legend = Text(f"{SURPRISE.title}: ")
     for name, value in zip(SURPRISE.labels, [0.25, *SURPRISE.edges], strict=True):
         legend.append(f" {name} ", style=SURPRISE.style(value))
     legend.append("  (first character: only context)")
+    if result.unseen:
+        legend.append("  ")
+        legend.append(" never seen: left out ", style=UNSEEN_STYLE)
     console.print(legend)
     out = Text()
-    for n, ch in enumerate(result.text):
-        style = SURPRISE.style(result.loss[n] / math.log(2)) if n else "dim"
+    for ch, n in result.given_text():
+        if n is None:
+            style = UNSEEN_STYLE
+        else:
+            style = SURPRISE.style(result.loss[n] / math.log(2)) if n else "dim"
         out.append(" " if ch == " " else visible_char(ch), style=style)
         if ch == "\n":
             out.append("\n")

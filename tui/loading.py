@@ -82,7 +82,9 @@ def for_inspect(message: OpenInspect) -> Message:
     model, vocab, ckpt = load_model(message.path)
     mcfg, tcfg = from_dict(ckpt["config"], str(message.path))
     source = message.source
-    text = message.text if message.text is not None else source.read(vocab, tcfg)
-    inspection = inspect_text(model, vocab, text, mcfg.block_size, what=source.describe())
+    text = message.text if message.text is not None else source.read(vocab, tcfg, True)
+    inspection = inspect_text(
+        model, vocab, text, mcfg.block_size, what=source.describe(), skip_unseen=True
+    )
     label = f"{source.describe()} · {checkpoint_label(message.path, len(vocab), ckpt)}"
     return InspectReady(model, inspection, label)

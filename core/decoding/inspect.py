@@ -260,6 +260,9 @@ class Inspection:
     vocab: Vocab
     kind: InternalsKind | None = None
     internals: dict[int, Internals] = field(default_factory=dict)  # by window
+    # Characters of the given text the model never saw, left out of `text` and not
+    # scored: (their position in the given text, the character).
+    unseen: tuple[tuple[int, str], ...] = ()
 
     def __len__(self) -> int:
         return len(self.text)
@@ -348,7 +351,31 @@ class Inspection:
             "scored": self.n_scored,
             "chars": len(self.text),
             "block_size": self.block_size,
+            "unseen": [{"position": p, "char": c} for p, c in self.unseen],
         }
+
+    def given_text(self) -> list[tuple[str, int | None]]:
+        """The text as given, each character with its index in `text`; None for one the
+        model never saw (left out, not scored)."""
+        at = dict(self.unseen)
+        out: list[tuple[str, int | None]] = []
+        n = 0
+        for pos in range(len(self.text) + len(self.unseen)):
+            if pos in at:
+                out.append((at[pos], None))
+            else:
+                out.append((self.text[n], n))
+                n += 1
+        return out
+
+
+def drop_unseen(vocab: Vocab, text: str) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """`text` without the characters `vocab` lacks, and those: (position, character).
+    A model has no input for a character it never saw; the rest is scored without it."""
+    unseen = tuple((i, ch) for i, ch in enumerate(text) if ch not in vocab.stoi)
+    if not unseen:
+        return text, ()
+    return "".join(ch for ch in text if ch in vocab.stoi), unseen
 
 
 def inspect_text(
@@ -361,14 +388,23 @@ def inspect_text(
     batch_size: int = 32,
     device: torch.device | str = "cpu",
     what: str = "the text",
+    skip_unseen: bool = False,
 ) -> Inspection:
     """Score every character of `text` in eval's windows, batched as eval batches them.
 
     `internals`: also keep every window's attention weights (GPT) or state changes
     (recurrent) from the same forward passes; otherwise Inspection.internals_of computes
-    one window's on demand. Raises CharLMError naming `what` for characters the model
-    never saw or a text too short to score.
+    one window's on demand. Characters the model never saw are left out and listed
+    (Inspection.unseen) with `skip_unseen`, else refused; a text too short to score is
+    refused. Errors are one-line CharLMErrors naming `what`.
     """
+    unseen: tuple[tuple[int, str], ...] = ()
+    if skip_unseen:
+        text, unseen = drop_unseen(vocab, text)
+        if unseen and len(text) < 2:
+            raise CharLMError(
+                f"{what} has fewer than 2 characters the model knows: nothing to score"
+            )
     if len(text) < 2:
         raise CharLMError(f"{what} needs at least 2 characters: the first is only context")
     ids = np.asarray(vocab.encode(text, what), dtype=np.int64)
@@ -380,6 +416,7 @@ def inspect_text(
     top_probs = np.zeros((N, k))
     kind = internals_kind(model)
     out = Inspection(text, ids, B, loss, prob, rank, top_ids, top_probs, vocab, kind)
+    out.unseen = unseen
 
     n_full = (N - 1) // B
     capture = _capturing(model, kind) if internals else nullcontext(None)

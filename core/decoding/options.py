@@ -152,8 +152,9 @@ class Source:
         split, start, length = self.slice
         return f"{split}[{start:,}:{start + length:,}]"
 
-    def read(self, vocab: Vocab, train_config: Any) -> str:
-        """The text, checked: known characters only, at most MAX_CHARS."""
+    def read(self, vocab: Vocab, train_config: Any, unseen_ok: bool = False) -> str:
+        """The text, checked: at most MAX_CHARS, and known characters only unless
+        unseen_ok (a --text or --file whose unseen characters inspection leaves out)."""
         self.validate()
         if self.text is not None or self.file is not None:
             from charlm_tui.core.text.corpus import read_text_file
@@ -169,7 +170,8 @@ class Source:
                     f"{flag} holds {len(text):,} characters: inspect at most {MAX_CHARS:,} "
                     "at a time (cut it, or use --split with --start and --length)"
                 )
-            vocab.check(text, flag)
+            if not unseen_ok:
+                vocab.check(text, flag)
             return text
         from charlm_tui.core.text.corpus import load_corpus
         from charlm_tui.core.text.dataset import make_dataset

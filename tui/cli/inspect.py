@@ -48,9 +48,13 @@ def inspect_(
     path = checkpoint_path(checkpoint)
     model, vocab, ckpt = load_model(path)
     mcfg, tcfg = from_dict(ckpt["config"], str(path))
-    chosen = source.read(vocab, tcfg)
-    if len(chosen) < 2:
-        raise CharLMError(f"{source.describe()} needs at least 2 characters to score")
+    from charlm_tui.core.decoding.inspect import drop_unseen
+
+    chosen = source.read(vocab, tcfg, unseen_ok=True)  # unseen characters: left out, shown
+    if len(drop_unseen(vocab, chosen)[0]) < 2:
+        raise CharLMError(
+            f"{source.describe()} needs at least 2 characters the model knows to score"
+        )
     if not no_ui(ctx):
         from charlm_tui.tui.app import CharLMApp
         from charlm_tui.tui.messages import OpenInspect
@@ -64,7 +68,7 @@ def inspect_(
     dev = resolve_device(on.device)
     model.to(dev)
     result = inspect_text(model, vocab, chosen, mcfg.block_size, device=dev,
-                          what=source.describe())  # fmt: skip
+                          what=source.describe(), skip_unseen=True)  # fmt: skip
     if output.format == "json":
         for n in range(len(result)):
             print(json.dumps(result.record(n)))

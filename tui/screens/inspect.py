@@ -43,6 +43,7 @@ from charlm_tui.core.decoding.inspect import (
     no_internals,
     visible_char,
 )
+from charlm_tui.tui.console import unseen_note
 from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
 
@@ -251,6 +252,7 @@ class InspectScreen(Screen[None]):
             (f"mean loss {ins.mean_loss:.4f} nats · {ins.bpc:.3f} bits/char", "bold"),
             f" · {ins.n_scored:,} characters scored in windows of {ins.block_size} · ",
             "".join(visible_char(ch) for ch in self.label),  # a path may hold anything
+            unseen_note(ins),
         )
 
     def internals_title(self) -> str:
