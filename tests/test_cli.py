@@ -396,3 +396,43 @@ def test_no_ui_after_the_command_version_and_completion(tiny_args, tmp_path: Pat
     assert version.returncode == 0 and version.stdout == f"charlm-tui {__version__}\n"
     script = run_captured([*CLI, "--show-completion", "bash"])
     assert script.returncode == 0 and "_charlm_tui_completion" in script.stdout
+
+
+def test_a_stream_that_cannot_encode_a_character_never_crashes(tmp_path: Path) -> None:
+    import subprocess
+
+    corpus = tmp_path / "odd.txt"
+    corpus.write_text("Où est le café? 🎭 × · naïve\n" * 200, encoding="utf-8")
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}  # as in a C locale
+
+    def ascii_run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *argv],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            encoding="ascii",
+            errors="strict",
+            timeout=120,
+        )  # fmt: skip (strict: what came out is ascii, so escapes replaced the rest)
+
+    trained = ascii_run(
+        "--no-ui", "train", "--preset", "tiny", "--data", str(corpus), "--out", str(out),
+        "--max-iters", "20", "--sample-interval", "10", "--sample-chars", "40",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert [e.reason for e in read_records(out / "metrics.jsonl") if isinstance(e, DoneEvent)] == [
+        "finished"
+    ]
+    for argv in (
+        ("runs", str(tmp_path)),
+        ("--no-ui", "compare", str(out), "--format", "table"),
+        ("--no-ui", "compare", str(out), "--format", "markdown"),
+        ("--no-ui", "inspect", str(out), "--text", "Où est le café? 🎭"),
+        ("--no-ui", "sample", str(out), "--prompt", "Où", "--max-new-tokens", "30"),
+    ):
+        done = ascii_run(*argv)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (argv, done.stderr)
+    assert "\\xd7" in ascii_run("runs", str(tmp_path)).stdout  # × as an escape

@@ -100,8 +100,19 @@ def _error(message: str) -> None:
     print(f"charlm-tui: error: {visible_line(message)}", file=sys.stderr)
 
 
+def _tolerant_streams() -> None:
+    """Output to a stream that cannot encode a character (PYTHONIOENCODING=latin-1, a C
+    locale's ASCII) gets an escape for it (\\u20ac) instead of an UnicodeEncodeError:
+    a sample or a table never crashes a command, nor a training through its console."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, with one-line errors and no tracebacks."""
+    _tolerant_streams()
     command = typer.main.get_command(app)
     try:
         result: Any = command.main(args=argv, prog_name="charlm-tui", standalone_mode=False)
