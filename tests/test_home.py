@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable
 
 from charlm_tui.core.runs.events import DoneEvent, StartEvent
@@ -17,6 +18,7 @@ from charlm_tui.tui.screens.dashboard import DashboardScreen
 from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
+from tests.conftest import make_text
 from tests.train_helpers import short_training
 from tests.tui_helpers import FIXED_TIME, fake_run, run, tiny_train
 from tests.waiting import wait_for
@@ -110,3 +112,51 @@ def test_home_names_a_ladder_rung_with_its_ladder(tmp_path: Path) -> None:
             assert {"lad/bigram", "lad/mlp", "solo"} <= names, names
 
     run(scenario())
+
+
+def test_a_run_folder_that_cannot_be_written_is_said_in_the_app(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import errno
+
+    from charlm_tui.tui import process
+
+    def read_only(path: Path, binary: bool = False):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(process, "open_append", read_only)
+    fake_run(tmp_path, "stuck", iters=100, done=None)  # killed: r resumes it at once
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "play.txt").write_text(make_text(5000, seed=1), encoding="utf-8")  # its corpus
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=tmp_path, clock=lambda: FIXED_TIME)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("r")
+
+            def told() -> str:
+                return " ".join(str(n.message) for n in app._notifications)
+
+            await wait_for(pilot, lambda: "cannot train in" in told(), "the error, in the app")
+            assert "Read-only file system" in told()
+            assert isinstance(app.screen, HomeScreen) and app.process is None
+        assert app.return_code in (0, None)  # it stayed up, and quit normally
+
+    run(scenario())
+
+
+def test_a_crash_inside_the_app_exits_non_zero(monkeypatch) -> None:
+    import typer
+
+    from charlm_tui.tui.cli import common
+
+    class Crashed:
+        return_code = 1  # what Textual sets when an exception escapes the app
+
+        def run(self) -> None:
+            return None
+
+    monkeypatch.setattr(common, "has_terminal", lambda: True)
+    with pytest.raises(typer.Exit) as exit_:
+        common.launch(Crashed())
+    assert exit_.value.exit_code == 1

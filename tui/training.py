@@ -71,8 +71,17 @@ class TrainingApp(App[int]):
     def start_training(self, plan: RunPlan) -> None:
         if self.busy():
             return
-        self.process = TrainingProcess(plan.run_dir, train_argv(plan))
-        self.process.start()
+        process = TrainingProcess(plan.run_dir, train_argv(plan))
+        try:
+            process.start()
+        except (OSError, CharLMError) as e:  # a read-only folder: said here, the app stays
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            self.notify(
+                visible(f"cannot train in {plan.run_dir}: {reason}"),
+                title="training not started", severity="error", timeout=30,
+            )  # fmt: skip
+            return
+        self.process = process
         self.follow_child()
         self.show_run(DashboardScreen(RunView(plan.run_dir), self.process, self.clock))
 

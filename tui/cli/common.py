@@ -131,7 +131,10 @@ def launch(tui_app: Any) -> None:
     if not has_terminal():
         raise CharLMError("the dashboard needs a terminal: run this in one, or add --no-ui")
     code = tui_app.run()
-    if isinstance(code, int) and code:
+    # A crash inside the app (Textual prints its traceback) sets return_code: say so in
+    # the exit status too, never 0.
+    code = code if isinstance(code, int) and code else tui_app.return_code or 0
+    if code:
         raise typer.Exit(code)
 
 
