@@ -295,7 +295,7 @@ def test_the_status_line_is_cut_between_words_in_small_terminals(tmp_path: Path)
             status = screen.query_one("#gen-status")
             await wait_for(pilot, lambda: "generated" in str(status.render()), "the end")
             shown = str(status.render()).strip()
-            said = screen.said[0]
+            said = status.said[0]
             assert cell_len(shown) <= size[0] - 2, (size, shown)
             if shown != said:  # cut: at the end of one of its words
                 assert shown.endswith("…") and said.startswith(shown[:-1]), (size, shown)

@@ -28,13 +28,13 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.models.quant import resolve_precision
 from charlm_tui.core.runs.rundir import save_generation
 from charlm_tui.core.text.vocab import describe_chars
-from charlm_tui.tui.formatting import cut_words
 from charlm_tui.tui.messages import GenerateReady, OpenInspect
 from charlm_tui.tui.widgets.generated import DecoderNote, GeneratedText, GenerationEnded
 from charlm_tui.tui.widgets.inputs import OrderedInput
 from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
 from charlm_tui.tui.widgets.sampling_fields import FIELDS, SamplingFields
+from charlm_tui.tui.widgets.status_line import StatusLine
 
 
 class PromptInput(OrderedInput):
@@ -86,7 +86,6 @@ class GenerateScreen(Screen[None]):
         self.context = self.options.prompt  # what the next-character view predicts after
         self.output = GeneratedText(self.model, self.vocab.chars, ready.decoder, id="output")
         self.refused = False  # the status line says the prompt was refused
-        self.said: tuple[str, bool] = ("", False)  # the status line's message, and if an error
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -105,7 +104,7 @@ class GenerateScreen(Screen[None]):
             with Vertical(id="next-panel"):
                 yield Label("next character", classes="panel-title")
                 yield NextChar(id="next-char")
-        yield Label("", id="gen-status")
+        yield StatusLine(id="gen-status")
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -183,19 +182,8 @@ class GenerateScreen(Screen[None]):
             self.set_status(f"{message.text}…")
 
     def set_status(self, message: str, error: bool = False) -> None:
-        self.said = (message, error)
+        self.query_one(StatusLine).say(message, error)
         self.refused = False
-        self.show_status()
-
-    def show_status(self) -> None:
-        """The status line, cut at a word's end to the screen's width (re-cut on resize)."""
-        message, error = self.said
-        label = self.query_one("#gen-status", Label)
-        width = (self.size.width or self.app.size.width) - 2  # - the padding
-        label.update(Text(cut_words(message, width), style="bold red" if error else ""))
-
-    def on_resize(self) -> None:
-        self.show_status()
 
     def update_next_char(self, text: str) -> None:
         """What the model expects after `text`, as sampling draws it and raw: asked of a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -189,22 +190,14 @@ class HomeScreen(Screen[None]):
     def action_resume(self) -> None:
         if (info := self.selected) is None:
             return
-        length = info.length
-        if info.status != "finished" or length is None:
+        if (asked := extend_question(info)) is None:
             self.post_message(ResumeRun(info.path))
             return
-        # Nothing is left to train: offer to train as long again instead.
-        more = length.doubled()
-        longer = RunLength.of(more)
-        question = (
-            f"{visible(info.label)} finished its {length.describe()}: nothing is left to "
-            f"train. Extend it to {longer.describe() if longer else '?'}? (While a run "
-            "trains, ] on its dashboard extends it too.)"
-        )
+        question, longer = asked
 
         def answered(choice: str | None) -> None:
             if choice == "extend":
-                self.post_message(ResumeRun(info.path, more))
+                self.post_message(ResumeRun(info.path, longer))
 
         choices = [("extend", "Extend"), ("cancel", "Cancel")]
         self.app.push_screen(ChoiceScreen(question, choices), answered)
@@ -243,3 +236,18 @@ class HomeScreen(Screen[None]):
             self.notify("mark runs with space, then press c", severity="warning", timeout=4)
             return
         self.post_message(OpenCompare(runs))
+
+
+def extend_question(view: RunView) -> tuple[str, dict[str, Any]] | None:
+    """For a run that finished its length (nothing is left to train): the question that
+    offers to train as long again, and the options of that resume; None for another."""
+    length = view.length
+    if view.status != "finished" or length is None:
+        return None
+    longer = length.doubled()
+    described = length_of.describe() if (length_of := RunLength.of(longer)) else "?"
+    question = (
+        f"{visible(view.label)} finished its {length.describe()}: nothing is left to train. "
+        f"Extend it to {described}? (While a run trains, ] on its dashboard extends it too.)"
+    )
+    return question, longer
