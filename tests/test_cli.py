@@ -436,3 +436,50 @@ def test_a_stream_that_cannot_encode_a_character_never_crashes(tmp_path: Path) -
         done = ascii_run(*argv)
         assert done.returncode == 0 and "Traceback" not in done.stderr, (argv, done.stderr)
     assert "\\xd7" in ascii_run("runs", str(tmp_path)).stdout  # × as an escape
+
+
+def rank_process(parent: int, rank: int) -> int | None:
+    """The pid of torchrun's worker of `rank` (its child with RANK=<rank>), if any."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and f"RANK={rank}".encode() in environ:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_torchrun_with_a_rank_killed_ends_in_one_line_and_a_done_record(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ddp"
+    argv = train_argv(corpus_file, out, command=DDP_CLI, max_iters=1_000_000, eval_interval=50)
+    proc = spawn_piped(argv, text=True)
+    try:
+        wait_until(
+            lambda: (
+                any(isinstance(e, StepEvent) for e in read_records(out / "metrics.jsonl"))
+                if (out / "metrics.jsonl").exists()
+                else False
+            ),
+            "the first step records",
+        )
+        victim = rank_process(proc.pid, 1)
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    done = [e for e in read_records(out / "metrics.jsonl") if isinstance(e, DoneEvent)]
+    assert len(done) == 1 and done[0].reason == "failed", done
+    assert "another process of the distributed run stopped" in done[0].message
+    ours = [line for line in stderr.splitlines() if line.startswith("charlm-tui:")]
+    assert len(ours) == 1 and "resume with --resume" in ours[0], stderr[-3000:]
+    assert "[rank0]: Traceback" not in stderr  # rank 0 ended in its one line
+    assert load_checkpoint(out / "last.pt")["iter"] == done[0].iter  # saved where it stopped

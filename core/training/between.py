@@ -8,7 +8,9 @@ and whose state it updates: the loop reads top to bottom there, these steps here
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import time
 from typing import Any
 
@@ -51,6 +53,7 @@ class BetweenSteps:
     _saved_iter: int
     _out: Outputs
     _steering: Steering | None
+    peers_lost: bool
 
     def emit(self, event: Event, strict: bool = True) -> None:
         self._out.emit(event, strict)
@@ -128,6 +131,21 @@ class BetweenSteps:
             self._saved_iter = self.state.iter
         val = self.state.metrics.get("val", {}).get("loss")
         self.emit(CheckpointEvent(self.state.iter, str(path), kind, val))
+
+    def _peer_lost(self, error: RuntimeError) -> str:
+        """Another process of the run died mid-collective: this one's weights are whole
+        (the failed step never reached the optimizer), so rank 0 saves them."""
+        self.peers_lost = True
+        saved = ""
+        with contextlib.suppress(Exception):  # what can be saved: a failed save is no worse
+            self._save_unless_saved()
+            saved = f"; last.pt holds iter {self._saved_iter:,}"
+        # "[.../gloo/transport/tcp/pair.cc:537] Read error [...]: Connection reset by
+        # peer. This is typically caused by...": the error, without where or advice.
+        text = re.sub(r"^\[[^\]]*\]\s*", "", str(error).strip()).split(". ")[0][:160] or "?"
+        return (
+            f"another process of the distributed run stopped ({text}){saved}: resume with --resume"
+        )
 
     def _save_unless_saved(self) -> None:
         if self._saved_iter != self.state.iter:

@@ -76,6 +76,19 @@ def agree(values: tuple[float, ...], info: DistInfo, device: torch.device) -> tu
 _last_work: list[object] = []
 
 
-def shutdown(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
+def is_peer_failure(info: DistInfo, error: BaseException) -> bool:
+    """A collective that failed because another process of the run died or hung (gloo's
+    "Connection reset by peer", NCCL's errors): not a bug of this process."""
+    if not info.enabled or not isinstance(error, RuntimeError):
+        return False
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(
+        mark in text for mark in ("gloo", "NCCL", "Connection reset", "Connection closed")
+    )
+
+
+def shutdown(info: DistInfo, peers_lost: bool = False) -> None:
+    """Leave the process group; with peers lost, its teardown could wait for them, so
+    the process exits without it (torchrun ends the rest)."""
+    if info.enabled and dist.is_initialized() and not peers_lost:
         dist.destroy_process_group()

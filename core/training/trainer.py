@@ -154,6 +154,7 @@ class Trainer(BetweenSteps):
         self._steering: Steering | None = None
         self._saved_iter = -1  # iteration of the newest last.pt
         self._paused = False
+        self.peers_lost = False  # a collective failed: another process of the run died
         self.early_evals = EarlyEvals(t.early_eval_s, state.elapsed_s)
 
     # -- the loop ---------------------------------------------------------------------------
@@ -173,6 +174,10 @@ class Trainer(BetweenSteps):
         except (TrainingDiverged, CheckpointWriteError) as e:
             failed = "diverged" if isinstance(e, TrainingDiverged) else "failed"
             stop, message = Stop(failed, e.exit_code), str(e)
+        except RuntimeError as e:
+            if not distributed.is_peer_failure(self.dist, e):
+                raise
+            stop, message = Stop("failed", 1), self._peer_lost(e)
         done = DoneEvent(
             iter=self.state.iter,
             reason=stop.reason,
@@ -371,6 +376,7 @@ def _execute(
     watchers: Callable[[Trainer, Steering], Iterable[Sink]] | None,
 ) -> DoneEvent:
     run = RunDirectory(plan.run_dir) if dist.is_main else None
+    peers_lost = False
     try:
         if run is not None and plan.resuming:
             # The lock first, then what the resume starts from: planned earlier, it may
@@ -395,7 +401,9 @@ def _execute(
         all_sinks = [*sinks, *extra]
         try:
             with stop_on_signals(steering):
-                return trainer.run(steering, run, all_sinks)
+                done = trainer.run(steering, run, all_sinks)
+            peers_lost = trainer.peers_lost
+            return done
         finally:
             for sink in all_sinks:  # a TensorBoard writer's thread, a progress bar
                 with contextlib.suppress(Exception):
@@ -403,4 +411,4 @@ def _execute(
     finally:
         if run is not None:
             run.close()
-        distributed.shutdown(dist)
+        distributed.shutdown(dist, peers_lost)
