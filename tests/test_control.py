@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from charlm_tui.core.runs.control import request, write_control
+from charlm_tui.core.runs.control import read_control, request, write_control
 from charlm_tui.core.runs.rundir import CONTROL, RunDirectory
 from charlm_tui.core.training.distributed import DistInfo
 from charlm_tui.core.training.steering import BY_SIGNAL, STOPS, Steering, Stop
@@ -86,3 +86,30 @@ def test_a_signal_stop_carries_its_reason_and_exit_code(tmp_path: Path) -> None:
     steer.request_stop(BY_SIGNAL[signal.SIGHUP])
     steer.request_stop(BY_SIGNAL[signal.SIGINT])  # the first reason stands
     assert steer.decide(False).stop == Stop("terminated", 129)
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from charlm_tui.core.runs.control import request, steer_run
+run, n = Path(sys.argv[1]), int(sys.argv[2])
+for _ in range(n):
+    request(run, "save")
+    steer_run(run, lr_factor=0.99)
+"""
+
+
+def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
+    """Two processes, each asking 60 times for one more save and 0.99 times the learning
+    rate: every request counts (read, change and write happen under one lock)."""
+    import subprocess
+    import sys
+
+    steering(tmp_path)  # control.json as a training writes it at its start
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), "60"]) for _ in range(2)
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    control = read_control(tmp_path)
+    assert control["save"] == 120
+    assert control["lr_scale"] == pytest.approx(0.99**120)

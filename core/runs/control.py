@@ -25,7 +25,7 @@ from charlm_tui.core.config import SPECS, STEERABLE
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_text, open_regular
 from charlm_tui.core.options import like, option
-from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS
+from charlm_tui.core.runs.rundir import CONTROL, CONTROL_DEFAULTS, control_lock
 from charlm_tui.core.values import is_int
 
 
@@ -75,15 +75,29 @@ def read_control(run_dir: Path) -> dict[str, Any]:
 
 
 def write_control(run_dir: Path, **changes: Any) -> dict[str, Any]:
-    """Update the control file atomically (every write is a new inode: see ControlFile)."""
-    data = {**read_control(run_dir), **changes}
-    atomic_write_text(run_dir / CONTROL, json.dumps(data), durable=False)
+    """Update the control file atomically (every write is a new inode: see ControlFile),
+    under the run's control lock: what it read is what it changes."""
+    with control_lock(run_dir):
+        data = {**read_control(run_dir), **changes}
+        atomic_write_text(run_dir / CONTROL, json.dumps(data), durable=False)
     return data
 
 
 def request(run_dir: Path, what: str) -> None:
     """Ask a running trainer for one more checkpoint ('save') or sample ('sample')."""
-    write_control(run_dir, **{what: int(read_control(run_dir)[what]) + 1})
+    with control_lock(run_dir):
+        write_control(run_dir, **{what: int(read_control(run_dir)[what]) + 1})
+
+
+def steer_run(run_dir: Path, **asked: Any) -> dict[str, Any]:
+    """Write the changes `steer_changes(run_dir, **asked)` computes from the values in
+    force, both under the control lock: a relative change (the learning rate times 0.8)
+    made by two processes at once applies twice, never once. The changes written."""
+    with control_lock(run_dir):
+        changes = steer_changes(run_dir, **asked)
+        if changes:
+            write_control(run_dir, **changes)
+    return changes
 
 
 def steered_now(run_dir: Path) -> dict[str, Any]:

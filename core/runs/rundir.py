@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,7 @@ SAMPLES = "samples.jsonl"
 CONTROL = "control.json"
 TRAIN_LOG = "train.log"
 LOCK = ".lock"
+CONTROL_LOCK = ".control.lock"  # serialises the writers of control.json (control_lock)
 GENERATIONS = "generations"
 CONTROL_DEFAULTS = {"paused": False, "stop": False, "save": 0, "sample": 0}
 FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core/runs/scores.py)
@@ -118,6 +120,34 @@ def save_generation(run_dir: Path, text: str) -> Path:
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     atomic_write_text(run_dir / CONFIG, dump_json(config, indent=2) + "\n")
+
+
+_CONTROL_HELD: set[Path] = set()  # control locks this process holds: taking one nests
+
+
+@contextlib.contextmanager
+def control_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run's control lock: one writer of control.json at a time, across
+    processes (flock on .control.lock), so a read-modify-write (one more save, the
+    learning rate times 0.8) never loses another's update. Nested uses in one process
+    hold it once; a lock file that is a link is refused."""
+    key = run_dir.absolute()
+    if key in _CONTROL_HELD:
+        yield
+        return
+    try:
+        fd = open_nofollow(run_dir / CONTROL_LOCK, os.O_RDWR | os.O_CREAT)
+    except OSError as e:  # a read-only run folder, say: nothing can be asked of the run
+        raise CharLMError(f"cannot steer {run_dir}: {e.strerror or e}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _CONTROL_HELD.add(key)
+        try:
+            yield
+        finally:
+            _CONTROL_HELD.discard(key)
+    finally:
+        os.close(fd)  # releases the flock
 
 
 class RunLock:
@@ -226,7 +256,8 @@ class RunDirectory:
             # A stale control.json from an earlier run must not steer this one; it starts
             # with the values in force, so every request in it is an absolute value.
             control = {**CONTROL_DEFAULTS, **(steered or {})}
-            atomic_write_text(self.file(CONTROL), json.dumps(control), durable=False)
+            with control_lock(self.path):
+                atomic_write_text(self.file(CONTROL), json.dumps(control), durable=False)
             self.sinks = [
                 StepLogFilter(MetricsWriter(self.file(METRICS)), log_interval),
                 SamplesWriter(self.file(SAMPLES)),

@@ -31,16 +31,17 @@ def steer(
       charlm-tui steer checkpoints/myrun --extend 20 --sample-temperature 1.0
     """
     from charlm_tui.core.runs.control import control_updates, read_control, write_control
-    from charlm_tui.core.runs.rundir import RunLock, is_run_dir
+    from charlm_tui.core.runs.rundir import RunLock, control_lock, is_run_dir
 
     if not run_dir.is_dir() or not is_run_dir(run_dir):
         raise CharLMError(f"{run_dir} is not a run directory")
     if not RunLock.held(run_dir):
         raise CharLMError(f"nothing trains in {run_dir} now: there is nothing to steer")
-    current = read_control(run_dir)
-    updates = control_updates(run_dir, options)
-    if not updates:
-        raise CharLMError("nothing to change: give an option (see: charlm-tui steer --help)")
-    write_control(run_dir, **updates)
+    with control_lock(run_dir):  # read, change, write: no other writer in between
+        current = read_control(run_dir)
+        updates = control_updates(run_dir, options)
+        if not updates:
+            raise CharLMError("nothing to change: give an option (see: charlm-tui steer --help)")
+        write_control(run_dir, **updates)
     for name, value in updates.items():
         print(f"{name}: {current.get(name)!s} -> {value!s} (from the next step)")

@@ -27,9 +27,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from charlm_tui.core.config import shape_label
-from charlm_tui.core.runs.control import (
-    request,
-)
 from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, checkpoint_name
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import cut_end, shorten_middle, status_word, visible
@@ -200,9 +197,9 @@ class DashboardScreen(SteeringKeys):
     def action_generate(self) -> None:
         """The generate pane on the newest weights: saved first while training."""
         if self.live:
-            self._generate_after = time.time()
-            request(self.run_dir, "save")
-            self.notify("saving the current weights for the generate pane…", timeout=2)
+            if self.asked("save"):
+                self._generate_after = time.time()
+                self.notify("saving the current weights for the generate pane…", timeout=2)
             return
         for kind in reversed(CHECKPOINT_KINDS):  # last.pt first: the newest weights
             path = self.run_dir / checkpoint_name(kind)

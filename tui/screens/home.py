@@ -139,33 +139,11 @@ class HomeScreen(Screen[None]):
         self.show_detail()
 
     def show_detail(self) -> None:
-        """The selected run: what its status means; its folder, model, what its best val
-        is, and its corpus (whole when they fit, else the corpus gives way first, then the
-        folder: the table may have shortened them)."""
         detail = self.query_one("#home-detail", Static)
         view = self.selected
         detail.display = view is not None
-        if view is None:
-            return
-        word = status_word(view.status)
-        meaning = describe_status(word) + (f" ({visible(view.error)})" if view.error else "")
-        width = max(detail.size.width - 2, 20)  # - the padding
-        path, model, corpus = (
-            visible(str(view.path)),
-            visible(shape_label(view.model)),
-            visible(view.corpus),
-        )
-        where = f"{path} · {model} · corpus {corpus}"
-        if cell_len(where) > width:  # the corpus gives way first, then the folder
-            room = width - cell_len(where) + cell_len(corpus)
-            where = f"{path} · {model} · corpus {shorten_middle(corpus, room)}"
-        best = view.best_val
-        about = f" · best val {val_cell(best, best.loss)} on {best.describe()}" if best else ""
-        if cell_len(where + about) <= width:
-            where += about
-        text = Text.assemble((word, "bold"), cut_end(f": {meaning}", width - cell_len(word)))
-        text.append("\n" + shorten_middle(where, width), "dim")
-        detail.update(text)
+        if view is not None:
+            detail.update(detail_text(view, max(detail.size.width - 2, 20)))  # - padding
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_detail()
@@ -251,3 +229,27 @@ def extend_question(view: RunView) -> tuple[str, dict[str, Any]] | None:
         f"Extend it to {described}? (While a run trains, ] on its dashboard extends it too.)"
     )
     return question, longer
+
+
+def detail_text(view: RunView, width: int) -> Text:
+    """The selected run in two lines: what its status means; its folder, model, what
+    its best val is, and its corpus (whole when they fit, else the corpus gives way
+    first, then the folder: the table may have shortened them)."""
+    word = status_word(view.status)
+    meaning = describe_status(word) + (f" ({visible(view.error)})" if view.error else "")
+    path, model, corpus = (
+        visible(str(view.path)),
+        visible(shape_label(view.model)),
+        visible(view.corpus),
+    )
+    where = f"{path} · {model} · corpus {corpus}"
+    if cell_len(where) > width:  # the corpus gives way first, then the folder
+        room = width - cell_len(where) + cell_len(corpus)
+        where = f"{path} · {model} · corpus {shorten_middle(corpus, room)}"
+    best = view.best_val
+    about = f" · best val {val_cell(best, best.loss)} on {best.describe()}" if best else ""
+    if cell_len(where + about) <= width:
+        where += about
+    text = Text.assemble((word, "bold"), cut_end(f": {meaning}", width - cell_len(word)))
+    text.append("\n" + shorten_middle(where, width), "dim")
+    return text

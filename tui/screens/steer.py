@@ -21,11 +21,12 @@ from charlm_tui.core.options import specs
 from charlm_tui.core.runs.control import (
     SteerRequest,
     request,
-    steer_changes,
+    steer_run,
     steered_now,
     write_control,
 )
 from charlm_tui.core.runs.view import RunView
+from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.forms import parse_number
 from charlm_tui.tui.widgets.inputs import OrderedInput
 
@@ -131,39 +132,52 @@ class SteeringKeys(Screen[None]):
             return self.paused == (action == "unpause")
         return True
 
+    def asked(self, what: str | None = None, **changes: Any) -> bool:
+        """Write a request into control.json (`what`: one more save or sample); a run
+        folder that cannot be written is said here, and False."""
+        try:
+            if what is not None:
+                request(self.run_dir, what)
+            else:
+                write_control(self.run_dir, **changes)
+        except (CharLMError, OSError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            self.notify(visible(f"cannot ask {self.run_dir}: {reason}"), severity="error")
+            return False
+        return True
+
     def action_pause(self) -> None:
-        write_control(self.run_dir, paused=True)
-        self.notify("paused", timeout=2)
-        self.paused = True  # the footer says "p Resume" before the trainer notices
-        self.refresh_view()
+        if self.asked(paused=True):
+            self.notify("paused", timeout=2)
+            self.paused = True  # the footer says "p Resume" before the trainer notices
+            self.refresh_view()
 
     def action_unpause(self) -> None:
-        write_control(self.run_dir, paused=False)
-        self.notify("resumed", timeout=2)
-        self.paused = False
-        self.refresh_view()
+        if self.asked(paused=False):
+            self.notify("resumed", timeout=2)
+            self.paused = False
+            self.refresh_view()
 
     def action_stop(self) -> None:
-        write_control(self.run_dir, stop=True)
-        self.notify("stopping: saving last.pt…", timeout=3)
+        if self.asked(stop=True):
+            self.notify("stopping: saving last.pt…", timeout=3)
 
     def action_checkpoint(self) -> None:
-        request(self.run_dir, "save")
-        self.notify("saving last.pt…", timeout=2)
+        if self.asked("save"):
+            self.notify("saving last.pt…", timeout=2)
 
     def action_sample(self) -> None:
-        request(self.run_dir, "sample")
-        self.notify("sampling…", timeout=2)
+        if self.asked("sample"):
+            self.notify("sampling…", timeout=2)
 
     def steer(self, **asked: Any) -> None:
         """Ask the trainer for new values (core/runs/control.py: the same checks as `steer`)."""
         try:
-            changes = steer_changes(self.run_dir, **asked)
+            changes = steer_run(self.run_dir, **asked)
         except CharLMError as e:
-            self.notify(str(e), severity="error", timeout=6)
+            self.notify(visible(str(e)), severity="error", timeout=6)
             return
         if changes:
-            write_control(self.run_dir, **changes)
             told = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in changes.items())
             self.notify(f"{told}: from the next step", timeout=3)
 
