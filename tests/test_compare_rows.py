@@ -146,6 +146,29 @@ def test_the_full_eval_cache_follows_its_checkpoint(trained: Path) -> None:
     assert full_eval(run_dir).loss == pytest.approx(first.loss)
 
 
+def test_full_eval_of_a_read_only_run_is_shown_uncached(
+    trained: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import errno
+    import shutil
+
+    from charlm_tui.core.runs import scores
+
+    run_dir = tmp_path / "gpt-a"
+    shutil.copytree(trained / "gpt-a", run_dir)
+    (run_dir / FULL_EVAL).unlink(missing_ok=True)
+
+    def read_only(path: Path, text: str, **kw: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(scores, "atomic_write_text", read_only)
+    assert run(["--no-ui", "compare", str(run_dir), "--full-eval", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    (row,) = json.loads(out)
+    assert row["val_source"] == "full" and "not cached" in err and "Read-only" in err
+    assert not (run_dir / FULL_EVAL).exists()
+
+
 def test_compare_refuses_bad_input_in_one_line(trained: Path, tmp_path: Path, capsys) -> None:
     a = str(trained / "gpt-a")
     cases = [

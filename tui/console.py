@@ -270,13 +270,15 @@ def print_compare(rows: Sequence[Any], baseline: str | None) -> None:
     console.print(Text(VAL_NOTE, style="dim"))
 
 
-def score_runs(paths: Sequence[Path], device: str = "auto") -> None:
-    """Full-split val scores for the runs that lack one (progress on stderr)."""
+def score_runs(paths: Sequence[Path], device: str = "auto") -> dict[Path, Any]:
+    """Full-split val scores for the runs that lack one (progress on stderr); those that
+    could not be cached in eval.json (a read-only run), by run, for the caller to show."""
     from charlm_tui.core.runs.rundir import RunLock
     from charlm_tui.core.runs.scores import full_eval, read_full_eval, scored_checkpoint
     from charlm_tui.core.text.display import visible_line
 
     err = Console(stderr=True, highlight=False)
+    kept_here: dict[Path, Any] = {}
     for path in paths:
         if read_full_eval(path) is not None or scored_checkpoint(path) is None:
             continue
@@ -285,14 +287,19 @@ def score_runs(paths: Sequence[Path], device: str = "auto") -> None:
             err.print(Text(f"{name}: still training, not scored"))
             continue
         t = time.perf_counter()
+        why: list[str] = []
         with err.status(Text(f"scoring {name} on its full val split…")):
-            result = full_eval(path, device)
+            result = full_eval(path, device, uncached=why.append)
         err.print(
             Text(
                 f"{name}: full val split, {result.positions:,} positions: "
                 f"loss {result.loss:.4f} ({time.perf_counter() - t:.1f}s)"
+                + (f"; not cached ({visible_line(why[0])})" if why else "")
             )
         )
+        if why:
+            kept_here[path] = result
+    return kept_here
 
 
 UNSEEN_STYLE = "bold reverse red"  # a character the model never saw: not scored

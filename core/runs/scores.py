@@ -155,9 +155,14 @@ def _full_eval(entry: Any) -> FullEval | None:
 
 
 def full_eval(
-    run_dir: Path, device: str = "auto", progress: Callable[[int, int], None] | None = None
+    run_dir: Path,
+    device: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+    uncached: Callable[[str], None] | None = None,
 ) -> FullEval:
-    """best.pt (else last.pt) on every position of the val split, cached in eval.json."""
+    """best.pt (else last.pt) on every position of the val split, cached in eval.json.
+    Where eval.json cannot be written (a read-only run), `uncached` is told why and the
+    score is returned all the same; without it, that is a CharLMError."""
     cached = read_full_eval(run_dir)
     if cached is not None:
         return cached
@@ -181,7 +186,12 @@ def full_eval(
         key[1],
         key[0],
     )
-    _store_full_eval(run_dir, result)
+    try:
+        _store_full_eval(run_dir, result)
+    except CharLMError as e:
+        if uncached is None:
+            raise
+        uncached(str(e))
     return result
 
 

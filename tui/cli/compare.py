@@ -75,9 +75,10 @@ def compare(ctx: typer.Context, runs: RunsArg, options: CompareOptions, on: Devi
         launch(CharLMApp(compare=OpenCompare(paths, options.full_eval, base)))
         return
     if options.full_eval:
-        score_runs(paths, on.device)
+        uncached = score_runs(paths, on.device)
         for view in views:
             view.update()
+            view.full = uncached.get(view.path, view.full)  # a read-only run's, shown once
     rows = with_baseline([row_of(v) for v in views], base)
     if options.sort is not None:
         rows = sort_rows(rows, options.sort, options.reverse)

@@ -8,6 +8,7 @@ The rows are tui/tables.py's and the curves tui/curves.py's, both from the runs'
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.listing import load_runs
-from charlm_tui.core.runs.scores import full_eval, scored_checkpoint
+from charlm_tui.core.runs.scores import FullEval, full_eval, scored_checkpoint
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.core.text.display import visible_line
 from charlm_tui.tui.curves import ema, run_curve, steer_marks, value_at
@@ -178,6 +179,7 @@ class Scoring(Message):
 
     text: str
     failed: str = ""
+    uncached: tuple[Path, FullEval] | None = None  # a score eval.json could not keep
 
 
 class CompareScreen(Screen[None]):
@@ -361,18 +363,13 @@ class CompareScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="full-eval", exit_on_error=False)
     def evaluate(self, todo: list[Path]) -> None:
-        """best.pt of each run on every position of its val split (cached in eval.json)."""
-        for i, path in enumerate(todo, 1):
-            self.post_message(Scoring(f"scoring {i}/{len(todo)}: {path.name}…"))
-            try:
-                full_eval(path)
-            except Exception as e:  # one line for a bad input, and for anything else too
-                text = str(e) if isinstance(e, CharLMError) else f"{type(e).__name__}: {e}"
-                self.post_message(Scoring("", failed=text))
-        self.post_message(Scoring(""))
+        score_each(todo, self.post_message)
 
     @on(Scoring)
     def scoring(self, message: Scoring) -> None:
+        for view in self.runs if message.uncached else []:
+            if view.path == message.uncached[0]:
+                view.full, view.version = message.uncached[1], view.version + 1
         if message.failed:
             self.notify(message.failed, severity="error", timeout=10)
             return
@@ -380,6 +377,23 @@ class CompareScreen(Screen[None]):
         self._status()
         if not message.text:  # done: the scores are in eval.json
             self.poll()
+
+
+def score_each(todo: list[Path], post: Callable[[Message], object]) -> None:
+    """best.pt of each run on every position of its val split (cached in eval.json),
+    posting how it goes as Scoring messages (from a worker thread)."""
+    for i, path in enumerate(todo, 1):
+        post(Scoring(f"scoring {i}/{len(todo)}: {path.name}…"))
+        try:
+            why: list[str] = []
+            result = full_eval(path, uncached=why.append)
+            if why:  # a read-only run: shown, not cached
+                failed = f"{why[0]}: shown, not cached"
+                post(Scoring("", failed, uncached=(path, result)))
+        except Exception as e:  # one line for a bad input, and for anything else too
+            text = str(e) if isinstance(e, CharLMError) else f"{type(e).__name__}: {e}"
+            post(Scoring("", failed=text))
+    post(Scoring(""))
 
 
 def status_line(
