@@ -61,3 +61,27 @@ def test_steered_lengths_and_intervals_stay_whole(corpus_file: Path, tmp_path: P
     assert view.next_due("eval_interval") is not None
     assert view.next_due("eval_interval")[0] == 60
     assert "next eval" in timing_text(view).plain
+
+
+def test_a_config_json_from_another_run_is_caught_by_the_records(tmp_path: Path) -> None:
+    import json
+
+    from charlm_tui.tui.tables import row_of, run_cells
+    from tests.tui_helpers import fake_run
+
+    run_dir = fake_run(tmp_path, "gpt-run")  # its records say gpt, 17,184 parameters
+    config = json.loads((run_dir / "config.json").read_text())
+    config["model"]["model"], config["n_params"] = "lstm", 20_926  # copied from an LSTM run
+    (run_dir / "config.json").write_text(json.dumps(config))
+    view = RunView(run_dir)
+    view.update()
+    assert view.config_differs == "config.json says lstm, the records gpt"
+    assert view.n_params == view.start.n_params != 20_926
+    cells = run_cells(view, 0.0)
+    assert cells["model"] == "gpt (config.json differs)"
+    assert cells["params"] == f"{view.start.n_params:,}"
+    assert row_of(view).model == "gpt" and row_of(view).shape == "?"
+    config["model"]["model"], config["n_params"] = "gpt", view.start.n_params  # agreeing
+    (run_dir / "config.json").write_text(json.dumps(config))
+    view.update()
+    assert view.config_differs is None

@@ -76,6 +76,14 @@ def runs_columns(width: int | None) -> tuple[str, ...]:
     return tuple(c for c in RUNS_COLUMNS if c not in drops)
 
 
+def model_label(view: RunView) -> str:
+    """`gpt 3×4×128 · block 128`; where config.json contradicts the run's records, the
+    records' architecture and a mark: `gpt (config.json differs)`."""
+    if view.config_differs and view.start is not None:
+        return f"{view.start.model} (config.json differs)"
+    return shape_label(view.model)
+
+
 def run_cells(view: RunView, now: float) -> dict[str, str]:
     """A run's cells, as plain text."""
     best = view.best_val
@@ -83,7 +91,7 @@ def run_cells(view: RunView, now: float) -> dict[str, str]:
     it = view.resume_iter
     return {
         "run": view.label,
-        "model": shape_label(view.model),
+        "model": model_label(view),
         "params": f"{view.n_params:,}" if view.n_params else "–",
         "iter": f"{it:,}" if it is not None else "–",
         "best val": val_cell(best, best.loss if best else None),
@@ -197,13 +205,15 @@ class Row:
 def row_of(view: RunView) -> Row:
     best, estimate = view.best_val, view.best_eval
     train, per_iter = view.train, view.chars_per_iter
+    differs = view.config_differs is not None and view.start is not None  # trust the records
+    model = view.start.model if differs and view.start else view.model.get("model", "?")
     optimizer = train.get("optimizer", "adamw")  # runs from before --optimizer used AdamW
     return Row(
         name=view.label,
         path=str(view.path),
-        model=str(view.model.get("model", "?")),
+        model=str(model),
         params=view.n_params,
-        shape=shape_label(view.model, compact=True),
+        shape="?" if differs else shape_label(view.model, compact=True),
         optimizer=optimizer if isinstance(optimizer, str) else "?",
         lr=as_finite(train.get("lr")),
         batch=as_int(train.get("batch_size")),

@@ -278,7 +278,23 @@ class RunView(RunRecords):
 
     @property
     def n_params(self) -> int | None:
-        return as_int(self.config.get("n_params")) or (self.start.n_params if self.start else None)
+        """The parameters the training counted (its start record), else config.json's."""
+        return (self.start.n_params if self.start else None) or as_int(self.config.get("n_params"))
+
+    @property
+    def config_differs(self) -> str | None:
+        """Where config.json contradicts the records its training wrote beside the
+        checkpoints (a config.json copied from another run, say): then its model section
+        describes some other model, and this says so; None when they agree."""
+        if self.start is None or not self.config:
+            return None
+        said = self.model.get("model")
+        if isinstance(said, str) and said != self.start.model:
+            return f"config.json says {said}, the records {self.start.model}"
+        n = as_int(self.config.get("n_params"))
+        if n is not None and n != self.start.n_params:
+            return f"config.json says {n:,} params, the records {self.start.n_params:,}"
+        return None
 
     @property
     def chars_per_iter(self) -> int | None:

@@ -26,13 +26,13 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from charlm_tui.core.config import shape_label
 from charlm_tui.core.runs.rundir import CHECKPOINT_KINDS, checkpoint_name
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.tui.formatting import cut_end, shorten_middle, status_word, visible
 from charlm_tui.tui.messages import OpenGenerate
 from charlm_tui.tui.process import TrainingProcess
 from charlm_tui.tui.screens.steer import SteeringKeys
+from charlm_tui.tui.tables import model_label
 from charlm_tui.tui.widgets.checkpoints import CheckpointList
 from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.loss_chart import CHART_BINDINGS, LossChart
@@ -234,7 +234,7 @@ def status_line(view: RunView, process: TrainingProcess | None, width: int) -> s
     room = (width or 120) - 2  # - the padding
     msg = view.done.message if view.done else ""
     note = view.notes[-1].text if view.notes and not view.done else ""
-    line = f"{visible(status_detail(view, process))} · {visible(shape_label(view.model))} · corpus "
+    line = f"{visible(status_detail(view, process))} · {visible(model_label(view))} · corpus "
     corpus = visible(view.corpus)
     tail = f" · {visible(msg or note)}" if msg or note else ""
     corpus = shorten_middle(corpus, max(16, room - cell_len(line) - cell_len(tail)))

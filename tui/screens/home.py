@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from charlm_tui.core.config import RunLength, shape_label
+from charlm_tui.core.config import RunLength
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.listing import RunViews
 from charlm_tui.core.runs.view import RunView
@@ -28,7 +28,7 @@ from charlm_tui.tui.messages import (
     ResumeRun,
 )
 from charlm_tui.tui.screens.dialogs import ChoiceScreen
-from charlm_tui.tui.tables import RIGHT, runs_table, val_cell
+from charlm_tui.tui.tables import RIGHT, model_label, runs_table, val_cell
 from charlm_tui.tui.widgets.keys_footer import KeysFooter
 
 
@@ -237,9 +237,11 @@ def detail_text(view: RunView, width: int) -> Text:
     first, then the folder: the table may have shortened them)."""
     word = status_word(view.status)
     meaning = describe_status(word) + (f" ({visible(view.error)})" if view.error else "")
+    if view.config_differs:  # what the table marks, said in full
+        meaning += f" ({visible(view.config_differs)})"
     path, model, corpus = (
         visible(str(view.path)),
-        visible(shape_label(view.model)),
+        visible(model_label(view)),
         visible(view.corpus),
     )
     where = f"{path} · {model} · corpus {corpus}"
