@@ -15,7 +15,14 @@ from charlm_tui.core.runs.rundir import METRICS
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.curves import ema, run_curve, value_at
 from charlm_tui.tui.screens.dashboard import DashboardScreen
-from charlm_tui.tui.widgets.loss_chart import CurvePlot, LossChart, log_ticks, nice_ticks, y_labels
+from charlm_tui.tui.widgets.loss_chart import (
+    CurvePlot,
+    LossChart,
+    log_ticks,
+    nice_ticks,
+    one_per_row,
+    y_labels,
+)
 from tests.tui_helpers import dashboard_drawn, fake_run
 from tests.waiting import wait_for
 
@@ -66,6 +73,9 @@ def test_axis_ticks_are_whole_iterations_and_round_values() -> None:
     assert y_labels([0.0, 0.001, 0.002]) == ["0e+00", "1e-03", "2e-03"]
     assert log_ticks(0.01, 10, 4) == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]
     assert log_ticks(1.6, 4.2, 4) == [2, 3, 4]  # less than a decade: round linear values
+    assert y_labels([0.95, 1.05]) == ["0.95", "1.05"]  # each tick written exactly
+    # Two ticks in one row of a 2-row plot would overlap: one a row.
+    assert one_per_row([0.95, 1.0, 1.05], float, 0.95, 1.05, 2) == [0.95, 1.05]
 
 
 # -- the dashboard's chart ----------------------------------------------------------------

@@ -112,8 +112,25 @@ def test_home_at_60x20(runs: Path, snap_compare) -> None:
 
 def test_dashboard_chart_controls(runs: Path, snap_compare) -> None:
     """Log-y, characters on x, smoothing 0.6 (raw faint behind), gradient norm below."""
+    from charlm_tui.tui.screens.dashboard import DashboardScreen
+    from charlm_tui.tui.widgets.loss_chart import CurvePlot
+    from tests.tui_helpers import dashboard_drawn
+    from tests.waiting import wait_for
+
     app = CharLMApp(watch=runs / "shakespeare-tiny")
-    assert snap_compare(app, terminal_size=(120, 36), press=["l", "x", "right_parenthesis", "v"])
+
+    async def settled(pilot) -> None:  # the lower chart grows: its axes are laid out again
+        def drawn() -> bool:
+            screen = pilot.app.screen
+            return isinstance(screen, DashboardScreen) and dashboard_drawn(screen)
+
+        await wait_for(pilot, drawn, "the dashboard")
+        await pilot.press("l", "x", "right_parenthesis", "v")
+        await pilot.pause()
+        plots = pilot.app.screen.query(CurvePlot)
+        await wait_for(pilot, lambda: all(p.settled for p in plots), "the charts laid out")
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=settled)
 
 
 def _compared(runs: Path) -> CharLMApp:

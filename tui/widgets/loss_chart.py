@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -138,7 +138,28 @@ def y_labels(ticks: Sequence[float]) -> list[str]:
     gaps = [b - a for a, b in itertools.pairwise(ticks) if b > a]
     step = min(gaps) if gaps else top or 1.0
     decimals = max(0, min(6, -math.floor(math.log10(step) + 1e-9)))
+    # Enough to write each tick exactly (0.95 and 1.05, thinned to one a row, are 0.1
+    # apart, yet neither is 0.9 nor 1.1).
+    while decimals < 6 and any(
+        abs(round(t, decimals) - t) > 1e-9 * max(1.0, abs(t)) for t in ticks
+    ):
+        decimals += 1
     return [f"{t:.{decimals}f}" for t in ticks]
+
+
+def one_per_row(
+    ticks: Sequence[float], where: Callable[[float], float], lo: float, hi: float, rows: int
+) -> list[float]:
+    """The ticks that fall in rows of their own, on an axis from lo to hi drawn in `rows`
+    rows (`where`: a tick's position on that axis, its log for a log axis)."""
+    kept: list[float] = []
+    taken: set[int] = set()
+    for t in ticks:
+        row = round((where(t) - lo) / ((hi - lo) or 1.0) * (rows - 1))
+        if row not in taken:
+            taken.add(row)
+            kept.append(t)
+    return kept
 
 
 def log_ticks(lo: float, hi: float, n: int) -> list[float]:
@@ -187,6 +208,12 @@ class CurvePlot(PlotextPlot):
         self._has_data = False
         self._drawing: tuple | None = None
         self.x_span: tuple[float, float] | None = None  # the x axis last drawn
+        self.built_for: tuple[int, int] | None = None  # the size the axes were laid out for
+
+    @property
+    def settled(self) -> bool:
+        """Its axes fit the size it has now (a resize lays them out again)."""
+        return self._drawing is None or self.built_for == tuple(self.size)
 
     def render(self) -> RenderResult:
         if not self._has_data:
@@ -222,6 +249,7 @@ class CurvePlot(PlotextPlot):
         x_range: tuple[float, float] | None,
         markers: Sequence[float] = (),
     ) -> None:
+        self.built_for = tuple(self.size)  # type: ignore[assignment]
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -278,14 +306,13 @@ class CurvePlot(PlotextPlot):
             pad = abs(y_lo) * 0.05 or 1.0
             y_lo, y_hi = (y_lo - pad if not log_y else y_lo / 1.1), y_hi + pad
         rows = max(1, max(self.size.height - 2, 2) // 3)
-        if log_y:
-            yt = log_ticks(y_lo, y_hi, rows)
-            plt.yticks([math.log10(t) for t in yt], self._labels(yt))
-            plt.ylim(math.log10(y_lo), math.log10(y_hi))
-        else:
-            yt = nice_ticks(y_lo, y_hi, rows)
-            plt.yticks(yt, self._labels(yt))
-            plt.ylim(y_lo, y_hi)
+        where: Callable[[float], float] = math.log10 if log_y else float
+        yt = log_ticks(y_lo, y_hi, rows) if log_y else nice_ticks(y_lo, y_hi, rows)
+        # Two labels in one row would overlap, and which one plotext keeps varies: one a row.
+        # The plot area: the height less its frame, the x axis and its labels.
+        yt = one_per_row(yt, where, where(y_lo), where(y_hi), max(1, self.size.height - 3))
+        plt.yticks([where(t) for t in yt], self._labels(yt))
+        plt.ylim(where(y_lo), where(y_hi))
 
     def _labels(self, ticks: Sequence[float]) -> list[str]:
         return [label.rjust(self.label_width) for label in y_labels(ticks)]
