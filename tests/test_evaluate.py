@@ -43,6 +43,21 @@ def test_eval_with_dropout_is_deterministic_and_matches_hand_computation() -> No
     assert abs(a.bpc - loss / np.log(2)) < 1e-5
 
 
+def test_an_eval_with_a_time_limit_scores_the_first_batches_that_fit() -> None:
+    model = model_with_dropout()
+    data = np.random.default_rng(0).integers(0, 7, 500).astype(np.uint8)
+    batches = fixed_batches(data, 8, 4, 6, seed=1)  # 6 batches of 4 windows of 8
+    ticks = iter(range(100))  # a fake clock: one second a reading
+
+    cut = estimate(model, batches, time_limit_s=2.5, clock=lambda: float(next(ticks)))
+    assert cut is not None and cut.n_tokens == 3 * 4 * 8  # read at 0, then 1, 2, 3 > 2.5
+    assert cut == estimate(model, batches[:3])  # the same first batches, every time
+    later = iter(range(100))
+    at_least_one = estimate(model, batches, time_limit_s=0.0, clock=lambda: float(next(later)))
+    assert at_least_one is not None and at_least_one.n_tokens == 4 * 8
+    assert estimate(model, batches).n_tokens == 6 * 4 * 8  # no limit: all of them
+
+
 def test_eval_mode_is_restored_even_when_eval_fails() -> None:
     model = model_with_dropout()
     model.train()

@@ -7,7 +7,7 @@ from pathlib import Path
 from charlm_tui.core.measures import Metrics
 from charlm_tui.core.runs.events import EvalEvent, SteerEvent, record_of
 from charlm_tui.core.runs.records import JsonlTail, dump_line
-from charlm_tui.core.runs.view import RunView
+from charlm_tui.core.runs.view import RunView, config_differs
 from charlm_tui.tui.widgets.metrics import timing_text
 from tests.train_helpers import short_training
 
@@ -75,7 +75,7 @@ def test_a_config_json_from_another_run_is_caught_by_the_records(tmp_path: Path)
     (run_dir / "config.json").write_text(json.dumps(config))
     view = RunView(run_dir)
     view.update()
-    assert view.config_differs == "config.json says lstm, the records gpt"
+    assert config_differs(view) == "config.json says lstm, the records gpt"
     assert view.n_params == view.start.n_params != 20_926
     cells = run_cells(view, 0.0)
     assert cells["model"] == "gpt (config.json differs)"
@@ -84,4 +84,4 @@ def test_a_config_json_from_another_run_is_caught_by_the_records(tmp_path: Path)
     config["model"]["model"], config["n_params"] = "gpt", view.start.n_params  # agreeing
     (run_dir / "config.json").write_text(json.dumps(config))
     view.update()
-    assert view.config_differs is None
+    assert config_differs(view) is None

@@ -19,7 +19,7 @@ from rich.cells import cell_len
 
 from charlm_tui.core.config import shape_label
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.runs.view import BestVal, RunView
+from charlm_tui.core.runs.view import BestVal, RunView, config_differs
 from charlm_tui.core.text.display import visible_line
 from charlm_tui.core.values import as_finite, as_int
 from charlm_tui.tui.formatting import (
@@ -79,7 +79,7 @@ def runs_columns(width: int | None) -> tuple[str, ...]:
 def model_label(view: RunView) -> str:
     """`gpt 3×4×128 · block 128`; where config.json contradicts the run's records, the
     records' architecture and a mark: `gpt (config.json differs)`."""
-    if view.config_differs and view.start is not None:
+    if config_differs(view) and view.start is not None:
         return f"{view.start.model} (config.json differs)"
     return shape_label(view.model)
 
@@ -205,7 +205,7 @@ class Row:
 def row_of(view: RunView) -> Row:
     best, estimate = view.best_val, view.best_eval
     train, per_iter = view.train, view.chars_per_iter
-    differs = view.config_differs is not None and view.start is not None  # trust the records
+    differs = config_differs(view) is not None and view.start is not None  # trust the records
     model = view.start.model if differs and view.start else view.model.get("model", "?")
     optimizer = train.get("optimizer", "adamw")  # runs from before --optimizer used AdamW
     return Row(

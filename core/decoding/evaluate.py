@@ -10,6 +10,7 @@ dropout left on during eval silently inflates the loss.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -74,13 +75,20 @@ def estimate(
     batches: list[np.ndarray],
     device: torch.device | str = "cpu",
     cancelled: Callable[[], bool] = lambda: False,
+    time_limit_s: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Metrics | None:
-    """None if cancelled() turned true between two batches (Ctrl-C during a long eval)."""
+    """The metrics over `batches`; None if cancelled() turned true between two batches
+    (Ctrl-C during a long eval). With time_limit_s, the batches that fit in it (at least
+    one, always the same first ones): Metrics.n_tokens says how many were scored."""
     acc = _Accumulator()
+    started = clock()
     with eval_mode(model):
-        for windows in batches:
+        for n, windows in enumerate(batches):
             if cancelled():
                 return None
+            if n and time_limit_s is not None and clock() - started > time_limit_s:
+                break
             w = torch.from_numpy(windows).to(device)
             logits, _ = model(w[:, :-1])
             acc.add(logits, w[:, 1:])

@@ -282,21 +282,6 @@ class RunView(RunRecords):
         return (self.start.n_params if self.start else None) or as_int(self.config.get("n_params"))
 
     @property
-    def config_differs(self) -> str | None:
-        """Where config.json contradicts the records its training wrote beside the
-        checkpoints (a config.json copied from another run, say): then its model section
-        describes some other model, and this says so; None when they agree."""
-        if self.start is None or not self.config:
-            return None
-        said = self.model.get("model")
-        if isinstance(said, str) and said != self.start.model:
-            return f"config.json says {said}, the records {self.start.model}"
-        n = as_int(self.config.get("n_params"))
-        if n is not None and n != self.start.n_params:
-            return f"config.json says {n:,} params, the records {self.start.n_params:,}"
-        return None
-
-    @property
     def chars_per_iter(self) -> int | None:
         """Characters one optimizer step trains on: batch x block x processes."""
         batch, block = as_int(self.train.get("batch_size")), as_int(self.model.get("block_size"))
@@ -409,3 +394,18 @@ def steered_value(event: SteerEvent) -> Any:
     if spec is not None and spec.base is int and new is not None and float(new).is_integer():
         return int(new)
     return new
+
+
+def config_differs(view: RunView) -> str | None:
+    """Where config.json contradicts the records its training wrote beside the
+    checkpoints (a config.json copied from another run, say): then its model section
+    describes some other model, and this says so; None when they agree."""
+    if view.start is None or not view.config:
+        return None
+    said = view.model.get("model")
+    if isinstance(said, str) and said != view.start.model:
+        return f"config.json says {said}, the records {view.start.model}"
+    n = as_int(view.config.get("n_params"))
+    if n is not None and n != view.start.n_params:
+        return f"config.json says {n:,} params, the records {view.start.n_params:,}"
+    return None

@@ -35,6 +35,8 @@ from charlm_tui.core.training.state import TrainState
 from charlm_tui.core.training.steering import Steering
 from charlm_tui.core.training.step import diverged
 
+EVAL_SHARE = 0.1  # of a time budget, that one eval (train and val) may take at most
+
 
 class BetweenSteps:
     # The Trainer's parts these read.
@@ -54,6 +56,7 @@ class BetweenSteps:
     _out: Outputs
     _steering: Steering | None
     peers_lost: bool
+    _eval_cut_noted: bool
 
     def emit(self, event: Event, strict: bool = True) -> None:
         self._out.emit(event, strict)
@@ -69,8 +72,12 @@ class BetweenSteps:
         state, clock = self.state, self.clock
         started = time.perf_counter()
         metrics: dict[str, Metrics] = {}
+        # A time budget bounds the evals too: at most EVAL_SHARE of it each (a rung of a
+        # ladder took 73 s to evaluate on a loaded machine, against its 8-s budget).
+        budget = self.tcfg.time_budget
+        limit = EVAL_SHARE * budget / len(self.eval_batches) if budget else None
         for split, batches in self.eval_batches.items():
-            m = estimate(self.model, batches, self.device, self._stopping)
+            m = estimate(self.model, batches, self.device, self._stopping, limit)
             if m is None:
                 return  # stopping: the loop saves last.pt at once, without this eval
             if not math.isfinite(m.loss):
@@ -79,6 +86,7 @@ class BetweenSteps:
                 raise diverged(state.iter - 1, f"the {split} loss at the eval is {m.loss}")
             metrics[split] = m
         t_eval = time.perf_counter() - started
+        self._note_cut_eval(metrics)
         val = metrics["val"].loss
         is_best = state.best_val_loss is None or val < state.best_val_loss
         if is_best:
@@ -99,6 +107,17 @@ class BetweenSteps:
         if is_best:
             self.save("best")
         self.save("last")
+
+    def _note_cut_eval(self, metrics: dict[str, Metrics]) -> None:
+        """Say once when an eval scored fewer windows than asked (its time limit)."""
+        full = {k: sum(len(b) for b in v) for k, v in self.eval_batches.items()}
+        scored = {k: m.n_tokens // max(1, self.mcfg.block_size) for k, m in metrics.items()}
+        if not self._eval_cut_noted and any(scored[k] < full[k] for k in metrics):
+            self._eval_cut_noted = True
+            self._note(
+                f"evals cut to fit the {self.tcfg.time_budget:g}s budget: "
+                + ", ".join(f"{k} {scored[k]} of {full[k]} windows" for k in metrics)
+            )
 
     def sample(self) -> None:
         state, vocab = self.state, self.dataset.vocab

@@ -155,6 +155,7 @@ class Trainer(BetweenSteps):
         self._saved_iter = -1  # iteration of the newest last.pt
         self._paused = False
         self.peers_lost = False  # a collective failed: another process of the run died
+        self._eval_cut_noted = False  # an eval cut to its time limit was said
         self.early_evals = EarlyEvals(t.early_eval_s, state.elapsed_s)
 
     # -- the loop ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Header, Static
 from charlm_tui.core.config import RunLength
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.listing import RunViews
-from charlm_tui.core.runs.view import RunView
+from charlm_tui.core.runs.view import RunView, config_differs
 from charlm_tui.tui.formatting import cut_end, describe_status, shorten_middle, status_word, visible
 from charlm_tui.tui.messages import (
     OpenCompare,
@@ -237,8 +237,8 @@ def detail_text(view: RunView, width: int) -> Text:
     first, then the folder: the table may have shortened them)."""
     word = status_word(view.status)
     meaning = describe_status(word) + (f" ({visible(view.error)})" if view.error else "")
-    if view.config_differs:  # what the table marks, said in full
-        meaning += f" ({visible(view.config_differs)})"
+    if config_differs(view):  # what the table marks, said in full
+        meaning += f" ({visible(config_differs(view))})"
     path, model, corpus = (
         visible(str(view.path)),
         visible(model_label(view)),
