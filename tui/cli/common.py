@@ -63,6 +63,13 @@ class Group(typer.core.TyperGroup):
     """The command group, with the same --help as its commands; --no-ui is taken after
     the command too (`charlm-tui train --no-ui`), where people type it."""
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:  # typer's completion flags: no "<bool>" after them in --help
+            if param.name in ("install_completion", "show_completion"):
+                param.metavar = ""
+        return params
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         end = args.index("--") if "--" in args else len(args)
         if "--no-ui" in args[:end]:
