@@ -26,7 +26,7 @@ from charlm_tui.tui.screens.dashboard import DashboardScreen, status_line
 from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.screens.generate import GenerateScreen
 from charlm_tui.tui.screens.home import HomeScreen
-from charlm_tui.tui.widgets.checkpoints import CheckpointList
+from charlm_tui.tui.widgets.run_tabs import CheckpointList
 from tests.tui_helpers import (
     FIXED_TIME,
     dashboard_drawn,
@@ -417,7 +417,7 @@ def test_model_tab_names_position_activation_and_optimizer() -> None:
     from rich.console import Console
 
     from charlm_tui.core.measures import LayerSummary
-    from charlm_tui.tui.widgets.model_summary import summary_table
+    from charlm_tui.tui.widgets.run_tabs import summary_table
 
     def rendered(model_config: dict, train_config: dict | None = None) -> str:
         start = StartEvent(

@@ -38,9 +38,9 @@ from charlm_tui.tui.tables import (
     sort_rows,
     with_baseline,
 )
+from charlm_tui.tui.widgets.bars import KeysFooter
 from charlm_tui.tui.widgets.compare_table import CompareTable
 from charlm_tui.tui.widgets.inputs import FilterInput
-from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.loss_chart import (
     CHART_BINDINGS,
     RGB,

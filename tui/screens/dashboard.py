@@ -33,12 +33,10 @@ from charlm_tui.tui.messages import OpenGenerate
 from charlm_tui.tui.process import TrainingProcess
 from charlm_tui.tui.screens.steer import SteeringKeys
 from charlm_tui.tui.tables import model_label
-from charlm_tui.tui.widgets.checkpoints import CheckpointList
-from charlm_tui.tui.widgets.keys_footer import KeysFooter
+from charlm_tui.tui.widgets.bars import KeysFooter
 from charlm_tui.tui.widgets.loss_chart import CHART_BINDINGS, LossChart
 from charlm_tui.tui.widgets.metrics import MetricsPanel
-from charlm_tui.tui.widgets.model_summary import ModelSummary
-from charlm_tui.tui.widgets.samples import SamplesLog
+from charlm_tui.tui.widgets.run_tabs import CheckpointList, ModelSummary, SamplesLog
 from charlm_tui.tui.widgets.system_strip import SystemStrip
 
 # One redraw a second, metrics, chart and system strip in one compositor pass: the UI

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
-from charlm_tui.tui.widgets.keys_footer import KeysFooter
+from charlm_tui.tui.widgets.bars import KeysFooter
 
 
 class ChoiceScreen(ModalScreen[str | None]):

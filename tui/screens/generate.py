@@ -29,12 +29,11 @@ from charlm_tui.core.models.quant import resolve_precision
 from charlm_tui.core.runs.rundir import save_generation
 from charlm_tui.core.text.vocab import describe_chars
 from charlm_tui.tui.messages import GenerateReady, OpenInspect
+from charlm_tui.tui.widgets.bars import KeysFooter, StatusLine
 from charlm_tui.tui.widgets.generated import DecoderNote, GeneratedText, GenerationEnded
 from charlm_tui.tui.widgets.inputs import OrderedInput
-from charlm_tui.tui.widgets.keys_footer import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
 from charlm_tui.tui.widgets.sampling_fields import FIELDS, SamplingFields
-from charlm_tui.tui.widgets.status_line import StatusLine
 
 
 class PromptInput(OrderedInput):

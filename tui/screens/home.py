@@ -29,7 +29,7 @@ from charlm_tui.tui.messages import (
 )
 from charlm_tui.tui.screens.dialogs import ChoiceScreen
 from charlm_tui.tui.tables import RIGHT, model_label, runs_table, val_cell
-from charlm_tui.tui.widgets.keys_footer import KeysFooter
+from charlm_tui.tui.widgets.bars import KeysFooter
 
 
 class HomeScreen(Screen[None]):

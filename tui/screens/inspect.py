@@ -44,7 +44,7 @@ from charlm_tui.core.decoding.inspect import (
     visible_char,
 )
 from charlm_tui.tui.console import unseen_note
-from charlm_tui.tui.widgets.keys_footer import KeysFooter
+from charlm_tui.tui.widgets.bars import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
 
 LN2 = float(np.log(2))

@@ -28,8 +28,8 @@ from charlm_tui.core.text.corpora import BUILTINS
 from charlm_tui.core.training.plan import RunPlan, check_run_name, plan_new
 from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.forms import parse_number
+from charlm_tui.tui.widgets.bars import KeysFooter
 from charlm_tui.tui.widgets.inputs import OrderedInput
-from charlm_tui.tui.widgets.keys_footer import KeysFooter
 
 
 def parse_form(
