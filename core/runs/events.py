@@ -9,10 +9,13 @@ tests all see typed events, never loose dicts.
 
 from __future__ import annotations
 
+import json
 import math
 import types
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, get_type_hints
+
+import msgspec
 
 from charlm_tui.core.measures import LayerSummary, Metrics
 from charlm_tui.core.values import is_int, is_number
@@ -220,6 +223,40 @@ def record_of(event: Event) -> dict[str, Any]:
     return {"event": event.EVENT, **rec}
 
 
+def _fast_decoders() -> dict[bytes, msgspec.json.Decoder]:
+    """A compiled decoder for each kind stored flat (no `from_record` of its own), keyed
+    by how our writer starts its line: `{"event": "step"`."""
+    return {
+        f'{{"event": "{kind}"'.encode(): msgspec.json.Decoder(cls)
+        for kind, cls in EVENTS.items()
+        if not hasattr(cls, "from_record")
+    }
+
+
+_FAST = _fast_decoders()
+
+
+def decode_line(line: bytes) -> Event | None:
+    """The event one stored line holds, or None (see `from_record`).
+
+    Step records are nearly every line of a long run, so the kinds stored flat are built
+    straight from the bytes by msgspec: 100k step lines take 0.28 s this way against 1.0 s
+    for json.loads alone and 1.9 s for json.loads with `from_record` (bench/records_scale.py).
+    A line the compiled decoder refuses (a null for a non-finite number, another writer's
+    spacing, a wrong type) takes the general path, which decides as before."""
+    decoder = _FAST.get(line[: line.find(b",")])
+    if decoder is not None:
+        try:
+            return decoder.decode(line)
+        except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
+            pass
+    try:
+        raw = json.loads(line)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError
+        return None
+    return from_record(raw)
+
+
 def from_record(rec: Any) -> Event | None:
     """The event a stored JSON object describes, or None if it is not one we can trust
     (unknown kind, missing field, wrong type: a file from another version or tool)."""
@@ -254,7 +291,10 @@ def _number(value: Any) -> float | None:
     if value is None:
         return math.nan
     if is_number(value):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float's range, as 1e999 reads: infinite
+            return math.inf if value > 0 else -math.inf
     return None
 
 
