@@ -9,15 +9,20 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from charlm_tui.core.runs.events import StepEvent
 from charlm_tui.core.runs.listing import load_runs
 from charlm_tui.core.runs.rundir import METRICS
+from charlm_tui.core.runs.view import MAX_STEP_POINTS, RunRecords
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.curves import ema, run_curve, value_at
 from charlm_tui.tui.screens.dashboard import DashboardScreen
 from charlm_tui.tui.widgets.loss_chart import (
     CurvePlot,
     LossChart,
+    downsample,
     log_ticks,
     nice_ticks,
     one_per_row,
@@ -115,6 +120,40 @@ def test_no_axes_before_the_first_step(tmp_path: Path) -> None:
             assert "waiting for the first steps" in shown and "1.00" not in shown
 
     scenario(go())
+
+
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=3000),
+    st.integers(min_value=2, max_value=400),
+)
+def test_downsampling_keeps_every_bucket_extreme(ys: list[float], n: int) -> None:
+    """At most n points, and a spike anywhere survives: the lowest and highest value of
+    every bucket are among the points drawn, so the curve's own min and max are too."""
+    xs = [float(i) for i in range(len(ys))]
+    dx, dy = downsample(xs, ys, n)
+    assert len(dx) == len(dy) <= max(n, len(ys) if len(ys) <= n else n)
+    assert min(dy) == min(ys) and max(dy) == max(ys)
+    if len(ys) > n:
+        buckets = n // 2
+        size = len(ys) / buckets
+        for i in range(buckets):
+            seg = ys[int(i * size) : max(int((i + 1) * size), int(i * size) + 1)]
+            assert min(seg) in dy and max(seg) in dy
+    assert dx == sorted(dx)  # still a curve from left to right
+
+
+def test_a_long_run_thins_its_steps_keeping_the_spikes() -> None:
+    """Past MAX_STEP_POINTS step records a run keeps about half, the loss's extremes
+    among them: a spike at any iteration is still on the chart of a 1M-step run."""
+    records = RunRecords()
+    spikes = {7: 9.5, 23_456: 8.0, 61_001: 0.01}
+    for it in range(1, 4 * MAX_STEP_POINTS):
+        loss = spikes.get(it, 2.0 + (it % 7) * 0.01)
+        records._apply(StepEvent(it, loss, 1e-3, 0.5, 0.01, 1e4, it * 0.01, 0.5, 1.0))
+    kept = {s.iter: s.loss for s in records.steps}
+    assert len(records.steps) <= MAX_STEP_POINTS
+    assert all(kept.get(it) == loss for it, loss in spikes.items())
+    assert [s.iter for s in records.steps] == sorted(kept)
 
 
 def test_ticks_label_any_range_at_least_twice() -> None:

@@ -52,7 +52,7 @@ from charlm_tui.core.runs.rundir import (
 from charlm_tui.core.runs.scores import FullEval, file_key, read_full_eval, scored_checkpoint
 from charlm_tui.core.values import as_int
 
-MAX_STEP_POINTS = 20_000  # plenty for a chart; beyond it, every other point is dropped
+MAX_STEP_POINTS = 20_000  # plenty for a chart; beyond it, halved keeping the loss's extremes
 RECENT = 120  # step records behind the sparkline, the step time and the next-eval ETA
 NOTES_KEPT = 200
 
@@ -81,6 +81,23 @@ class BestVal:
         if not self.estimated:
             return "the full val split"
         return f"{self.batches} eval batches" if self.batches else "eval batches"
+
+
+def thinned(steps: list[StepEvent]) -> list[StepEvent]:
+    """About half of the step records: of every four in a row, the lowest loss and the
+    highest, in order. Taking every other one would drop the spikes a long run is watched
+    for; this keeps the lowest and highest loss of the whole run however often it thins."""
+    out: list[StepEvent] = []
+    for i in range(0, len(steps), 4):
+        group = steps[i : i + 4]
+        lo = min(group, key=_loss)
+        hi = max(group, key=_loss)
+        out += [lo] if lo is hi else ([lo, hi] if lo.iter < hi.iter else [hi, lo])
+    return out
+
+
+def _loss(step: StepEvent) -> float:
+    return step.loss
 
 
 class RunRecords:
@@ -115,7 +132,7 @@ class RunRecords:
                 if self.curves:
                     self.steps.append(event)
                     if len(self.steps) > MAX_STEP_POINTS:
-                        self.steps = self.steps[::2]
+                        self.steps = thinned(self.steps)
         elif isinstance(event, EvalEvent):
             self.evals.append(event)
         elif isinstance(event, SampleEvent):

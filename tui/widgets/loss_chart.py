@@ -177,15 +177,27 @@ def log_ticks(lo: float, hi: float, n: int) -> list[float]:
 
 
 def downsample(xs: list[float], ys: list[float], n: int) -> tuple[list[float], list[float]]:
-    """Means of equal buckets: at most n points (a braille cell is two points wide)."""
+    """At most n points: the lowest and the highest y of each of n/2 equal buckets, in
+    their order, at the bucket's mean x (a braille cell is two points wide). Means would
+    flatten the spikes a chart is looked at for; the envelope keeps every extreme."""
     if len(xs) <= n:
         return xs, ys
-    size = len(xs) / n
-    out_x, out_y = [], []
-    for i in range(n):
+    buckets = max(1, n // 2)
+    size = len(xs) / buckets
+    out_x: list[float] = []
+    out_y: list[float] = []
+    for i in range(buckets):
         a, b = int(i * size), max(int((i + 1) * size), int(i * size) + 1)
-        out_x.append(sum(xs[a:b]) / (b - a))
-        out_y.append(sum(ys[a:b]) / (b - a))
+        seg = ys[a:b]
+        lo, hi = min(seg), max(seg)
+        x = sum(xs[a:b]) / (b - a)
+        if lo == hi:
+            out_x.append(x)
+            out_y.append(lo)
+        else:
+            first, second = (lo, hi) if seg.index(lo) < seg.index(hi) else (hi, lo)
+            out_x += [x, x]
+            out_y += [first, second]
     return out_x, out_y
 
 
