@@ -40,6 +40,6 @@ def test_bigram_reaches_count_based_conditional_entropy(tmp_path) -> None:
 
 def test_the_corpus_is_not_trivial() -> None:
     # An optimum near zero would make the test above pass for any model.
-    corpus = Corpus("generated", make_text(20_000, seed=5), ("generated",))
+    corpus = Corpus.of_text("generated", make_text(20_000, seed=5), ("generated",))
     ds = make_dataset(corpus, 0.1)
     assert conditional_entropy(np.asarray(ds.train)) > 1.0

@@ -1,15 +1,26 @@
 """Corpora and batches: files and folders, bad input refused, splits, caching, built-ins."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import charlm_tui.core.text.corpus as corpus_module
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.paths import data_dir
 from charlm_tui.core.text.corpora import play_to_text
-from charlm_tui.core.text.corpus import check_split_length, load_corpus
+from charlm_tui.core.text.corpus import (
+    check_split_length,
+    chunks,
+    first_invalid_utf8,
+    load_corpus,
+    scan_utf8,
+)
 from charlm_tui.core.text.dataset import BatchSampler, make_dataset
+from charlm_tui.core.text.vocab import Vocab
 
 
 def test_file_and_default_split(tmp_path: Path) -> None:
@@ -116,3 +127,119 @@ def test_builtin_shakespeare_from_installed_package() -> None:
 def test_builtin_python_corpus() -> None:
     corpus = load_corpus("python")
     assert "def " in corpus.text and len(corpus.sources) > 50
+
+
+# -- big corpora: read, scanned and encoded in pieces, never as one str --------------------
+
+TEXTS = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("ab\n\r é"),
+        st.characters(max_codepoint=0x10FFFF, exclude_categories=["Cs"]),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXTS, size=st.integers(min_value=1, max_value=9))
+def test_pieces_scan_and_encode_as_the_whole_text_would(text: str, size: int) -> None:
+    """Pieces of a few bytes cut every multi-byte character's neighbourhood: the
+    characters, their count and the ids are still those of the text taken whole."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(corpus_module, "CHUNK", size)
+        pieces_agree(text)
+
+
+def pieces_agree(text: str) -> None:
+    data = text.encode("utf-8")
+    assert b"".join(piece for _, piece in chunks(data)) == data
+    chars, n = scan_utf8(data)
+    assert (chars, n) == ("".join(sorted(set(text))), len(text))
+    if text:
+        vocab = Vocab(chars)
+        ids = np.concatenate(list(vocab.encode_utf8(data)))
+        assert ids.tolist() == vocab.encode(text)
+        wide = Vocab("".join(sorted(set(text) | {chr(0x4E00 + k) for k in range(300)})))
+        assert np.concatenate(list(wide.encode_utf8(data))).tolist() == wide.encode(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=40), size=st.integers(min_value=1, max_value=9))
+def test_the_first_invalid_byte_is_found_across_pieces(data: bytes, size: int) -> None:
+    try:
+        data.decode("utf-8")
+        expected = None
+    except UnicodeDecodeError as e:
+        expected = e.start
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(corpus_module, "CHUNK", size)
+        assert first_invalid_utf8(data) == expected
+
+
+def test_a_character_outside_the_vocabulary_is_named(tmp_path: Path) -> None:
+    vocab = Vocab("abc")
+    with pytest.raises(CharLMError, match=r"the corpus has 1 character\(s\).*'z'"):
+        list(vocab.encode_utf8(b"abcz"))
+    with pytest.raises(CharLMError, match=r"the corpus has 1 character\(s\).*'é'"):
+        list(vocab.encode_utf8("abé".encode()))
+
+
+def big_file(path: Path, lines: int = 80_000) -> Path:
+    path.write_text("".join(f"line {i} ça va\r\n" for i in range(lines)), encoding="utf-8")
+    return path
+
+
+def test_a_big_corpus_read_again_comes_from_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second start does not read an unchanged 1 MB+ corpus: the index describes it and
+    the cached encoding stands in for it; a changed file is read again."""
+    path = big_file(tmp_path / "big.txt")
+    first = load_corpus(str(path))
+    ds1 = make_dataset(first, 0.1)
+    assert first.crlf == 80_000 and "\r" not in first.chars
+    reads: list[Path] = []
+    real = corpus_module.read_utf8_file
+    monkeypatch.setattr(
+        corpus_module, "read_utf8_file", lambda p, e="strict": reads.append(p) or real(p, e)
+    )
+    second = load_corpus(str(path))
+    ds2 = make_dataset(second, 0.1)
+    assert reads == [] and second.data is None
+    assert (second.chars, second.n_chars, second.sha256, second.crlf) == (
+        first.chars, first.n_chars, first.sha256, first.crlf,
+    )  # fmt: skip
+    assert np.array_equal(ds1.train, ds2.train) and np.array_equal(ds1.val, ds2.val)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("one more line\n")
+    third = load_corpus(str(path))
+    assert reads == [path] and third.n_chars == first.n_chars + 14
+
+
+def test_a_poisoned_index_is_not_believed(tmp_path: Path) -> None:
+    path = big_file(tmp_path / "big.txt")
+    first = load_corpus(str(path))
+    index = data_dir() / "cache" / corpus_module.INDEX
+    entries = json.loads(index.read_text())
+    for entry in entries.values():
+        entry["chars"] = "ba"  # not sorted
+    index.write_text(json.dumps(entries))
+    again = load_corpus(str(path))
+    assert again.data is not None and again.chars == first.chars
+    index.write_text("[1, 2")  # not JSON at all
+    assert load_corpus(str(path)).sha256 == first.sha256
+
+
+def test_an_encoding_cached_from_the_index_is_checked_and_rebuilt(tmp_path: Path) -> None:
+    """An id out of the vocabulary in a cached encoding is rebuilt, even when the corpus
+    came from the index (its text not read): the text is read then, not trusted."""
+    path = big_file(tmp_path / "big.txt")
+    make_dataset(load_corpus(str(path)), 0.1)
+    for cached in (data_dir() / "cache").glob("*.npy"):
+        arr = np.load(cached, mmap_mode="r+")
+        arr[5] = 250
+        arr.flush()
+        del arr
+    again = make_dataset(load_corpus(str(path)), 0.1)
+    assert int(again.train.max()) < len(again.vocab)
+    assert again.vocab.decode(again.train[:12].tolist()) == "line 0 ça va"

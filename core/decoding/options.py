@@ -179,7 +179,7 @@ class Source:
         corpus = load_corpus(
             self.data or train_config.data, train_config.encoding_errors, train_config.keep_crlf
         )
-        vocab.check(corpus.text, f"the corpus {corpus.spec!r}")
+        vocab.check(corpus.chars, f"the corpus {corpus.spec!r}")
         split, start, length = self.slice
         part = make_dataset(corpus, train_config.val_fraction, vocab=vocab).split(split)
         if start > len(part) - 2:

@@ -100,7 +100,7 @@ def evaluate_checkpoint(
     mcfg, tcfg = from_dict(ckpt["config"], str(path))
     corpus = load_corpus(o.data or tcfg.data, o.encoding_errors or tcfg.encoding_errors,
                          tcfg.keep_crlf)  # fmt: skip
-    vocab.check(corpus.text, f"the corpus {corpus.spec!r}")
+    vocab.check(corpus.chars, f"the corpus {corpus.spec!r}")
     dataset = make_dataset(corpus, tcfg.val_fraction, vocab=vocab)
     part = dataset.split(o.split)
     if len(part) < 2:

@@ -8,58 +8,70 @@ copied into every process.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 import torch
 
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.files import atomic_write_bytes
+from charlm_tui.core.files import atomic_write
 from charlm_tui.core.paths import data_dir
 from charlm_tui.core.text.corpus import Corpus, split_point
 from charlm_tui.core.text.vocab import Vocab
 
 
-def encode_cached(text: str, vocab: Vocab, cache: bool = True) -> np.ndarray:
-    """Encode `text` with `vocab`, memory-mapping a cached copy when there is one."""
-    key = hashlib.sha256(
-        vocab.chars.encode("utf-8", errors="surrogatepass")
-        + b"\0"
-        + text.encode("utf-8", errors="surrogatepass")
-    ).hexdigest()[:24]
-    path = data_dir() / "cache" / f"{key}.{vocab.dtype.name}.npy"
+def encode_cached(corpus: Corpus, vocab: Vocab, cache: bool = True) -> np.ndarray:
+    """The corpus's ids under `vocab`, memory-mapped from a cached encoding when there is
+    one. A new cache file is written a piece at a time, never held whole in memory."""
+    vocab_key = hashlib.sha256(vocab.chars.encode("utf-8", errors="surrogatepass")).hexdigest()
+    path = data_dir() / "cache" / f"{corpus.sha256[:24]}-{vocab_key[:8]}.{vocab.dtype.name}.npy"
     if cache and path.is_file():
         try:
             arr = np.load(path, mmap_mode="r")
-            if _cache_matches(arr, text, vocab):
+            if _cache_matches(arr, corpus, vocab):
                 return arr
         except (OSError, ValueError):
             pass  # a damaged cache is rebuilt below
-    arr = vocab.encode_array(text, what="the corpus")
-    if cache and len(text) >= 1 << 16:  # small corpora encode faster than they load
-        buf = io.BytesIO()
-        np.save(buf, arr)
+    data = corpus.utf8()
+    if cache and corpus.n_chars >= 1 << 16:  # small corpora encode faster than they load
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, buf.getvalue())
+            atomic_write(path, lambda f: _write_npy(f, data, corpus.n_chars, vocab))
             return np.load(path, mmap_mode="r")
         except OSError:
             pass  # an unwritable data folder only costs us the encoding next time
-    return arr
+    out = np.empty(corpus.n_chars, dtype=vocab.dtype)
+    at = 0
+    for ids in vocab.encode_utf8(data):
+        out[at : at + len(ids)] = ids
+        at += len(ids)
+    return out
 
 
-def _cache_matches(arr: np.ndarray, text: str, vocab: Vocab, probes: int = 4096) -> bool:
-    """Whether a cached encoding is the encoding of `text`: right shape and type, every
-    id inside the vocabulary, and the ids at `probes` evenly spread positions are the
-    text's own. A zero-filled or poisoned file fails, and is rebuilt, instead of
-    training on the wrong characters (or an IndexError later)."""
-    if arr.shape != (len(text),) or arr.dtype != vocab.dtype:
+def _write_npy(f: IO[bytes], data: bytes, n_chars: int, vocab: Vocab) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False,
+              "shape": (n_chars,)}  # fmt: skip
+    np.lib.format.write_array_header_1_0(f, header)
+    for ids in vocab.encode_utf8(data):
+        f.write(memoryview(np.ascontiguousarray(ids, dtype=vocab.dtype)))  # no copy
+
+
+def _cache_matches(arr: np.ndarray, corpus: Corpus, vocab: Vocab, probes: int = 4096) -> bool:
+    """Whether a cached encoding is the encoding of the corpus: right shape and type,
+    every id inside the vocabulary and, when the text is at hand and ASCII (a character
+    per byte), the ids at `probes` evenly spread positions are the text's own. A
+    zero-filled or poisoned file fails, and is rebuilt, instead of training on the
+    wrong characters (or an IndexError later)."""
+    if arr.shape != (corpus.n_chars,) or arr.dtype != vocab.dtype:
         return False
     if len(arr) and int(arr.max()) >= len(vocab):
         return False
-    at = np.unique(np.linspace(0, len(text) - 1, num=min(probes, len(text)), dtype=np.int64))
-    expected = vocab.encode_array("".join(text[i] for i in at), what="the corpus")
+    data = corpus.data
+    if data is None or len(data) != corpus.n_chars:
+        return True
+    at = np.unique(np.linspace(0, len(arr) - 1, num=min(probes, len(arr)), dtype=np.int64))
+    expected = vocab.encode_array(bytes(data[i] for i in at).decode("ascii"), what="the corpus")
     return bool(np.array_equal(np.asarray(arr[at]), expected))
 
 
@@ -81,8 +93,8 @@ def make_dataset(
 ) -> Dataset:
     if not 0.0 < val_fraction < 1.0:
         raise CharLMError(f"--val-fraction must be between 0 and 1 (exclusive), not {val_fraction}")
-    vocab = vocab or Vocab.from_text(corpus.text)
-    ids = encode_cached(corpus.text, vocab, cache=cache)
+    vocab = vocab or Vocab(corpus.chars)
+    ids = encode_cached(corpus, vocab, cache=cache)
     cut = split_point(len(ids), val_fraction)
     return Dataset(corpus=corpus, vocab=vocab, train=ids[:cut], val=ids[cut:])
 

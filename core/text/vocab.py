@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -87,6 +87,33 @@ class Vocab:
         if not np.array_equal(self._cps[ids], cps):
             self.check(text, what)
         return ids.astype(self.dtype)
+
+    def encode_utf8(self, data: bytes, what: str = "the corpus") -> Iterator[np.ndarray]:
+        """The ids of UTF-8 text, a piece at a time (core/text/corpus.py `chunks`): ASCII
+        pieces through one bytes.translate (a table from byte to id), others through
+        code points. Never the whole text as a str or as 4- or 8-byte code points."""
+        from charlm_tui.core.text.corpus import chunks
+
+        table, ascii_known = self._ascii_table()
+        for _, piece in chunks(data):
+            if piece.isascii() and table is not None:
+                if piece.translate(None, ascii_known):  # a byte outside the vocabulary
+                    self.check(piece.decode("ascii"), what)
+                yield np.frombuffer(piece.translate(table), np.uint8)
+            else:
+                text = piece.decode("utf-8", errors="surrogatepass")
+                yield self.encode_array(text, what)
+
+    def _ascii_table(self) -> tuple[bytes | None, bytes]:
+        """(a bytes.translate table from each ASCII byte to its id, the ASCII bytes in the
+        vocabulary); no table when ids do not fit a byte."""
+        known = bytes(ord(ch) for ch in self.chars if ord(ch) < 128)
+        if self.dtype != np.uint8:
+            return None, known
+        table = bytearray(256)
+        for ch in known:
+            table[ch] = self.stoi[chr(ch)]
+        return bytes(table), known
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)

@@ -184,7 +184,7 @@ class BetweenSteps:
             "corpus": {
                 "spec": self.tcfg.data,
                 "sha256": corpus.sha256,
-                "chars": len(corpus.text),
+                "chars": corpus.n_chars,
                 "sources": list(corpus.sources[:50]),
                 # What reading it changed: Windows line endings become "\n" (--keep-crlf).
                 "crlf_normalised": corpus.crlf,

@@ -285,7 +285,7 @@ def check_corpus(plan: RunPlan) -> Corpus:
     if t.data not in BUILTINS:
         check_path_length(Path(t.data), "--data")
     corpus = load_corpus(t.data, t.encoding_errors, t.keep_crlf)
-    n = len(corpus.text)
+    n = corpus.n_chars
     cut = split_point(n, t.val_fraction)
     check_split_length(cut, "train", plan.mcfg.block_size)
     check_split_length(n - cut, "val", plan.mcfg.block_size)
@@ -307,7 +307,7 @@ def check_resumed_corpus(plan: RunPlan, corpus: Corpus) -> None:
     if plan.vocab is not None:
         from charlm_tui.core.text.vocab import Vocab
 
-        Vocab(plan.vocab).check(corpus.text, f"the corpus {t.data!r}")
+        Vocab(plan.vocab).check(corpus.chars, f"the corpus {t.data!r}")
 
 
 def replanned(plan: RunPlan) -> RunPlan:
