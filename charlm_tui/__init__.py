@@ -6,9 +6,14 @@ The installed package has two parts, kept in the repository's top-level folders:
 pyproject.toml maps them here with setuptools' package-dir.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("charlm-tui")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # Looked up when asked for: importlib.metadata costs 30 ms, a fifth of `--help`.
+    if name != "__version__":
+        raise AttributeError(f"module 'charlm_tui' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("charlm-tui")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"

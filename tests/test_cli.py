@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -483,3 +484,45 @@ def test_torchrun_with_a_rank_killed_ends_in_one_line_and_a_done_record(
     assert len(ours) == 1 and "resume with --resume" in ours[0], stderr[-3000:]
     assert "[rank0]: Traceback" not in stderr  # rank 0 ended in its one line
     assert load_checkpoint(out / "last.pt")["iter"] == done[0].iter  # saved where it stopped
+
+
+LIGHT = "import sys; from charlm_tui.tui.cli import run; rc = run(sys.argv[1:]); " + (
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'textual'}); "
+    "print('HEAVY', heavy, file=sys.stderr); sys.exit(rc)"
+)
+COMMANDS = ["train", "sample", "eval", "inspect", "export", "runs", "compare", "watch", "steer",
+            "ladder"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        *([c, "--help"] for c in COMMANDS),
+        ["runs"],
+        ["steer", "{a}", "--pause"],
+        ["--no-ui", "compare", "{a}", "{b}"],
+        ["compare", "{a}", "{b}", "--format", "json"],
+    ],
+    ids=lambda argv: " ".join(argv),
+)
+def test_light_commands_import_neither_torch_nor_textual(argv: list[str], tmp_path: Path) -> None:
+    """What a shell user runs a dozen times a minute starts in a fraction of a second:
+    torch (1.1 s to import) and textual are for training, scoring and screens only."""
+    runs = tmp_path / "runs"
+    a = fake_run(runs, "a", done=None)
+    b = fake_run(runs, "b")
+    argv = [x.format(a=a, b=b) for x in argv]
+    env = {**os.environ, "CHARLM_RUNS_DIR": str(runs), "COLUMNS": "120"}
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT, *argv], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    if argv == ["steer", str(a), "--pause"]:  # a finished run: refused, after reading it
+        assert "there is nothing to steer" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr[-800:]
+    assert "HEAVY []" in result.stderr
+    if argv[0] in ("runs", "compare", "--no-ui"):
+        assert "a" in result.stdout and "b" in result.stdout

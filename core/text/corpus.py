@@ -9,12 +9,9 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import Unreadable, atomic_write_bytes, atomic_write_text, open_regular
@@ -79,6 +76,8 @@ class Corpus:
 
     @classmethod
     def of_utf8(cls, spec: str, data: bytes, sources: tuple[str, ...], crlf: int = 0) -> Corpus:
+        from concurrent.futures import ThreadPoolExecutor  # not for `--help`
+
         # hashlib lets go of the GIL on big inputs: the hash runs beside the scan.
         with ThreadPoolExecutor(1) as pool:
             sha = pool.submit(lambda: hashlib.sha256(data).hexdigest())
@@ -221,6 +220,8 @@ def scan_utf8(data: bytes) -> tuple[str, int]:
     """(its distinct characters sorted, how many characters) of UTF-8 text, in bulk: ASCII
     pieces through bytes.translate (deleting the bytes already seen leaves only new
     ones), others as code points through numpy. Lone surrogates pass (a str from code)."""
+    import numpy as np  # here, not at the top: `--help` imports this module (37 ms)
+
     seen_ascii = np.zeros(128, dtype=bool)
     seen_bmp = np.zeros(0x10000, dtype=bool)
     astral: set[int] = set()

@@ -27,7 +27,6 @@ from charlm_tui.core.config import SPECS, build_configs
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_text
 from charlm_tui.core.options import Range, like, option
-from charlm_tui.core.runs.listing import run_view
 from charlm_tui.core.runs.records import dump_json, read_json
 from charlm_tui.core.runs.rundir import LADDER, checkpoint_name, is_run_dir
 from charlm_tui.core.training.plan import (
@@ -138,6 +137,8 @@ class Ladder:
 
     def status(self, rung: Rung) -> str:
         """new (nothing yet), or its run's status: finished, stopped, killed, running..."""
+        from charlm_tui.core.runs.listing import run_view  # not for `ladder --help`
+
         view = run_view(self.rung_dir(rung))
         return "new" if view is None else view.status
 

@@ -10,10 +10,11 @@ import typer
 from charlm_tui.core.config import DeviceOption
 from charlm_tui.core.options import option
 from charlm_tui.tui.cli.common import RunsArg, declared, has_terminal, launch, no_ui
-from charlm_tui.tui.tables import COLUMN_KEYS
 
 
 def _column(key: str) -> str | None:
+    from charlm_tui.tui.tables import COLUMN_KEYS  # the run records' readers: not for --help
+
     return None if key in COLUMN_KEYS else f"must be one of {', '.join(COLUMN_KEYS)}, not {key!r}"
 
 
