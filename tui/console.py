@@ -98,16 +98,18 @@ class ConsolePrinter:
         self.console.print(*args, soft_wrap=True, **kwargs)
 
     def shown(self, text: str) -> str:
-        """Text from a corpus, a model or a path, as a terminal may show it."""
-        return visible(text) if self.terminal else text
+        """Text from a corpus, a model or a path, escaped wherever it goes: this output is
+        a log (train.log, a pipe into `less`, a CI log), read later on some terminal.
+        The exact text of every sample is in the run's samples.jsonl."""
+        return visible(text)
 
-    def print_exact(self, text: str, **kwargs: object) -> None:
-        """Untrusted text: escaped on a terminal; elsewhere exactly as it is (Rich would
-        drop CR, BEL and backspace from it)."""
+    def print_untrusted(self, text: str, **kwargs: object) -> None:
+        """Running text from a model or a corpus, line breaks and indentation kept."""
         if self.terminal:
             self.print(visible(text), markup=False, **kwargs)
             return
-        self.console.file.write(text + "\n")
+        # Not through Rich: its wrapping and styling are for terminals.
+        self.console.file.write(visible(text) + "\n")
         self.console.file.flush()
 
     def handle(self, event: ev.Event) -> None:
@@ -127,7 +129,7 @@ class ConsolePrinter:
     def _sample(self, e: ev.SampleEvent) -> None:
         self.print(SEPARATOR, style="dim", markup=False)
         self.print(f"sample at iter {e.iter}:", style="bold", markup=False)
-        self.print_exact(e.text.strip("\n"))
+        self.print_untrusted(e.text.strip("\n"))
         self.print(SEPARATOR, style="dim", markup=False)
 
     def _start(self, e: ev.StartEvent) -> None:

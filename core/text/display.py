@@ -1,9 +1,11 @@
 """Showing untrusted text on a terminal: the one rule every display path uses.
 
 Text from a model, a corpus or a run folder someone else wrote never reaches a
-terminal raw. Files and pipes get the exact text; terminals get `visible(text)`
-(running text) or `visible_char(ch)` / `char_label(ch)` (a character in a cell of its
-own). No UI imports: the headless printer, `inspect --format ansi` and the TUI share it.
+terminal raw. What is data (`sample` into a pipe or a file, exports, samples.jsonl)
+gets the exact text; terminals, and logs read on one later (train.log, the training's
+console output in a pipe), get `visible(text)` (running text) or `visible_char(ch)` /
+`char_label(ch)` (a character in a cell of its own). No UI imports: the headless
+printer, `inspect --format ansi` and the TUI share it.
 """
 
 from __future__ import annotations
