@@ -526,3 +526,10 @@ def test_light_commands_import_neither_torch_nor_textual(argv: list[str], tmp_pa
     assert "HEAVY []" in result.stderr
     if argv[0] in ("runs", "compare", "--no-ui"):
         assert "a" in result.stdout and "b" in result.stdout
+
+
+def test_resume_given_a_run_says_how_to_name_it(capsys) -> None:
+    assert run(["--no-ui", "train", "--resume", "checkpoints/myrun"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume takes no value: charlm-tui train --resume --out checkpoints/myrun" in err
+    assert len(err.strip().splitlines()) == 1

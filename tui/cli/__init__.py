@@ -110,6 +110,15 @@ def _tolerant_streams() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def _hint(where: str, argv: list[str]) -> str:
+    """What a usage error most likely meant, for the mistakes people make most."""
+    if where.endswith(" train") and "--resume" in argv:
+        after = argv[argv.index("--resume") + 1 :]
+        if after and not after[0].startswith("-"):  # `--resume RUN`: it takes no value
+            return f"; --resume takes no value: charlm-tui train --resume --out {after[0]}"
+    return ""
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, with one-line errors and no tracebacks."""
     _tolerant_streams()
@@ -121,7 +130,7 @@ def run(argv: list[str] | None = None) -> int:
     except typer.TyperException as e:  # usage errors: bad option, missing argument...
         ctx = getattr(e, "ctx", None)
         where = ctx.command_path if ctx is not None else "charlm-tui"
-        _error(f"{e.format_message()} (see: {where} --help)")
+        _error(f"{e.format_message()}{_hint(where, argv or sys.argv[1:])} (see: {where} --help)")
         return e.exit_code
     except typer.Abort:
         return EXIT_INTERRUPTED
