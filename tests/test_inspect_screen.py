@@ -11,7 +11,7 @@ from charlm_tui.core.decoding.options import Source
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.messages import OpenInspect
 from charlm_tui.tui.screens.generate import GenerateScreen
-from charlm_tui.tui.screens.inspect import InspectScreen, SurpriseView
+from charlm_tui.tui.screens.inspect import InspectScreen, SurpriseView, cell_form
 from charlm_tui.tui.widgets.next_char import NextChar
 from tests.conftest import make_text
 from tests.tui_helpers import fake_run, run
@@ -153,5 +153,43 @@ def test_the_screen_says_which_characters_it_left_out(tmp_path: Path) -> None:
             assert screen.ins.text == text and screen.ins.unseen == ((50, "€"),)
             label = str(screen.query_one("#inspect-label").render())
             assert "1 character(s) left out, never seen by the model: '€'" in label
+
+    run(scenario())
+
+
+def test_the_text_shows_unseen_characters_in_place_and_the_legend_counts_them(
+    tmp_path: Path,
+) -> None:
+    from rich.style import Style
+
+    from charlm_tui.core.text.display import char_label
+    from charlm_tui.tui.console import UNSEEN_STYLE
+
+    ckpt = fake_run(tmp_path, "r") / "best.pt"
+    text = make_text(100, seed=2)
+
+    async def scenario() -> None:
+        app = inspect_app(ckpt, text[:20] + "€" + text[20:])
+        async with app.run_test(size=(60, 20)) as pilot:  # the narrowest layout
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, InspectScreen), "the inspect screen"
+            )
+            await pilot.pause()
+            screen = app.screen
+            view = screen.query_one(SurpriseView)
+            segments = [s for y in range(view.size.height) for s in view.render_line(y)]
+            shown = "".join(s.text for s in segments)
+            before = "".join(cell_form(ch) for ch in text[15:20])
+            assert before + "€" + cell_form(text[20]) in shown  # in place, in its neighbours
+            (mark,) = [s.style for s in segments if s.text == "€"]
+            assert mark == view.rich_style + Style.parse(UNSEEN_STYLE)  # marked, not scored
+            legend = screen.query_one("#inspect-legend")
+            lines = [legend.render_line(y).text for y in range(legend.size.height)]
+            assert any("never seen: left out" in line for line in lines), lines
+            assert any("1 character left out" in line for line in lines), lines
+            await pilot.press(*["right"] * 19)  # the cursor steps over it: not scored
+            assert view.cursor == 20
+            cursor = str(screen.query_one("#inspect-cursor").render())
+            assert cursor.startswith(char_label(text[20]))
 
     run(scenario())

@@ -7,7 +7,8 @@ the panel shows its probability, rank and the five likeliest characters there. `
 the text into a heat strip of what that prediction looked at: a GPT's attention (one
 head, or the mean of a layer's heads: `h`, `l`), or for a recurrent model how far each
 earlier character moved its state. Characters after the cursor stay grey: a prediction
-never sees them.
+never sees them. Characters the model never saw stay in place, marked and not scored: the
+cursor steps over them, and the legend says how many were left out.
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ from charlm_tui.core.decoding.inspect import (
     no_internals,
     visible_char,
 )
-from charlm_tui.tui.console import unseen_note
+from charlm_tui.tui.console import UNSEEN_STYLE, unseen_note
 from charlm_tui.tui.widgets.bars import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
 
 LN2 = float(np.log(2))
+UNSEEN = Style.parse(UNSEEN_STYLE)  # the same mark as `charlm-tui inspect` prints
 
 
 def cell_form(ch: str) -> str:
@@ -66,8 +68,23 @@ def scale_legend(scale: Scale, note: str = "") -> Text:
     return out
 
 
+def unseen_legend(ins: Inspection) -> Text:
+    """The mark of a character the model never saw, then how many were left out: the
+    count comes first after the mark, so a narrow terminal clips the list instead."""
+    count = len(ins.unseen)
+    chars = list(dict.fromkeys(ch for _, ch in ins.unseen))
+    shown = ", ".join(char_label(ch) for ch in chars[:5]) + (" …" if len(chars) > 5 else "")
+    out = Text()
+    out.append(" never seen: left out ", style=UNSEEN_STYLE)  # as `inspect` prints it
+    out.append(f"  {count:,} character{'s' if count != 1 else ''} left out: ", style="dim")
+    out.append(shown)
+    return out
+
+
 class SurpriseView(ScrollView, can_focus=True):
-    """The text, wrapped at the view's width, one coloured cell group per character."""
+    """The text as given, wrapped at the view's width, one coloured cell group per
+    character. The cursor and the colours index the scored text (Inspection.text); a
+    character the model never saw has a cell of its own, marked, that the cursor skips."""
 
     DEFAULT_CSS = """
     SurpriseView { height: 1fr; }
@@ -92,13 +109,19 @@ class SurpriseView(ScrollView, can_focus=True):
     def __init__(self, inspection: Inspection, **kwargs) -> None:
         super().__init__(**kwargs)
         self.ins = inspection
-        self.forms = [cell_form(ch) for ch in inspection.text]
+        # One cell group per character of the given text: (character, index in
+        # Inspection.text, or None for one the model never saw).
+        self.cells = inspection.given_text()
+        self.forms = [cell_form(ch) for ch, _ in self.cells]
         self.widths = [cell_len(f) for f in self.forms]
+        scored = np.array([n is not None for _, n in self.cells], dtype=bool)
+        # Cell c -> the first scored character at or after it (what a click there picks).
+        self.next_scored = np.cumsum(scored) - scored
         self.weights: dict[int, float] | None = None  # None: colour by surprise
         self.weight_scale = ATTENTION
-        self.lines: list[range] = []
-        self.line_of = np.zeros(len(self.forms), dtype=np.int64)
-        self.col_of = np.zeros(len(self.forms), dtype=np.int64)
+        self.lines: list[range] = []  # of cells
+        self.line_of = np.zeros(len(inspection.text), dtype=np.int64)  # by scored character
+        self.col_of = np.zeros(len(inspection.text), dtype=np.int64)
         self._width = 0
 
     # -- layout --------------------------------------------------------------------------
@@ -108,13 +131,14 @@ class SurpriseView(ScrollView, can_focus=True):
         width = max(width, 4)
         self._width = width
         lines, start, col = [], 0, 0
-        for i, (ch, w) in enumerate(zip(self.ins.text, self.widths, strict=True)):
+        for i, ((ch, n), w) in enumerate(zip(self.cells, self.widths, strict=True)):
             if col + w > width and i > start:
                 lines.append(range(start, i))
                 start, col = i, 0
-            self.line_of[i], self.col_of[i] = len(lines), col
+            if n is not None:
+                self.line_of[n], self.col_of[n] = len(lines), col
             col += w
-            if ch == "\n":
+            if ch == "\n":  # an unseen newline breaks the line too: the text's layout
                 lines.append(range(start, i + 1))
                 start, col = i + 1, 0
         if start < len(self.forms) or not lines:
@@ -148,6 +172,10 @@ class SurpriseView(ScrollView, can_focus=True):
             style += Style(reverse=True, bold=True, underline=True)
         return style
 
+    def cell_style(self, cell: int) -> Style:
+        n = self.cells[cell][1]
+        return UNSEEN if n is None else self.style_of(n)  # never read: the same in every view
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         base = self.rich_style
@@ -155,13 +183,13 @@ class SurpriseView(ScrollView, can_focus=True):
         row = scroll_y + y
         if row >= len(self.lines):
             return Strip.blank(width, base)
-        segments = [Segment(self.forms[n], base + self.style_of(n)) for n in self.lines[row]]
+        segments = [Segment(self.forms[c], base + self.cell_style(c)) for c in self.lines[row]]
         return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
 
     # -- the cursor ----------------------------------------------------------------------
 
     def validate_cursor(self, value: int) -> int:
-        return max(0, min(len(self.forms) - 1, value))
+        return max(0, min(len(self.ins.text) - 1, value))
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.show_cursor()
@@ -181,15 +209,22 @@ class SurpriseView(ScrollView, can_focus=True):
         line = max(0, min(len(self.lines) - 1, line))
         self.cursor = self.at(line, int(self.col_of[self.cursor]))
 
+    def scored_at(self, cell: int) -> int:
+        """The scored character in `cell`, or for an unseen one the next scored one."""
+        return int(min(self.next_scored[cell], len(self.ins.text) - 1))
+
     def at(self, line: int, col: int) -> int:
-        """The character covering cell `col` of `line`, or the line's last one."""
-        chars = self.lines[line]
-        if not chars:
-            return max(0, chars.start - 1)
-        for n in chars:
-            if self.col_of[n] + self.widths[n] > col:
-                return n
-        return chars[-1]
+        """The scored character covering cell `col` of `line`, or the line's last one."""
+        cells = self.lines[line]
+        if not cells:
+            return self.scored_at(max(0, cells.start - 1))
+        x = 0
+        for c in cells:
+            x += self.widths[c]
+            if x > col:
+                return self.scored_at(c)
+        last = [n for c in cells if (n := self.cells[c][1]) is not None]
+        return last[-1] if last else self.scored_at(cells[-1])
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -242,6 +277,11 @@ class InspectScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "charlm-tui · inspect"
         self.sub_title = f"mean loss {self.ins.mean_loss:.4f} nats · {self.ins.bpc:.3f} bits/char"
+        if self.ins.unseen:  # a line of its own: the label's note is clipped when narrow
+            legend = self.query_one("#inspect-legend", Static)
+            legend.styles.height = 2
+            legend.styles.text_wrap = "nowrap"  # a wrapped scale would push the count out
+            legend.styles.text_overflow = "ellipsis"
         self.query_one(SurpriseView).focus()
         self.refresh_view()
 
@@ -340,19 +380,25 @@ class InspectScreen(Screen[None]):
             top.show([Choice(c, q, q) for c, q in ins.top(n)], actual=ins.text[n])
         self.show_internals(view, n)
 
+    def show_legend(self, scale: Scale, note: str) -> None:
+        legend = scale_legend(scale, note)
+        if self.ins.unseen:
+            legend.append("\n")
+            legend.append_text(unseen_legend(self.ins))
+        self.query_one("#inspect-legend", Static).update(legend)
+
     def show_internals(self, view: SurpriseView, n: int) -> None:
         panel = self.query_one("#inspect-internals", Static)
-        legend = self.query_one("#inspect-legend", Static)
         surprise_note = "grey: first character, no prediction"
         if self.ins.kind is None:
             panel.update(Text(self.reason, style="dim"))
             view.show_weights(None)
-            legend.update(scale_legend(SURPRISE, surprise_note))
+            self.show_legend(SURPRISE, surprise_note)
             return
         if self.view == "surprise":
             panel.update(Text("a: colour the text by what this prediction looked at", "dim"))
             view.show_weights(None)
-            legend.update(scale_legend(SURPRISE, surprise_note))
+            self.show_legend(SURPRISE, surprise_note)
             return
         scale = ATTENTION if self.ins.kind == "attention" else STATE_CHANGE
         internals = self.ins.cached(max(n, 1))
@@ -381,4 +427,4 @@ class InspectScreen(Screen[None]):
             lines.append(f" {n - i} back ", style="dim")
             lines.append(f"{w:.0%}\n" if scale is ATTENTION else f"{w:.3f}\n")
         panel.update(lines)
-        legend.update(scale_legend(scale, "grey: not read"))
+        self.show_legend(scale, "grey: not read")
