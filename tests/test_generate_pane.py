@@ -305,3 +305,29 @@ def test_the_status_line_is_cut_between_words_in_small_terminals(tmp_path: Path)
 
     for size in ((60, 20), (80, 24)):
         run(scenario(size))
+
+
+def test_the_first_character_shows_as_it_arrives(tmp_path: Path, monkeypatch) -> None:
+    """The first character does not wait for the timer that shows the rest (200 ms, here
+    an hour): the user sees at once that the model is writing."""
+    import charlm_tui.tui.widgets.generated as generated
+
+    monkeypatch.setattr(generated, "FLUSH_S", 3600.0)
+    ckpt = fake_run(tmp_path, "gen") / "best.pt"
+
+    async def scenario() -> None:
+        app = CharLMApp(generate=(ckpt, GenerateOptions(max_new_tokens=20_000, seed=7)))
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await opened(pilot, app, GenerateScreen)
+            assert isinstance(screen, GenerateScreen)
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda: screen.output.generated or not screen.running,
+                "a first character, or the end",
+            )
+            assert screen.running and screen.output.generated  # shown while it generates
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not screen.running, "stopped")
+
+    run(scenario())

@@ -208,7 +208,8 @@ class Child:
         return self.decoders[how]
 
     def generate(self, req: dict[str, Any]) -> None:
-        """One request: characters sent every CHUNK_S seconds, then how it ended."""
+        """One request: the first character, then what follows every CHUNK_S seconds,
+        then how it ended."""
         from charlm_tui.core.decoding.options import SamplingParams
         from charlm_tui.core.decoding.sampling import generate
 
@@ -229,7 +230,8 @@ class Child:
                 ids_out.append(tok)
                 probs.append(chosen[-1])
                 count += 1
-                if time.perf_counter() - last >= CHUNK_S:
+                # The first character goes at once: the pane shows it as it arrives.
+                if count == 1 or time.perf_counter() - last >= CHUNK_S:
                     self.send(id=gen_id, ids=ids_out, p=probs)
                     ids_out, probs, last = [], [], time.perf_counter()
         except (CharLMError, RuntimeError, ValueError) as e:

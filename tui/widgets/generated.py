@@ -2,8 +2,9 @@
 
 `generate` asks the decoder child (core/decoding/decoder_process.py) for text in a
 thread worker, which waits on the child's output and queues characters (a deque:
-appends and pops are thread-safe, so the decoder never waits for the UI); a timer shows
-what arrived five times a second, and `GenerationEnded` says how it went.
+appends and pops are thread-safe, so the decoder never waits for the UI); the first
+character is shown as it arrives (`FirstCharacter`), then a timer shows what arrived
+five times a second, and `GenerationEnded` says how it went.
 
 Generated text is untrusted: control characters show as escapes (tui/formatting.py
 `visible_text`), never raw. With `colour_odds`, each
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -54,6 +55,11 @@ class GenerationEnded(Message):
             f"{what} {self.count} characters ({self.rate:,.0f} chars/s) · Enter: again, "
             "Ctrl+R: new seed, Ctrl+S: save"
         )
+
+
+class FirstCharacter(Message):
+    """The first character of a generation is queued: shown at once, not at the next tick
+    of the timer (up to 200 ms later: bench/tui_latency.py)."""
 
 
 @dataclass
@@ -132,11 +138,17 @@ class GeneratedText(Static):
             ):  # fmt: skip
                 self.pending.append((self.chars[tok], p))
                 count += 1
+                if count == 1:
+                    self.post_message(FirstCharacter())
             seconds = decoder.last_seconds  # the model's time, not the child's start-up
         except (CharLMError, OSError, ValueError, KeyError) as e:
             error = str(e) or type(e).__name__
         rate = count / max(seconds, 1e-9)
         self.post_message(GenerationEnded(count, rate, worker.is_cancelled, error))
+
+    @on(FirstCharacter)
+    def first_character(self) -> None:
+        self.flush()
 
     def ended(self) -> None:
         """The worker said it stopped: show the rest and stop the timer."""
