@@ -3,10 +3,12 @@
     python bench/records_scale.py [--sizes 10000,100000,1000000] [--rounds 3]
 
 Each size gets a metrics.jsonl of that many step records (and an eval every 500), then
-the two readers take turns (A B A B ...) in this one process: A is the floor, `json.loads`
-of every line of the file's bytes; B is `read_records`, which builds the typed events
-every screen and command reads. Prints the median of each, their ratio, and B's time per
-record (flat when the cost grows linearly with the records).
+three readers take turns (A B C A B C ...) in this one process: A is the floor,
+`json.loads` of every line of the file's bytes; B is `read_records`, which builds the
+typed events every screen and command reads; C is what the dashboard and `watch` do on
+opening the run (a RunView with its curves: B plus folding, step records thinned for
+the chart). Prints the median of each, B's and C's ratios to A (targets: B ≤ 1x,
+C ≤ 2x), and B's time per record (flat when the cost grows linearly with the records).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from bench.common import machine, table
 from charlm_tui.core.measures import Metrics
 from charlm_tui.core.runs.events import EvalEvent, StepEvent, record_of
 from charlm_tui.core.runs.records import dump_line, read_records
+from charlm_tui.core.runs.rundir import METRICS
+from charlm_tui.core.runs.view import RunView
 
 
 def write_run(path: Path, steps: int) -> None:
@@ -49,6 +53,14 @@ def typed(path: Path) -> int:
     return len(read_records(path))
 
 
+def opened(path: Path) -> int:
+    """What the dashboard and `watch` do on opening a run: every record read into a
+    RunView with its curves (long runs' step records thinned for the chart)."""
+    view = RunView(path.parent, curves=True, samples=False)
+    view.update()
+    return len(view.steps) + len(view.evals)
+
+
 def timed(fn, path: Path) -> tuple[float, int]:
     t = time.perf_counter()
     n = fn(path)
@@ -63,23 +75,27 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
-            path = Path(tmp) / f"metrics-{size}.jsonl"
+            path = Path(tmp) / f"run-{size}" / METRICS
+            path.parent.mkdir()
             write_run(path, size)
-            times: dict[str, list[float]] = {"raw": [], "typed": []}
+            times: dict[str, list[float]] = {"raw": [], "typed": [], "opened": []}
             counts = {}
             for _ in range(args.rounds):  # in turns: A B A B ...
-                for name, fn in (("raw", raw), ("typed", typed)):
+                for name, fn in (("raw", raw), ("typed", typed), ("opened", opened)):
                     seconds, counts[name] = timed(fn, path)
                     times[name].append(seconds)
             a, b = statistics.median(times["raw"]), statistics.median(times["typed"])
             assert counts["raw"] == counts["typed"], counts  # every record read, typed
+            c = statistics.median(times["opened"])
             rows.append([
                 f"{size:,}", f"{path.stat().st_size / 1e6:.1f} MB", f"{a:.3f} s", f"{b:.3f} s",
-                f"{b / a:.2f}x", f"{b / counts['typed'] * 1e6:.2f} µs",
+                f"{b / a:.2f}x", f"{b / counts['typed'] * 1e6:.2f} µs", f"{c:.3f} s",
+                f"{c / a:.2f}x",
             ])  # fmt: skip
     print(machine())
-    print(f"median of {args.rounds} rounds in turns; ratio = typed / json.loads")
-    heads = ["step records", "file", "json.loads", "read_records", "ratio", "per record"]
+    print(f"median of {args.rounds} rounds in turns; ratios to json.loads")
+    heads = ["step records", "file", "json.loads", "read_records", "ratio", "per record",
+             "dashboard open", "ratio"]  # fmt: skip
     print(table(heads, rows))
 
 
