@@ -28,6 +28,7 @@ from charlm_tui.core.runs.events import DoneEvent, NoteEvent, SampleEvent, StepE
 from charlm_tui.core.runs.listing import list_runs, run_view
 from charlm_tui.core.runs.records import read_records
 from charlm_tui.core.runs.rundir import LOCK, RunDirectory, RunLock
+from charlm_tui.core.text.corpus import Corpus
 from charlm_tui.core.text.dataset import encode_cached
 from charlm_tui.core.text.vocab import Vocab
 from charlm_tui.core.training.steering import STOPS
@@ -363,11 +364,12 @@ def test_a_poisoned_corpus_cache_is_rebuilt(tmp_path: Path, monkeypatch) -> None
     monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path / "data"))  # this text's cache only
     text = make_text(100_000, seed=9)
     vocab = Vocab.from_text(text)
-    good = np.array(encode_cached(text, vocab))  # a copy: the cache is memory-mapped
+    corpus = Corpus.of_text("generated", text, ("generated",))
+    good = np.array(encode_cached(corpus, vocab))  # a copy: the cache is memory-mapped
     cached = list((Path(os.environ["CHARLM_DATA_DIR"]) / "cache").glob("*.npy"))
     assert len(cached) == 1
     np.save(cached[0], np.zeros_like(good))  # same shape and type, wrong contents
-    assert np.array_equal(np.asarray(encode_cached(text, vocab)), good)
+    assert np.array_equal(np.asarray(encode_cached(corpus, vocab)), good)
 
 
 def test_a_lock_file_left_behind_does_not_hold_a_run(tmp_path: Path) -> None:

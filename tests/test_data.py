@@ -15,6 +15,7 @@ from charlm_tui.core.text.corpora import play_to_text
 from charlm_tui.core.text.corpus import (
     check_split_length,
     chunks,
+    code_points,
     first_invalid_utf8,
     load_corpus,
     scan_utf8,
@@ -161,6 +162,20 @@ def pieces_agree(text: str) -> None:
         assert ids.tolist() == vocab.encode(text)
         wide = Vocab("".join(sorted(set(text) | {chr(0x4E00 + k) for k in range(300)})))
         assert np.concatenate(list(wide.encode_utf8(data))).tolist() == wide.encode(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.one_of(st.characters(), st.sampled_from("\ud800\udbff\udc00\udfff")),
+        max_size=40,
+    )
+)
+def test_code_points_are_worked_out_from_the_bytes_as_python_decodes_them(text: str) -> None:
+    """Every length of UTF-8 sequence, and lone surrogates as surrogatepass writes them."""
+    data = text.encode("utf-8", errors="surrogatepass")
+    assert code_points(data).tolist() == [ord(ch) for ch in text]
+    assert scan_utf8(data) == ("".join(sorted(set(text))), len(text))
 
 
 @settings(max_examples=200, deadline=None)

@@ -80,10 +80,17 @@ class Vocab:
         return [self.stoi[ch] for ch in text]
 
     def encode_array(self, text: str, what: str = "text") -> np.ndarray:
-        """Vectorised encode for whole corpora: a table lookup per character of the Basic
-        Multilingual Plane (6x faster than a binary search of the vocabulary over 100 MB
-        of Russian and Japanese: bench/corpus_scale.py --mixed), a search for the rest."""
-        cps = _codepoints(text)
+        """Vectorised encode for whole corpora."""
+        ids = self._ids(_codepoints(text))
+        if ids is None:
+            self.check(text, what)
+        return ids
+
+    def _ids(self, cps: np.ndarray) -> np.ndarray | None:
+        """The ids of code points, or None when one is not in the vocabulary: a table
+        lookup per character of the Basic Multilingual Plane (6x faster than a binary
+        search of the vocabulary over 100 MB of Russian and Japanese:
+        bench/corpus_scale.py --mixed), a search for the rest."""
         table = self._bmp_table()
         bmp = cps < len(table)
         if bmp.all():
@@ -95,7 +102,7 @@ class Vocab:
             found = np.minimum(np.searchsorted(self._cps, astral), len(self) - 1)
             ids[~bmp] = np.where(self._cps[found] == astral, found, -1)
         if len(ids) and int(ids.min()) < 0:
-            self.check(text, what)
+            return None
         return ids.astype(self.dtype)
 
     def _bmp_table(self) -> np.ndarray:
@@ -112,7 +119,7 @@ class Vocab:
         """The ids of UTF-8 text, a piece at a time (core/text/corpus.py `chunks`): ASCII
         pieces through one bytes.translate (a table from byte to id), others through
         code points. Never the whole text as a str or as 4- or 8-byte code points."""
-        from charlm_tui.core.text.corpus import chunks
+        from charlm_tui.core.text.corpus import chunks, code_points
 
         table, ascii_known = self._ascii_table()
         for _, piece in chunks(data):
@@ -121,8 +128,10 @@ class Vocab:
                     self.check(piece.decode("ascii"), what)
                 yield np.frombuffer(piece.translate(table), np.uint8)
             else:
-                text = piece.decode("utf-8", errors="surrogatepass")
-                yield self.encode_array(text, what)
+                ids = self._ids(code_points(piece))
+                if ids is None:
+                    self.check(piece.decode("utf-8", errors="surrogatepass"), what)
+                yield ids
 
     def _ascii_table(self) -> tuple[bytes | None, bytes]:
         """(a bytes.translate table from each ASCII byte to its id, the ASCII bytes in the
