@@ -15,7 +15,6 @@ from charlm_tui.core.text.corpora import play_to_text
 from charlm_tui.core.text.corpus import (
     check_split_length,
     chunks,
-    code_points,
     first_invalid_utf8,
     load_corpus,
     scan_utf8,
@@ -171,11 +170,14 @@ def pieces_agree(text: str) -> None:
         max_size=40,
     )
 )
-def test_code_points_are_worked_out_from_the_bytes_as_python_decodes_them(text: str) -> None:
-    """Every length of UTF-8 sequence, and lone surrogates as surrogatepass writes them."""
+def test_the_scan_takes_every_character_and_lone_surrogates(text: str) -> None:
+    """Every length of UTF-8 sequence, and lone surrogates as surrogatepass writes them
+    (a corpus made from a str in code)."""
     data = text.encode("utf-8", errors="surrogatepass")
-    assert code_points(data).tolist() == [ord(ch) for ch in text]
     assert scan_utf8(data) == ("".join(sorted(set(text))), len(text))
+    if text:
+        vocab = Vocab("".join(sorted(set(text))))
+        assert np.concatenate(list(vocab.encode_utf8(data))).tolist() == vocab.encode(text)
 
 
 @settings(max_examples=200, deadline=None)

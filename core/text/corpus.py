@@ -220,31 +220,6 @@ def first_invalid_utf8(data: bytes) -> int | None:
     return None
 
 
-def code_points(piece: bytes) -> Any:
-    """The code points of UTF-8 bytes, as a numpy uint32 array worked out from the bytes
-    themselves: no str, no UTF-32 copy (3x faster than decode and encode on text with a
-    line of Russian or Japanese in 60). The bytes are valid UTF-8, or lone surrogates
-    as Python's surrogatepass writes them (three bytes, like any character of U+0800
-    to U+FFFF)."""
-    import numpy as np
-
-    b = np.frombuffer(piece, np.uint8)
-    starts = np.flatnonzero((b & 0xC0) != 0x80)  # every byte that is not a continuation
-    lead = b[starts]
-    cps = lead.astype(np.uint32)
-    multi = np.flatnonzero(lead >= 0xC0)
-    if len(multi):
-        at, lead = starts[multi], cps[multi]
-        last = len(b) - 1
-        c1, c2, c3 = ((b[np.minimum(at + k, last)] & 0x3F).astype(np.uint32) for k in (1, 2, 3))
-        cps[multi] = np.select(
-            [lead < 0xE0, lead < 0xF0],
-            [((lead & 0x1F) << 6) | c1, ((lead & 0x0F) << 12) | (c1 << 6) | c2],
-            ((lead & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3,
-        )
-    return cps
-
-
 def scan_utf8(data: bytes) -> tuple[str, int]:
     """(its distinct characters sorted, how many characters) of UTF-8 text, in bulk: ASCII
     pieces through bytes.translate (deleting the bytes already seen leaves only new
@@ -263,8 +238,11 @@ def scan_utf8(data: bytes) -> tuple[str, int]:
                 seen_ascii |= np.bincount(np.frombuffer(new, np.uint8), minlength=128) > 0
                 known = bytes(np.flatnonzero(seen_ascii).tolist())
             continue
-        cps = code_points(piece)
-        n += len(cps)
+        # Python's decoder and UTF-32 encoder run at ~2 GB/s: 3-17x faster than working
+        # the code points out of the bytes in numpy (measured on 2 MiB pieces).
+        text = piece.decode("utf-8", errors="surrogatepass")
+        n += len(text)
+        cps = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), "<u4")
         if len(cps) and int(cps.max()) < 0x10000:
             seen_bmp[cps] = True  # a scatter: 1.4x faster than bincount
         else:

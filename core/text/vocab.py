@@ -119,7 +119,7 @@ class Vocab:
         """The ids of UTF-8 text, a piece at a time (core/text/corpus.py `chunks`): ASCII
         pieces through one bytes.translate (a table from byte to id), others through
         code points. Never the whole text as a str or as 4- or 8-byte code points."""
-        from charlm_tui.core.text.corpus import chunks, code_points
+        from charlm_tui.core.text.corpus import chunks
 
         table, ascii_known = self._ascii_table()
         for _, piece in chunks(data):
@@ -128,10 +128,7 @@ class Vocab:
                     self.check(piece.decode("ascii"), what)
                 yield np.frombuffer(piece.translate(table), np.uint8)
             else:
-                ids = self._ids(code_points(piece))
-                if ids is None:
-                    self.check(piece.decode("utf-8", errors="surrogatepass"), what)
-                yield ids
+                yield self.encode_array(piece.decode("utf-8", errors="surrogatepass"), what)
 
     def _ascii_table(self) -> tuple[bytes | None, bytes]:
         """(a bytes.translate table from each ASCII byte to its id, the ASCII bytes in the
