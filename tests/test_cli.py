@@ -61,6 +61,13 @@ def test_train_sample_eval_runs_end_to_end(tiny_args, tmp_path: Path, capsys) ->
         ["--no-ui", "sample", str(out), "--prompt", "KING", "--seed", "3", "--max-new-tokens", "40"]
     )
     assert capsys.readouterr().out == first  # same seed, same checkpoint: same text
+    # Into a pipe or a file (no terminal), without --no-ui: the same text, not a refusal.
+    assert (
+        run(["sample", str(out), "--prompt", "KING", "--seed", "3", "--max-new-tokens", "40"]) == 0
+    )
+    assert capsys.readouterr().out == first
+    assert run(["inspect", str(out), "--text", "KING HENRY"]) == 0
+    assert "mean loss" in capsys.readouterr().out
     exact = ["--no-ui", "sample", str(out), "--prompt", "KING", "--max-new-tokens", "40"]
     assert run([*exact, "--precision", "fp32"]) == 0
     assert capsys.readouterr().out.startswith("KING")

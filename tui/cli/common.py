@@ -136,7 +136,7 @@ def wants_dashboard(ctx: typer.Context) -> bool:
 def launch(tui_app: Any) -> None:
     """Run a CharLMApp (imported by the caller, lazily: headless paths never load textual)."""
     if not has_terminal():
-        raise CharLMError("the dashboard needs a terminal: run this in one, or add --no-ui")
+        raise CharLMError("this screen needs a terminal: run it in one, or add --no-ui")
     code = tui_app.run()
     # A crash inside the app (Textual prints its traceback) sets return_code: say so in
     # the exit status too, never 0.

@@ -8,7 +8,14 @@ import typer
 
 from charlm_tui.core.config import DeviceOption
 from charlm_tui.core.decoding.options import GenerateOptions
-from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, CheckpointArg, declared, launch, no_ui
+from charlm_tui.tui.cli.common import (
+    EXIT_INTERRUPTED,
+    CheckpointArg,
+    declared,
+    has_terminal,
+    launch,
+    no_ui,
+)
 
 
 @declared(GenerateOptions)
@@ -33,7 +40,7 @@ def sample(
     dev = resolve_device(on.device)
     path = checkpoint_path(checkpoint)
     model, vocab, _ = load_model(path)
-    if not no_ui(ctx):
+    if not no_ui(ctx) and has_terminal():  # into a pipe or a file: the text, headless
         from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp(generate=(path, options)))
