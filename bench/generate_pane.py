@@ -76,7 +76,7 @@ def pane(path: Path, chars: int) -> float:
                 await pilot.pause(0.2)
                 while screen.running:
                     await pilot.pause(0.05)
-                return len(screen.output) / (time.perf_counter() - t)
+                return len(screen.output.generated) / (time.perf_counter() - t)
 
             # The first generation also waits for the decoder process to start (import
             # torch, load the weights: ~2 s, while a user would be typing): not timed.
