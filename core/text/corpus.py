@@ -22,11 +22,9 @@ from charlm_tui.core.values import is_int
 ENCODING_ERRORS = ("strict", "replace")
 
 
-def read_text_file(
-    path: Path, encoding_errors: str = "strict", max_bytes: int | None = None, flag: str = "--data"
-) -> str:
-    """A text file given by the user (--data, --file): a regular file only (a FIFO would
-    block, a device never end), no larger than max_bytes, checked before reading."""
+def _file_bytes(path: Path, max_bytes: int | None = None, flag: str = "--data") -> bytes:
+    """A file given by the user: a regular file only (a FIFO would block, a device never
+    end), no larger than max_bytes, checked before reading."""
     try:
         with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
@@ -35,20 +33,31 @@ def read_text_file(
                     f"{flag} {path} is {size:,} bytes: at most {max_bytes:,} are read "
                     "at once (cut it)"
                 )
-            raw = f.read()
+            return f.read()
     except Unreadable:
         raise CharLMError(f"cannot read {path}: not a regular file") from None
     except PermissionError:
         raise CharLMError(f"cannot read {path}: permission denied") from None
     except OSError as e:
         raise CharLMError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _not_utf8(path: Path, raw: bytes, at: int) -> CharLMError:
+    return CharLMError(
+        f"{path} is not valid UTF-8: byte 0x{raw[at]:02x} at offset {at} "
+        "(pass --encoding-errors replace to substitute U+FFFD)"
+    )
+
+
+def read_text_file(
+    path: Path, encoding_errors: str = "strict", max_bytes: int | None = None, flag: str = "--data"
+) -> str:
+    """A text file given by the user (--file of inspect): decoded whole, so small."""
+    raw = _file_bytes(path, max_bytes, flag)
     try:
         return raw.decode("utf-8", errors=encoding_errors)
     except UnicodeDecodeError as e:
-        raise CharLMError(
-            f"{path} is not valid UTF-8: byte 0x{raw[e.start]:02x} at offset {e.start} "
-            "(pass --encoding-errors replace to substitute U+FFFD)"
-        ) from None
+        raise _not_utf8(path, raw, e.start) from None
 
 
 # Bytes of UTF-8 worked on at a time. A piece's temporaries (its str, UTF-32 code points,
@@ -165,26 +174,15 @@ def _txt_files(folder: Path) -> list[Path]:
 
 
 def read_utf8_file(path: Path, encoding_errors: str = "strict") -> bytes:
-    """A corpus file's bytes, checked as UTF-8 a chunk at a time (never decoded whole);
+    """A corpus file's bytes, checked as UTF-8 a piece at a time (never decoded whole);
     with encoding_errors "replace", invalid bytes become U+FFFD."""
-    try:
-        with open_regular(path) as f:
-            raw = f.read()
-    except Unreadable:
-        raise CharLMError(f"cannot read {path}: not a regular file") from None
-    except PermissionError:
-        raise CharLMError(f"cannot read {path}: permission denied") from None
-    except OSError as e:
-        raise CharLMError(f"cannot read {path}: {e.strerror or e}") from None
+    raw = _file_bytes(path)
     bad = first_invalid_utf8(raw)
     if bad is None:
         return raw
     if encoding_errors == "replace":
         return raw.decode("utf-8", errors="replace").encode("utf-8")
-    raise CharLMError(
-        f"{path} is not valid UTF-8: byte 0x{raw[bad]:02x} at offset {bad} "
-        "(pass --encoding-errors replace to substitute U+FFFD)"
-    )
+    raise _not_utf8(path, raw, bad)
 
 
 def chunks(data: bytes, size: int | None = None) -> Iterator[tuple[int, bytes]]:
