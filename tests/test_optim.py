@@ -93,3 +93,24 @@ def test_muon_fits_a_linear_map_and_its_state_round_trips() -> None:
 def test_muon_refuses_vectors() -> None:
     with pytest.raises(ValueError, match="matrices only"):
         Muon([torch.nn.Parameter(torch.zeros(3))], lr=0.1)
+
+
+def test_the_compiled_muon_step_is_the_eager_one() -> None:
+    """--compile compiles the Newton-Schulz iteration (for a GPU's sake): the same
+    updates as eager, two matrices of a shape batched together, to float rounding."""
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(8, 24, generator=g) for _ in range(2)]
+    grads = [[torch.randn(8, 24, generator=g) for _ in range(2)] for _ in range(3)]
+    trained = []
+    for compiled in (False, True):
+        ws = [torch.nn.Parameter(w.clone()) for w in start]
+        opt = Muon(ws, lr=0.05, weight_decay=0.1, compiled=compiled)
+        for step in grads:
+            for w, grad in zip(ws, step, strict=True):
+                w.grad = grad.clone()
+            opt.step()
+        trained.append(ws)
+        assert (opt.orthogonalize is orthogonalize) != compiled  # compiled, not fallen back
+    for eager, comp in zip(*trained, strict=True):
+        torch.testing.assert_close(comp, eager, rtol=1e-5, atol=1e-5)
+        assert not torch.equal(eager, start[0])

@@ -89,9 +89,17 @@ class Muon(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.95,
         ns_steps: int = 5,
+        compiled: bool = False,
     ) -> None:
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, ns_steps=ns_steps)
         super().__init__(params, defaults)
+        # With --compile, the Newton-Schulz iteration of each shape is one compiled graph:
+        # on a GPU its ~30 small kernels a shape (launch-bound at these sizes) become a
+        # few fused ones. Built on the first step; a failure to compile (no C compiler)
+        # falls back to eager, as the model's compile does (core/training/step.py).
+        self.orthogonalize: Any = (
+            torch.compile(orthogonalize, dynamic=False) if compiled else orthogonalize
+        )
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() != 2:
@@ -115,8 +123,8 @@ class Muon(torch.optim.Optimizer):
                 torch._foreach_mul_(bufs, mu)
                 torch._foreach_add_(bufs, grads)
                 nesterov = torch._foreach_add(grads, bufs, alpha=mu)
-                ortho = orthogonalize(
-                    torch.stack(nesterov), group["ns_steps"], dtype=ns_dtype(params[0].device)
+                ortho = self._orthogonalized(
+                    torch.stack(nesterov), group["ns_steps"], ns_dtype(params[0].device)
                 )
                 if wd:
                     torch._foreach_mul_(params, 1.0 - lr * wd)
@@ -124,6 +132,15 @@ class Muon(torch.optim.Optimizer):
                 torch._foreach_add_(
                     params, list(ortho.to(params[0].dtype).unbind()), alpha=-lr * scale
                 )
+
+    def _orthogonalized(self, g: torch.Tensor, steps: int, dtype: torch.dtype) -> torch.Tensor:
+        try:
+            return self.orthogonalize(g, steps, dtype=dtype)
+        except Exception:  # torch.compile without a working compiler, say
+            if self.orthogonalize is orthogonalize:
+                raise
+            self.orthogonalize = orthogonalize
+            return orthogonalize(g, steps, dtype=dtype)
 
 
 class Optimizers:
@@ -208,5 +225,5 @@ def make_optimizer(
         group["lr"] = cfg.lr * cfg.adamw_lr_ratio
     return Optimizers(
         adamw=rest_opt,
-        muon=Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay),
+        muon=Muon(matrices, lr=cfg.lr, weight_decay=cfg.weight_decay, compiled=cfg.compile),
     )
