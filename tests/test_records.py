@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import charlm_tui.core.runs.events as events
 import charlm_tui.core.runs.records as records
 from charlm_tui.core.measures import LayerSummary, Metrics
 from charlm_tui.core.runs.events import (
@@ -150,3 +153,45 @@ def test_a_listing_read_again_reads_only_what_was_appended(tmp_path: Path, monke
     assert sum(read) == appended  # not one byte of what was folded before
     assert again["run1"].iter == 2100 and again["run0"].iter == 2000
     assert not again["run1"].steps  # a listing keeps no step records: memory stays flat
+
+
+NAN_STEP = (
+    b'{"event": "step", "iter": 2, "loss": null, "lr": 0.001, "grad_norm": null, "dt_s": 0.01, '
+    b'"tokens_per_s": 50000.0, "elapsed_s": 0.02, "progress": 0.02, "eta_s": 9.9}'
+)
+
+
+def test_a_thread_reading_while_another_builds_the_decoders_gets_the_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The TUI reads records from worker threads: one that reads while another is still
+    building the compiled decoders (here held after the step decoder) must decode a line
+    the step decoder refuses (a diverged run's null loss) by the general path."""
+    import msgspec
+
+    monkeypatch.setattr(events, "_FAST", {})
+    monkeypatch.setattr(events, "_REFUSED", ())
+    real = msgspec.json.Decoder
+    built: list[type] = []
+    holding, release = threading.Event(), threading.Event()
+    builder: dict[str, threading.Thread] = {}
+
+    def held(cls: type, *args: object, **kwargs: object) -> object:
+        decoder = real(cls, *args, **kwargs)
+        if threading.current_thread() is builder["thread"]:
+            if StepEvent in built:  # the step decoder is built: hold the next one
+                holding.set()
+                release.wait(30)
+            built.append(cls)
+        return decoder
+
+    monkeypatch.setattr(msgspec.json, "Decoder", held)
+    builder["thread"] = threading.Thread(target=events.decode_line, args=(NAN_STEP,))
+    builder["thread"].start()
+    assert holding.wait(30)
+    try:
+        got = events.decode_line(NAN_STEP)
+    finally:
+        release.set()
+        builder["thread"].join(30)
+    assert isinstance(got, StepEvent) and got.iter == 2 and math.isnan(got.loss)

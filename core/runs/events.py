@@ -231,10 +231,16 @@ def _compile_decoders() -> None:
     global _REFUSED
     import msgspec
 
-    for kind, cls in EVENTS.items():
-        if not hasattr(cls, "from_record"):
-            _FAST[f'{{"event": "{kind}"'.encode()] = msgspec.json.Decoder(cls)
+    # Worker threads read records too: _REFUSED is set before any decoder is published,
+    # and the decoders are published at once (one dict.update, under the GIL), so a
+    # thread that sees a decoder also catches what it refuses.
     _REFUSED = (msgspec.DecodeError, UnicodeDecodeError)  # ValidationError is a DecodeError
+    built = {
+        f'{{"event": "{kind}"'.encode(): msgspec.json.Decoder(cls)
+        for kind, cls in EVENTS.items()
+        if not hasattr(cls, "from_record")
+    }
+    _FAST.update(built)
 
 
 def decode_line(line: bytes) -> Event | None:
