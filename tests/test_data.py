@@ -1,6 +1,7 @@
 """Corpora and batches: files and folders, bad input refused, splits, caching, built-ins."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,44 @@ def test_an_encoding_cached_from_the_index_is_checked_and_rebuilt(tmp_path: Path
     again = make_dataset(load_corpus(str(path)), 0.1)
     assert int(again.train.max()) < len(again.vocab)
     assert again.vocab.decode(again.train[:12].tolist()) == "line 0 ça va"
+
+
+def test_a_zero_filled_encoding_is_rebuilt_for_any_text_from_the_index(tmp_path: Path) -> None:
+    """Same shape, type and ids in range, wrong contents: the first piece of the text,
+    read from its file, gives it away, for non-ASCII text too."""
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"строка {i} ça va\r\n" for i in range(60_000)), encoding="utf-8")
+    good = make_dataset(load_corpus(str(path)), 0.1)
+    expected = np.concatenate([good.train, good.val])
+    for cached in (data_dir() / "cache").glob("*.npy"):
+        np.save(cached, np.zeros_like(np.load(cached)))
+    again = load_corpus(str(path))
+    assert again.data is None  # from the index: the text itself was not read to start
+    rebuilt = make_dataset(again, 0.1)
+    assert np.array_equal(np.concatenate([rebuilt.train, rebuilt.val]), expected)
+
+
+def test_a_file_rewritten_with_its_size_and_mtime_put_back_is_read_again(tmp_path: Path) -> None:
+    """`touch -r`, `rsync -t --inplace`: the change time still moves."""
+    path = big_file(tmp_path / "big.txt")
+    first = load_corpus(str(path))
+    st = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"line 7 ", b"LINE 7 "))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = load_corpus(str(path))
+    assert again.data is not None and "L" in again.chars and again.sha256 != first.sha256
+
+
+def test_an_index_entry_that_lies_is_caught_and_forgotten(tmp_path: Path) -> None:
+    """An entry with the right hash but a wrong length: one clear error (not a truncated
+    corpus, not a traceback), and the next start reads the file."""
+    path = big_file(tmp_path / "big.txt")
+    real = load_corpus(str(path))
+    index = data_dir() / "cache" / corpus_module.INDEX
+    entries = json.loads(index.read_text())
+    for entry in entries.values():
+        entry["n_chars"] -= 500
+    index.write_text(json.dumps(entries))
+    with pytest.raises(CharLMError, match="is not what was read before: run the command again"):
+        make_dataset(load_corpus(str(path)), 0.1, cache=False)
+    assert load_corpus(str(path)).n_chars == real.n_chars

@@ -102,9 +102,44 @@ class Corpus:
         if self.data is not None:
             return self.data
         again = load_corpus(self.spec, *self.reader, indexed=False)
-        if again.sha256 != self.sha256:
-            raise CharLMError(f"the corpus {self.spec!r} changed while it was being read")
+        described = (self.sha256, self.chars, self.n_chars, self.crlf)
+        if (again.sha256, again.chars, again.n_chars, again.crlf) != described:
+            # The index described another text (a file rewritten with its size and times
+            # put back, or an entry someone edited): forget it, so the next run reads.
+            _forget(self.spec, self.reader)
+            raise CharLMError(
+                f"the corpus {self.spec!r} is not what was read before: run the command again"
+            )
         return again.utf8()
+
+    def head(self) -> bytes:
+        """The normalised text's first piece (at most CHUNK bytes), read from its first
+        file when this corpus came from the index: what a cached encoding is checked
+        against."""
+        if self.data is not None:
+            return next((piece for _, piece in chunks(self.data)), b"")
+        try:
+            with open_regular(Path(self.sources[0])) as f:
+                part = f.read(CHUNK)
+        except (OSError, IndexError):
+            return b""
+        part = part[: part.rfind(b"\n") + 1]  # whole lines: a cut "\r\n" or character
+        encoding_errors, keep_crlf = self.reader
+        if not keep_crlf:
+            part = part.replace(b"\r\n", b"\n")
+        if encoding_errors == "replace":
+            part = part.decode("utf-8", errors="replace").encode("utf-8")
+        return part
+
+    def tail(self) -> bytes:
+        """The text's last piece when it is at hand (from the first whole character)."""
+        if self.data is None:
+            return b""
+        part = self.data[-CHUNK:]
+        skip = 0
+        while skip < min(3, len(part)) and part[skip] & 0xC0 == 0x80:
+            skip += 1
+        return part[skip:]
 
     @property
     def text(self) -> str:
@@ -257,17 +292,28 @@ INDEX = "corpora.json"
 INDEX_KEPT = 64  # entries: the corpora one person trains on, with room to spare
 
 
+INDEX_FILES = 256  # a folder of more files is read each time: its entry would crowd the index
+
+
 def _index_key(spec: str, path: Path, encoding_errors: str, keep_crlf: bool) -> str | None:
-    """What identifies a file corpus without reading it: its files' paths, inodes, sizes
-    and modification times (and how it is read). None for a built-in."""
+    """What identifies a file corpus without reading it: a digest of its files' paths,
+    inodes, sizes and modification and change times (and how it is read). The change
+    time moves with every write and with `touch`/`utime`, which can put an mtime back (a
+    same-size rewrite within one tick of a coarse clock, as on FAT, is not seen; the
+    cached encoding's check against the text's head is the next line of defence).
+    None for a built-in, or a corpus the index does not keep."""
     if not (path.is_file() or path.is_dir()):
         return None  # a built-in, or what _read_spec explains
     files = _txt_files(path) if path.is_dir() else [path]
+    if len(files) > INDEX_FILES:
+        return None
     stats = []
     for f in files:
         st = f.stat()
-        stats.append([str(f.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
-    return json.dumps([encoding_errors, keep_crlf, stats])
+        stats.append([str(f.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                      st.st_ctime_ns])  # fmt: skip
+    key = json.dumps([encoding_errors, keep_crlf, stats])
+    return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
 def _index_path() -> Path:
@@ -301,6 +347,19 @@ def _indexed(key: str, spec: str, reader: tuple[str, bool]) -> Corpus | None:
     return Corpus(spec, tuple(sources), chars, n, sha, crlf, None, reader)
 
 
+def _forget(spec: str, reader: tuple[str, bool]) -> None:
+    key = _index_key(spec, Path(spec).expanduser(), *reader)
+    index = _read_index()
+    if key is not None and index.pop(key, None) is not None:
+        _write_index(index)
+
+
+def _write_index(index: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # a read-only data folder costs a read next time
+        _index_path().parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(_index_path(), json.dumps(index, ensure_ascii=False), durable=False)
+
+
 def _remember(key: str, corpus: Corpus) -> None:
     if corpus.n_chars < 1 << 20:  # small corpora read faster than the index is kept
         return
@@ -308,10 +367,7 @@ def _remember(key: str, corpus: Corpus) -> None:
     index.pop(key, None)
     index[key] = {"chars": corpus.chars, "n_chars": corpus.n_chars, "sha256": corpus.sha256,
                   "crlf": corpus.crlf, "sources": list(corpus.sources)}  # fmt: skip
-    kept = dict(list(index.items())[-INDEX_KEPT:])  # the most recently read last
-    with contextlib.suppress(OSError):  # a read-only data folder costs a read next time
-        _index_path().parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(_index_path(), json.dumps(kept, ensure_ascii=False), durable=False)
+    _write_index(dict(list(index.items())[-INDEX_KEPT:]))  # the most recently read last
 
 
 def _load_builtin(name: str) -> tuple[str, list[str]]:

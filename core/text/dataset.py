@@ -37,42 +37,66 @@ def encode_cached(corpus: Corpus, vocab: Vocab, cache: bool = True) -> np.ndarra
     if cache and corpus.n_chars >= 1 << 16:  # small corpora encode faster than they load
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, lambda f: _write_npy(f, data, corpus.n_chars, vocab))
+            atomic_write(path, lambda f: _write_npy(f, data, corpus, vocab))
             return np.load(path, mmap_mode="r")
         except OSError:
             pass  # an unwritable data folder only costs us the encoding next time
     out = np.empty(corpus.n_chars, dtype=vocab.dtype)
     at = 0
     for ids in vocab.encode_utf8(data):
+        if at + len(ids) > len(out):
+            break  # more characters than the corpus said: refused below
         out[at : at + len(ids)] = ids
         at += len(ids)
+    _check_count(at, corpus)
     return out
 
 
-def _write_npy(f: IO[bytes], data: bytes, n_chars: int, vocab: Vocab) -> None:
+def _check_count(written: int, corpus: Corpus) -> None:
+    if written != corpus.n_chars:  # the text is not the one described (a changed file)
+        raise CharLMError(
+            f"the corpus {corpus.spec!r} changed while it was being read: run the command again"
+        )
+
+
+def _write_npy(f: IO[bytes], data: bytes, corpus: Corpus, vocab: Vocab) -> None:
     header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False,
-              "shape": (n_chars,)}  # fmt: skip
+              "shape": (corpus.n_chars,)}  # fmt: skip
     np.lib.format.write_array_header_1_0(f, header)
+    written = 0
     for ids in vocab.encode_utf8(data):
+        written += len(ids)
+        if written > corpus.n_chars:
+            break
         f.write(memoryview(np.ascontiguousarray(ids, dtype=vocab.dtype)))  # no copy
+    _check_count(written, corpus)  # raised inside atomic_write: the file is not kept
 
 
-def _cache_matches(arr: np.ndarray, corpus: Corpus, vocab: Vocab, probes: int = 4096) -> bool:
+def _cache_matches(arr: np.ndarray, corpus: Corpus, vocab: Vocab) -> bool:
     """Whether a cached encoding is the encoding of the corpus: right shape and type,
-    every id inside the vocabulary and, when the text is at hand and ASCII (a character
-    per byte), the ids at `probes` evenly spread positions are the text's own. A
-    zero-filled or poisoned file fails, and is rebuilt, instead of training on the
-    wrong characters (or an IndexError later)."""
+    every id inside the vocabulary, and its first ids (and, with the text at hand, its
+    last) those of the text's first (and last) piece. A zero-filled, truncated or
+    poisoned file fails, and is rebuilt, instead of training on the wrong characters."""
     if arr.shape != (corpus.n_chars,) or arr.dtype != vocab.dtype:
         return False
     if len(arr) and int(arr.max()) >= len(vocab):
         return False
-    data = corpus.data
-    if data is None or len(data) != corpus.n_chars:
-        return True
-    at = np.unique(np.linspace(0, len(arr) - 1, num=min(probes, len(arr)), dtype=np.int64))
-    expected = vocab.encode_array(bytes(data[i] for i in at).decode("ascii"), what="the corpus")
-    return bool(np.array_equal(np.asarray(arr[at]), expected))
+    try:
+        head = _ids(corpus.head(), vocab)
+        tail = _ids(corpus.tail(), vocab)
+    except (CharLMError, UnicodeDecodeError):  # a character the vocabulary lacks: not it
+        return False
+    if len(head) > len(arr) or len(tail) > len(arr):
+        return False
+    return bool(
+        np.array_equal(np.asarray(arr[: len(head)]), head)
+        and np.array_equal(np.asarray(arr[len(arr) - len(tail) :]), tail)
+    )
+
+
+def _ids(data: bytes, vocab: Vocab) -> np.ndarray:
+    pieces = list(vocab.encode_utf8(data))
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=vocab.dtype)
 
 
 @dataclass
