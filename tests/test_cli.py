@@ -540,3 +540,8 @@ def test_resume_given_a_run_says_how_to_name_it(capsys) -> None:
     err = capsys.readouterr().err
     assert "--resume takes no value: charlm-tui train --resume --out checkpoints/myrun" in err
     assert len(err.strip().splitlines()) == 1
+    assert run(["--no-ui", "train", "--resume", "myrun"]) == 2  # a name, as `runs` lists it
+    assert "charlm-tui train --resume --name myrun" in capsys.readouterr().err
+    assert run(["--no-ui", "train", "--out", "elsewhere", "--resume", "myrun"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume takes no value" in err and "--out myrun" not in err

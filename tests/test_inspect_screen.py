@@ -193,3 +193,31 @@ def test_the_text_shows_unseen_characters_in_place_and_the_legend_counts_them(
             assert cursor.startswith(char_label(text[20]))
 
     run(scenario())
+
+
+def test_up_and_down_go_past_lines_of_characters_the_model_never_saw(tmp_path: Path) -> None:
+    """A wrapped line of nothing but unseen characters has no place for the cursor: Up
+    and Down go past it to the next line with a scored character."""
+    ckpt = fake_run(tmp_path, "r") / "best.pt"
+    text = make_text(100, seed=2)
+    first, last = text[:8].replace("\n", " ") + "\n", text[40:60].replace("\n", " ")
+
+    async def scenario() -> None:
+        app = inspect_app(ckpt, first + "€" * 200 + last)
+        async with app.run_test(size=(60, 20)) as pilot:
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, InspectScreen), "the inspect screen"
+            )
+            await pilot.pause()
+            view = app.screen.query_one(SurpriseView)
+            view.focus()
+            end = len(view.ins.text) - 1
+            view.cursor = end  # on the last line, below the lines of euros
+            await pilot.pause()
+            assert int(view.line_of[end]) >= 3  # the euros wrap over several lines
+            await pilot.press(*["up"] * len(view.lines))
+            assert int(view.line_of[view.cursor]) == 0  # past them, up to the first line
+            await pilot.press(*["down"] * len(view.lines))
+            assert int(view.line_of[view.cursor]) == int(view.line_of[end])
+
+    run(scenario())

@@ -8,8 +8,9 @@ functions below it print the runs table, the comparison, full-split scoring prog
 and a text coloured by surprise.
 
 Samples, names and corpora are untrusted text (a corpus may hold escape sequences):
-on a terminal every control character is shown as an escape (tui/formatting.py
-`visible`); a pipe or a file gets a sample's exact characters.
+every control character is shown as an escape (tui/formatting.py `visible`), on a
+terminal and in a pipe or a file alike, since this output is a log read on some
+terminal later; samples.jsonl and `sample` keep the exact characters.
 """
 
 from __future__ import annotations

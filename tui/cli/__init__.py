@@ -9,6 +9,7 @@ saving what it can. Nothing here imports torch or textual until a command runs.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -115,7 +116,11 @@ def _hint(where: str, argv: list[str]) -> str:
     if where.endswith(" train") and "--resume" in argv:
         after = argv[argv.index("--resume") + 1 :]
         if after and not after[0].startswith("-"):  # `--resume RUN`: it takes no value
-            return f"; --resume takes no value: charlm-tui train --resume --out {after[0]}"
+            if {"--out", "--name"} & set(argv):
+                return "; --resume takes no value"
+            # A name as `runs` lists it is --name's; a path is --out's.
+            flag = "--out" if "/" in after[0] or Path(after[0]).is_dir() else "--name"
+            return f"; --resume takes no value: charlm-tui train --resume {flag} {after[0]}"
     return ""
 
 

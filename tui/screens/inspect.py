@@ -205,26 +205,37 @@ class SurpriseView(ScrollView, can_focus=True):
         self.cursor = self.cursor + delta
 
     def action_line(self, delta: int) -> None:
-        line = int(self.line_of[self.cursor]) + delta
-        line = max(0, min(len(self.lines) - 1, line))
-        self.cursor = self.at(line, int(self.col_of[self.cursor]))
+        line, col = int(self.line_of[self.cursor]), int(self.col_of[self.cursor])
+        target = max(0, min(len(self.lines) - 1, line + delta))
+        step = 1 if delta > 0 else -1
+        # A line of characters the model never saw holds nothing to stop on: go past it.
+        while 0 <= target < len(self.lines) and target != line:
+            if any(self.cells[c][1] is not None for c in self.lines[target]):
+                self.cursor = self.at(target, col)
+                return
+            target += step
 
     def scored_at(self, cell: int) -> int:
         """The scored character in `cell`, or for an unseen one the next scored one."""
         return int(min(self.next_scored[cell], len(self.ins.text) - 1))
 
     def at(self, line: int, col: int) -> int:
-        """The scored character covering cell `col` of `line`, or the line's last one."""
+        """The scored character covering cell `col` of `line` (past its end, the line's
+        last); on a character the model never saw, the nearest scored one of that line,
+        or the next scored one when the line has none."""
         cells = self.lines[line]
         if not cells:
             return self.scored_at(max(0, cells.start - 1))
-        x = 0
+        hit, x = cells[-1], 0
         for c in cells:
             x += self.widths[c]
             if x > col:
-                return self.scored_at(c)
-        last = [n for c in cells if (n := self.cells[c][1]) is not None]
-        return last[-1] if last else self.scored_at(cells[-1])
+                hit = c
+                break
+        scored = [c for c in cells if self.cells[c][1] is not None]
+        if not scored:
+            return self.scored_at(hit)
+        return int(self.cells[min(scored, key=lambda c: abs(c - hit))][1])  # type: ignore[arg-type]
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
