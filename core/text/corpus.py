@@ -156,9 +156,9 @@ def load_corpus(
     of the vocabulary, samples glue words on a terminal and `sample` writes CRLF back.
     The corpus hash (and the caches keyed by it) follow the normalised text.
 
-    A file or folder read before, unchanged since (same inode, size and modification
-    time), is described from the corpus index in the data folder without reading it:
-    a second start on a 1 GB corpus does not read 1 GB again."""
+    A file or folder read before, unchanged since (same inode, size, modification and
+    change times), is described from the corpus index in the data folder without
+    reading it: a second start on a 1 GB corpus does not read 1 GB again."""
     if encoding_errors not in ENCODING_ERRORS:
         raise CharLMError(
             f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, "

@@ -8,6 +8,7 @@ copied into every process.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -43,33 +44,35 @@ def encode_cached(corpus: Corpus, vocab: Vocab, cache: bool = True) -> np.ndarra
             pass  # an unwritable data folder only costs us the encoding next time
     out = np.empty(corpus.n_chars, dtype=vocab.dtype)
     at = 0
-    for ids in vocab.encode_utf8(data):
-        if at + len(ids) > len(out):
-            break  # more characters than the corpus said: refused below
+    for ids in _encoded(data, corpus, vocab):
         out[at : at + len(ids)] = ids
         at += len(ids)
-    _check_count(at, corpus)
     return out
 
 
-def _check_count(written: int, corpus: Corpus) -> None:
-    if written != corpus.n_chars:  # the text is not the one described (a changed file)
+def _encoded(data: bytes, corpus: Corpus, vocab: Vocab) -> Iterator[np.ndarray]:
+    """The corpus's ids a piece at a time, refused (before the last piece) when they are
+    not the n_chars the corpus described: its file changed since it was read."""
+    written = 0
+    for ids in vocab.encode_utf8(data):
+        written += len(ids)
+        if written > corpus.n_chars:
+            break
+        yield ids
+    if written != corpus.n_chars:
         raise CharLMError(
             f"the corpus {corpus.spec!r} changed while it was being read: run the command again"
         )
 
 
 def _write_npy(f: IO[bytes], data: bytes, corpus: Corpus, vocab: Vocab) -> None:
+    """A .npy file (format 1.0) written piece by piece; a refusal inside atomic_write
+    leaves no file."""
     header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False,
               "shape": (corpus.n_chars,)}  # fmt: skip
     np.lib.format.write_array_header_1_0(f, header)
-    written = 0
-    for ids in vocab.encode_utf8(data):
-        written += len(ids)
-        if written > corpus.n_chars:
-            break
+    for ids in _encoded(data, corpus, vocab):
         f.write(memoryview(np.ascontiguousarray(ids, dtype=vocab.dtype)))  # no copy
-    _check_count(written, corpus)  # raised inside atomic_write: the file is not kept
 
 
 def _cache_matches(arr: np.ndarray, corpus: Corpus, vocab: Vocab) -> bool:
