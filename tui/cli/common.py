@@ -122,6 +122,12 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def wants_screen(ctx: typer.Context) -> bool:
+    """A command's screen, unless --no-ui, or no terminal (a pipe or a file gets what
+    --no-ui prints)."""
+    return not no_ui(ctx) and has_terminal()
+
+
 def wants_dashboard(ctx: typer.Context) -> bool:
     """A training command's choice: the dashboard, unless --no-ui or no terminal (then
     it trains headless and says so on stderr)."""

@@ -9,7 +9,7 @@ import typer
 
 from charlm_tui.core.config import DeviceOption
 from charlm_tui.core.options import option
-from charlm_tui.tui.cli.common import RunsArg, declared, has_terminal, launch, no_ui
+from charlm_tui.tui.cli.common import RunsArg, declared, launch, wants_screen
 
 
 def _column(key: str) -> str | None:
@@ -69,7 +69,7 @@ def compare(ctx: typer.Context, runs: RunsArg, options: CompareOptions, on: Devi
     paths = resolve_runs(runs)
     views = load_runs(paths)
     base = pick_baseline([row_of(v) for v in views], options.baseline)
-    if options.format is None and not no_ui(ctx) and has_terminal():
+    if options.format is None and wants_screen(ctx):
         from charlm_tui.tui.app import CharLMApp
         from charlm_tui.tui.messages import OpenCompare
 

@@ -12,7 +12,7 @@ from charlm_tui.core.config import DeviceOption
 from charlm_tui.core.decoding.options import Source
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import option
-from charlm_tui.tui.cli.common import CheckpointArg, declared, given, has_terminal, launch, no_ui
+from charlm_tui.tui.cli.common import CheckpointArg, declared, given, launch, wants_screen
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def inspect_(
         raise CharLMError(
             f"{source.describe()} needs at least 2 characters the model knows to score"
         )
-    if not no_ui(ctx) and has_terminal():  # into a pipe or a file: the report, headless
+    if wants_screen(ctx):
         from charlm_tui.tui.app import CharLMApp
         from charlm_tui.tui.messages import OpenInspect
 

@@ -12,9 +12,8 @@ from charlm_tui.tui.cli.common import (
     EXIT_INTERRUPTED,
     CheckpointArg,
     declared,
-    has_terminal,
     launch,
-    no_ui,
+    wants_screen,
 )
 
 
@@ -40,7 +39,7 @@ def sample(
     dev = resolve_device(on.device)
     path = checkpoint_path(checkpoint)
     model, vocab, _ = load_model(path)
-    if not no_ui(ctx) and has_terminal():  # into a pipe or a file: the text, headless
+    if wants_screen(ctx):
         from charlm_tui.tui.app import CharLMApp
 
         launch(CharLMApp(generate=(path, options)))
