@@ -288,11 +288,7 @@ class InspectScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "charlm-tui · inspect"
         self.sub_title = f"mean loss {self.ins.mean_loss:.4f} nats · {self.ins.bpc:.3f} bits/char"
-        if self.ins.unseen:  # a line of its own: the label's note is clipped when narrow
-            legend = self.query_one("#inspect-legend", Static)
-            legend.styles.height = 2
-            legend.styles.text_wrap = "nowrap"  # a wrapped scale would push the count out
-            legend.styles.text_overflow = "ellipsis"
+        self.query_one("#inspect-legend").set_class(bool(self.ins.unseen), "-unseen")
         self.query_one(SurpriseView).focus()
         self.refresh_view()
 
