@@ -21,7 +21,6 @@ Targets: 1st list ≤ 1.5x json.loads, re-list ≤ 2% of the 1st list, idle ≤ 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, table
+from bench.records_scale import raw
 from charlm_tui.core.runs.events import StepEvent, record_of
 from charlm_tui.core.runs.listing import RunViews
 from charlm_tui.core.runs.records import dump_line
@@ -49,12 +49,9 @@ def append_steps(run: Path, first: int, count: int, total: int) -> None:
             f.write(dump_line({**record_of(step), "time": 1.79e9 + it * 0.012}))
 
 
-def raw(folder: Path) -> int:
+def raw_all(folder: Path) -> int:
     """The floor: json.loads of every line of every run's records."""
-    n = 0
-    for path in sorted(folder.glob(f"*/{METRICS}")):
-        n += sum(1 for line in path.read_bytes().split(b"\n") if line and json.loads(line))
-    return n
+    return sum(raw(path) for path in sorted(folder.glob(f"*/{METRICS}")))
 
 
 def kept_bytes(folder: Path) -> int:
@@ -93,7 +90,7 @@ def main() -> None:
         at = 11 + args.steps
         for _ in range(args.rounds):  # in turns
             t = time.perf_counter()
-            raw(folder)
+            raw_all(folder)
             times["raw"].append(time.perf_counter() - t)
             views = RunViews()
             t = time.perf_counter()
