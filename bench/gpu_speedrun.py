@@ -176,7 +176,7 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     from charlm_tui.core.runs.events import EvalEvent, StepEvent
     from charlm_tui.core.training.distributed import DistInfo
     from charlm_tui.core.training.trainer import Trainer, execute
-    from charlm_tui.tui.cli.train import plan_of
+    from charlm_tui.tui.cli.training.train import plan_of
     from charlm_tui.tui.console import ConsolePrinter
 
     # Step records come every --log-interval steps on a GPU (the loss is read back only

@@ -7,7 +7,7 @@ derived from these declarations:
 
 - validation (`validate`: each field's range and choices, then the few rules that
   involve two fields) and the set of options `--resume` accepts (`RESUMABLE`);
-- every option of `charlm-tui train` (tui/cli/train.py builds them from `SPECS`);
+- every option of `charlm-tui train` (tui/cli/training/train.py builds them from `SPECS`);
 - the argv that starts a training child (`to_argv`), and the new-run form's rows;
 - config.json and the configuration inside every checkpoint (`to_dict`/`from_dict`).
 

@@ -38,7 +38,7 @@ from charlm_tui.core.options import Range, Spec
 from charlm_tui.core.runs.control import parse_control
 from charlm_tui.core.runs.rundir import CONTROL_DEFAULTS
 from charlm_tui.tui.cli import app
-from charlm_tui.tui.cli.train import plan_of
+from charlm_tui.tui.cli.training.train import plan_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]

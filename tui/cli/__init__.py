@@ -16,16 +16,16 @@ import typer
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, Group, launch, register
-from charlm_tui.tui.cli.compare import compare
-from charlm_tui.tui.cli.eval import eval_
-from charlm_tui.tui.cli.export import export
-from charlm_tui.tui.cli.inspect import inspect_
-from charlm_tui.tui.cli.ladder import ladder
-from charlm_tui.tui.cli.runs import STATUS_HELP, runs
-from charlm_tui.tui.cli.sample import sample
-from charlm_tui.tui.cli.steer import steer
-from charlm_tui.tui.cli.train import train
-from charlm_tui.tui.cli.watch import watch
+from charlm_tui.tui.cli.model.eval import eval_
+from charlm_tui.tui.cli.model.inspect import inspect_
+from charlm_tui.tui.cli.model.sample import sample
+from charlm_tui.tui.cli.records.compare import compare
+from charlm_tui.tui.cli.records.export import export
+from charlm_tui.tui.cli.records.runs import STATUS_HELP, runs
+from charlm_tui.tui.cli.training.ladder import ladder
+from charlm_tui.tui.cli.training.steer import steer
+from charlm_tui.tui.cli.training.train import train
+from charlm_tui.tui.cli.training.watch import watch
 
 app = typer.Typer(
     name="charlm-tui",

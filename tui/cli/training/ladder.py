@@ -51,7 +51,7 @@ def run_headless(lad: Any, dist: Any) -> None:
     from charlm_tui.core.training.ladder import run_ladder
     from charlm_tui.core.training.plan import check_corpus
     from charlm_tui.core.training.trainer import execute
-    from charlm_tui.tui.cli.train import headless_sinks
+    from charlm_tui.tui.cli.training.train import headless_sinks
     from charlm_tui.tui.console import score_runs
     from charlm_tui.tui.exports import to_markdown
     from charlm_tui.tui.tables import row_of

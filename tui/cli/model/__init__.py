@@ -1,0 +1,1 @@
+"""Commands that run one trained model: sample, eval, inspect."""

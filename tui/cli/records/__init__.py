@@ -1,0 +1,1 @@
+"""Commands about runs as records: runs, compare, export."""

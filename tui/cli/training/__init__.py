@@ -1,0 +1,1 @@
+"""Commands that train or steer a run: train, ladder, steer, watch."""
