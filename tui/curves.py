@@ -1,80 +1,18 @@
-"""Curves of a run for a chart: x and y lists of one quantity against one x axis, the
-steering markers, and the smoothing every chart and readout uses.
-
-A run's x axis is its iterations, the characters it has trained on (iterations x
-batch x block x processes) or its training seconds (pauses excluded).
+"""Curves for the screens' charts: the curves and the smoothing themselves are
+core/report/curves.py's (the report's images draw the same lines); here, what reading a
+chart at one x takes: the value there, and a readout's smoothed latest value.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
-from charlm_tui.core.runs.events import EvalEvent, StepEvent
-from charlm_tui.core.runs.view import RunView
-
-XAxis = Literal["iter", "chars", "seconds"]
-X_AXES: tuple[XAxis, ...] = ("iter", "chars", "seconds")
-# What a chart can plot: eval losses (val, train) and what every logged step records.
-CurveName = Literal["val", "train", "loss", "lr", "grad_norm", "tokens_per_s"]
-
-
-def x_of(event: StepEvent | EvalEvent, axis: XAxis, per_iter: int | None) -> float | None:
-    if axis == "iter":
-        return float(event.iter)
-    if axis == "chars":
-        return float(event.iter * per_iter) if per_iter is not None else None
-    return event.elapsed_s if math.isfinite(event.elapsed_s) else None
-
-
-def x_of_iter(
-    it: int, steps: Sequence[StepEvent], axis: XAxis, per_iter: int | None
-) -> float | None:
-    """Where iteration `it` sits on an x axis (a steering marker): on the seconds axis,
-    the training time of the step record nearest it."""
-    if axis == "iter":
-        return float(it)
-    if axis == "chars":
-        return float(it * per_iter) if per_iter is not None else None
-    near = min(steps, key=lambda s: abs(s.iter - it), default=None)
-    return near.elapsed_s if near is not None and math.isfinite(near.elapsed_s) else None
-
-
-def curve(
-    steps: Sequence[StepEvent],
-    evals: Sequence[EvalEvent],
-    name: CurveName,
-    axis: XAxis,
-    per_iter: int | None,
-) -> tuple[list[float], list[float]]:
-    """(xs, ys) of one quantity against one x axis; non-finite values are left out."""
-    xs, ys = [], []
-    if name in ("val", "train"):
-        for e in evals:
-            x, y = x_of(e, axis, per_iter), (e.val if name == "val" else e.train).loss
-            if x is not None and math.isfinite(y):
-                xs.append(x)
-                ys.append(y)
-    else:
-        for s in steps:
-            x, y = x_of(s, axis, per_iter), getattr(s, name)
-            if x is not None and math.isfinite(y):
-                xs.append(x)
-                ys.append(y)
-    return xs, ys
-
-
-def ema(ys: Sequence[float], weight: float) -> list[float]:
-    """Exponential moving average with TensorBoard's debiasing: weight 0 is the raw curve;
-    early points are not dragged towards zero (the average is divided by 1 - weight^n)."""
-    if weight <= 0:
-        return list(ys)
-    out, last = [], 0.0
-    for n, y in enumerate(ys, 1):
-        last = last * weight + (1 - weight) * y
-        out.append(last / (1 - weight**n))
-    return out
+from charlm_tui.core.report.curves import X_AXES as X_AXES
+from charlm_tui.core.report.curves import XAxis as XAxis
+from charlm_tui.core.report.curves import ema as ema
+from charlm_tui.core.report.curves import run_curve as run_curve
+from charlm_tui.core.report.curves import steer_marks as steer_marks
 
 
 def value_at(xs: Sequence[float], ys: Sequence[float], x: float) -> float | None:
@@ -92,18 +30,6 @@ def value_at(xs: Sequence[float], ys: Sequence[float], x: float) -> float | None
         return ys[lo] if x <= xs[lo] else ys[hi]
     t = (x - xs[lo]) / (xs[hi] - xs[lo])
     return ys[lo] + t * (ys[hi] - ys[lo])
-
-
-def run_curve(view: RunView, name: CurveName, axis: XAxis) -> tuple[list[float], list[float]]:
-    """One quantity of a run against one x axis."""
-    return curve(view.steps, view.evals, name, axis, view.chars_per_iter)
-
-
-def steer_marks(view: RunView, axis: XAxis) -> list[float]:
-    """Where on `axis` a run's hyperparameters were steered."""
-    per_iter = view.chars_per_iter
-    marks = (x_of_iter(e.iter, view.steps, axis, per_iter) for e in view.steers)
-    return [x for x in marks if x is not None]
 
 
 def smoothed(values: Sequence[float], weight: float) -> float | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,10 @@ from rich.cells import cell_len
 
 from charlm_tui.core.config import shape_label
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.report.rows import Row as Row  # the rows live in core: reports use them
+from charlm_tui.core.report.rows import row_of as row_of
 from charlm_tui.core.runs.view import BestVal, RunView, config_differs
 from charlm_tui.core.text.display import visible_line
-from charlm_tui.core.values import as_finite, as_int
 from charlm_tui.tui.formatting import (
     cut_end,
     fmt_age,
@@ -170,66 +171,6 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 DELTAS = ("val_loss", "val_top1")  # what a baseline's differences are shown for
-
-
-@dataclass(frozen=True)
-class Row:
-    """One run of a comparison: plain values (None when unknown)."""
-
-    name: str
-    path: str
-    model: str
-    params: int | None
-    shape: str
-    optimizer: str
-    lr: float | None
-    batch: int | None
-    iters: int
-    chars: int | None
-    seconds: float | None
-    train_loss: float | None
-    val_loss: float | None
-    val_bpc: float | None
-    val_top1: float | None
-    val_top5: float | None
-    gap: float | None  # val - train loss at the best eval (estimates)
-    status: str
-    val_source: str  # "full" (every position of the split) or "estimate" (eval batches)
-    best_iter: int | None
-    deltas: dict[str, float | None] = field(default_factory=dict)  # vs a baseline
-
-    def value(self, key: str) -> Any:
-        return getattr(self, key)
-
-
-def row_of(view: RunView) -> Row:
-    best, estimate = view.best_val, view.best_eval
-    train, per_iter = view.train, view.chars_per_iter
-    differs = config_differs(view) is not None and view.start is not None  # trust the records
-    model = view.start.model if differs and view.start else view.model.get("model", "?")
-    optimizer = train.get("optimizer", "adamw")  # runs from before --optimizer used AdamW
-    return Row(
-        name=view.label,
-        path=str(view.path),
-        model=str(model),
-        params=view.n_params,
-        shape="?" if differs else shape_label(view.model, compact=True),
-        optimizer=optimizer if isinstance(optimizer, str) else "?",
-        lr=as_finite(train.get("lr")),
-        batch=as_int(train.get("batch_size")),
-        iters=view.iter,
-        chars=view.iter * per_iter if per_iter is not None else None,
-        seconds=view.seconds,
-        train_loss=estimate.train.loss if estimate is not None else None,
-        val_loss=best.loss if best else None,
-        val_bpc=best.bpc if best else None,
-        val_top1=best.top1 if best else None,
-        val_top5=best.top5 if best else None,
-        gap=estimate.val.loss - estimate.train.loss if estimate is not None else None,
-        status=view.status,
-        val_source=best.source if best else "estimate",
-        best_iter=best.iter if best else None,
-    )
 
 
 def with_baseline(rows: Sequence[Row], baseline: str | None) -> list[Row]:
