@@ -567,6 +567,8 @@ def option_args(name: str, value: Any) -> list[str]:
     """`--name value` (`--flag`/`--no-flag` for booleans; nothing for None)."""
     if value is None:
         return []
+    if isinstance(value, tuple):  # a repeated option: once per value
+        return [a for item in value for a in option_args(name, item)]
     if isinstance(value, bool):
         return [flag(name) if value else "--no-" + flag(name)[2:]]
     # --name=value: a value that starts with a dash is never read as an option

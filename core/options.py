@@ -90,8 +90,14 @@ class Spec:
         return type(None) in get_args(self.type)
 
     @property
+    def repeated(self) -> bool:
+        """A `tuple[str, ...]` option: given any number of times (`--tag a --tag b`)."""
+        return get_origin(self.type) is tuple
+
+    @property
     def base(self) -> Any:
-        """int, float, str, bool, or a Literal type: the type without `| None`."""
+        """int, float, str, bool, or a Literal type: the type without `| None` (of one
+        item, for a repeated option)."""
         args = [a for a in get_args(self.type) if a is not type(None)]
         return args[0] if get_origin(self.type) is not Literal and args else self.type
 
@@ -103,6 +109,13 @@ class Spec:
         """value, checked for type only (from JSON, a checkpoint, a form); else CharLMError."""
         if value is None and self.optional:
             return None
+        if self.repeated:
+            if not isinstance(value, list | tuple):
+                raise CharLMError(f"{where}: {self.name} must be a list of {self.kind()}")
+            return tuple(self._coerce_one(v, where) for v in value)
+        return self._coerce_one(value, where)
+
+    def _coerce_one(self, value: Any, where: str) -> Any:
         base = self.base
         ok = (
             value in self.choices
@@ -131,6 +144,11 @@ class Spec:
         not -1" (the CLI puts the flag before it, a form its own label), or None."""
         if value is None:
             return None if self.optional else "needs a value"
+        if self.repeated:
+            return next((p for v in value if (p := self._problem_of_one(v)) is not None), None)
+        return self._problem_of_one(value)
+
+    def _problem_of_one(self, value: Any) -> str | None:
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}, not {value!r}"
         if self.range is not None and not self.range.contains(value):

@@ -31,6 +31,7 @@ from typing import Any
 from charlm_tui.core.errors import CharLMError, CheckpointWriteError
 from charlm_tui.core.files import atomic_write_text, open_nofollow, refuse_link, stale_temporaries
 from charlm_tui.core.runs.events import Event
+from charlm_tui.core.runs.labels import LABELS, Labels, write_labels
 from charlm_tui.core.runs.records import (
     MetricsWriter,
     SamplesWriter,
@@ -243,6 +244,7 @@ class RunDirectory:
         resume_iter: int | None,
         steered: dict[str, Any] | None = None,
         sampled_at_resume: bool = False,
+        labels: Labels | None = None,
     ) -> None:
         created_dir = not self.path.exists()
         wrote_config = False
@@ -253,6 +255,8 @@ class RunDirectory:
             existed = self.file(CONFIG).exists()
             write_config(self.path, config)
             wrote_config = not existed
+            if labels:  # a resume without --tag or --notes keeps the run's own
+                write_labels(self.path, labels)
             # A stale control.json from an earlier run must not steer this one; it starts
             # with the values in force, so every request in it is an absolute value.
             control = {**CONTROL_DEFAULTS, **(steered or {})}
@@ -262,6 +266,10 @@ class RunDirectory:
                 StepLogFilter(MetricsWriter(self.file(METRICS)), log_interval),
                 SamplesWriter(self.file(SAMPLES)),
             ]
+        except CharLMError:  # labels.json could not be written: no half-started run
+            self.close()
+            self._undo(created_dir, wrote_config)
+            raise
         except OSError as e:
             self.close()
             self._undo(created_dir, wrote_config)
@@ -277,7 +285,7 @@ class RunDirectory:
         """What the new training must not find: a replaced run's files, our temporaries
         left by a killed process, and the records a resume will redo."""
         if overwrite:
-            for name in (*RUN_FILES, FULL_EVAL):
+            for name in (*RUN_FILES, FULL_EVAL, LABELS):
                 self.file(name).unlink(missing_ok=True)
             tb = self.file(TENSORBOARD)  # the replaced run's event files, not ours
             if tb.is_dir() and not tb.is_symlink():

@@ -37,6 +37,7 @@ from charlm_tui.core.runs.events import (
     SteerEvent,
     StepEvent,
 )
+from charlm_tui.core.runs.labels import LABELS, Labels, read_labels
 from charlm_tui.core.runs.records import JsonlTail
 from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
@@ -222,6 +223,8 @@ class RunView(RunRecords):
         self._metrics = JsonlTail(path / METRICS)
         self._samples = JsonlTail(path / SAMPLES) if samples else None
         self._config_key: Any = None
+        self._labels_key: Any = None
+        self.labels = Labels()  # labels.json: --tag and --notes, edited from home
         self._full_key: Any = (None, None)
         self.config: dict[str, Any] = {}
         self.full: FullEval | None = None
@@ -248,7 +251,7 @@ class RunView(RunRecords):
         changed = bool(events or samples) or reset or reset_s
         for event in events + samples:
             self._apply(event)
-        changed |= self._read_config() | self._read_full()
+        changed |= self._read_config() | self._read_full() | self._read_labels()
         if changed:
             self.version += 1
         return changed
@@ -259,6 +262,14 @@ class RunView(RunRecords):
             return False
         self._config_key = key
         self.config = read_config(self.path) or {}
+        return True
+
+    def _read_labels(self) -> bool:
+        key = file_key(self.path / LABELS)
+        if key == self._labels_key:
+            return False
+        self._labels_key = key
+        self.labels = read_labels(self.path)
         return True
 
     def _read_full(self) -> bool:

@@ -16,6 +16,7 @@ stopped or killed one resumes from its last.pt, a rung never started starts.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from charlm_tui.core.config import SPECS, build_configs
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_text
 from charlm_tui.core.options import Range, like, option
+from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.runs.records import dump_json, read_json
 from charlm_tui.core.runs.rundir import LADDER, checkpoint_name, is_run_dir
 from charlm_tui.core.training.plan import (
@@ -118,6 +120,7 @@ class Ladder:
     data: str
     time_budget: float
     seed: int
+    labels: Labels = field(default_factory=Labels)  # every rung's --tag and --notes
 
     def overrides(self, rung: Rung) -> dict[str, Any]:
         return {
@@ -209,9 +212,10 @@ class Ladder:
                 "wait for it or stop it, then rerun"
             )
         if status != "new" and (where / checkpoint_name("last")).is_file():
-            return plan_resume(where, "last")
+            return dataclasses.replace(plan_resume(where, "last"), labels=self.labels)
         # Never started, or killed before its first checkpoint: start it (again).
-        return plan_new(rung.preset, self.overrides(rung), where, overwrite=is_run_dir(where))
+        plan = plan_new(rung.preset, self.overrides(rung), where, overwrite=is_run_dir(where))
+        return dataclasses.replace(plan, labels=self.labels)
 
     def next(self, tried: Iterable[str] = ()) -> tuple[Rung, RunPlan] | None:
         """The first rung with training left, skipping those already tried this session
@@ -279,14 +283,17 @@ class LadderOptions:
             raise CharLMError("give --out or --name, not both")
 
 
-def make_ladder(options: LadderOptions) -> Ladder:
+def make_ladder(options: LadderOptions, labels: Labels | None = None) -> Ladder:
     """The ladder the CLI was asked for, checked (nothing written yet)."""
     name = check_run_name(options.name) if options.name is not None else None
     root = options.out or paths.runs_dir() / (
         name or default_name(options.data, options.time_budget)
     )
     rungs = parse_rungs(options.rungs)
-    ladder = Ladder(root, rungs, options.data, float(options.time_budget), options.seed)
+    ladder = Ladder(
+        root, rungs, options.data, float(options.time_budget), options.seed,
+        (labels or Labels()).normalised(),
+    )  # fmt: skip
     ladder.check()
     return ladder
 

@@ -9,6 +9,7 @@ as a command line (`argv`); the process that trains turns it into a trainer
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from charlm_tui.core.config import (
 )
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import flag, option
+from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
     checkpoint_name,
@@ -80,6 +82,9 @@ class RunPlan:
     corpus_sha256: str | None = None  # resume: the hash of the text it trained on
     allow_data_change: bool = False  # resume on a corpus whose hash differs
     start_elapsed_s: float = 0.0  # resume: the training time the checkpoint had behind it
+    labels: Labels = field(
+        default_factory=Labels
+    )  # --tag and --notes (a resume keeps the run's when none)
 
     @property
     def resuming(self) -> bool:
@@ -107,6 +112,7 @@ class RunPlan:
     def argv(self) -> list[str]:
         """Options of `charlm-tui --no-ui train` that carry out exactly this plan."""
         out = ["--out", str(self.run_dir)]
+        out += [a for name, v in vars(self.labels).items() for a in option_args(name, v or None)]
         if self.resume_from is not None:
             values = values_of(self.mcfg, self.tcfg)
             changed = [a for name in self.changed for a in option_args(name, values[name])]
@@ -317,7 +323,8 @@ def replanned(plan: RunPlan) -> RunPlan:
     if not plan.resuming:
         return plan
     assert plan.resume_from is not None
-    return plan_resume(plan.run_dir, plan.resume_from, plan.changed, plan.allow_data_change)
+    again = plan_resume(plan.run_dir, plan.resume_from, plan.changed, plan.allow_data_change)
+    return dataclasses.replace(again, labels=plan.labels)
 
 
 def estimate_memory(mcfg: ModelConfig, tcfg: TrainConfig, vocab_size: int = 256) -> int:

@@ -396,6 +396,7 @@ def _execute(
                 resume_iter,
                 steered=trainer.steered_values(),
                 sampled_at_resume=trainer.state.sampled_iter == trainer.state.iter,
+                labels=plan.labels,
             )
         steering = Steering(run.path if run is not None else None, dist, trainer.device)
         extra = list(watchers(trainer, steering)) if watchers is not None else []

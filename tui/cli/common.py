@@ -35,6 +35,7 @@ PANELS = {
     "decoding": "Decoding",
     "steer": "Steer",
     "output": "Output",
+    "labels": "Tags and notes",
 }
 
 
@@ -165,7 +166,7 @@ def show(value: Any) -> str:
 
 def default_text(spec: Spec) -> str:
     """`[default: 500]` (dim) when the default says something."""
-    if spec.default in (None, False, ""):
+    if spec.default in (None, False, "", ()):
         return ""
     return f" [dim]\\[default: {escape(show(spec.default))}][/dim]"
 
@@ -186,8 +187,11 @@ def parameter(spec: Spec, given_only: bool, help_text: str | None = None) -> ins
         metavar="" if base is bool else spec.metavar,
     )
     optional = given_only or spec.optional
+    if spec.repeated:  # typer repeats a list option: --tag a --tag b
+        base = list[base]  # type: ignore[valid-type]
+        optional = True
     annotation = Annotated[base | None if optional else base, info]  # type: ignore[valid-type]
-    default = None if given_only else spec.default
+    default = None if given_only or spec.repeated else spec.default
     return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=annotation)  # fmt: skip
 
@@ -218,6 +222,13 @@ def declared(
         @functools.wraps(command)
         def run(**kwargs: Any) -> Any:
             values = {name: kwargs.pop(name) for name in fields if name in kwargs}
+            for name, value in values.items():
+                if fields[name].repeated and value is not None:
+                    values[name] = tuple(value)
+            if not given_only:  # a repeated option left out is its default, not None
+                values = {
+                    k: v for k, v in values.items() if v is not None or not fields[k].repeated
+                }
             if given_only or isinstance(source, dict):
                 kwargs[into] = {k: v for k, v in values.items() if v is not None}
             else:

@@ -10,12 +10,14 @@ from rich.console import Console
 from rich.text import Text
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.training.ladder import LadderOptions
 from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, declared, launch, wants_dashboard
 
 
 @declared(LadderOptions)
-def ladder(ctx: typer.Context, options: LadderOptions) -> None:
+@declared(Labels, into="labels")
+def ladder(ctx: typer.Context, options: LadderOptions, labels: Labels) -> None:
     """Train the architecture ladder: one model after another, same budget and seed.
 
     Each rung trains into checkpoints/<ladder>/<rung>/ and shows on the dashboard (with
@@ -30,7 +32,7 @@ def ladder(ctx: typer.Context, options: LadderOptions) -> None:
     from charlm_tui.core.training import distributed
     from charlm_tui.core.training.ladder import make_ladder
 
-    lad = make_ladder(options)
+    lad = make_ladder(options, labels)
     dist = distributed.from_env()
     if dist.world_size > 1:
         raise CharLMError(

@@ -7,6 +7,7 @@ Its model and training options are the run configuration's declarations
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from charlm_tui.core.config import PRESETS, SPECS, preset_values
 from charlm_tui.core.options import Spec
+from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.training.plan import Placement, RunPlan
 from charlm_tui.tui.cli.common import declared, launch, show, wants_dashboard
 
@@ -34,7 +36,8 @@ def help_with_presets(spec: Spec) -> str:
 
 @declared(OPTIONS, into="given", given_only=True, helps=help_with_presets)
 @declared(Placement, into="where")
-def train(ctx: typer.Context, given: dict[str, Any], where: Placement) -> None:
+@declared(Labels, into="labels")
+def train(ctx: typer.Context, given: dict[str, Any], where: Placement, labels: Labels) -> None:
     """Train a model: the dashboard shows it learn; with --no-ui, a progress bar, one line
     per eval and the samples it writes.
 
@@ -52,7 +55,7 @@ def train(ctx: typer.Context, given: dict[str, Any], where: Placement) -> None:
     from charlm_tui.core.training import distributed
     from charlm_tui.core.training.plan import check_corpus, plan_from
 
-    plan = plan_from(given, where)
+    plan = dataclasses.replace(plan_from(given, where), labels=labels.normalised())
     if plan.tcfg.tensorboard:
         from charlm_tui.core.runs.tensorboard import require
 

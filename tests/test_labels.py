@@ -1,0 +1,106 @@
+"""Tags and notes: --tag and --notes on train and ladder, labels.json, and the run view."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.options import build
+from charlm_tui.core.runs.labels import LABELS, Labels, labels_from, read_labels, write_labels
+from charlm_tui.core.runs.view import RunView
+from charlm_tui.tui.cli import run
+from charlm_tui.tui.cli.training.train import plan_of
+
+
+def test_train_writes_the_tags_and_notes_given(tiny_args: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    argv = ["--no-ui", "train", *tiny_args, "--out", str(out)]
+    assert run([*argv, "--tag", "baseline", "--tag", "gpt", "--tag", "baseline",
+                "--notes", "  one head, no dropout  "]) == 0  # fmt: skip
+    saved = json.loads((out / LABELS).read_text(encoding="utf-8"))
+    assert saved == {"tags": ["baseline", "gpt"], "notes": "one head, no dropout"}
+    view = RunView(out)
+    view.update()
+    assert view.labels.tags == ("baseline", "gpt")
+
+
+def test_a_resume_keeps_the_labels_unless_it_gives_new_ones(
+    tiny_args: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "r"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--tag", "first"]) == 0
+    resume = ["--no-ui", "train", "--out", str(out), "--resume", "--max-iters", "40"]
+    assert run(resume) == 0
+    assert read_labels(out).tags == ("first",)
+    assert run([*resume[:-1], "60", "--notes", "longer"]) == 0
+    assert read_labels(out) == Labels((), "longer")
+
+
+def test_overwrite_drops_the_replaced_runs_labels(tiny_args: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--tag", "old"]) == 0
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--overwrite"]) == 0
+    assert not (out / LABELS).exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--tag", "two words"], "--tag must be one word"),
+        (["--tag", "a,b"], "--tag must be one word"),
+        (["--tag", ""], "--tag must not be empty"),
+        (["--notes", "bell\x07"], "--notes must not hold control characters"),
+    ],
+)
+def test_a_bad_label_is_one_line_and_writes_nothing(
+    tiny_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    args: list[str], says: str,
+) -> None:  # fmt: skip
+    out = tmp_path / "r"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_the_dashboards_child_gets_the_labels(tiny_args: list[str], tmp_path: Path) -> None:
+    plan = plan_of([*tiny_args, "--out", str(tmp_path / "r")])
+    labelled = plan.__class__(**{**vars(plan), "labels": Labels(("a", "b"), "n")})
+    argv = labelled.argv()
+    assert argv[argv.index("--tag=a") + 1] == "--tag=b" and "--notes=n" in argv
+
+
+def test_labels_from_a_stranger_are_checked(tmp_path: Path) -> None:
+    assert labels_from({"tags": ["ok"], "notes": ""}) == Labels(("ok",), "")
+    for bad in (
+        [],
+        {"tags": "ok"},
+        {"tags": [1]},
+        {"tags": ["\x1b]0;pwn\x07"]},
+        {"notes": 3},
+        {"tags": ["t"] * 100},
+    ):
+        assert labels_from(bad) is None, bad
+    (tmp_path / LABELS).write_text("{not json", encoding="utf-8")
+    assert read_labels(tmp_path) == Labels()
+
+
+def test_write_labels_never_follows_a_link_and_empties_remove_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("keep", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LABELS).symlink_to(target)
+    write_labels(run_dir, Labels(("t",), ""))
+    assert target.read_text(encoding="utf-8") == "keep"  # the link was replaced, not followed
+    assert read_labels(run_dir).tags == ("t",)
+    write_labels(run_dir, Labels())
+    assert not (run_dir / LABELS).exists()
+
+
+def test_too_many_tags_is_refused() -> None:
+    with pytest.raises(CharLMError, match="at most 20 tags"):
+        build(Labels, {"tag": tuple(f"t{i}" for i in range(21))})
