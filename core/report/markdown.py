@@ -1,0 +1,128 @@
+"""The report as Markdown: readable as it is on a terminal (`cat report.md`) and rendered
+anywhere Markdown is.
+
+Untrusted text never breaks out of its place: a table cell or a heading gets control
+characters shown as escapes and Markdown's special characters backslash-escaped (a
+`<script>` is text, not HTML); a sample sits in a code fence longer than any run of
+backticks in it, so no line of it can close the fence, with its control characters
+shown as escapes (core/text/display.py `visible`), since the file is read on terminals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from charlm_tui.core.report.cells import (
+    LOSS_NOTE,
+    RESULT_COLUMNS,
+    layer_rows,
+    result_cells,
+    run_line,
+)
+from charlm_tui.core.report.content import Report, RunPart, shown_above
+from charlm_tui.core.text.display import visible, visible_line
+
+MARKER = "<!-- charlm-tui report: `charlm-tui report` may rewrite this file -->"
+_SPECIAL = re.compile(r"([\\`\[\]<>|&])")
+_PAIRED = "*_~"  # emphasis and strikethrough: only a pair of them marks anything up
+_BACKTICKS = re.compile(r"`+")
+
+
+def md_text(text: str) -> str:
+    """One line of untrusted text for a table cell, a heading or a sentence: escapes for
+    control characters and line breaks, Markdown's special characters escaped."""
+    shown = _SPECIAL.sub(r"\\\1", visible_line(text))
+    for mark in _PAIRED:  # `t_train` and `~2.4982` stay readable on a terminal
+        if shown.count(mark) > 1:
+            shown = shown.replace(mark, "\\" + mark)
+    return shown
+
+
+def fence(text: str, info: str = "text") -> str:
+    """A fenced code block that shows `text` and cannot be closed by it: its fence is
+    longer than the longest run of backticks in the text (three at least)."""
+    shown = visible(text)
+    longest = max((len(m) for m in _BACKTICKS.findall(shown)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{shown.rstrip(chr(10))}\n{ticks}"
+
+
+def table(head: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    lines = ["| " + " | ".join(md_text(h) for h in head) + " |"]
+    lines.append("|" + "|".join("---:" if r else "---" for r in right) + "|")
+    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def to_markdown(report: Report, images: tuple[str, str] | None, no_images: str) -> str:
+    """The whole report. `images`: the PNG's and the SVG's links, relative to the file;
+    `no_images`: why there are none, when there are none."""
+    names = ", ".join(md_text(p.result.name) for p in report.runs)
+    out = [
+        MARKER,
+        "# Experiment log",
+        "",
+        f"Written {report.written} by charlm-tui · {len(report.runs)} runs: {names}",
+    ]
+    if report.corpus_warning:
+        out += ["", f"> **{md_text(report.corpus_warning)}**"]
+    out += ["", *(f"> {md_text(n)}" for n in report.notes)] if report.notes else []
+    out += ["", "## Results", ""]
+    head, right = zip(*RESULT_COLUMNS, strict=True)
+    out += [table(head, [result_cells(p.result) for p in report.runs], right)]
+    out += ["", LOSS_NOTE, "", "## Loss curves", ""]
+    if images is not None:
+        png, svg = images
+        out += [
+            f"![train and val loss of every run]({png})",
+            "",
+            f"The same chart as SVG: [{svg}]({svg})",
+        ]
+    else:
+        out += [f"*No chart: {md_text(no_images)}*"]
+    out += ["", "## What differs", ""]
+    if report.differences:
+        diff_head = ["option", *(p.result.name for p in report.runs)]
+        rows = [[key, *values] for key, values in report.differences]
+        out += [table(diff_head, rows, [False] * len(diff_head))]
+    elif len(report.runs) < 2:
+        out += ["One run: nothing to compare it with."]
+    else:
+        out += ["Nothing: every option is the same in every run."]
+    out += ["", "## Runs"]
+    for part in report.runs:
+        out += ["", *run_section(part)]
+    return "\n".join(out) + "\n"
+
+
+def run_section(part: RunPart) -> list[str]:
+    view = part.view
+    out = [f"### {md_text(part.result.name)}", "", md_text(run_line(part)), ""]
+    out += [f"Corpus: {md_text(view.corpus)} · folder: {md_text(str(view.path))}", ""]
+    # A run's tags and notes go here, under its heading, once runs carry them.
+    out += ["#### Model", ""]
+    rows = layer_rows(part)
+    if rows:
+        out += [table(("layer", "type", "params"), rows, (False, False, True))]
+    else:
+        out += ["No layer summary: the run has no start record."]
+    out += ["", "#### Samples", ""]
+    if not part.samples:
+        out += ["None written during training.", ""]
+    for s in part.samples:
+        out += [f"Iteration {s.iter:,}, temperature {s.temperature:g}:", "", fence(s.text), ""]
+    if part.samples_left_out:
+        out += [
+            f"({part.samples_left_out} more samples in {md_text(str(view.path))}/samples.jsonl)",
+            "",
+        ]
+    final = part.final
+    if final is not None and shown_above(part):
+        out += [f"Final sample: iteration {final.iter:,}'s, above (the run's last iteration)."]
+    elif final is not None:
+        out += [f"Final sample, {md_text(final.source)}, temperature {final.temperature:g}:"]
+        out += ["", fence(final.text)]
+    else:
+        out += [f"No final sample: {md_text(part.final_problem)}."]
+    return out
