@@ -182,3 +182,38 @@ def test_compare_refuses_bad_input_in_one_line(trained: Path, tmp_path: Path, ca
         assert run(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+# -- corpora ------------------------------------------------------------------------------
+
+
+def with_corpus(path: Path, spec: str, sha: str) -> Path:
+    """A run whose config.json says which corpus text it trained on."""
+    config = json.loads((path / "config.json").read_text())
+    config["corpus"] = {"spec": spec, "sha256": sha}
+    config["train"]["data"] = spec
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+def test_compare_names_each_runs_corpus_and_warns_when_they_differ(tmp_path: Path, capsys) -> None:
+    a = with_corpus(fake_run(tmp_path, "a", iters=100), "play.txt", "a" * 64)
+    b = with_corpus(fake_run(tmp_path, "b", iters=100), "play.txt", "b" * 64)
+    same = with_corpus(fake_run(tmp_path, "c", iters=100), "play.txt", "a" * 64)
+    assert run(["--no-ui", "compare", str(a), str(same), "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    header = [c.strip() for c in text.splitlines()[0].strip("|").split("|")]
+    assert "corpus" in header
+    assert "| play.txt |" in text and "different corpora" not in text
+
+    assert run(["--no-ui", "compare", str(a), str(b), "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    assert "| play.txt (aaaaaaaa) |" in text and "| play.txt (bbbbbbbb) |" in text
+    assert "different corpora" in text.splitlines()[-1]  # under the table and its note
+    for fmt in ("csv", "json"):  # data on stdout, the warning beside it
+        assert run(["--no-ui", "compare", str(a), str(b), "--format", fmt]) == 0
+        out, err = capsys.readouterr()
+        assert "different corpora" in err and "different corpora" not in out
+    assert [r["corpus_sha256"] for r in json.loads(out)] == ["a" * 64, "b" * 64]
+    assert run(["--no-ui", "compare", str(a), str(b)]) == 0
+    assert "play.txt (bbbbbbbb): b" in capsys.readouterr().out

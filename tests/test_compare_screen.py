@@ -199,3 +199,64 @@ def test_at_60x20_six_runs_leave_the_chart_its_rows(tmp_path: Path) -> None:
             assert plot.size.height >= 6 and legend.display
 
     scenario(go())
+
+
+def test_w_writes_the_report_of_the_runs_shown_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = [
+        fake_run(tmp_path / "runs", n, iters=i)
+        for n, i in (("alpha", 400), ("beta", 200), ("gamma", 300))
+    ]
+
+    async def go() -> None:
+        app = CharLMApp(runs_dir=tmp_path / "runs", compare=_open(paths))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, CompareScreen), "the compare screen"
+            )
+            await pilot.press("slash", *"alpha", "enter")  # the filter shows alpha alone...
+            await pilot.press("x")  # ...charted against characters seen
+            await pilot.press("w")
+            await wait_for(
+                pilot,
+                lambda: any("wrote" in n.message for n in app._notifications),
+                "the report's notification",
+            )
+            reports = list(tmp_path.glob("charlm-report-*.md"))
+            assert len(reports) == 1
+            said = next(n.message for n in app._notifications if "wrote" in n.message)
+            assert str(reports[0]) in said
+            text = reports[0].read_text(encoding="utf-8")
+            assert "### alpha\n" in text and "### beta\n" not in text  # the runs shown, only
+            folder = reports[0].with_name(reports[0].stem + "_files")
+            assert (folder / "loss.png").is_file()
+            assert "characters seen" in (folder / "loss.svg").read_text()
+
+    scenario(go())
+
+
+def test_runs_on_different_corpora_are_flagged(tmp_path: Path) -> None:
+    from tests.test_compare_rows import with_corpus
+
+    paths = [
+        with_corpus(fake_run(tmp_path, n, iters=100), "play.txt", sha * 64)
+        for n, sha in (("a", "a"), ("b", "b"))
+    ]
+
+    async def go() -> None:
+        app = CharLMApp(runs_dir=tmp_path, compare=_open(paths))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, CompareScreen), "the compare screen"
+            )
+            await wait_for(
+                pilot,
+                lambda: any("different corpora" in n.message for n in app._notifications),
+                "the corpora warning",
+            )
+            status = str(app.screen.query_one("#compare-status").render())
+            assert "different corpora" in status
+
+    scenario(go())

@@ -1,6 +1,8 @@
 """A comparison as a file: markdown (the experiment log's table, ready to paste), CSV and
 JSON for scripts. The rows are tui/tables.py's; untrusted names are escaped for each
-format (a run name cannot break a markdown table or reach a terminal raw)."""
+format (a run name cannot break a markdown table or reach a terminal raw). Markdown says
+under its table when the runs trained on different corpora; CSV and JSON carry each
+run's corpus and its sha256 (`compare` warns on stderr)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from charlm_tui.core.report.rows import corpora_differ, corpus_label, corpus_warning
 from charlm_tui.core.runs.records import dump_json
 from charlm_tui.core.text.display import visible_line
 from charlm_tui.tui.tables import DELTAS, VAL_NOTE, Row, cell, delta_cell
@@ -17,6 +20,7 @@ MARKDOWN = (
     ("name", "run"),
     ("model", "model"),
     ("shape", "shape · block"),
+    ("corpus", "corpus"),
     ("params", "params"),
     ("iters", "iters"),
     ("seconds", "time"),
@@ -38,7 +42,8 @@ def to_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
     cols = list(MARKDOWN)
     if baseline is not None:
         cols += [(f"delta:{k}", f"Δ {'val loss' if k == 'val_loss' else 'top@1'}") for k in DELTAS]
-    right = {k for k, _ in cols if k not in ("name", "model", "shape")}
+    right = {k for k, _ in cols if k not in ("name", "model", "shape", "corpus")}
+    differ = corpora_differ(rows)
     lines = [
         "| " + " | ".join(t for _, t in cols) + " |",
         "|" + "|".join("---:" if k in right else "---" for k, _ in cols) + "|",
@@ -48,13 +53,17 @@ def to_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
         for k, _ in cols:
             if k.startswith("delta:"):
                 cells.append("base" if r.name == baseline else delta_cell(r, k[6:]))
+            elif k == "corpus":  # the same --data may name two texts: then their hashes too
+                cells.append(_md(visible_line(corpus_label(r) if differ else r.corpus)))
             elif k == "train_loss":
                 cells.append(f"{r.train_loss:.4f}" if r.train_loss is not None else "–")
             else:
                 cells.append(_md(cell(r, k)))
         lines.append("| " + " | ".join(cells) + " |")
     note = VAL_NOTE + (f" Δ: difference from {_md(baseline)}." if baseline else "")
-    return "\n".join([*lines, "", note]) + "\n"
+    warning = corpus_warning(rows)
+    extra = ["", f"**{_md(visible_line(warning))}**"] if warning else []
+    return "\n".join([*lines, "", note, *extra]) + "\n"
 
 
 EXPORT_FIELDS = (
@@ -63,6 +72,8 @@ EXPORT_FIELDS = (
     "model",
     "params",
     "shape",
+    "corpus",
+    "corpus_sha256",
     "optimizer",
     "lr",
     "batch",

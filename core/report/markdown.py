@@ -20,6 +20,7 @@ from charlm_tui.core.report.cells import (
     result_cells,
     run_line,
 )
+from charlm_tui.core.report.charts import INSTALL
 from charlm_tui.core.report.content import Report, RunPart, shown_above
 from charlm_tui.core.text.display import visible, visible_line
 
@@ -32,7 +33,9 @@ _BACKTICKS = re.compile(r"`+")
 def md_text(text: str) -> str:
     """One line of untrusted text for a table cell, a heading or a sentence: escapes for
     control characters and line breaks, Markdown's special characters escaped."""
-    shown = _SPECIAL.sub(r"\\\1", visible_line(text))
+    # Markdown's escapes first: the escapes visible_line then writes (`\x1b`, `\n`) are a
+    # backslash before a letter, which Markdown shows as it is.
+    shown = visible_line(_SPECIAL.sub(r"\\\1", text))
     for mark in _PAIRED:  # `t_train` and `~2.4982` stay readable on a terminal
         if shown.count(mark) > 1:
             shown = shown.replace(mark, "\\" + mark)
@@ -80,7 +83,8 @@ def to_markdown(report: Report, images: tuple[str, str] | None, no_images: str) 
             f"The same chart as SVG: [{svg}]({svg})",
         ]
     else:
-        out += [f"*No chart: {md_text(no_images)}*"]
+        # our own words (no run's text): the pip command as code, to copy as it is
+        out += [f"*No chart: {no_images.replace(INSTALL, f'`{INSTALL}`')}*"]
     out += ["", "## What differs", ""]
     if report.differences:
         diff_head = ["option", *(p.result.name for p in report.runs)]

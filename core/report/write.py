@@ -41,6 +41,8 @@ class Written:
 
 
 def report_format(path: Path) -> Format:
+    if path.is_dir():
+        raise CharLMError(f"-o {path} is a folder: name the report's file (e.g. {path}/report.md)")
     fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise CharLMError(
@@ -67,8 +69,6 @@ def is_report(path: Path) -> bool:
 def check_target(path: Path, fmt: Format, overwrite: bool) -> None:
     """Refuse, in one line, to replace what is not a report of ours (unless told to) or
     to write where a folder or a link stands in the way."""
-    if path.is_dir():
-        raise CharLMError(f"-o {path} is a folder: name the report's file (e.g. {path}/report.md)")
     if not path.parent.is_dir():
         raise CharLMError(f"-o {path}: no such folder {path.parent}")
     ours = is_report(path)

@@ -23,6 +23,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.report.content import ChartOptions, report_views
+from charlm_tui.core.report.rows import corpus_warning
+from charlm_tui.core.report.write import default_name, write_report
 from charlm_tui.core.runs.listing import load_runs
 from charlm_tui.core.runs.scores import FullEval, full_eval, scored_checkpoint
 from charlm_tui.core.runs.view import RunView
@@ -197,6 +200,8 @@ class CompareScreen(Screen[None]):
         Binding("slash", "filter", "Filter"),
         Binding("e", "full_eval", "Full eval"),
         Binding("ctrl+s", "screenshot", "SVG"),
+        # after ^s: at 80 columns the footer has room for one of them, and ^s came first
+        Binding("w", "write_report", "Report"),
     ]
 
     sort_key: reactive[str | None] = reactive(None)
@@ -216,6 +221,7 @@ class CompareScreen(Screen[None]):
         self._initial_baseline = baseline
         self._evaluating = ""
         self._readings: tuple[str, dict[str, str]] = ("", {})  # what the table shows
+        self._warned: str | None = None  # the corpora warning last shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -260,6 +266,10 @@ class CompareScreen(Screen[None]):
         shown = {r.name for r in rows}
         chart.show([(r, self.run_colors[r.label]) for r in self.runs if r.label in shown])
         self._fill_table()  # after the chart: the cursor column reads its curves
+        warning = corpus_warning([row_of(r) for r in self.runs])
+        if warning is not None and warning != self._warned:
+            self.notify(visible_line(warning), severity="warning", timeout=15)
+        self._warned = warning
         self._status()
 
     @on(CompareChart.CursorMoved)
@@ -271,7 +281,7 @@ class CompareScreen(Screen[None]):
     def _status(self) -> None:
         line = status_line(
             self.rows, len(self.runs), self.filter_text, (self.sort_key, self.reverse),
-            self.baseline, self._evaluating,
+            self.baseline, self._evaluating, self._warned is not None,
         )  # fmt: skip
         self.query_one("#compare-status", Static).update(Text(line))
 
@@ -348,6 +358,39 @@ class CompareScreen(Screen[None]):
         except OSError as e:
             self.notify(f"cannot save the screenshot: {e.strerror or e}", severity="error")
 
+    # -- the written report ------------------------------------------------------------------
+
+    def action_write_report(self) -> None:
+        """The runs shown (filtered, in the table's order), as `charlm-tui report` writes
+        them, into the current folder, charted as the chart is now."""
+        if not self.rows:
+            self.notify("no runs shown: nothing to report", timeout=4)
+            return
+        chart = self.query_one(CompareChart)
+        options = ChartOptions(x=chart.x_axis, log_y=chart.log_y, smooth=chart.smoothing)
+        kept = {r.path: r.full for r in self.runs if r.full is not None}
+        self.notify("writing the report…", timeout=3)
+        self.report_worker([Path(r.path) for r in self.rows], default_name(), options, kept)
+
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
+    def report_worker(
+        self, paths: list[Path], target: Path, options: ChartOptions, kept: dict[Path, FullEval]
+    ) -> None:
+        try:
+            views = report_views(paths)
+            for view in views:  # scores the screen holds that eval.json could not keep
+                view.full = view.full or kept.get(view.path)
+            done = write_report(views, target, options)
+        except Exception as e:  # one line for a bad input, and for anything else too
+            text = str(e) if isinstance(e, CharLMError) else f"{type(e).__name__}: {e}"
+            self.app.call_from_thread(
+                self.notify, f"no report: {visible_line(text)}", severity="error", timeout=10
+            )
+            return
+        where = f"wrote {done.path}" + (f" and {done.images[0].parent}/" if done.images else "")
+        notes = "".join(f"\n{n}" for n in done.notes)
+        self.app.call_from_thread(self.notify, visible_line(where) + notes, timeout=10)
+
     # -- full-split evaluation ---------------------------------------------------------------
 
     def action_full_eval(self) -> None:
@@ -403,6 +446,7 @@ def status_line(
     sort: tuple[str | None, bool],
     baseline: str | None,
     evaluating: str,
+    corpora_differ: bool = False,
 ) -> str:
     """`3 runs · val: 1 full split, ~ estimates · sort val loss ▲ · baseline a · …`."""
     full = sum(r.val_source == "full" for r in rows)
@@ -416,6 +460,8 @@ def status_line(
         parts.append(f"baseline {visible_line(baseline)}")
     if filter_text:
         parts.append(f"filter “{visible_line(filter_text)}”")
+    if corpora_differ:
+        parts.append("⚠ different corpora: losses do not compare")
     if evaluating:
         parts.append(evaluating)
     return " · ".join(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,7 +62,9 @@ def compare(ctx: typer.Context, runs: RunsArg, options: CompareOptions, on: Devi
 
       charlm-tui --no-ui compare checkpoints/ladder-shakespeare-60s --format markdown
     """
+    from charlm_tui.core.report.rows import corpus_warning
     from charlm_tui.core.runs.listing import load_runs, resolve_runs
+    from charlm_tui.core.text.display import visible_line
     from charlm_tui.tui.console import print_compare, score_runs
     from charlm_tui.tui.exports import to_csv, to_json, to_markdown
     from charlm_tui.tui.tables import pick_baseline, row_of, sort_rows, with_baseline
@@ -85,6 +88,10 @@ def compare(ctx: typer.Context, runs: RunsArg, options: CompareOptions, on: Devi
         rows = sort_rows(rows, options.sort, options.reverse)
     export = {"markdown": to_markdown, "csv": to_csv, "json": to_json}.get(options.format or "")
     if export is not None:
-        print(export(rows, base), end="")
+        print(export(rows, base), end="")  # markdown says it under its table
     else:
         print_compare(rows, base)
+    if (warning := corpus_warning(rows)) is not None and options.format != "markdown":
+        # csv and json stay data: the warning goes beside them, on stderr
+        out = sys.stdout if export is None else sys.stderr
+        print(f"charlm-tui: {visible_line(warning)}", file=out)
