@@ -217,3 +217,8 @@ def test_compare_names_each_runs_corpus_and_warns_when_they_differ(tmp_path: Pat
     assert [r["corpus_sha256"] for r in json.loads(out)] == ["a" * 64, "b" * 64]
     assert run(["--no-ui", "compare", str(a), str(b)]) == 0
     assert "play.txt (bbbbbbbb): b" in capsys.readouterr().out
+
+
+def test_a_name_is_never_html_in_the_markdown(tmp_path: Path) -> None:
+    rows = [row_of(r) for r in load_runs([fake_run(tmp_path, "a<script>b", iters=100)])]
+    assert "| a\\<script\\>b |" in to_markdown(rows) and "<script>" not in to_markdown(rows)

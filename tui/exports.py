@@ -34,7 +34,8 @@ MARKDOWN = (
 
 def _md(text: str) -> str:
     # a run name is anybody's text: keep it from breaking the table or running markup
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    return text.replace("<", "\\<").replace(">", "\\>")  # text, never an HTML tag
 
 
 def to_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
