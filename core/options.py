@@ -80,10 +80,11 @@ class Spec:
     cli: bool = True  # False: derived, not an option (vocab_size)
     metavar: str | None = None  # what --help writes for its value
     section: str = ""  # the dataclass that declares it: "model" or "train" for a run's
+    cli_name: str | None = None  # the flag's word when the field's name cannot be it (from)
 
     @property
     def flag(self) -> str:
-        return flag(self.name)
+        return flag(self.cli_name or self.name)
 
     @property
     def optional(self) -> bool:
@@ -172,6 +173,7 @@ def option(
     form: str | None = None,
     cli: bool = True,
     metavar: str | None = None,
+    cli_name: str | None = None,
 ) -> Any:
     """A dataclass field that carries its Spec (completed with name and type by `specs`).
     A steerable option is resumable too: what steering changed, a resume keeps."""
@@ -185,6 +187,7 @@ def option(
         form=form,
         cli=cli,
         metavar=metavar,
+        cli_name=cli_name,
     )
     return field(default=default, metadata={"option": meta})
 

@@ -74,8 +74,11 @@ class InspectReady(Message):
 
 
 @dataclass
+@dataclass
 class OpenNewRunForm(Message):
-    """Show the new-run form."""
+    """Show the new-run form: from the presets, or from a run's configuration."""
+
+    from_run: Path | None = None
 
 
 @dataclass

@@ -21,7 +21,7 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.control import write_control
 from charlm_tui.core.runs.view import RunView
 from charlm_tui.core.training.ladder import LadderSession
-from charlm_tui.core.training.plan import RunPlan, plan_resume
+from charlm_tui.core.training.plan import RunPlan, plan_resume, run_values
 from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.loading import checked, failing
 from charlm_tui.tui.messages import (
@@ -138,12 +138,19 @@ class TrainingApp(App[int]):
             self.notify("training ended", timeout=4)
 
     @on(OpenNewRunForm)
-    def new_run(self) -> None:
+    def new_run(self, message: OpenNewRunForm) -> None:
         def start(plan: RunPlan | None) -> None:
             if plan is not None:
                 self.post_message(StartRun(plan))
 
-        self.push_screen(NewRunScreen(self.runs_dir), start)
+        base = None
+        if message.from_run is not None:
+            try:  # a small JSON file: read here, so a bad one is told before the form opens
+                base = run_values(message.from_run)
+            except CharLMError as e:
+                self.notify(visible(str(e)), severity="error", markup=False)
+                return
+        self.push_screen(NewRunScreen(self.runs_dir, base, message.from_run), start)
 
     # -- a ladder: each rung on its dashboard, then all of them compared ------------------------
 

@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from charlm_tui.core import paths
 from charlm_tui.core.config import (
+    LENGTH_FIELDS,
     RESUMABLE,
+    SPECS,
     ModelConfig,
     RunLength,
     TrainConfig,
@@ -30,8 +32,9 @@ from charlm_tui.core.config import (
     to_argv,
     values_of,
 )
+from charlm_tui.core.config_file import read_config_file
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.options import flag, option
+from charlm_tui.core.options import build, flag, option, specs
 from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
@@ -41,6 +44,7 @@ from charlm_tui.core.runs.rundir import (
 )
 from charlm_tui.core.text.corpora import BUILTINS
 from charlm_tui.core.text.corpus import Corpus, check_split_length, load_corpus, split_point
+from charlm_tui.core.text.display import char_label
 from charlm_tui.core.values import is_number
 
 ResumeFrom = Literal["last", "best"]
@@ -158,9 +162,80 @@ class Placement:
             raise CharLMError("--allow-data-change goes with --resume: a new run has no old data")
 
 
-def plan_from(given: dict[str, Any], where: Placement) -> RunPlan:
-    """The run `train` was asked for: the options given (the preset fills in the rest)
-    and where it goes."""
+@dataclass(frozen=True)
+class Start:
+    """What a run's options start from before the flags: a TOML file, an earlier run."""
+
+    config: Path | None = option(
+        None,
+        'A TOML file of options, their names as keys (n_layer = 4, tag = ["a"]); flags '
+        "given override it. `charlm-tui config RUN` writes one.",
+        "run",
+        metavar="FILE",
+    )
+    from_run: Path | None = option(
+        None,
+        "Start a new run from this run's configuration (its config.json, as steered); the "
+        "file of --config and the flags given override it.",
+        "run",
+        metavar="RUN",
+        cli_name="from",
+    )
+
+
+def run_values(run_dir: Path) -> dict[str, Any]:
+    """An earlier run's options, from its config.json (checked as a checkpoint's is)."""
+    config = read_config(run_dir)
+    if config is None:
+        raise CharLMError(f"--from {run_dir}: no charlm-tui config.json there")
+    mcfg, tcfg = from_dict(config, f"--from {run_dir / 'config.json'}")
+    return {k: v for k, v in values_of(mcfg, tcfg).items() if SPECS[k].cli}
+
+
+def started(start: Start, given: dict[str, Any], labels: Labels) -> tuple[dict[str, Any], Labels]:
+    """The options and labels of a run: an earlier run's (--from), then a file's
+    (--config), then the flags given. A length given as a flag replaces the other one."""
+    values: dict[str, Any] = {}
+    file_labels: dict[str, Any] = {}
+    if start.from_run is not None:
+        values.update(run_values(start.from_run))
+    if start.config is not None:
+        allowed = {**{n: s for n, s in SPECS.items() if s.cli}, **specs(Labels)}
+        read = read_config_file(start.config, allowed)
+        file_labels = {k: read.pop(k) for k in specs(Labels) if k in read}
+        values.update(read)
+    given_labels = {k: v for k, v in vars(labels).items() if v}
+    return overlay(values, given), build(Labels, {**file_labels, **given_labels}).normalised()
+
+
+def overlay(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """base's options with the ones given on top; a run length given (--max-iters or
+    --time-budget) replaces base's, whichever kind it was."""
+    base = dict(base)
+    for mine, other in (LENGTH_FIELDS, LENGTH_FIELDS[::-1]):
+        if mine in given and other not in given:
+            base.pop(other, None)
+    return {**base, **given}
+
+
+def plan_from(
+    given: dict[str, Any],
+    where: Placement,
+    start: Start | None = None,
+    labels: Labels | None = None,
+) -> RunPlan:
+    """The run `train` was asked for: the options given on top of what it starts from
+    (a run, a file; the preset fills in the rest), where it goes, and its labels."""
+    start = start or Start()
+    if start.from_run is not None and where.resume:
+        raise CharLMError(
+            "--from starts a new run; to continue one, give --resume with --out or --name"
+        )
+    given, labels = started(start, given, labels or Labels())
+    return dataclasses.replace(_plan_from(given, where), labels=labels)
+
+
+def _plan_from(given: dict[str, Any], where: Placement) -> RunPlan:
     overrides = dict(given)
     preset = overrides.pop("preset", None)
     if not where.resume:
@@ -296,6 +371,12 @@ def check_corpus(plan: RunPlan) -> Corpus:
     check_split_length(cut, "train", plan.mcfg.block_size)
     check_split_length(n - cut, "val", plan.mcfg.block_size)
     check_resumed_corpus(plan, corpus)
+    vocab = plan.vocab if plan.vocab is not None else corpus.chars
+    if t.sample_prompt and (unseen := sorted(set(t.sample_prompt) - set(vocab))):
+        raise CharLMError(
+            "--sample-prompt holds characters the model cannot see (not in the corpus): "
+            + ", ".join(char_label(ch) for ch in unseen[:10])
+        )
     return corpus
 
 

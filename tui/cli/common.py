@@ -177,7 +177,7 @@ def parameter(spec: Spec, given_only: bool, help_text: str | None = None) -> ins
     base = spec.base
     flag = spec.flag
     decls = (f"{flag}/--no-{flag[2:]}",) if base is bool and (given_only or spec.default) else ()
-    if base is bool and not decls:
+    if (base is bool and not decls) or spec.cli_name:
         decls = (flag,)
     info = typer.Option(
         *decls,

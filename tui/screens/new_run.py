@@ -25,7 +25,7 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import Spec
 from charlm_tui.core.runs.rundir import is_run_dir
 from charlm_tui.core.text.corpora import BUILTINS
-from charlm_tui.core.training.plan import RunPlan, check_run_name, plan_new
+from charlm_tui.core.training.plan import RunPlan, check_run_name, overlay, plan_new
 from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.forms import parse_number
 from charlm_tui.tui.widgets.bars import KeysFooter
@@ -33,11 +33,12 @@ from charlm_tui.tui.widgets.inputs import OrderedInput
 
 
 def parse_form(
-    values: dict[str, Any], runs_dir: Path
+    values: dict[str, Any], runs_dir: Path, base: dict[str, Any] | None = None
 ) -> tuple[RunPlan | None, dict[str, str], str]:
     """The form's fields -> (plan, {field: what is wrong}, an error about the whole run).
 
-    A field left empty takes the preset's value."""
+    A field left empty takes the preset's value, or base's: the options of the run the
+    form starts from."""
     errors: dict[str, str] = {}
     given: dict[str, Any] = {}
     for spec in form_specs():
@@ -63,6 +64,8 @@ def parse_form(
                 )
     if errors:
         return None, errors, ""
+    if base is not None:
+        given = overlay(base, given)
     preset = given.pop("preset", None)
     try:
         return plan_new(preset, given, name=name, runs_dir=runs_dir), {}, ""
@@ -99,28 +102,41 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
         Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, runs_dir: Path) -> None:
+    def __init__(
+        self, runs_dir: Path, base: dict[str, Any] | None = None, from_run: Path | None = None
+    ) -> None:
         super().__init__()
         self.runs_dir = runs_dir
+        self.base = base  # the options of the run it starts from (None: the presets)
+        self.from_run = from_run
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="new-run"):
-            yield Label("[b]New run[/b]  (Esc cancels)")
+            if self.base is not None and self.from_run is not None:
+                yield Label(
+                    Text.assemble(("New run", "bold"), " from ", visible(self.from_run.name),
+                                  "  (Esc cancels)")
+                )  # fmt: skip
+            else:
+                yield Label("[b]New run[/b]  (Esc cancels)")
             for spec in form_specs():
                 with Horizontal(classes="field"):
                     yield Label(spec.form or spec.name, classes="field-label")
                     if spec.choices is not None:
                         yield Select(
                             [(c, c) for c in spec.choices],
-                            value="tiny" if spec.name == "preset" else Select.NULL,
+                            value=self._first_value(spec),
                             allow_blank=spec.name != "preset",
-                            prompt="preset's",
+                            prompt="run's" if self.base is not None else "preset's",
                             id=spec.name,
                             compact=True,
+                            # From a run, every option is the run's: a preset would only
+                            # rename it.
+                            disabled=self.base is not None and spec.name == "preset",
                         )
                     else:
                         yield OrderedInput(
-                            "shakespeare" if spec.name == "data" else "",
+                            str(self._first_value(spec)) if spec.name == "data" else "",
                             placeholder="preset's value",
                             id=spec.name,
                             compact=True,
@@ -138,6 +154,14 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
                 yield Button("Cancel", id="cancel", compact=True)
         yield KeysFooter()
 
+    def _first_value(self, spec: Spec) -> Any:
+        """What a field shows at first: the corpus and the preset, the run's or ours."""
+        if spec.name == "data":
+            return (self.base or {}).get("data", "shakespeare")
+        if spec.name == "preset":
+            return (self.base or {}).get("preset") or "tiny"
+        return Select.NULL
+
     def on_mount(self) -> None:
         self.query_one("#data", Input).focus()
         self.validate()
@@ -153,7 +177,7 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
         return out
 
     def validate(self) -> RunPlan | None:
-        plan, errors, general = parse_form(self.values(), self.runs_dir)
+        plan, errors, general = parse_form(self.values(), self.runs_dir, self.base)
         for name in [*(s.name for s in form_specs()), "name"]:
             label = self.query_one(f"#{name}-error", Label)
             # Text, not markup: errors may quote what was typed ("[b]" in a name).
@@ -177,20 +201,21 @@ class NewRunScreen(ModalScreen[RunPlan | None]):
         return plan
 
     def _placeholders(self) -> None:
-        """Empty fields show the chosen preset's value."""
+        """Empty fields show the chosen preset's value, or the run's."""
         preset = self.query_one("#preset", Select).value
         try:
-            values = preset_values(str(preset))
+            values = self.base or preset_values(str(preset))
         except CharLMError:
             return
+        source = "run" if self.base is not None else "preset"
         for spec in form_specs():
             widget = self.query_one(f"#{spec.name}")
             if isinstance(widget, Input) and spec.name != "data":
-                value = values[spec.name]
+                value = values.get(spec.name)
                 widget.placeholder = (
-                    f"preset: {value:g}"
+                    f"{source}: {value:g}"
                     if isinstance(value, float)
-                    else (f"preset: {value}" if value is not None else "preset: -")
+                    else (f"{source}: {value}" if value is not None else f"{source}: -")
                 )
 
     @on(Input.Changed)

@@ -7,7 +7,6 @@ Its model and training options are the run configuration's declarations
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import Any
 
@@ -17,7 +16,7 @@ from rich.markup import escape
 from charlm_tui.core.config import PRESETS, SPECS, preset_values
 from charlm_tui.core.options import Spec
 from charlm_tui.core.runs.labels import Labels
-from charlm_tui.core.training.plan import Placement, RunPlan
+from charlm_tui.core.training.plan import Placement, RunPlan, Start
 from charlm_tui.tui.cli.common import declared, launch, show, wants_dashboard
 
 # The preset first; the rest in the order they are declared.
@@ -35,9 +34,12 @@ def help_with_presets(spec: Spec) -> str:
 
 
 @declared(OPTIONS, into="given", given_only=True, helps=help_with_presets)
+@declared(Start, into="start")
 @declared(Placement, into="where")
 @declared(Labels, into="labels")
-def train(ctx: typer.Context, given: dict[str, Any], where: Placement, labels: Labels) -> None:
+def train(
+    ctx: typer.Context, given: dict[str, Any], start: Start, where: Placement, labels: Labels
+) -> None:
     """Train a model: the dashboard shows it learn; with --no-ui, a progress bar, one line
     per eval and the samples it writes.
 
@@ -51,11 +53,15 @@ def train(ctx: typer.Context, given: dict[str, Any], where: Placement, labels: L
       charlm-tui --no-ui train --data my.txt --preset seed --time-budget 600
 
       charlm-tui --no-ui train --name myrun --resume --max-iters 5000
+
+      charlm-tui --no-ui train --config run.toml --lr 1e-3
+
+      charlm-tui --no-ui train --from checkpoints/myrun --n-layer 4 --name deeper
     """
     from charlm_tui.core.training import distributed
     from charlm_tui.core.training.plan import check_corpus, plan_from
 
-    plan = dataclasses.replace(plan_from(given, where), labels=labels.normalised())
+    plan = plan_from(given, where, start, labels)
     if plan.tcfg.tensorboard:
         from charlm_tui.core.runs.tensorboard import require
 
@@ -99,5 +105,9 @@ def plan_of(argv: list[str]) -> RunPlan:
     command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
     params = command.make_context("train", list(argv)).params
     given = {k: v for k, v in params.items() if k in OPTIONS and v is not None}
-    where = build(Placement, {k: v for k, v in params.items() if k in specs(Placement)})
-    return plan_from(given, where)
+
+    def of(cls: type) -> Any:
+        chosen = {k: v for k, v in params.items() if k in specs(cls) and v is not None}
+        return build(cls, {k: tuple(v) if isinstance(v, list) else v for k, v in chosen.items()})
+
+    return plan_from(given, of(Placement), of(Start), of(Labels))
