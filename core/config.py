@@ -214,6 +214,23 @@ class TrainConfig:
     sample_chars: int = option(
         200, "Length of those samples.", "evaluation", range=positive_int(100_000), resumable=True
     )
+    sample_prompt: str | None = option(
+        None,
+        "The text the samples start from (default: a newline, as a speech starts); every "
+        "character must be in the corpus.",
+        "evaluation",
+        check=lambda v: "must not be empty" if v == "" else None,
+        resumable=True,
+        metavar="TEXT",
+    )
+    early_sample_s: float = option(
+        30.0,
+        "Also write a sample after this many seconds of training, then 2x, 4x and 8x that, "
+        "so a slow machine shows text early; a run also ends with one (0: by steps only).",
+        "evaluation",
+        range=Range(0.0, 3600.0),
+        resumable=True,
+    )
     log_interval: int = option(
         10,
         "Write a step record every N steps.",
@@ -318,6 +335,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "warmup_iters": 10,
         "eval_interval": 50,
         "early_eval_s": 0.0,  # its evals come every few seconds anyway; keep them by step
+        "early_sample_s": 0.0,
         "eval_iters": 5,
         "sample_interval": 100,
         "sample_chars": 80,

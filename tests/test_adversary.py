@@ -413,9 +413,9 @@ def test_crlf_corpora_are_normalised_unless_kept(tmp_path: Path, capsys) -> None
 
 def test_early_evals_come_by_time_on_a_slow_run(corpus_file: Path, tmp_path: Path) -> None:
     from charlm_tui.core.runs.events import EvalEvent
-    from charlm_tui.core.training.clock import EarlyEvals
+    from charlm_tui.core.training.clock import EarlyTimes
 
-    early = EarlyEvals(15.0)  # at 15, 30, 60 and 120 s of training, then by steps only
+    early = EarlyTimes(15.0)  # at 15, 30, 60 and 120 s of training, then by steps only
     assert [t for t in (5, 15, 20, 30) if early.due(t)] == [15, 20, 30]
     early.ran(15.0)
     assert not early.due(20) and early.due(30)
@@ -423,8 +423,8 @@ def test_early_evals_come_by_time_on_a_slow_run(corpus_file: Path, tmp_path: Pat
     assert not early.due(59) and early.due(60)
     early.ran(60.0), early.ran(120.0)
     assert not early.due(10_000)
-    assert not EarlyEvals(15.0, elapsed_before=200.0).due(250)  # a resumed run had them
-    assert not EarlyEvals(0.0).due(1e9)
+    assert not EarlyTimes(15.0, elapsed_before=200.0).due(250)  # a resumed run had them
+    assert not EarlyTimes(0.0).due(1e9)
     # and in a real run: evals between the ones by steps
     training = new_training(
         corpus_file, tmp_path / "run", max_iters=400, eval_interval=10**6, early_eval_s=0.02

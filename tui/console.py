@@ -130,7 +130,7 @@ class ConsolePrinter:
     def _sample(self, e: ev.SampleEvent) -> None:
         self.print(SEPARATOR, style="dim", markup=False)
         self.print(f"sample at iter {e.iter}:", style="bold", markup=False)
-        self.print_untrusted(e.text.strip("\n"))
+        self.print_untrusted((e.prompt + e.text).strip("\n"))  # --sample-prompt, then its text
         self.print(SEPARATOR, style="dim", markup=False)
 
     def _start(self, e: ev.StartEvent) -> None:

@@ -28,7 +28,7 @@ from charlm_tui.core.runs.events import CheckpointEvent, EvalEvent, Event, NoteE
 from charlm_tui.core.runs.rundir import RunDirectory
 from charlm_tui.core.text.dataset import Dataset
 from charlm_tui.core.training import distributed
-from charlm_tui.core.training.clock import Clock, EarlyEvals
+from charlm_tui.core.training.clock import Clock, EarlyTimes
 from charlm_tui.core.training.optim import learning_rate
 from charlm_tui.core.training.outputs import Outputs
 from charlm_tui.core.training.state import TrainState
@@ -49,7 +49,8 @@ class BetweenSteps:
     dist: distributed.DistInfo
     state: TrainState
     clock: Clock
-    early_evals: EarlyEvals
+    early_evals: EarlyTimes
+    early_samples: EarlyTimes
     eval_batches: dict[str, Any]
     _run: RunDirectory | None
     _saved_iter: int
@@ -122,9 +123,10 @@ class BetweenSteps:
     def sample(self) -> None:
         state, vocab = self.state, self.dataset.vocab
         previous, state.sampled_iter = state.sampled_iter, state.iter
+        self.early_samples.ran(self.clock.elapsed())
         if not self.dist.is_main or not self.tcfg.sample_chars:
             return
-        prompt = default_context(vocab)
+        prompt = self.tcfg.sample_prompt or default_context(vocab)
         params = SamplingParams(temperature=self.tcfg.sample_temperature)
         ids, before = [], state.sample_rng.get_state()
         for tok in generate(self.model, vocab.encode(prompt), self.tcfg.sample_chars, params,

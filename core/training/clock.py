@@ -45,10 +45,11 @@ class Clock:
         return self.length.remaining_s(it, self.elapsed(), per_iter)
 
 
-class EarlyEvals:
-    """Evals at 1x, 2x, 4x and 8x `first_s` of training as well as every --eval-interval
-    steps: on a slow machine the first 200 steps can take minutes, and a newcomer should
-    see val numbers move within the first one. 0 turns them off."""
+class EarlyTimes:
+    """Moments at 1x, 2x, 4x and 8x `first_s` of training, for what a young run does by
+    time as well as by steps (evals, samples): on a slow machine the first 200 steps can
+    take minutes, and a newcomer should see val numbers and text move within the first
+    one. 0 turns them off."""
 
     def __init__(self, first_s: float, elapsed_before: float = 0.0) -> None:
         self.first_s = first_s

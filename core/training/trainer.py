@@ -41,7 +41,7 @@ from charlm_tui.core.text.dataset import BatchSampler, Dataset, make_dataset, st
 from charlm_tui.core.text.vocab import Vocab
 from charlm_tui.core.training import distributed
 from charlm_tui.core.training.between import BetweenSteps
-from charlm_tui.core.training.clock import Clock, EarlyEvals, ReadBack, Throughput
+from charlm_tui.core.training.clock import Clock, EarlyTimes, ReadBack, Throughput
 from charlm_tui.core.training.optim import learning_rate, make_optimizer
 from charlm_tui.core.training.outputs import Outputs
 from charlm_tui.core.training.plan import (
@@ -156,7 +156,8 @@ class Trainer(BetweenSteps):
         self._paused = False
         self.peers_lost = False  # a collective failed: another process of the run died
         self._eval_cut_noted = False  # an eval cut to its time limit was said
-        self.early_evals = EarlyEvals(t.early_eval_s, state.elapsed_s)
+        self.early_evals = EarlyTimes(t.early_eval_s, state.elapsed_s)
+        self.early_samples = EarlyTimes(t.early_sample_s, state.elapsed_s)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -244,7 +245,13 @@ class Trainer(BetweenSteps):
             self.evaluate(*steps.speed.since_eval())  # saves last.pt
         elif decision.save:
             self.save("last")
-        sample_due = cfg.sample_interval and state.iter % cfg.sample_interval == 0
+        # By steps; while young, by time too; and at the end, so a run's last words are
+        # its final model's. --sample-interval 0 writes none of them.
+        sample_due = cfg.sample_interval and (
+            state.iter % cfg.sample_interval == 0
+            or decision.finished
+            or self.early_samples.due(self.clock.elapsed())
+        )
         if (sample_due and state.sampled_iter != state.iter) or decision.sample:
             self.sample()
 

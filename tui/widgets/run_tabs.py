@@ -31,8 +31,13 @@ class SamplesLog(RichLog):
             head = Text(f"── iter {sample.iter} ", style="bold")
             head.append("─" * 20, style="dim")
             self.write(head)
-            # Untrusted: a corpus with escape sequences samples them too.
-            self.write(visible_text(sample.text.strip("\n")))
+            # Untrusted: a corpus with escape sequences samples them too. A prompt of its
+            # own (--sample-prompt) comes first, in bold; the default newline is dropped.
+            prompt = sample.prompt.lstrip("\n")
+            shown = visible_text(prompt, "bold")
+            body = sample.text if prompt else sample.text.lstrip("\n")
+            shown.append_text(visible_text(body.rstrip("\n")))
+            self.write(shown)
         self.shown = len(view.samples)
 
 
