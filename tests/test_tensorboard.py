@@ -66,3 +66,39 @@ def test_tensorboard_event_files_read_back(tiny_args, tmp_path: Path, capsys) ->
     hp = start.session_start_info.hparams
     assert hp["model.n_embd"].number_value == 32 and hp["train.preset"].string_value == "tiny"
     assert "_hparams_/session_end_info" in content  # the run ended
+
+
+def _texts(folder: Path, tag: str) -> list[tuple[int, str]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    acc.Reload()
+    return [
+        (e.step, e.tensor_proto.string_val[0].decode()) for e in acc.Tensors(f"{tag}/text_summary")
+    ]
+
+
+def test_steer_events_are_text_at_their_iteration(corpus_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from charlm_tui.core.runs.control import write_control
+    from charlm_tui.core.runs.events import StepEvent
+    from charlm_tui.core.runs.tensorboard import TensorBoardSink
+    from tests.train_helpers import Collect, new_training
+
+    out = tmp_path / "run"
+    training = new_training(corpus_file, out, max_iters=12, eval_interval=6, sample_interval=0)
+
+    def steer_at_4(event) -> None:
+        if isinstance(event, StepEvent) and event.iter == 4:
+            write_control(out, lr_scale=0.5)
+
+    sink = TensorBoardSink(out)
+    try:
+        training.run(Collect(steer_at_4), sink)
+    finally:
+        sink.close()
+    live = _texts(out / TENSORBOARD, "steer")
+    assert live == [(4, "`lr_scale`: 1 → 0.5 (`control.json`)")]
+
+    assert run(["export", str(out), "--tensorboard", "--overwrite"]) == 0
+    assert _texts(out / TENSORBOARD, "steer") == live

@@ -10,6 +10,7 @@ only when asked for, so nothing else pays for it.
     train/step_loss, opt/lr, opt/grad_norm, speed/tokens_per_s   each logged step
     best/val_loss                                  at the end: the HParams metric
     sample (text), config (text), hparams          the samples and the configuration
+    steer (text)                                   each option steered: `lr_scale: 1 → 0.5`
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from charlm_tui.core.runs.events import (
     Event,
     SampleEvent,
     StartEvent,
+    SteerEvent,
     StepEvent,
 )
 from charlm_tui.core.runs.records import read_records
@@ -63,6 +65,16 @@ def _hparam(value: Any) -> Any:
 def _code(text: str) -> str:
     """TensorBoard renders text as markdown: indented, a sample is shown as it is."""
     return "\n".join("    " + line for line in text.split("\n"))
+
+
+def steer_text(event: SteerEvent) -> str:
+    """`lr_scale: 1 → 0.5 (control.json)`: what changed, from the step after event.iter."""
+
+    def show(value: float | None) -> str:
+        return "none" if value is None else f"{value:g}"
+
+    source = event.source.replace("`", "'")  # from a record: kept inside its code span
+    return f"`{event.field}`: {show(event.old)} → {show(event.new)} (`{source}`)"
 
 
 class TensorBoardSink:
@@ -118,6 +130,8 @@ class TensorBoardSink:
                 w.add_scalar(f"top5/{split}", m.top5, it, t)
         elif isinstance(event, SampleEvent):
             w.add_text("sample", _code(event.prompt + event.text), it, t)
+        elif isinstance(event, SteerEvent):
+            w.add_text("steer", steer_text(event), it, t)
         elif isinstance(event, DoneEvent):
             from torch.utils.tensorboard.summary import hparams
 
