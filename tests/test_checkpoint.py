@@ -129,3 +129,23 @@ def test_run_directory_stands_for_best_then_last(tmp_path: Path) -> None:
         load_checkpoint(tmp_path)  # the run directory is the caller's to resolve
     with pytest.raises(CharLMError, match="no such checkpoint file"):
         load_checkpoint(checkpoint_path(tmp_path / "missing.pt"))
+
+
+def test_an_exported_folder_loads_like_its_checkpoint(tmp_path: Path) -> None:
+    from charlm_tui.core.models.exported import export_model
+    from charlm_tui.core.runs.rundir import checkpoint_path
+
+    save_checkpoint(make_ckpt(iter=7), tmp_path / "best.pt")
+    model, vocab, ckpt = load_model(tmp_path / "best.pt")
+    export_model(ckpt, model, vocab, tmp_path / "export")
+    assert checkpoint_path(tmp_path / "export") == tmp_path / "export"
+    again, vocab_again, described = load_model(tmp_path / "export")
+    assert vocab_again == vocab and described["iter"] == 7
+    x = torch.randint(0, len(VOCAB), (2, 8))
+    assert torch.equal(again.eval()(x)[0], model.eval()(x)[0])
+    # A run folder holding an export too still stands for its checkpoint.
+    export_model(ckpt, model, vocab, tmp_path)
+    assert checkpoint_path(tmp_path) == tmp_path / "best.pt"
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(CharLMError, match=r"no checkpoint \(best.pt or last.pt\) and no export"):
+        checkpoint_path(tmp_path / "nothing")

@@ -143,6 +143,7 @@ STATUS_WORDS: dict[str, str] = {
     "failed": "a checkpoint or record could not be written; the last checkpoint is intact",
     "killed": "its process died without finishing (kill -9, power loss); resume from last.pt",
     "unreadable": "its records cannot be read",
+    "imported": "trained elsewhere (`import nanogpt`); best.pt holds its model",
 }
 DONE_REASONS = (
     "finished", "stopped", "interrupted", "terminated", "diverged", "failed"

@@ -55,17 +55,16 @@ def check_file(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and check the outer structure; raise CharLMError naming what is wrong."""
+def torch_load(path: str | Path, what: str = "checkpoint") -> Any:
+    """A torch file's contents with `weights_only=True` (plain data and tensors, nothing
+    executed); a one-line CharLMError when it is missing, not a file, refused or corrupt."""
     path = check_file(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         if found is None:
-            raise CharLMError(
-                f"{path} is not a readable checkpoint (corrupt pickle data)"
-            ) from None
+            raise CharLMError(f"{path} is not a readable {what} (corrupt pickle data)") from None
         raise CharLMError(
             f"{path}: refused to load, it holds Python objects ({found.group(1)}) that a "
             "weights-only load does not allow (loading it unsafely could run code)"
@@ -75,8 +74,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as e:  # any failure to parse untrusted bytes means "not a checkpoint"
         detail = str(e).strip().split(". ")[0][:100] if str(e).strip() else type(e).__name__
         raise CharLMError(
-            f"{path} is not a readable checkpoint (truncated or corrupt: {detail})"
+            f"{path} is not a readable {what} (truncated or corrupt: {detail})"
         ) from None
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and check the outer structure; raise CharLMError naming what is wrong."""
+    ckpt = torch_load(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CharLMError(f"{path} is not a charlm-tui checkpoint (no '{FORMAT}' format tag)")
     missing = [k for k in REQUIRED if k not in ckpt]
@@ -141,6 +145,14 @@ def restore_model(
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, Vocab, dict[str, Any]]:
+    """The model, vocabulary and checkpoint dict of a checkpoint file, or of a folder
+    `export --safetensors` wrote (core/models/exported.py: the same dict, built from its
+    model.json)."""
+    if Path(path).is_dir():
+        from charlm_tui.core.models.exported import is_exported, load_exported
+
+        if is_exported(Path(path)):
+            return load_exported(Path(path))
     ckpt = load_checkpoint(path)
     model, vocab, _, _ = restore_model(ckpt, where=str(path))
     return model, vocab, ckpt

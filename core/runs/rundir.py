@@ -70,14 +70,27 @@ def resolve_in_run(run_dir: Path) -> Path:
 
 
 def checkpoint_path(path: str | Path) -> Path:
-    """The checkpoint file a CHECKPOINT argument names: a file as it is, a run directory
-    as its best.pt (else last.pt); a one-line CharLMError when it cannot be used."""
+    """What a CHECKPOINT argument names: a file as it is, a run directory as its best.pt
+    (else last.pt), a folder `export --safetensors` wrote as itself (load_model reads
+    it); a one-line CharLMError when it cannot be used."""
+    from charlm_tui.core.models.exported import DESCRIPTION, WEIGHTS, is_exported
+
     path = Path(path)
     try:
         is_dir = path.is_dir()
     except OSError as e:  # a name too long, a loop of links...
         raise CharLMError(f"cannot use {str(path)[:80]!r} as a checkpoint: {e.strerror}") from None
-    return resolve_in_run(path) if is_dir else path
+    if not is_dir:
+        return path
+    try:
+        return resolve_in_run(path)
+    except CharLMError:
+        if is_exported(path):
+            return path
+        raise CharLMError(
+            f"{path} holds no checkpoint (best.pt or last.pt) and no export ({DESCRIPTION} "
+            f"and {WEIGHTS})"
+        ) from None
 
 
 def is_run_dir(path: Path) -> bool:

@@ -20,6 +20,8 @@ from charlm_tui.core.text.corpora import BUILTINS
 from charlm_tui.core.values import is_int
 
 ENCODING_ERRORS = ("strict", "replace")
+# The --data of a run imported without its corpus (core/models/nanogpt.py): no file.
+UNKNOWN_CORPUS = "(unknown)"
 
 
 def _file_bytes(path: Path, max_bytes: int | None = None, flag: str = "--data") -> bytes:
@@ -159,6 +161,10 @@ def load_corpus(
     A file or folder read before, unchanged since (same inode, size, modification and
     change times), is described from the corpus index in the data folder without
     reading it: a second start on a 1 GB corpus does not read 1 GB again."""
+    if spec == UNKNOWN_CORPUS:
+        raise CharLMError(
+            "the corpus this model trained on is unknown (an imported run): name it with --data"
+        )
     if encoding_errors not in ENCODING_ERRORS:
         raise CharLMError(
             f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, "

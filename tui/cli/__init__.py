@@ -21,6 +21,7 @@ from charlm_tui.tui.cli.model.inspect import inspect_
 from charlm_tui.tui.cli.model.sample import sample
 from charlm_tui.tui.cli.records.compare import compare
 from charlm_tui.tui.cli.records.export import export
+from charlm_tui.tui.cli.records.import_ import import_app
 from charlm_tui.tui.cli.records.report import report
 from charlm_tui.tui.cli.records.runs import STATUS_HELP, runs
 from charlm_tui.tui.cli.training.ladder import ladder
@@ -93,6 +94,7 @@ register(app, runs, epilog=STATUS_HELP)
 register(app, compare)
 register(app, ladder)
 register(app, export)
+app.add_typer(import_app, name="import")
 register(app, report)
 
 

@@ -1,1 +1,2 @@
-"""Commands about runs as records: runs, compare, export."""
+"""Commands about runs as records: runs, compare, export, and import (a model trained
+elsewhere as a run)."""
