@@ -13,6 +13,8 @@ from charlm_tui.core.options import option
 from charlm_tui.core.report.content import ChartOptions
 from charlm_tui.tui.cli.common import RunsArg, declared
 
+DEFAULT = "report.md"  # in the current folder
+
 
 @dataclass(frozen=True)
 class ReportOptions:
@@ -32,7 +34,7 @@ class ReportOptions:
 
 
 OutputOption = Annotated[
-    Path,
+    str | None,
     typer.Option(
         "-o",
         "--output",
@@ -53,7 +55,7 @@ def report(
     options: ReportOptions,
     chart: ChartOptions,
     on: DeviceOption,
-    output: OutputOption = Path("report.md"),
+    output: OutputOption = None,
 ) -> None:
     """Write the experiment log of some runs: a results table, the options that differ,
     each model's layers, the loss curves as images, and the samples.
@@ -67,7 +69,7 @@ def report(
 
       charlm-tui report checkpoints/ladder-shakespeare-60s
 
-      charlm-tui report checkpoints/a checkpoints/b -o log.html --smooth 0.9 --full-eval
+      charlm-tui report checkpoints/run-a checkpoints/run-b -o log.html --smooth 0.9
     """
     import sys
 
@@ -77,13 +79,14 @@ def report(
     from charlm_tui.core.text.display import visible_line
     from charlm_tui.tui.console import score_runs
 
-    check_target(output, report_format(output), options.overwrite)  # before any scoring
+    path = Path(output or DEFAULT)
+    check_target(path, report_format(path), options.overwrite)  # before any scoring
     paths = resolve_runs(runs)
     uncached = score_runs(paths, on.device) if options.full_eval else {}
     views = report_views(paths)
     for view in views:
         view.full = uncached.get(view.path, view.full)  # a read-only run's, shown once
-    done = write_report(views, output, chart, overwrite=options.overwrite)
+    done = write_report(views, path, chart, overwrite=options.overwrite)
     for note in done.notes:
         print(f"charlm-tui: {visible_line(note)}", file=sys.stderr)
     images = f" (chart: {done.images[0].parent}/)" if done.images else ""
