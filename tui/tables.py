@@ -54,7 +54,7 @@ def val_cell(best: BestVal | None, value: float | None = None, fmt: str = ".4f")
 
 # -- the runs table ------------------------------------------------------------------------
 
-RUNS_COLUMNS = ("run", "model", "params", "iter", "best val", "corpus", "checkpoints",
+RUNS_COLUMNS = ("run", "tags", "model", "params", "iter", "best val", "corpus", "checkpoints",
                 "status", "age")  # fmt: skip
 RIGHT = frozenset({"params", "iter", "best val", "age"})
 # Below NARROW cells the model, its size and the checkpoints leave the table (home's line
@@ -62,18 +62,24 @@ RIGHT = frozenset({"params", "iter", "best val", "age"})
 # age always stay.
 NARROW, WIDE = 100, 130
 NARROW_DROPS = ("model", "params", "checkpoints")
+# The tags column is there when a listed run has tags (labels.json), at most TAGS_CELLS
+# wide on a terminal: a run's name says more than its twentieth tag.
+TAGS_CELLS = 24
 # When the table is still too wide, these give up cells, in order, down to a minimum:
 # paths and names are cut in the middle (their start and the file name stay), the
-# model's shape at its end; numbers, status and age are never cut.
-SHRINK = (("corpus", 16), ("run", 16), ("model", 10), ("corpus", 9), ("run", 9))
+# model's shape and the tags at their end; numbers, status and age are never cut.
+SHRINK = (("tags", 12), ("corpus", 16), ("run", 16), ("model", 10), ("corpus", 9), ("run", 9),
+          ("tags", 6))  # fmt: skip
+CUT_AT_END = frozenset({"model", "tags"})
 PADDING = 2
 
 
-def runs_columns(width: int | None) -> tuple[str, ...]:
-    """The runs table's columns at a width (None: a pipe, which gets them all)."""
-    if width is None or width >= WIDE:
-        return RUNS_COLUMNS
-    drops = NARROW_DROPS if width < NARROW else ("checkpoints",)
+def runs_columns(width: int | None, tags: bool = True) -> tuple[str, ...]:
+    """The runs table's columns at a width (None: a pipe, which gets them all); with
+    `tags` False (no run has any), no tags column."""
+    drops: tuple[str, ...] = () if tags else ("tags",)
+    if width is not None and width < WIDE:
+        drops += NARROW_DROPS if width < NARROW else ("checkpoints",)
     return tuple(c for c in RUNS_COLUMNS if c not in drops)
 
 
@@ -92,6 +98,7 @@ def run_cells(view: RunView, now: float) -> dict[str, str]:
     it = view.resume_iter
     return {
         "run": view.label,
+        "tags": " ".join(view.labels.tags),
         "model": model_label(view),
         "params": f"{view.n_params:,}" if view.n_params else "–",
         "iter": f"{it:,}" if it is not None else "–",
@@ -107,9 +114,10 @@ def runs_table(
     views: Sequence[RunView], now: float, width: int | None
 ) -> tuple[tuple[str, ...], list[dict[str, str]]]:
     """(columns, rows) of the runs table in `width` cells (None: no limit), escaped."""
-    columns = runs_columns(width)
+    columns = runs_columns(width, any(view.labels.tags for view in views))
     rows = [{c: visible(v) for c, v in run_cells(view, now).items()} for view in views]
     if width is not None:
+        rows = [{**r, "tags": cut_end(r["tags"], TAGS_CELLS)} for r in rows]
         rows = fit_rows(rows, width, columns, SHRINK, PADDING)
     return columns, rows
 
@@ -135,7 +143,7 @@ def fit_rows(
             cut = min(over, max(0, limits[col] - max(least, cell_len(col))))
             limits[col] -= cut
             over -= cut
-    cut = {c: cut_end if c == "model" else shorten_middle for c in columns}
+    cut = {c: cut_end if c in CUT_AT_END else shorten_middle for c in columns}
     return [{c: cut[c](r[c], limits[c]) for c in columns} for r in rows]
 
 

@@ -325,13 +325,14 @@ class RunView(RunRecords):
 
     @property
     def modified(self) -> float:
-        """Unix time of the newest file in the run directory."""
+        """Unix time of the newest file in the run directory, its labels aside: editing
+        a run's tags or notes is not training it (and does not reorder home's list)."""
         newest = 0.0
         with contextlib.suppress(OSError), os.scandir(self.path) as entries:
             for entry in entries:
                 with contextlib.suppress(OSError):
                     st = entry.stat(follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode):
+                    if stat.S_ISREG(st.st_mode) and entry.name != LABELS:
                         newest = max(newest, st.st_mtime)
         return newest
 

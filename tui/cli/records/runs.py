@@ -1,12 +1,20 @@
-"""`charlm-tui runs`: the runs in a folder, as home lists them."""
+"""`charlm-tui runs`: the runs in a folder, as home lists them, or as JSON or CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 
+from charlm_tui.core.options import option
+from charlm_tui.core.runs.labels import tag_problem
+from charlm_tui.tui.cli.common import declared
 from charlm_tui.tui.formatting import STATUS_WORDS
 
 STATUS_HELP = "Status words:\n\n" + "\n".join(
@@ -14,26 +22,156 @@ STATUS_HELP = "Status words:\n\n" + "\n".join(
 )
 
 
+@dataclass(frozen=True)
+class RunsOptions:
+    # Named as its flag is typed, once per tag: --tag a --tag b.
+    tag: tuple[str, ...] = option(
+        (),
+        "Only the runs that carry this tag (repeat: runs that carry every tag given; "
+        "upper and lower case match).",
+        "filter",
+        check=tag_problem,
+        metavar="TAG",
+    )
+    format: Literal["table", "json", "csv"] = option(
+        "table",
+        "table: the table home shows (a pipe gets whole rows); json and csv: every column "
+        "as exact data, plus path, ladder, status, error, tags and notes, for scripts.",
+        "output",
+    )
+
+
+@declared(RunsOptions)
 def runs(
+    options: RunsOptions,
     directory: Annotated[
         Path | None,
         typer.Argument(help="Folder of runs, or one run (default: checkpoints/).", metavar="DIR"),
     ] = None,
 ) -> None:
     """List runs and their checkpoints: model, params, iteration, best val loss, corpus,
-    status and age."""
+    status and age, and their tags (`train --tag`, or t on home).
+
+    Examples:
+
+      charlm-tui runs --tag baseline --tag gpt
+
+      charlm-tui runs --format json
+    """
+    import time
+
     from charlm_tui.core import paths
     from charlm_tui.core.runs.listing import list_runs
     from charlm_tui.tui.console import print_runs
 
     root = directory or paths.runs_dir()
+    table = options.format == "table"
     if directory is None and not root.exists():
-        print(f"no runs yet in {root}/: start one with  charlm-tui --no-ui train --preset tiny")
-        return
-    views = list_runs(root)
-    if not views:
-        print(f"no runs in {root}: start one with  charlm-tui --no-ui train --out {root}/NAME")
-        return
+        if table:
+            print(f"no runs yet in {root}/: start one with  charlm-tui --no-ui train --preset tiny")
+        views = []
+    else:
+        views = list_runs(root)
+        if table and not views:
+            print(f"no runs in {root}: start one with  charlm-tui --no-ui train --out {root}/NAME")
+            return
+    if options.tag:
+        views = [v for v in views if carries(v.labels.tags, options.tag)]
+        if table and not views:
+            tags = " and ".join(options.tag)
+            print(f"no run in {root} is tagged {tags}: `charlm-tui runs` lists their tags")
+            return
     if len(views) == 1 and views[0].path == root:
         views[0].label = str(root)
-    print_runs(views, root)
+    if table:
+        if views:
+            print_runs(views, root)
+        return
+    records = [run_record(v, time.time()) for v in views]
+    write_data(to_json(records) if options.format == "json" else to_csv(records))
+
+
+def carries(tags: Sequence[str], wanted: Sequence[str]) -> bool:
+    """The run carries every tag wanted; case is ignored (`Baseline` is `baseline`)."""
+    have = {t.casefold() for t in tags}
+    return all(w.casefold() in have for w in wanted)
+
+
+# -- as data -------------------------------------------------------------------------------
+
+FIELDS = ("name", "path", "ladder", "model", "params", "iter", "best_val", "best_val_source",
+          "corpus", "checkpoints", "status", "error", "modified", "age_s", "tags",
+          "notes")  # fmt: skip
+
+
+def run_record(view: Any, now: float) -> dict[str, Any]:
+    """A run's row as plain values: numbers as numbers, None when unknown, the text as
+    the run's files hold it (escaped only where it is shown)."""
+    from charlm_tui.tui.tables import model_label
+
+    best = view.best_val
+    record = {
+        "name": view.label,
+        "path": str(view.path),
+        "ladder": view.group or None,
+        "model": model_label(view),
+        "params": view.n_params,
+        "iter": view.resume_iter,
+        "best_val": best.loss if best else None,
+        "best_val_source": best.source if best else None,
+        "corpus": view.corpus,
+        "checkpoints": list(view.checkpoint_files),
+        "status": view.status,
+        "error": view.error,
+        "modified": view.modified,
+        "age_s": max(0.0, now - view.modified),
+        "tags": list(view.labels.tags),
+        "notes": view.labels.notes,
+    }
+    assert tuple(record) == FIELDS
+    return record
+
+
+def to_json(records: list[dict[str, Any]]) -> str:
+    from charlm_tui.core.runs.records import dump_json
+
+    # ASCII: JSON's own escapes, so a name never reaches a terminal raw, and parses back exact.
+    return dump_json(records, indent=2, ensure_ascii=True) + "\n"
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list):  # tags and checkpoint names hold no comma
+        return ",".join(value)
+    return "" if value is None else repr(value) if isinstance(value, float) else value
+
+
+def to_csv(records: list[dict[str, Any]]) -> str:
+    """A header and one row per run; every cell quoted (notes may hold commas, quotes and
+    line breaks), numbers included, so a spreadsheet reads each as the text written."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _csv_value(v) for k, v in record.items()})
+    return buf.getvalue()
+
+
+def write_data(text: str) -> None:
+    """JSON or CSV as it is into a pipe or a file (UTF-8, a folder name's undecodable
+    bytes as they were); on a terminal, control characters shown as escapes."""
+    from charlm_tui.core.text.display import visible
+
+    if sys.stdout.isatty():
+        print(visible(text), end="")
+        return
+    try:
+        data = text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON file, not from a file name
+        data = text.encode("utf-8", errors="backslashreplace")
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:
+        print(text, end="")
+        return
+    sys.stdout.flush()
+    out.write(data)
+    out.flush()
