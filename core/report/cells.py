@@ -37,6 +37,10 @@ LOSS_NOTE = (
 )
 
 
+def runs_word(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def seconds(s: float | None) -> str:
     if s is None or not math.isfinite(s):
         return "–"

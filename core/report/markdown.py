@@ -19,6 +19,7 @@ from charlm_tui.core.report.cells import (
     layer_rows,
     result_cells,
     run_line,
+    runs_word,
 )
 from charlm_tui.core.report.charts import INSTALL
 from charlm_tui.core.report.content import Report, RunPart, shown_above
@@ -66,7 +67,7 @@ def to_markdown(report: Report, images: tuple[str, str] | None, no_images: str) 
         MARKER,
         "# Experiment log",
         "",
-        f"Written {report.written} by charlm-tui · {len(report.runs)} runs: {names}",
+        f"Written {report.written} by charlm-tui · {runs_word(len(report.runs))}: {names}",
     ]
     if report.corpus_warning:
         out += ["", f"> **{md_text(report.corpus_warning)}**"]

@@ -18,6 +18,7 @@ from charlm_tui.core.report.cells import (
     layer_rows,
     result_cells,
     run_line,
+    runs_word,
 )
 from charlm_tui.core.report.content import Report, RunPart, shown_above
 from charlm_tui.core.text.display import visible, visible_line
@@ -84,7 +85,8 @@ def to_html(report: Report, svg: str | None, no_chart: str) -> str:
         "</head>",
         "<body>",
         "<h1>Experiment log</h1>",
-        f"<p>Written {h(report.written)} by charlm-tui · {len(report.runs)} runs: {h(names)}</p>",
+        f"<p>Written {h(report.written)} by charlm-tui · "
+        f"{runs_word(len(report.runs))}: {h(names)}</p>",
     ]
     if report.corpus_warning:
         out.append(f'<p class="warning">{h(report.corpus_warning)}</p>')

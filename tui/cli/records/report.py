@@ -73,6 +73,7 @@ def report(
     """
     import sys
 
+    from charlm_tui.core.report.cells import runs_word
     from charlm_tui.core.report.content import report_views
     from charlm_tui.core.report.write import check_target, report_format, write_report
     from charlm_tui.core.runs.listing import resolve_runs
@@ -90,4 +91,4 @@ def report(
     for note in done.notes:
         print(f"charlm-tui: {visible_line(note)}", file=sys.stderr)
     images = f" (chart: {done.images[0].parent}/)" if done.images else ""
-    print(visible_line(f"wrote {done.path}{images}: {len(views)} runs"))
+    print(visible_line(f"wrote {done.path}{images}: {runs_word(len(views))}"))
