@@ -126,3 +126,34 @@ def test_export_says_what_it_can_and_does_each_flag_given(trained: Path, capsys)
     assert "steps.csv" in said and "model.safetensors" in said
     names = {p.name for p in (trained / "export").iterdir()}
     assert names == {"steps.csv", "evals.csv", WEIGHTS, DESCRIPTION}
+
+
+def test_the_generate_pane_opens_an_exported_folder(tmp_path: Path) -> None:
+    from charlm_tui.core.decoding.options import GenerateOptions, SamplingParams
+    from charlm_tui.core.decoding.sampling import generate
+    from charlm_tui.core.models.quant import decoder_for
+    from charlm_tui.core.runs.interchange import export_safetensors
+    from charlm_tui.tui.app import CharLMApp
+    from charlm_tui.tui.screens.generate import GenerateScreen
+    from tests.tui_helpers import fake_run, opened
+    from tests.tui_helpers import run as drive
+    from tests.waiting import wait_for
+
+    trained = fake_run(tmp_path, "gen")
+    _, folder = export_safetensors(trained, tmp_path / "exported")
+    original, vocab, _ = load_model(trained / "best.pt")
+
+    async def scenario() -> None:
+        app = CharLMApp(generate=(folder, GenerateOptions(max_new_tokens=30, seed=7)))
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await opened(pilot, app, GenerateScreen)
+            await pilot.press(*"KING", "enter")
+            await wait_for(pilot, lambda: not screen.running and len(screen.output.text) == 34,
+                           "34 characters generated")  # fmt: skip
+            decoder = decoder_for(original, screen.precision)
+            gen = torch.Generator().manual_seed(7)
+            ids = vocab.encode("KING")
+            tokens = generate(original, ids, 30, SamplingParams(), gen, decoder=decoder)
+            assert screen.output.text == "KING" + vocab.decode(tokens)
+
+    drive(scenario())

@@ -187,6 +187,8 @@ def test_characters_in_another_order_move_their_rows(tmp_path: Path, corpus, cap
     _, chars = corpus
     shuffled = chars[::-1]  # nanoGPT ids in reverse code-point order
     ref, ckpt = write_nanogpt(tmp_path / "o", shuffled, compiled=False, bias=False)
+    (tmp_path / "data" / "tiny_char").mkdir(parents=True)  # where nanoGPT's prepare.py puts it
+    (tmp_path / "o" / "meta.pkl").rename(tmp_path / "data" / "tiny_char" / "meta.pkl")
     out = tmp_path / "r"
     assert run(["import", "nanogpt", str(ckpt), "--out", str(out)]) == 0
     model, vocab, _ = load_model(checkpoint_path(out))

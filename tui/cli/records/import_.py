@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,9 +15,18 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import option
 from charlm_tui.tui.cli.common import Group, declared, paragraphs, register
 
+
+class ImportGroup(Group):
+    """`charlm-tui import FORMAT ...`: its usage line names what comes next as the
+    commands' own lines do (click writes `COMMAND [ARGS]...`)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [self.options_metavar or "[OPTIONS]", "FORMAT", "CKPT"]
+
+
 import_app = typer.Typer(
     name="import",
-    cls=Group,
+    cls=ImportGroup,
     help=paragraphs(
         """Bring in a model trained by another tool as a run: `sample`, `eval`, `inspect`,
         `compare` and `runs` then work on it."""
