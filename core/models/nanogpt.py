@@ -127,7 +127,7 @@ def read_meta(path: Path) -> dict[str, Any]:
         with open_regular(path) as f:
             raw = f.read(META_MAX_BYTES + 1)
     except FileNotFoundError:
-        raise CharLMError(f"no such file: {path} (pass --meta META_PKL)") from None
+        raise CharLMError(f"no such meta.pkl: {path}") from None
     except OSError as e:
         raise CharLMError(f"cannot read {path}: {e.strerror or e}") from None
     if len(raw) > META_MAX_BYTES:
