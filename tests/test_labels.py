@@ -104,3 +104,38 @@ def test_write_labels_never_follows_a_link_and_empties_remove_the_file(tmp_path:
 def test_too_many_tags_is_refused() -> None:
     with pytest.raises(CharLMError, match="at most 20 tags"):
         build(Labels, {"tag": tuple(f"t{i}" for i in range(21))})
+
+
+def test_compare_and_the_report_show_tags_and_notes(
+    tiny_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from charlm_tui.core.runs.listing import load_runs
+    from charlm_tui.tui.tables import matches, row_of
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    notes = "tried | pipes\nand a second line"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(a), "--tag", "base",
+                "--tag", "héllo", "--notes", notes]) == 0  # fmt: skip
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(b)]) == 0
+    capsys.readouterr()
+    assert run(["--no-ui", "compare", str(a), str(b), "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert md.splitlines()[0].startswith("| run | tags | model")
+    assert "| a | base héllo |" in md and "- a: tried \\| pipes and a second line" in md
+    assert run(["--no-ui", "compare", str(a), str(b), "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert records[0]["tags"] == ["base", "héllo"] and records[0]["notes"] == notes
+    assert records[1]["tags"] == [] and records[1]["notes"] == ""
+    assert run(["--no-ui", "compare", str(a), str(b), "--format", "csv"]) == 0
+    assert "base héllo" in capsys.readouterr().out
+    rows = [row_of(v) for v in load_runs([a, b])]
+    assert [r.name for r in rows if matches(r, "héllo")] == ["a"]
+    assert [r.name for r in rows if matches(r, "pipes")] == ["a"]
+    report = tmp_path / "log.md"
+    assert run(["report", str(a), str(b), "-o", str(report)]) == 0
+    text = report.read_text(encoding="utf-8")
+    assert "Tags: base héllo" in text and "Notes: tried \\| pipes" in text
+    assert "a \\[base héllo\\]" in text  # the results table's run cell
+    html = tmp_path / "log.html"
+    assert run(["report", str(a), "-o", str(html)]) == 0
+    assert "Tags: base héllo" in html.read_text(encoding="utf-8")

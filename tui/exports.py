@@ -41,9 +41,11 @@ def _md(text: str) -> str:
 def to_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
     """The seed's experiment log: one row per run, ready to paste."""
     cols = list(MARKDOWN)
+    if any(r.tags for r in rows):  # after the run's name: what people called it
+        cols.insert(1, ("tags", "tags"))
     if baseline is not None:
         cols += [(f"delta:{k}", f"Δ {'val loss' if k == 'val_loss' else 'top@1'}") for k in DELTAS]
-    right = {k for k, _ in cols if k not in ("name", "model", "shape", "corpus")}
+    right = {k for k, _ in cols if k not in ("name", "tags", "model", "shape", "corpus")}
     differ = corpora_differ(rows)
     lines = [
         "| " + " | ".join(t for _, t in cols) + " |",
@@ -61,6 +63,12 @@ def to_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
             else:
                 cells.append(_md(cell(r, k)))
         lines.append("| " + " | ".join(cells) + " |")
+    notes = [
+        f"- {_md(visible_line(r.name))}: {_md(visible_line(' '.join(r.notes.splitlines())))}"
+        for r in rows
+        if r.notes
+    ]
+    lines += ["", "Notes:", "", *notes] if notes else []
     note = VAL_NOTE + (f" Δ: difference from {_md(baseline)}." if baseline else "")
     warning = corpus_warning(rows)
     extra = ["", f"**{_md(visible_line(warning))}**"] if warning else []
@@ -90,6 +98,8 @@ EXPORT_FIELDS = (
     "status",
     "val_source",
     "best_iter",
+    "tags",
+    "notes",
 )
 
 
@@ -98,6 +108,7 @@ def records(rows: Sequence[Row], baseline: str | None = None) -> list[dict[str, 
     out = []
     for r in rows:
         rec = {k: r.value(k) for k in EXPORT_FIELDS}
+        rec["tags"] = list(r.tags)
         if baseline is not None:
             rec.update({f"delta_{k}": r.deltas.get(k) for k in DELTAS})
         out.append(rec)
@@ -110,6 +121,8 @@ def to_json(rows: Sequence[Row], baseline: str | None = None) -> str:
 
 
 def _csv_value(v: Any) -> Any:
+    if isinstance(v, list):  # tags: one word each, so a space parts them
+        v = " ".join(v)
     if isinstance(v, str):  # CSV has no escapes of its own: control characters never raw
         return visible_line(v)
     return "" if v is None else repr(v) if isinstance(v, float) else v

@@ -176,6 +176,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("optimizer", "opt", False),
     Column("lr", "lr"),
     Column("batch", "batch"),
+    Column("tags", "tags", False),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 DELTAS = ("val_loss", "val_top1")  # what a baseline's differences are shown for
@@ -212,8 +213,10 @@ def sort_rows(rows: Iterable[Row], key: str, reverse: bool = False) -> list[Row]
 
 
 def matches(row: Row, query: str) -> bool:
-    """Every word of the query appears in the row's name, model, shape, optimizer or status."""
-    hay = " ".join((row.name, row.model, row.shape, row.optimizer, row.status)).lower()
+    """Every word of the query appears in the row's name, model, shape, optimizer, status,
+    tags or notes."""
+    hay = " ".join((row.name, row.model, row.shape, row.optimizer, row.status, *row.tags))
+    hay = f"{hay} {row.notes}".lower()
     return all(word in hay for word in query.lower().split())
 
 
@@ -250,6 +253,8 @@ def cell(row: Row, key: str) -> str:
         return f"{v:.0e}" if v == float(f"{v:.0e}") else f"{v:.2e}"
     if key == "seconds":
         return fmt_duration(v, clock=False)
+    if key == "tags":
+        return visible_line(" ".join(v)) if v else "–"
     return visible_line(str(v))
 
 

@@ -11,7 +11,7 @@ import math
 
 from charlm_tui.core.report.content import Result, RunPart
 
-# (title, right-aligned). The run cell is where a run's tags would go once runs carry them.
+# (title, right-aligned). A run's tags follow its name in the run cell.
 RESULT_COLUMNS: tuple[tuple[str, bool], ...] = (
     ("run", False),
     ("model", False),
@@ -68,7 +68,7 @@ def result_cells(result: Result) -> list[str]:
     r = result.row
     est = "~" if r.val_source == "estimate" else ""
     return [
-        r.name,
+        f"{r.name} [{' '.join(r.tags)}]" if r.tags else r.name,
         result.model,
         f"{r.params:,}" if r.params is not None else "–",
         _num(r.train_loss, ".4f", "~"),

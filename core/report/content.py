@@ -84,8 +84,6 @@ class RunPart:
     samples_left_out: int
     final: FinalSample | None
     final_problem: str  # why there is no final sample ("" when there is one)
-    # Tags and notes go here once runs carry them; the formats show them under the run's
-    # heading and in the results table's run cell.
 
 
 @dataclass

@@ -105,7 +105,10 @@ def run_section(part: RunPart) -> list[str]:
     view = part.view
     out = [f"### {md_text(part.result.name)}", "", md_text(run_line(part)), ""]
     out += [f"Corpus: {md_text(view.corpus)} · folder: {md_text(str(view.path))}", ""]
-    # A run's tags and notes go here, under its heading, once runs carry them.
+    labels = view.labels
+    out += [f"Tags: {md_text(' '.join(labels.tags))}", ""] if labels.tags else []
+    out += [f"Notes: {md_text(line)}" for line in labels.notes.splitlines()]
+    out += [""] if labels.notes else []
     out += ["#### Model", ""]
     rows = layer_rows(part)
     if rows:

@@ -120,9 +120,13 @@ def run_section(part: RunPart) -> list[str]:
     out = [
         f"<h3>{h(part.result.name)}</h3>",
         f"<p>{h(run_line(part))}<br>Corpus: {h(view.corpus)} · folder: {h(str(view.path))}</p>",
-        # A run's tags and notes go here, under its heading, once runs carry them.
-        "<h4>Model</h4>",
     ]
+    labels = view.labels
+    if labels.tags:
+        out.append(f'<p class="tags">Tags: {h(" ".join(labels.tags))}</p>')
+    if labels.notes:
+        out.append("<p>Notes: " + "<br>".join(h(n) for n in labels.notes.splitlines()) + "</p>")
+    out.append("<h4>Model</h4>")
     rows = layer_rows(part)
     if rows:
         out.append(table(("layer", "type", "params"), rows, (False, False, True)))

@@ -46,6 +46,8 @@ class Row:
     deltas: dict[str, float | None] = field(default_factory=dict)  # vs a baseline
     corpus: str = "?"  # --data as the run was given it
     corpus_sha256: str | None = None  # its text's hash (config.json); None when unrecorded
+    tags: tuple[str, ...] = ()  # labels.json: --tag, edited from home
+    notes: str = ""
 
     def value(self, key: str) -> Any:
         return getattr(self, key)
@@ -90,6 +92,8 @@ def row_of(view: RunView) -> Row:
         best_iter=best.iter if best else None,
         corpus=view.corpus,
         corpus_sha256=corpus_sha256(view),
+        tags=view.labels.tags,
+        notes=view.labels.notes,
     )
 
 
