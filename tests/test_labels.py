@@ -139,3 +139,21 @@ def test_compare_and_the_report_show_tags_and_notes(
     html = tmp_path / "log.html"
     assert run(["report", str(a), "-o", str(html)]) == 0
     assert "Tags: base héllo" in html.read_text(encoding="utf-8")
+
+
+def test_tensorboard_carries_the_tags_and_notes(tiny_args: list[str], tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    out = tmp_path / "r"
+    argv = ["--no-ui", "train", *tiny_args, "--out", str(out), "--tag", "base", "--tag", "x"]
+    assert run([*argv, "--notes", "# not a heading", "--tensorboard"]) == 0
+    acc = EventAccumulator(str(out / "tb"), size_guidance={"tensors": 0})
+    acc.Reload()
+    (label,) = acc.Tensors("labels/text_summary")
+    text = label.tensor_proto.string_val[0].decode()
+    assert "tags: base x" in text and "    notes: # not a heading" in text  # code: as typed
+    content = acc.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    assert start.session_start_info.hparams["tags"].string_value == "base x"

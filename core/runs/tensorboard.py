@@ -32,6 +32,7 @@ from charlm_tui.core.runs.events import (
     SteerEvent,
     StepEvent,
 )
+from charlm_tui.core.runs.labels import read_labels
 from charlm_tui.core.runs.records import read_records
 from charlm_tui.core.runs.rundir import (
     METRICS,
@@ -107,11 +108,16 @@ class TensorBoardSink:
         }
         if isinstance(config.get("n_params"), int):
             flat["n_params"] = config["n_params"]
+        labels = read_labels(self.run_dir)
+        flat["tags"] = " ".join(labels.tags)  # the HParams table's column to filter by
         exp, ssi, _ = hparams(flat, {"best/val_loss": 0.0})
         self.writer.file_writer.add_summary(exp)
         self.writer.file_writer.add_summary(ssi)
         step = start.iter if start is not None else 0
         self.writer.add_text("config", _code(json.dumps(config, indent=2)), step)
+        if labels:  # as code: anybody's text, never read as markdown
+            text = f"tags: {' '.join(labels.tags)}\nnotes: {labels.notes}"
+            self.writer.add_text("labels", _code(text), step)
         return self.writer
 
     def handle(self, event: Event) -> None:
