@@ -20,6 +20,7 @@ from charlm_tui.tui.cli.model.eval import eval_
 from charlm_tui.tui.cli.model.inspect import inspect_
 from charlm_tui.tui.cli.model.sample import sample
 from charlm_tui.tui.cli.records.compare import compare
+from charlm_tui.tui.cli.records.config import config
 from charlm_tui.tui.cli.records.export import export
 from charlm_tui.tui.cli.records.import_ import import_app
 from charlm_tui.tui.cli.records.report import report
@@ -94,6 +95,7 @@ register(app, runs, epilog=STATUS_HELP)
 register(app, compare)
 register(app, ladder)
 register(app, export)
+register(app, config)
 app.add_typer(import_app, name="import")
 register(app, report)
 
