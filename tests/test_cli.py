@@ -338,7 +338,13 @@ def test_help_paragraphs_rewrap_to_the_terminal() -> None:
 
 # -- the examples in --help ---------------------------------------------------------------
 
-PLACEHOLDERS = {"my.txt", "checkpoints/myrun", "checkpoints/run-a", "checkpoints/run-b"}
+PLACEHOLDERS = {
+    "my.txt",
+    "myrun.toml",
+    "checkpoints/myrun",
+    "checkpoints/run-a",
+    "checkpoints/run-b",
+}
 
 
 def help_examples() -> list[tuple[str, list[str]]]:
@@ -356,7 +362,9 @@ def help_examples() -> list[tuple[str, list[str]]]:
         assert "..." not in out.splitlines()[1].replace("RUN...", ""), out.splitlines()[1]
         for line in out.splitlines():
             if (line := line.strip(" │")).startswith("charlm-tui "):
-                found.append((name, shlex.split(line)[1:]))
+                words = shlex.split(line)[1:]
+                # `charlm-tui config RUN > FILE`: the shell's redirection is not an argument
+                found.append((name, words[: words.index(">")] if ">" in words else words))
     return found
 
 

@@ -54,7 +54,7 @@ def train(
 
       charlm-tui --no-ui train --name myrun --resume --max-iters 5000
 
-      charlm-tui --no-ui train --config run.toml --lr 1e-3
+      charlm-tui --no-ui train --config myrun.toml --lr 1e-3
 
       charlm-tui --no-ui train --from checkpoints/myrun --n-layer 4 --name deeper
     """
