@@ -7,13 +7,12 @@ from charlm_tui.tui.cli.common import RunArg
 
 def config(run_dir: RunArg) -> None:
     """Print a run's configuration as TOML: every option it trained with (as steered),
-    which `train --config FILE` reads back to the same configuration.
+    which `train --config FILE` reads back to the same configuration (flags given with it
+    override the file; `train --from RUN` does the same without a file).
 
-    Examples:
+    Example:
 
       charlm-tui config checkpoints/myrun > myrun.toml
-
-      charlm-tui --no-ui train --config myrun.toml --lr 1e-3 --name faster
     """
     from charlm_tui.core.config import SPECS
     from charlm_tui.core.config_file import dump_config
