@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from charlm_tui.core.report.rows import corpora_differ, corpus_label, corpus_warning
+from charlm_tui.core.runs.provenance import differing
 from charlm_tui.core.runs.records import dump_json
 from charlm_tui.core.text.display import visible_line
 from charlm_tui.tui.tables import DELTAS, VAL_NOTE, Row, cell, delta_cell
@@ -69,6 +70,13 @@ def to_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
         if r.notes
     ]
     lines += ["", "Notes:", "", *notes] if notes else []
+    if ran := differing([r.ran_with for r in rows]):  # torch, the commit, the machine...
+        lines += ["", "Ran with different:", ""]
+        for name, values in ran.items():
+            each = ", ".join(
+                f"{r.name} {'–' if v is None else v}" for r, v in zip(rows, values, strict=True)
+            )
+            lines.append(f"- {name}: {_md(visible_line(each))}")
     note = VAL_NOTE + (f" Δ: difference from {_md(baseline)}." if baseline else "")
     warning = corpus_warning(rows)
     extra = ["", f"**{_md(visible_line(warning))}**"] if warning else []
@@ -117,7 +125,11 @@ def records(rows: Sequence[Row], baseline: str | None = None) -> list[dict[str, 
 
 def to_json(rows: Sequence[Row], baseline: str | None = None) -> str:
     # ASCII: JSON's own escapes, so names never reach a terminal raw, and parse back exact
-    return dump_json(records(rows, baseline), indent=2, ensure_ascii=True) + "\n"
+    recs = [
+        {**rec, "ran_with": r.ran_with}
+        for rec, r in zip(records(rows, baseline), rows, strict=True)
+    ]
+    return dump_json(recs, indent=2, ensure_ascii=True) + "\n"
 
 
 def _csv_value(v: Any) -> Any:

@@ -22,6 +22,7 @@ from charlm_tui.core.report.rows import Row, corpus_label, corpus_warning, row_o
 from charlm_tui.core.report.samples import FinalSample, final_sample
 from charlm_tui.core.runs.events import SampleEvent
 from charlm_tui.core.runs.listing import labels_for
+from charlm_tui.core.runs.provenance import differing
 from charlm_tui.core.runs.view import RunView, config_differs
 from charlm_tui.core.values import as_int
 
@@ -172,6 +173,8 @@ def differences(views: Sequence[RunView]) -> list[tuple[str, list[str]]]:
     rows = [row_of(v) for v in views]
     if len({r.corpus_sha256 for r in rows}) > 1:  # same --data, different text: say so
         out.append(("corpus", [corpus_label(r) for r in rows]))
+    for name, values in differing([r.ran_with for r in rows]).items():  # where they ran
+        out.append((f"ran with: {name}", [_shown(v) for v in values]))
     return out
 
 

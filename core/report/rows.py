@@ -48,6 +48,7 @@ class Row:
     corpus_sha256: str | None = None  # its text's hash (config.json); None when unrecorded
     tags: tuple[str, ...] = ()  # labels.json: --tag, edited from home
     notes: str = ""
+    ran_with: dict[str, Any] = field(default_factory=dict)  # provenance.json's latest session
 
     def value(self, key: str) -> Any:
         return getattr(self, key)
@@ -94,6 +95,7 @@ def row_of(view: RunView) -> Row:
         corpus_sha256=corpus_sha256(view),
         tags=view.labels.tags,
         notes=view.labels.notes,
+        ran_with=view.ran_with,
     )
 
 

@@ -50,6 +50,7 @@ LOCK = ".lock"
 CONTROL_LOCK = ".control.lock"  # serialises the writers of control.json (control_lock)
 GENERATIONS = "generations"
 CONTROL_DEFAULTS = {"paused": False, "stop": False, "save": 0, "sample": 0}
+PROVENANCE = "provenance.json"  # what the run ran on, one session a start (core/runs/provenance.py)
 FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core/runs/scores.py)
 TENSORBOARD = "tb"  # TensorBoard event files (core/runs/tensorboard.py)
 LADDER = "ladder.json"  # marks a folder of ladder rungs (core/training/ladder.py)
@@ -298,7 +299,7 @@ class RunDirectory:
         """What the new training must not find: a replaced run's files, our temporaries
         left by a killed process, and the records a resume will redo."""
         if overwrite:
-            for name in (*RUN_FILES, FULL_EVAL, LABELS):
+            for name in (*RUN_FILES, FULL_EVAL, LABELS, PROVENANCE):
                 self.file(name).unlink(missing_ok=True)
             tb = self.file(TENSORBOARD)  # the replaced run's event files, not ours
             if tb.is_dir() and not tb.is_symlink():

@@ -38,12 +38,14 @@ from charlm_tui.core.runs.events import (
     StepEvent,
 )
 from charlm_tui.core.runs.labels import LABELS, Labels, read_labels
+from charlm_tui.core.runs.provenance import read_provenance
 from charlm_tui.core.runs.records import JsonlTail
 from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
     CONFIG,
     FULL_EVAL,
     METRICS,
+    PROVENANCE,
     SAMPLES,
     RunLock,
     checkpoint_name,
@@ -224,6 +226,8 @@ class RunView(RunRecords):
         self._samples = JsonlTail(path / SAMPLES) if samples else None
         self._config_key: Any = None
         self._labels_key: Any = None
+        self._provenance_key: Any = None
+        self._provenance: list[dict[str, Any]] = []
         self.labels = Labels()  # labels.json: --tag and --notes, edited from home
         self._full_key: Any = (None, None)
         self.config: dict[str, Any] = {}
@@ -271,6 +275,16 @@ class RunView(RunRecords):
         self._labels_key = key
         self.labels = read_labels(self.path)
         return True
+
+    @property
+    def ran_with(self) -> dict[str, Any]:
+        """Where the run's latest session ran (provenance.json; {} for a run without
+        one): read when asked, as only compare and the report need it."""
+        key = file_key(self.path / PROVENANCE)
+        if key != self._provenance_key:
+            self._provenance_key = key
+            self._provenance = read_provenance(self.path)
+        return self._provenance[-1] if self._provenance else {}
 
     def _read_full(self) -> bool:
         # eval.json holds the score of one checkpoint file: a new score, or a new best.pt

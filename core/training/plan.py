@@ -86,9 +86,9 @@ class RunPlan:
     corpus_sha256: str | None = None  # resume: the hash of the text it trained on
     allow_data_change: bool = False  # resume on a corpus whose hash differs
     start_elapsed_s: float = 0.0  # resume: the training time the checkpoint had behind it
-    labels: Labels = field(
-        default_factory=Labels
-    )  # --tag and --notes (a resume keeps the run's when none)
+    # --tag and --notes (a resume without them keeps the run's own)
+    labels: Labels = field(default_factory=Labels)
+    command: tuple[str, ...] = ()  # the command line that asked for it (provenance.json)
 
     @property
     def resuming(self) -> bool:
@@ -405,7 +405,7 @@ def replanned(plan: RunPlan) -> RunPlan:
         return plan
     assert plan.resume_from is not None
     again = plan_resume(plan.run_dir, plan.resume_from, plan.changed, plan.allow_data_change)
-    return dataclasses.replace(again, labels=plan.labels)
+    return dataclasses.replace(again, labels=plan.labels, command=plan.command)
 
 
 def estimate_memory(mcfg: ModelConfig, tcfg: TrainConfig, vocab_size: int = 256) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,7 +36,8 @@ from charlm_tui.core.runs.events import (
     SteerEvent,
     StepEvent,
 )
-from charlm_tui.core.runs.rundir import RunDirectory
+from charlm_tui.core.runs.provenance import gather, record_end, record_start
+from charlm_tui.core.runs.rundir import PROVENANCE, RunDirectory
 from charlm_tui.core.text.corpus import Corpus
 from charlm_tui.core.text.dataset import BatchSampler, Dataset, make_dataset, stream_seed
 from charlm_tui.core.text.vocab import Vocab
@@ -168,7 +170,12 @@ class Trainer(BetweenSteps):
         self._run, self._steering = run, steering
         self._out = Outputs(run, sinks, self.dist.is_main)
         self.clock.start(self.state.iter)
+        started = time.monotonic()
         self.emit(start_event(self))
+        threads, world = torch.get_num_threads(), self.dist.world_size
+        self._provenance(
+            lambda path: record_start(path, gather(self.device, threads, world, self.plan.command))
+        )
         for note in start_notes(self):
             self._note(note)
         try:
@@ -190,6 +197,7 @@ class Trainer(BetweenSteps):
             exit_code=stop.exit_code,
         )
         self.emit(done, strict=False)
+        self._provenance(lambda path: record_end(path, stop.reason, time.monotonic() - started))
         return done
 
     def _loop(self, steering: Steering) -> Stop:
@@ -319,6 +327,17 @@ class Trainer(BetweenSteps):
         )  # fmt: skip
 
     # -- records ----------------------------------------------------------------------------
+
+    def _provenance(self, write: Callable[[Path], None]) -> None:
+        """provenance.json (rank 0): a record about the run, not of it, so a failed
+        write is a note, never the run's end."""
+        if self._run is None or not self.dist.is_main:
+            return
+        try:
+            write(self._run.path)
+        except OSError as e:
+            with contextlib.suppress(Exception):
+                self._note(f"could not write {PROVENANCE}: {e.strerror or e}")
 
 
 def start_event(trainer: Trainer) -> StartEvent:

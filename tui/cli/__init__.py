@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.tui.cli import common
 from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, Group, launch, register
 from charlm_tui.tui.cli.model.eval import eval_
 from charlm_tui.tui.cli.model.inspect import inspect_
@@ -133,6 +134,7 @@ def _hint(where: str, argv: list[str]) -> str:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code, with one-line errors and no tracebacks."""
     _tolerant_streams()
+    common.INVOKED[:] = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
         result: Any = command.main(args=argv, prog_name="charlm-tui", standalone_mode=False)

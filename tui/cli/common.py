@@ -24,6 +24,7 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import Spec, build, specs
 
 EXIT_INTERRUPTED = 130
+INVOKED: list[str] = []  # the arguments of this invocation (run() sets them): provenance
 PANELS = {
     "model": "Model",
     "optimisation": "Optimisation",

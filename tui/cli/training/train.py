@@ -7,6 +7,7 @@ Its model and training options are the run configuration's declarations
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Any
 
@@ -17,7 +18,7 @@ from charlm_tui.core.config import PRESETS, SPECS, preset_values
 from charlm_tui.core.options import Spec
 from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.training.plan import Placement, RunPlan, Start
-from charlm_tui.tui.cli.common import declared, launch, show, wants_dashboard
+from charlm_tui.tui.cli.common import INVOKED, declared, launch, show, wants_dashboard
 
 # The preset first; the rest in the order they are declared.
 OPTIONS = {s.name: s for s in sorted(SPECS.values(), key=lambda s: s.name != "preset")}
@@ -62,6 +63,7 @@ def train(
     from charlm_tui.core.training.plan import check_corpus, plan_from
 
     plan = plan_from(given, where, start, labels)
+    plan = dataclasses.replace(plan, command=("charlm-tui", *INVOKED))
     if plan.tcfg.tensorboard:
         from charlm_tui.core.runs.tensorboard import require
 
