@@ -96,3 +96,21 @@ def test_bad_options_are_one_line_errors(runs: Path, capsys, argv: list[str], er
     assert run(["runs", str(runs), *argv]) == 2
     err = capsys.readouterr().err
     assert error in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_tags_column_is_bounded_on_a_terminal_and_whole_in_a_pipe(tmp_path: Path) -> None:
+    from rich.cells import cell_len
+
+    from charlm_tui.core.runs.listing import list_runs
+    from charlm_tui.tui.tables import TAGS_CELLS, runs_table
+
+    tags = tuple(f"tag{i}-模型" for i in range(8))
+    write_labels(fake_run(tmp_path, "r", iters=100), Labels(tags, ""))
+    views = list_runs(tmp_path)
+    columns, rows = runs_table(views, 0.0, 200)
+    assert "tags" in columns and cell_len(rows[0]["tags"]) == TAGS_CELLS
+    assert rows[0]["tags"].startswith("tag0-模型 tag1") and rows[0]["tags"].endswith("…")
+    _, whole = runs_table(views, 0.0, None)
+    assert whole[0]["tags"] == " ".join(tags)
+    columns, rows = runs_table(views, 0.0, 45)  # no room even cut: the column goes
+    assert "tags" not in columns and columns[-2:] == ("status", "age")

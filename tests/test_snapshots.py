@@ -165,3 +165,13 @@ def test_dashboard_with_steering_markers(runs: Path, snap_compare) -> None:
     writer.close()
     app = CharLMApp(watch=run_dir)
     assert snap_compare(app, terminal_size=(120, 36))
+
+
+def test_home_with_tags_and_notes_at_80x24(runs: Path, snap_compare) -> None:
+    """The tags column, cut to fit, and the selected run's tags and notes under the table."""
+    from charlm_tui.core.runs.labels import Labels, write_labels
+
+    tags = ("baseline", "shakespeare", "tiny", "répété", "模型")
+    write_labels(runs / "shakespeare-tiny", Labels(tags, "lr 3e-3 was too high?\nTry 1e-3."))
+    app = CharLMApp(runs_dir=runs, clock=lambda: FIXED_TIME)
+    assert snap_compare(app, terminal_size=(80, 24), press=["down"])

@@ -117,9 +117,19 @@ def runs_table(
     columns = runs_columns(width, any(view.labels.tags for view in views))
     rows = [{c: visible(v) for c, v in run_cells(view, now).items()} for view in views]
     if width is not None:
-        rows = [{**r, "tags": cut_end(r["tags"], TAGS_CELLS)} for r in rows]
-        rows = fit_rows(rows, width, columns, SHRINK, PADDING)
+        cells = [{**r, "tags": cut_end(r["tags"], TAGS_CELLS)} for r in rows]
+        rows = fit_rows(cells, width, columns, SHRINK, PADDING)
+        if "tags" in columns and rows and table_width(rows, columns) > width:
+            # Too narrow for them even cut (60 columns): home's line under the table
+            # shows the selected run's tags.
+            columns = tuple(c for c in columns if c != "tags")
+            rows = fit_rows(cells, width, columns, SHRINK, PADDING)
     return columns, rows
+
+
+def table_width(rows: list[dict[str, str]], columns: tuple[str, ...]) -> int:
+    widths = (max(cell_len(c), *(cell_len(r[c]) for r in rows)) for c in columns)
+    return sum(widths) + PADDING * len(columns)
 
 
 def fit_rows(

@@ -1,9 +1,12 @@
-"""Home: the runs under checkpoints/, and what to do with them."""
+"""Home: the runs under checkpoints/, and what to do with them: open, resume, generate,
+inspect, compare; rename, tag and annotate, delete (core/runs/manage.py, in a worker:
+a failure is a notification, never a crash)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +16,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
+from textual.widgets.data_table import ColumnKey
 
 from charlm_tui.core.config import RunLength
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.runs.labels import LABELS, Labels, write_labels
 from charlm_tui.core.runs.listing import RunViews
+from charlm_tui.core.runs.manage import check_managed, delete_run, is_rung, rename_run
+from charlm_tui.core.runs.rundir import RunLock
 from charlm_tui.core.runs.view import RunView, config_differs
 from charlm_tui.tui.formatting import cut_end, describe_status, shorten_middle, status_word, visible
 from charlm_tui.tui.messages import (
@@ -27,7 +34,7 @@ from charlm_tui.tui.messages import (
     OpenRun,
     ResumeRun,
 )
-from charlm_tui.tui.screens.dialogs import ChoiceScreen
+from charlm_tui.tui.screens.dialogs import ChoiceScreen, LabelsScreen, RenameScreen
 from charlm_tui.tui.tables import RIGHT, model_label, runs_table, val_cell
 from charlm_tui.tui.widgets.bars import KeysFooter
 
@@ -44,6 +51,9 @@ class HomeScreen(Screen[None]):
         Binding("i", "inspect", "Inspect"),
         Binding("space", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
+        Binding("t", "labels", "Tags/notes"),
+        Binding("R,f2", "rename", "Rename"),  # capital R: r resumes
+        Binding("d,delete", "delete", "Delete"),
         Binding("f5", "reload", "Refresh", show=False),  # it reloads every 2 s anyway
     ]
 
@@ -112,6 +122,12 @@ class HomeScreen(Screen[None]):
                 key=str(info.path),
                 label="●" if info.path in self.marked else None,
             )
+        # clear() keeps the widths the rows gone needed: cut narrower for a narrower
+        # terminal, these rows need less.
+        for col in columns:
+            table.columns[ColumnKey(col)].content_width = max(
+                cell_len(col), *(cell_len(r[col]) for r in rows)
+            )
         for i, info in enumerate(runs):
             if info.path == selected:
                 table.move_cursor(row=i)
@@ -142,8 +158,15 @@ class HomeScreen(Screen[None]):
         detail = self.query_one("#home-detail", Static)
         view = self.selected
         detail.display = view is not None
+        # One height while a listing has labels: the table does not jump as the cursor moves.
+        labelled = any(v.labels for v in self.runs)
+        detail.set_class(labelled, "-labels")
         if view is not None:
-            detail.update(detail_text(view, max(detail.size.width - 2, 20)))  # - padding
+            width = max(detail.size.width - 2, 20)  # - padding
+            text = detail_text(view, width)
+            if labelled:
+                text.append("\n").append_text(labels_line(view, width))
+            detail.update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_detail()
@@ -215,6 +238,118 @@ class HomeScreen(Screen[None]):
             return
         self.post_message(OpenCompare(runs))
 
+    # -- managing the selected run ---------------------------------------------------------
+
+    def refusal(self, view: RunView) -> str | None:
+        """Why the run may be neither renamed nor deleted now (the same checks are made
+        again, under its lock, when it is done)."""
+        try:
+            check_managed(view.path)
+        except CharLMError as e:
+            return str(e)
+        if RunLock.held(view.path):
+            return f"{view.label} is training: stop it first, then try again"
+        return None
+
+    def action_rename(self) -> None:
+        if (info := self.selected) is None:
+            return
+        if is_rung(info.path):
+            self.notify(
+                f"{info.label} is a ladder's rung: a rung keeps its name (ladder.json lists it)",
+                severity="warning",
+            )
+            return
+        if (why := self.refusal(info)) is not None:
+            self.notify(why, severity="warning")
+            return
+
+        def answered(name: str | None) -> None:
+            if name is None:
+                return
+
+            def renamed(new: Path) -> str:  # the run keeps its mark and the cursor
+                if info.path in self.marked:
+                    self.marked ^= {info.path, new}
+                self.select_run(new)
+                return f"renamed {info.label} to {new.name}"
+
+            self.in_background(f"rename {info.label}", partial(rename_run, info.path, name),
+                               renamed)  # fmt: skip
+
+        self.app.push_screen(RenameScreen(info.path), answered)
+
+    def action_delete(self) -> None:
+        if (info := self.selected) is None:
+            return
+        if (why := self.refusal(info)) is not None:
+            self.notify(why, severity="warning")
+            return
+        question = (
+            f"Delete the run {visible(info.label)}? Its folder {visible(str(info.path))} and "
+            "every file in it (checkpoints, records, samples) go for good."
+        )
+
+        # The cursor stays where it was: on the run below (the one above, for the last).
+        at = self.runs.index(info)
+        others = self.runs[at + 1 :] + self.runs[:at][::-1]
+
+        def deleted(_: None) -> str:
+            self.marked.discard(info.path)
+            if others:
+                self.select_run(others[0].path)
+            return f"deleted {info.label}"
+
+        def answered(choice: str | None) -> None:
+            if choice == "delete":
+                self.in_background(f"delete {info.label}", partial(delete_run, info.path), deleted)
+
+        # Cancel comes last: it has the focus, so Enter alone deletes nothing.
+        choices = [("delete", "Delete"), ("cancel", "Cancel")]
+        self.app.push_screen(ChoiceScreen(question, choices), answered)
+
+    def action_labels(self) -> None:
+        if (info := self.selected) is None:
+            return
+        unreadable = not info.labels and (info.path / LABELS).exists()
+
+        def answered(labels: Labels | None) -> None:
+            if labels is not None:
+                self.in_background(
+                    f"save the tags and notes of {info.label}",
+                    partial(write_labels, info.path, labels),
+                    lambda _: f"saved the tags and notes of {info.label}",
+                )
+
+        self.app.push_screen(LabelsScreen(info.label, info.labels, unreadable), answered)
+
+    def in_background(self, what: str, job: Callable[[], Any], then: Callable[[Any], str]) -> None:
+        """Change the filesystem in a thread (a delete of big checkpoints takes a while);
+        then, on the UI thread, `then(result)` says what was done, or the error is said,
+        and the runs are listed again. Nothing that goes wrong here ends the app."""
+
+        def work() -> None:
+            try:
+                result = job()
+            except CharLMError as e:
+                error = str(e)
+            except Exception as e:  # an OSError nobody foresaw: said, never a crash
+                error = f"{type(e).__name__}: {e}"
+            else:
+                self.app.call_from_thread(self.succeeded, then, result)
+                return
+            self.app.call_from_thread(self.failed, what, error)
+
+        self.run_worker(work, name=what, group="manage", thread=True, exit_on_error=False)
+
+    def succeeded(self, then: Callable[[Any], str], result: Any) -> None:
+        self.notify(then(result), timeout=4)
+        self.action_reload()
+
+    def failed(self, what: str, error: str) -> None:
+        self.notify(error, title=f"cannot {what}", severity="error", timeout=10)
+        self.action_reload()
+
 
 def extend_question(view: RunView) -> tuple[str, dict[str, Any]] | None:
     """For a run that finished its length (nothing is left to train): the question that
@@ -255,3 +390,14 @@ def detail_text(view: RunView, width: int) -> Text:
     text = Text.assemble((word, "bold"), cut_end(f": {meaning}", width - cell_len(word)))
     text.append("\n" + shorten_middle(where, width), "dim")
     return text
+
+
+def labels_line(view: RunView, width: int) -> Text:
+    """The run's tags and the start of its notes, in one line of `width` cells."""
+    labels = view.labels
+    if not labels:
+        return Text(cut_end("no tags or notes: t adds them", width), "dim")
+    tags = " ".join(f"#{t}" for t in labels.tags)
+    notes = " ↵ ".join(line.strip() for line in labels.notes.splitlines() if line.strip())
+    line = visible(" · ".join(part for part in (tags, notes) if part))
+    return Text(cut_end(line, width))
