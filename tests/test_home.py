@@ -194,7 +194,7 @@ def test_rename_from_home_checks_the_name_as_typed(tmp_path: Path) -> None:
             field.value = "beta"  # taken
             await pilot.pause()
             assert dialog.query_one("#rename-run", Button).disabled
-            assert "exists" in str(dialog.query_one("#new-name-error").render())
+            assert "name is taken" in str(dialog.query_one("#new-name-error").render())
             await pilot.press("enter")  # refused: the dialog stays
             assert app.screen is dialog and (tmp_path / "alpha").is_dir()
             field.value = "a/b"
