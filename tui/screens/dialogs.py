@@ -75,7 +75,7 @@ def rename_problem(run_dir: Path, name: str) -> str | None:
     if name == run_dir.name:
         return "that is its name now"
     if os.path.lexists(run_dir.parent / name):
-        return "that name is taken (a file or folder has it)"
+        return "that name is taken"
     return None
 
 
