@@ -32,3 +32,37 @@ class LayerSummary:
     name: str
     kind: str
     params: int
+
+
+@dataclass
+class SpikeWatch:
+    """A value far above its recent level: `value > ratio × its moving average`.
+
+    The average is exponential over about `1/alpha` values and starts after `warmup`
+    of them (a young run's loss only falls). One alert per excursion: it is armed again
+    once a value is back under the line. A spike counts into the average only up to the
+    line, so one huge value does not hide the next."""
+
+    ratio: float  # 0: never
+    warmup: int = 50
+    alpha: float = 0.02
+    average: float | None = None
+    seen: int = 0
+    armed: bool = True
+
+    def check(self, value: float) -> float | None:
+        """The average `value` rose above (an alert), else None."""
+        if not self.ratio or not math.isfinite(value):
+            return None
+        before = self.average
+        self.seen += 1
+        line = self.ratio * before if before is not None else math.inf
+        kept = min(value, line)
+        self.average = kept if before is None else (1 - self.alpha) * before + self.alpha * kept
+        if before is None or self.seen <= self.warmup or value <= line:
+            self.armed = self.armed or (before is not None and value <= line)
+            return None
+        if not self.armed:
+            return None
+        self.armed = False
+        return before

@@ -189,6 +189,22 @@ class SteerEvent:
         return _typed(cls, rec) if rec.get("field") in STEERABLE else None
 
 
+@dataclass(frozen=True)
+class AlertEvent:
+    """Training looks unhealthy at `iter`: a loss or gradient-norm spike, a non-finite
+    value; `action` is what the run did about it (--on-alert: warn, pause, stop)."""
+
+    iter: int
+    kind: str  # "loss spike", "grad-norm spike", "non-finite"
+    value: float | None  # what was seen
+    baseline: float | None  # its recent moving average
+    action: str  # "warn", "pause", "stop"
+    message: str
+    time: float | None = None
+
+    EVENT: ClassVar[str] = "alert"
+
+
 Event = (
     StartEvent
     | StepEvent
@@ -198,6 +214,7 @@ Event = (
     | DoneEvent
     | NoteEvent
     | SteerEvent
+    | AlertEvent
 )
 EVENTS: dict[str, type] = {
     cls.EVENT: cls
@@ -210,6 +227,7 @@ EVENTS: dict[str, type] = {
         DoneEvent,
         NoteEvent,
         SteerEvent,
+        AlertEvent,
     )
 }
 

@@ -24,6 +24,7 @@ from typing import Any
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import refuse_link
 from charlm_tui.core.runs.events import (
+    AlertEvent,
     DoneEvent,
     EvalEvent,
     Event,
@@ -138,6 +139,8 @@ class TensorBoardSink:
             w.add_text("sample", _code(event.prompt + event.text), it, t)
         elif isinstance(event, SteerEvent):
             w.add_text("steer", steer_text(event), it, t)
+        elif isinstance(event, AlertEvent):
+            w.add_text("alert", _code(event.message), it, t)
         elif isinstance(event, DoneEvent):
             from torch.utils.tensorboard.summary import hparams
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from charlm_tui.core.config import SPECS, RunLength
 from charlm_tui.core.runs.control import read_control
 from charlm_tui.core.runs.events import (
+    AlertEvent,
     CheckpointEvent,
     DoneEvent,
     EvalEvent,
@@ -123,6 +124,7 @@ class RunRecords:
         self.checkpoints: dict[str, CheckpointEvent] = {}  # the latest of each kind
         self.notes: deque[NoteEvent] = deque(maxlen=NOTES_KEPT)
         self.steers: list[SteerEvent] = []  # options changed while it trained
+        self.alerts: list[AlertEvent] = []  # what looked unhealthy (--on-alert)
         self._steered: dict[str, Any] = {}
 
     def _apply(self, event: Event) -> None:
@@ -147,10 +149,13 @@ class RunRecords:
             self._steered[event.field] = steered_value(event)
         elif isinstance(event, NoteEvent):
             self.notes.append(event)
+        elif isinstance(event, AlertEvent):
+            self.alerts.append(event)
         elif isinstance(event, StartEvent):
             if event.resumed:  # the files dropped what came after the resume point
                 self.steps = [s for s in self.steps if s.iter <= event.iter]
                 self.evals = [e for e in self.evals if e.iter <= event.iter]
+                self.alerts = [a for a in self.alerts if a.iter <= event.iter]
             self.start, self.done = event, None
         elif isinstance(event, DoneEvent):
             self.done = event

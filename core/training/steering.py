@@ -40,7 +40,9 @@ STOPS = (
     Stop("interrupted", 128 + signal.SIGINT),
     Stop("terminated", 128 + signal.SIGTERM),
     Stop("terminated", 128 + signal.SIGHUP),
+    Stop("stopped", 1),  # by an alert (--on-alert stop): a script should notice
 )
+ALERT_STOP = STOPS[4]
 BY_SIGNAL = {signal.SIGINT: STOPS[1], signal.SIGTERM: STOPS[2], signal.SIGHUP: STOPS[3]}
 
 

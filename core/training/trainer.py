@@ -27,9 +27,12 @@ from charlm_tui.core.config import replace
 from charlm_tui.core.decoding.evaluate import fixed_batches
 from charlm_tui.core.device import denormals_flushed, resolve_device
 from charlm_tui.core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
+from charlm_tui.core.measures import SpikeWatch
 from charlm_tui.core.models import build_model, count_params, summarize
 from charlm_tui.core.models.checkpoint import load_checkpoint, restore_model
+from charlm_tui.core.runs.control import write_control
 from charlm_tui.core.runs.events import (
+    AlertEvent,
     DoneEvent,
     Sink,
     StartEvent,
@@ -53,7 +56,13 @@ from charlm_tui.core.training.plan import (
     replanned,
 )
 from charlm_tui.core.training.state import TrainState
-from charlm_tui.core.training.steering import Decision, Steering, Stop, stop_on_signals
+from charlm_tui.core.training.steering import (
+    ALERT_STOP,
+    Decision,
+    Steering,
+    Stop,
+    stop_on_signals,
+)
 from charlm_tui.core.training.step import (
     CompiledOrEager,
     StepResult,
@@ -160,6 +169,11 @@ class Trainer(BetweenSteps):
         self._eval_cut_noted = False  # an eval cut to its time limit was said
         self.early_evals = EarlyTimes(t.early_eval_s, state.elapsed_s)
         self.early_samples = EarlyTimes(t.early_sample_s, state.elapsed_s)
+        self._alert_message = ""  # why an alert stopped the run (the done record's message)
+        self.health = {
+            "loss spike": SpikeWatch(t.alert_loss_ratio),
+            "grad-norm spike": SpikeWatch(t.alert_grad_ratio),
+        }
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -179,10 +193,13 @@ class Trainer(BetweenSteps):
         for note in start_notes(self):
             self._note(note)
         try:
-            stop, message = self._loop(steering), ""
+            stop = self._loop(steering)
+            message = self._alert_message if stop == ALERT_STOP else ""
         except (TrainingDiverged, CheckpointWriteError) as e:
             failed = "diverged" if isinstance(e, TrainingDiverged) else "failed"
             stop, message = Stop(failed, e.exit_code), str(e)
+            if failed == "diverged":  # never continues, whatever --on-alert says
+                self.emit(AlertEvent(self.state.iter, "non-finite", None, None, "stop", message))
         except RuntimeError as e:
             if not distributed.is_peer_failure(self.dist, e):
                 raise
@@ -289,6 +306,37 @@ class Trainer(BetweenSteps):
                 self.clock.progress(state.iter), self.clock.eta(state.iter),
             )
         )  # fmt: skip
+        self._check_health({"loss spike": loss, "grad-norm spike": norm})
+
+    def _check_health(self, seen: dict[str, float]) -> None:
+        """Alert on a spike (rank 0, which writes the records and reads control.json):
+        warn; pause through control.json, so the dashboard and `steer` see it and resume
+        it; or stop, as a stop from any rank does, at the next step."""
+        if not self.dist.is_main:
+            return
+        for kind, value in seen.items():
+            baseline = self.health[kind].check(value)
+            if baseline is None:
+                continue
+            action = self.tcfg.on_alert
+            if action == "pause" and self._run is None:
+                action = "warn"  # no control.json to pause through (an in-memory run)
+            ratio = (
+                self.tcfg.alert_loss_ratio if kind == "loss spike" else self.tcfg.alert_grad_ratio
+            )
+            message = (
+                f"{kind} at iter {self.state.iter:,}: {value:.4g}, over {ratio:g} × its moving "
+                f"average {baseline:.4g}"
+                + {"warn": "", "pause": "; paused", "stop": "; stopping"}[action]
+            )
+            # The request before the record: whoever reads the alert (a dashboard, a
+            # script) and resumes finds the pause already asked for, not undone after.
+            if action == "pause" and self._run is not None:
+                write_control(self._run.path, paused=True)
+            elif action == "stop" and self._steering is not None:
+                self._steering.request_stop(ALERT_STOP)
+                self._alert_message = message
+            self.emit(AlertEvent(self.state.iter, kind, value, baseline, action, message))
 
     def steer(self, requested: dict[str, Any], source: str = "control.json") -> None:
         """Apply new values of steerable options (every rank the same: steering.py); they

@@ -37,6 +37,7 @@ PANELS = {
     "steer": "Steer",
     "output": "Output",
     "labels": "Tags and notes",
+    "health": "Health alerts",
 }
 
 

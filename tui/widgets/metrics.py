@@ -113,6 +113,9 @@ def timing_text(view: RunView, is_paused: bool = False) -> Text:
     eta_text = fmt_duration(eta) + (", paused" if is_paused else "")
     # Most telling first: a short terminal shows only the first lines (tui/charlm.tcss).
     lines = [f"elapsed {fmt_duration(elapsed)} · ETA {eta_text}"]
+    if view.alerts:  # a spike: what most needs seeing, so it shows on a short terminal too
+        a = view.alerts[-1]
+        lines.append(f"⚠ @{a.iter:,}: {a.kind} {_short(a.value)} (avg {_short(a.baseline)})")
     upcoming = []
     for name, label in (("eval_interval", "eval"), ("sample_interval", "sample")):
         due = view.next_due(name)
