@@ -45,6 +45,7 @@ Activation = Literal["gelu", "relu2"]
 Position = Literal["learned", "rope"]
 OptimizerName = Literal["adamw", "muon"]
 EncodingErrors = Literal["strict", "replace"]
+OnAlert = Literal["warn", "pause", "stop"]
 
 MAX_SEED = 2**64 - 1  # torch.manual_seed takes 64 bits
 
@@ -56,6 +57,12 @@ def _device_problem(value: str) -> str | None:
     if value.startswith("cuda:") and index.isdigit():
         return None
     return f"must be auto, cpu, cuda, cuda:N or mps, not {value!r}"
+
+
+def _ratio_problem(value: float) -> str | None:
+    if value == 0 or (value > 1 and value <= 1e6):
+        return None
+    return f"must be 0 (off) or in (1, 1e6], not {value:g}"
 
 
 def _text_problem(value: str) -> str | None:
@@ -226,7 +233,8 @@ class TrainConfig:
     early_sample_s: float = option(
         30.0,
         "Also write a sample after this many seconds of training, then 2x, 4x and 8x that, "
-        "so a slow machine shows text early; a run also ends with one (0: by steps only).",
+        "so a slow machine shows text early (0: by steps only). A run that reaches its end "
+        "writes one more there, unless --sample-interval is 0.",
         "evaluation",
         range=Range(0.0, 3600.0),
         resumable=True,
@@ -236,6 +244,30 @@ class TrainConfig:
         "Write a step record every N steps.",
         "evaluation",
         range=positive_int(10**9),
+        resumable=True,
+    )
+    on_alert: OnAlert = option(
+        "warn",
+        "What a loss or gradient-norm spike does: warn (an alert in the records and on the "
+        "dashboard), pause (resumable from the dashboard or `steer --resume`), or stop. A "
+        "non-finite loss always stops.",
+        "health",
+        resumable=True,
+    )
+    alert_loss_ratio: float = option(
+        1.5,
+        "A logged train loss above this many times its moving average (over ~50 steps, "
+        "after the first 50) is a loss spike (0: never).",
+        "health",
+        check=_ratio_problem,
+        resumable=True,
+    )
+    alert_grad_ratio: float = option(
+        10.0,
+        "A gradient norm (before clipping) above this many times its moving average is a "
+        "gradient-norm spike (0: never).",
+        "health",
+        check=_ratio_problem,
         resumable=True,
     )
     seed: int = option(1337, "Random seed.", "system", range=Range(0, MAX_SEED))
@@ -272,6 +304,17 @@ TRAIN_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "train")
 RESUMABLE = frozenset(n for n, s in SPECS.items() if s.resumable)
 STEERABLE = tuple(n for n, s in SPECS.items() if s.steerable)  # in a fixed order (DDP)
 LENGTH_FIELDS = ("max_iters", "time_budget")  # one run length: giving one clears the other
+# The model options each architecture reads (every one trains on windows of block_size);
+# the rest keep their preset's value and mean nothing for it (a bigram's n_layer).
+_RECURRENT = frozenset({"model", "vocab_size", "block_size", "n_layer", "n_embd", "dropout"})
+MODEL_USES: dict[str, frozenset[str]] = {
+    "bigram": frozenset({"model", "vocab_size", "block_size"}),
+    "mlp": frozenset({"model", "vocab_size", "block_size", "n_embd", "dropout"}),
+    "rnn": _RECURRENT,
+    "gru": _RECURRENT,
+    "lstm": _RECURRENT,
+    "gpt": MODEL_FIELDS,
+}
 
 
 # -- presets: deltas on the base (the defaults above, which are `cpu`) -----------------------

@@ -17,22 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.files import open_regular
+from charlm_tui.core.files import read_capped
 from charlm_tui.core.options import Spec
 
 MAX_BYTES = 1 << 20  # a configuration is a few hundred bytes; a bigger file is a mistake
 
 
-def read_config_file(path: Path, allowed: dict[str, Spec]) -> dict[str, Any]:
+def read_config_file(
+    path: Path, allowed: dict[str, Spec], hints: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The options a TOML file gives, by name, each checked by its declaration in
-    `allowed`; a one-line CharLMError naming the file (and line) for anything wrong."""
+    `allowed`; a one-line CharLMError naming the file (and line) for anything wrong.
+    `hints`: names that are flags of the command but not file options."""
     try:
-        with open_regular(path) as f:
-            raw = f.read(MAX_BYTES + 1)
-    except OSError as e:
-        raise CharLMError(f"--config {path}: {e.strerror or e}") from None
-    if len(raw) > MAX_BYTES:
-        raise CharLMError(f"--config {path}: larger than {MAX_BYTES >> 20} MiB: not a config")
+        raw = read_capped(path, MAX_BYTES, "a configuration")
+    except CharLMError as e:
+        raise CharLMError(f"--config: {e}") from None
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)
@@ -45,6 +45,8 @@ def read_config_file(path: Path, allowed: dict[str, Spec]) -> dict[str, Any]:
     for key, value in data.items():
         where = f"{path}:{line_of(text, key)}"
         spec = by_name.get(key.replace("_", "-"))
+        if spec is None and key.replace("-", "_") in hints:
+            raise CharLMError(f"{where}: {key} is a command-line flag, not a file option")
         if spec is None:
             raise CharLMError(f"{where}: unknown option {key!r}{nearest(key, by_name)}")
         if isinstance(value, dict):
@@ -56,6 +58,8 @@ def read_config_file(path: Path, allowed: dict[str, Spec]) -> dict[str, Any]:
             raise CharLMError(f"{where}: {key} is given twice (as - and _)")
         if isinstance(value, float) and not math.isfinite(value):
             raise CharLMError(f"{where}: {key} must be a finite number, not {value}")
+        if spec.repeated and isinstance(value, str):  # tag = "a": one value, not a list
+            raise CharLMError(f"{where}: {key} takes a list: {key} = [{toml_string(value)}]")
         value = spec.coerce(value, where)
         if (problem := spec.problem(value)) is not None:
             raise CharLMError(f"{where}: {key} {problem}")

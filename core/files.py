@@ -130,6 +130,19 @@ class Unreadable(OSError):
     """A records path that is not a regular file (a folder, a FIFO, a device)."""
 
 
+def read_capped(path: Path, limit: int, what: str) -> bytes:
+    """A small file from anyone, whole: a one-line CharLMError when it cannot be read,
+    is not a regular file (never blocking on a FIFO) or is over `limit` bytes."""
+    try:
+        with open_regular(path) as f:
+            raw = f.read(limit + 1)
+    except OSError as e:
+        raise CharLMError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(raw) > limit:
+        raise CharLMError(f"{path} is over {limit:,} bytes: not {what}")
+    return raw
+
+
 def open_regular(path: Path) -> IO[bytes]:
     """Open a file for reading without ever blocking: O_NONBLOCK keeps a FIFO from
     waiting for a writer, and anything but a regular file is refused."""

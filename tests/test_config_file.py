@@ -16,7 +16,6 @@ from charlm_tui.core.runs.labels import read_labels
 from charlm_tui.tui.app import CharLMApp
 from charlm_tui.tui.cli import run
 from charlm_tui.tui.cli.training.train import plan_of
-from charlm_tui.tui.messages import OpenNewRunForm
 from charlm_tui.tui.screens.new_run import NewRunScreen, parse_form
 from tests.waiting import wait_for
 
@@ -161,7 +160,8 @@ def test_the_form_started_from_a_run_keeps_its_options(
     async def scenario() -> None:
         app = CharLMApp(runs_dir=runs)
         async with app.run_test(size=(100, 36)) as pilot:
-            app.post_message(OpenNewRunForm(old))
+            await wait_for(pilot, lambda: bool(getattr(app.screen, "runs", None)), "the runs")
+            await pilot.press("N")  # home: a new run from the selected one
             await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen), "the form")
             form = app.screen
             assert isinstance(form, NewRunScreen)
@@ -172,3 +172,54 @@ def test_the_form_started_from_a_run_keeps_its_options(
     import asyncio
 
     asyncio.run(scenario())
+
+
+def test_from_and_config_together_and_corpus_paths_relative_to_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "play.txt").write_text("the king and the queen of night\n" * 300, encoding="utf-8")
+    monkeypatch.chdir(here)
+    old = tmp_path / "old"
+    assert run(["--no-ui", "train", "--preset", "tiny", "--data", "play.txt", "--max-iters",
+                "10", "--out", str(old)]) == 0  # fmt: skip
+    short = tmp_path / "short.toml"
+    short.write_text("time_budget = 2\n", encoding="utf-8")
+    # the file's length replaces the run's other kind of length, as a flag's does
+    plan = plan_of(["--from", str(old), "--config", str(short), "--out", str(tmp_path / "n")])
+    assert plan.tcfg.time_budget == 2 and plan.tcfg.max_iters is None
+    monkeypatch.chdir(tmp_path)  # elsewhere: "play.txt" is not found from here
+    capsys.readouterr()
+    assert run(["--no-ui", "train", "--from", str(old), "--out", str(tmp_path / "n")]) == 2
+    err = one_line_error(capsys)
+    assert f"--from {old}: its corpus 'play.txt' is not found from here" in err
+    assert "--data" in err
+    good = ["--from", str(old), "--data", str(here / "play.txt"), "--out", str(tmp_path / "n")]
+    assert plan_of(good).tcfg.data == str(here / "play.txt")
+
+
+def test_config_names_itself_and_a_ladder_its_rungs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ladder.json").write_text("{}", encoding="utf-8")
+    assert run(["config", str(tmp_path)]) == 2
+    err = one_line_error(capsys)
+    assert err.startswith(f"charlm-tui: error: config {tmp_path}: no charlm-tui config.json")
+    assert "name one of its rungs" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("resume = true\n", "r.toml:1: resume is a command-line flag, not a file option"),
+        ('out = "x"\n', "out is a command-line flag"),
+        ('tag = "one"\n', 'r.toml:1: tag takes a list: tag = ["one"]'),
+    ],
+)
+def test_flags_and_single_tags_in_a_file_say_what_to_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    (tmp_path / "r.toml").write_text(text, encoding="utf-8")
+    assert run(["--no-ui", "train", "--config", str(tmp_path / "r.toml")]) == 2
+    assert says in one_line_error(capsys)

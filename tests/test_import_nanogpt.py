@@ -3,6 +3,7 @@ becomes a run whose model gives the same logits; every bad input refused in one 
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 from pathlib import Path
@@ -127,6 +128,9 @@ def test_imported_model_gives_nanogpts_logits_and_samples(tmp_path: Path, corpus
     assert vocab.chars == "".join(chars) and saved["iter"] == 250
     assert model.config.position == "learned" and model.config.activation == "gelu"
     assert model.config.bias is True
+    # nanoGPT's lr comes along; its compile (what its GPU box could do) does not
+    train = json.loads((out / "config.json").read_text(encoding="utf-8"))["train"]
+    assert train["lr"] == 1e-3 and train["compile"] is False
     ids = torch.randint(
         0, len(chars), (3, ARGS["block_size"]), generator=torch.Generator().manual_seed(1)
     )
@@ -287,3 +291,20 @@ def test_an_existing_folder_is_never_replaced(tmp_path: Path, capsys) -> None:
     (out / "keep.txt").write_text("mine")
     err = one_line_error(["import", "nanogpt", str(ckpt), "--out", str(out)], capsys)
     assert "not empty" in err and (out / "keep.txt").read_text() == "mine"
+
+
+def test_full_eval_skips_an_import_without_its_corpus_and_scores_the_rest(
+    tmp_path: Path, corpus, tiny_args: list[str], capsys
+) -> None:
+    _, chars = corpus
+    _, ckpt = write_nanogpt(tmp_path / "o", chars)
+    imported, ours = tmp_path / "imported", tmp_path / "ours"
+    assert run(["import", "nanogpt", str(ckpt), "--out", str(imported)]) == 0  # no --data
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(ours)]) == 0
+    capsys.readouterr()
+    argv = ["--no-ui", "compare", str(imported), str(ours), "--full-eval", "--format", "json"]
+    assert run(argv) == 0
+    out, err = capsys.readouterr()
+    assert "imported: not scored" in err and "--data" in err
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["ours"]["val_source"] == "full" and rows["imported"]["val_source"] != "full"

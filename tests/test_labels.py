@@ -36,7 +36,7 @@ def test_a_resume_keeps_the_labels_unless_it_gives_new_ones(
     assert run(resume) == 0
     assert read_labels(out).tags == ("first",)
     assert run([*resume[:-1], "60", "--notes", "longer"]) == 0
-    assert read_labels(out) == Labels((), "longer")
+    assert read_labels(out) == Labels(("first",), "longer")  # the tags it was not given stay
 
 
 def test_overwrite_drops_the_replaced_runs_labels(tiny_args: list[str], tmp_path: Path) -> None:
@@ -157,3 +157,12 @@ def test_tensorboard_carries_the_tags_and_notes(tiny_args: list[str], tmp_path: 
     content = acc.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     assert start.session_start_info.hparams["tags"].string_value == "base x"
+
+
+def test_a_resume_given_tags_keeps_the_notes(tiny_args: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--tag", "a",
+                "--notes", "keep me"]) == 0  # fmt: skip
+    resume = ["--no-ui", "train", "--out", str(out), "--resume", "--max-iters", "40"]
+    assert run([*resume, "--tag", "b"]) == 0
+    assert read_labels(out) == Labels(("b",), "keep me")

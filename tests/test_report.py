@@ -222,3 +222,20 @@ def test_fences_and_markdown_escapes() -> None:
     assert md_text("a|b<c>\nd") == "a\\|b\\<c\\>\\nd"
     assert md_text("t_train ~2.5") == "t_train ~2.5"  # a lone _ or ~ marks nothing up
     assert md_text("_a_ ~~b~~") == "\\_a\\_ \\~\\~b\\~\\~"
+
+
+def test_the_samples_show_their_prompt_and_unused_options_show_as_a_dash(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    gpt, bigram = tmp_path / "gpt", tmp_path / "bigram"
+    common = ["--data", str(corpus_file), "--max-iters", "20", "--eval-interval", "10"]
+    assert run(["--no-ui", "train", "--preset", "tiny", *common, "--out", str(gpt),
+                "--sample-prompt", "the k", "--sample-interval", "10"]) == 0  # fmt: skip
+    assert run(["--no-ui", "train", "--preset", "bigram", *common, "--out", str(bigram)]) == 0
+    out = tmp_path / "log.md"
+    assert run(["report", str(gpt), str(bigram), "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    first = json.loads((gpt / "samples.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert "the k" + first["text"] in text  # the prompt, then what followed it
+    # n_head is the tiny GPT's 2; the bigram reads none: a dash, not its preset's leftover
+    assert re.search(r"\| n\\?_head \| 2 \| – \|", text), text

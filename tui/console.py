@@ -171,6 +171,9 @@ class ConsolePrinter:
         elif e.text.startswith("resumed"):
             self.progress.update(self.task, eta="--:--")  # the next step record says
 
+    def _alert(self, e: ev.AlertEvent) -> None:
+        self.print(f"alert: {e.message}", style="bold red", markup=False)
+
     def _steer(self, e: ev.SteerEvent) -> None:
         """A change made while the run trains: a line, and a new length for the bar."""
         old = "-" if e.old is None else f"{e.old:g}"
@@ -276,6 +279,7 @@ def print_compare(rows: Sequence[Any], baseline: str | None) -> None:
 def score_runs(paths: Sequence[Path], device: str = "auto") -> dict[Path, Any]:
     """Full-split val scores for the runs that lack one (progress on stderr); those that
     could not be cached in eval.json (a read-only run), by run, for the caller to show."""
+    from charlm_tui.core.errors import CharLMError
     from charlm_tui.core.runs.rundir import RunLock
     from charlm_tui.core.runs.scores import full_eval, read_full_eval, scored_checkpoint
     from charlm_tui.core.text.display import visible_line
@@ -292,7 +296,11 @@ def score_runs(paths: Sequence[Path], device: str = "auto") -> dict[Path, Any]:
         t = time.perf_counter()
         why: list[str] = []
         with err.status(Text(f"scoring {name} on its full val split…")):
-            result = full_eval(path, device, uncached=why.append)
+            try:
+                result = full_eval(path, device, uncached=why.append)
+            except CharLMError as e:  # one run that cannot be scored (no corpus): the rest can
+                err.print(Text(f"{name}: not scored: {visible_line(str(e))}"))
+                continue
         err.print(
             Text(
                 f"{name}: full val split, {result.positions:,} positions: "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import re
 import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,9 @@ def torch_load(path: str | Path, what: str = "checkpoint") -> Any:
     executed); a one-line CharLMError when it is missing, not a file, refused or corrupt."""
     path = check_file(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a file that is a plain pickle: our line says it
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         if found is None:

@@ -22,7 +22,12 @@ import torch
 import torch.nn as nn
 
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.files import atomic_write_bytes, atomic_write_text, open_regular
+from charlm_tui.core.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    open_regular,
+    read_capped,
+)
 from charlm_tui.core.text.vocab import Vocab
 from charlm_tui.core.values import is_int
 
@@ -65,13 +70,7 @@ def _dtype(t: torch.Tensor) -> str:
 
 def _read_description(folder: Path) -> dict[str, Any]:
     path = folder / DESCRIPTION
-    try:
-        with open_regular(path) as f:
-            raw = f.read(JSON_MAX_BYTES + 1)
-    except OSError as e:
-        raise CharLMError(f"cannot read {path}: {e.strerror or e}") from None
-    if len(raw) > JSON_MAX_BYTES:
-        raise CharLMError(f"{path} is over {JSON_MAX_BYTES >> 20} MiB: not a model description")
+    raw = read_capped(path, JSON_MAX_BYTES, "a model description")
     try:
         described = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):

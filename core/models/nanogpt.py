@@ -55,8 +55,7 @@ SETTINGS = {
     "eval_interval": "eval_interval",
     "eval_iters": "eval_iters",
     "log_interval": "log_interval",
-    "compile": "compile",
-}
+}  # not `compile`: it says what nanoGPT's machine could do, not what this one can
 _BLOCK = re.compile(r"transformer\.h\.(\d+)\.(.+)")
 _BLOCK_TENSORS = (
     "ln_1.weight",

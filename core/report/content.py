@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from charlm_tui.core.config import shape_label
+from charlm_tui.core.config import MODEL_FIELDS, MODEL_USES, shape_label
 from charlm_tui.core.measures import LayerSummary
 from charlm_tui.core.options import FRACTION, option
 from charlm_tui.core.report.curves import XAxis, run_curve, steer_marks
@@ -155,6 +155,11 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def used(model: dict[str, Any], key: str) -> bool:
+    """The model (config.json's model section) reads this option."""
+    return key in MODEL_USES.get(str(model.get("model")), MODEL_FIELDS)
+
+
 def differences(views: Sequence[RunView]) -> list[tuple[str, list[str]]]:
     """The options whose values are not the same in every run, with each run's value
     (the model's section first, then training's; steered values as they stand)."""
@@ -167,7 +172,10 @@ def differences(views: Sequence[RunView]) -> list[tuple[str, list[str]]]:
         for table in tables:
             keys += [k for k in table if k not in keys]
         for key in keys:
-            values = [_shown(t.get(key)) for t in tables]
+            # An option the run's model does not read shows as –, not as its preset's value.
+            values = [
+                _shown(t.get(key)) if section == "train" or used(t, key) else "–" for t in tables
+            ]
             if len(set(values)) > 1:
                 out.append((key, values))
     rows = [row_of(v) for v in views]

@@ -23,6 +23,7 @@ from charlm_tui.core.report.cells import (
 )
 from charlm_tui.core.report.charts import INSTALL
 from charlm_tui.core.report.content import Report, RunPart, shown_above
+from charlm_tui.core.report.samples import shown_text
 from charlm_tui.core.text.display import visible, visible_line
 
 MARKER = "<!-- charlm-tui report: `charlm-tui report` may rewrite this file -->"
@@ -107,8 +108,9 @@ def run_section(part: RunPart) -> list[str]:
     out += [f"Corpus: {md_text(view.corpus)} · folder: {md_text(str(view.path))}", ""]
     labels = view.labels
     out += [f"Tags: {md_text(' '.join(labels.tags))}", ""] if labels.tags else []
-    out += [f"Notes: {md_text(line)}" for line in labels.notes.splitlines()]
-    out += [""] if labels.notes else []
+    if labels.notes:  # one paragraph: its lines joined by Markdown's hard breaks
+        lines = [md_text(line) for line in labels.notes.splitlines()]
+        out += ["Notes: " + "  \n".join(lines), ""]
     out += ["#### Model", ""]
     rows = layer_rows(part)
     if rows:
@@ -119,7 +121,12 @@ def run_section(part: RunPart) -> list[str]:
     if not part.samples:
         out += ["None written during training.", ""]
     for s in part.samples:
-        out += [f"Iteration {s.iter:,}, temperature {s.temperature:g}:", "", fence(s.text), ""]
+        out += [
+            f"Iteration {s.iter:,}, temperature {s.temperature:g}:",
+            "",
+            fence(shown_text(s.prompt, s.text)),
+            "",
+        ]
     if part.samples_left_out:
         out += [
             f"({part.samples_left_out} more samples in {md_text(str(view.path))}/samples.jsonl)",
@@ -130,7 +137,7 @@ def run_section(part: RunPart) -> list[str]:
         out += [f"Final sample: iteration {final.iter:,}'s, above (the run's last iteration)."]
     elif final is not None:
         out += [f"Final sample, {md_text(final.source)}, temperature {final.temperature:g}:"]
-        out += ["", fence(final.text)]
+        out += ["", fence(shown_text(final.prompt, final.text))]
     else:
         out += [f"No final sample: {md_text(part.final_problem)}."]
     return out

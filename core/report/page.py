@@ -21,6 +21,7 @@ from charlm_tui.core.report.cells import (
     runs_word,
 )
 from charlm_tui.core.report.content import Report, RunPart, shown_above
+from charlm_tui.core.report.samples import shown_text
 from charlm_tui.core.text.display import visible, visible_line
 
 MARKER = '<meta name="generator" content="charlm-tui report">'
@@ -136,7 +137,10 @@ def run_section(part: RunPart) -> list[str]:
     if not part.samples:
         out.append("<p>None written during training.</p>")
     for s in part.samples:
-        out += [f"<p>Iteration {s.iter:,}, temperature {s.temperature:g}:</p>", pre(s.text)]
+        out += [
+            f"<p>Iteration {s.iter:,}, temperature {s.temperature:g}:</p>",
+            pre(shown_text(s.prompt, s.text)),
+        ]
     if part.samples_left_out:
         where = h(f"{view.path}/samples.jsonl")
         out.append(f"<p>({part.samples_left_out} more samples in {where})</p>")
@@ -147,7 +151,7 @@ def run_section(part: RunPart) -> list[str]:
         )
     elif final is not None:
         out.append(f"<p>Final sample, {h(final.source)}, temperature {final.temperature:g}:</p>")
-        out.append(pre(final.text))
+        out.append(pre(shown_text(final.prompt, final.text)))
     else:
         out.append(f"<p>No final sample: {h(part.final_problem)}.</p>")
     return out

@@ -25,6 +25,12 @@ class FinalSample:
     source: str  # where it came from, as a sentence's end: "written by the training at ..."
 
 
+def shown_text(prompt: str, text: str) -> str:
+    """A sample as the console and the dashboard show it: its own prompt (--sample-prompt)
+    first; the default prompt, a newline, left out."""
+    return prompt.lstrip("\n") + text
+
+
 def final_sample(view: RunView) -> tuple[FinalSample | None, str]:
     """(the sample, "") or (None, why there is none). The run's own last sample when it
     was written at the run's last iteration; else generated from best.pt (else last.pt)

@@ -153,7 +153,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def default_name(folder: Path | None = None, stamp: float | None = None) -> Path:
-    """`charlm-report-20261127-140502.md` in `folder` (the current one): a name that
-    replaces nothing (the compare screen's `w`)."""
+    """`charlm-report-20261127-140502.md` in `folder` (the current one): a new name each
+    second (the compare screen's `w`; a second report within the second replaces the
+    first, as an earlier report is replaced)."""
     when = time.strftime("%Y%m%d-%H%M%S", time.localtime(stamp))
     return (folder or Path(os.getcwd())) / f"charlm-report-{when}.md"

@@ -31,7 +31,7 @@ from typing import Any
 from charlm_tui.core.errors import CharLMError, CheckpointWriteError
 from charlm_tui.core.files import atomic_write_text, open_nofollow, refuse_link, stale_temporaries
 from charlm_tui.core.runs.events import Event
-from charlm_tui.core.runs.labels import LABELS, Labels, write_labels
+from charlm_tui.core.runs.labels import LABELS, Labels, read_labels, write_labels
 from charlm_tui.core.runs.records import (
     MetricsWriter,
     SamplesWriter,
@@ -269,7 +269,10 @@ class RunDirectory:
             existed = self.file(CONFIG).exists()
             write_config(self.path, config)
             wrote_config = not existed
-            if labels:  # a resume without --tag or --notes keeps the run's own
+            if labels:  # a resume keeps what it was not given: --tag leaves the notes
+                if resume_iter is not None:
+                    old = read_labels(self.path)
+                    labels = Labels(labels.tag or old.tag, labels.notes or old.notes)
                 write_labels(self.path, labels)
             # A stale control.json from an earlier run must not steer this one; it starts
             # with the values in force, so every request in it is an absolute value.

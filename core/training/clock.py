@@ -60,7 +60,8 @@ class EarlyTimes:
         return bool(self.first_s) and self.next_s <= 8 * self.first_s and elapsed_s >= self.next_s
 
     def ran(self, elapsed_s: float) -> None:
-        """An eval just ran: the next early one is at least half a period later."""
+        """One just ran (by steps or by time): the next early one is at least half a
+        period later."""
         self._skip(elapsed_s + self.first_s / 2)
 
     def _skip(self, until: float) -> None:

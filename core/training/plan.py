@@ -38,6 +38,7 @@ from charlm_tui.core.options import build, flag, option, specs
 from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.runs.rundir import (
     CHECKPOINT_KINDS,
+    LADDER,
     checkpoint_name,
     is_run_dir,
     read_config,
@@ -183,12 +184,15 @@ class Start:
     )
 
 
-def run_values(run_dir: Path) -> dict[str, Any]:
-    """An earlier run's options, from its config.json (checked as a checkpoint's is)."""
+def run_values(run_dir: Path, what: str = "--from") -> dict[str, Any]:
+    """An earlier run's options, from its config.json (checked as a checkpoint's is);
+    `what` names the argument in errors."""
     config = read_config(run_dir)
     if config is None:
-        raise CharLMError(f"--from {run_dir}: no charlm-tui config.json there")
-    mcfg, tcfg = from_dict(config, f"--from {run_dir / 'config.json'}")
+        ladder = (run_dir / LADDER).is_file()
+        rungs = " (a ladder: name one of its rungs, RUN/<rung>)" if ladder else ""
+        raise CharLMError(f"{what} {run_dir}: no charlm-tui config.json there{rungs}")
+    mcfg, tcfg = from_dict(config, f"{what} {run_dir / 'config.json'}")
     return {k: v for k, v in values_of(mcfg, tcfg).items() if SPECS[k].cli}
 
 
@@ -197,15 +201,37 @@ def started(start: Start, given: dict[str, Any], labels: Labels) -> tuple[dict[s
     (--config), then the flags given. A length given as a flag replaces the other one."""
     values: dict[str, Any] = {}
     file_labels: dict[str, Any] = {}
+    source = {}  # where the corpus came from, when not from a flag
     if start.from_run is not None:
         values.update(run_values(start.from_run))
+        source["data"] = f"--from {start.from_run}"
     if start.config is not None:
         allowed = {**{n: s for n, s in SPECS.items() if s.cli}, **specs(Labels)}
-        read = read_config_file(start.config, allowed)
+        read = read_config_file(start.config, allowed, hints=FLAG_ONLY)
         file_labels = {k: read.pop(k) for k in specs(Labels) if k in read}
-        values.update(read)
+        values = overlay(values, read)  # a length in the file replaces the run's other one
+        source["data"] = f"--config {start.config}" if "data" in read else source.get("data", "")
+    data = values.get("data")
+    if "data" not in given and isinstance(data, str) and source.get("data"):
+        _check_relative_corpus(data, source["data"])
     given_labels = {k: v for k, v in vars(labels).items() if v}
     return overlay(values, given), build(Labels, {**file_labels, **given_labels}).normalised()
+
+
+# Flags a --config file cannot hold: where a run goes and how it starts are the command's.
+FLAG_ONLY = ("out", "name", "resume", "resume_from", "overwrite", "allow_data_change", "config",
+             "from")  # fmt: skip
+
+
+def _check_relative_corpus(data: str, source: str) -> None:
+    """A corpus path from a file or a run is relative to where that run trained, not to
+    here: say so rather than "no such file"."""
+    if data in BUILTINS or Path(data).is_absolute() or Path(data).expanduser().exists():
+        return
+    raise CharLMError(
+        f"{source}: its corpus {data!r} is not found from here (a relative path is read from "
+        "the current folder): pass --data with the path from here"
+    )
 
 
 def overlay(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class HomeScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
         Binding("enter", "open", "Open", show=True),
         Binding("n", "new", "New run"),
+        Binding("N", "new_from", "New from run", show=False),
         Binding("r", "resume", "Resume"),
         Binding("g", "generate", "Generate"),
         Binding("i", "inspect", "Inspect"),
@@ -126,7 +127,7 @@ class HomeScreen(Screen[None]):
         # terminal, these rows need less.
         for col in columns:
             table.columns[ColumnKey(col)].content_width = max(
-                cell_len(col), *(cell_len(r[col]) for r in rows)
+                [cell_len(col), *(cell_len(r[col]) for r in rows)]  # no runs: the title's
             )
         for i, info in enumerate(runs):
             if info.path == selected:
@@ -187,6 +188,11 @@ class HomeScreen(Screen[None]):
 
     def action_new(self) -> None:
         self.post_message(OpenNewRunForm())
+
+    def action_new_from(self) -> None:
+        """The new-run form with the selected run's options."""
+        if (info := self.selected) is not None:
+            self.post_message(OpenNewRunForm(info.path))
 
     def action_resume(self) -> None:
         if (info := self.selected) is None:

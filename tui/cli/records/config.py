@@ -18,7 +18,7 @@ def config(run_dir: RunArg) -> None:
     from charlm_tui.core.config_file import dump_config
     from charlm_tui.core.training.plan import run_values
 
-    values = run_values(run_dir)
+    values = run_values(run_dir, "config")
     header = (
         f"The configuration of the run in {run_dir}, written by charlm-tui config.\n"
         "Train it again with: charlm-tui train --config FILE (flags override the file)."
