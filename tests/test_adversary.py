@@ -552,7 +552,7 @@ def test_export_never_writes_through_a_tb_link_or_over_a_file(
     assert len(err) == 1 and "is a file" in err[0]
     assert (mine / "tb").read_text() == "a file of mine\n"
     (mine / "tb").unlink()
-    from charlm_tui.core.runs.tensorboard import TensorBoardSink
+    from charlm_tui.core.interop.tensorboard import TensorBoardSink
 
     def read_only(self, start):  # what a read-only run folder does to the writer
         raise PermissionError(errno.EACCES, "Permission denied")

@@ -131,8 +131,8 @@ def test_export_says_what_it_can_and_does_each_flag_given(trained: Path, capsys)
 def test_the_generate_pane_opens_an_exported_folder(tmp_path: Path) -> None:
     from charlm_tui.core.decoding.options import GenerateOptions, SamplingParams
     from charlm_tui.core.decoding.sampling import generate
+    from charlm_tui.core.interop.interchange import export_safetensors
     from charlm_tui.core.models.quant import decoder_for
-    from charlm_tui.core.runs.interchange import export_safetensors
     from charlm_tui.tui.app import CharLMApp
     from charlm_tui.tui.screens.generate import GenerateScreen
     from tests.tui_helpers import fake_run, opened

@@ -14,7 +14,7 @@ from charlm_tui.tui.cli import run
 def test_without_tensorboard_one_line_says_how_to_install_it(
     tiny_args, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    monkeypatch.setattr("charlm_tui.core.runs.tensorboard.available", lambda: False)
+    monkeypatch.setattr("charlm_tui.core.interop.tensorboard.available", lambda: False)
     out = tmp_path / "run"
     assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--tensorboard"]) == 2
     err = capsys.readouterr().err
@@ -80,9 +80,9 @@ def _texts(folder: Path, tag: str) -> list[tuple[int, str]]:
 
 def test_steer_events_are_text_at_their_iteration(corpus_file: Path, tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
+    from charlm_tui.core.interop.tensorboard import TensorBoardSink
     from charlm_tui.core.runs.control import write_control
     from charlm_tui.core.runs.events import StepEvent
-    from charlm_tui.core.runs.tensorboard import TensorBoardSink
     from tests.train_helpers import Collect, new_training
 
     out = tmp_path / "run"

@@ -54,13 +54,13 @@ def export(run_dir: RunArg, options: ExportOptions) -> None:
 
     out = options.out if options.out is not None else run_dir / "export"
     if options.tensorboard:
-        from charlm_tui.core.runs.tensorboard import export_run
+        from charlm_tui.core.interop.tensorboard import export_run
 
         tb = export_run(run_dir, options.overwrite)
         print(shown(f"wrote {tb}/  (view it with: tensorboard --logdir {quote(str(tb))})"))
     if options.safetensors:
+        from charlm_tui.core.interop.interchange import export_safetensors
         from charlm_tui.core.models.exported import DESCRIPTION, WEIGHTS
-        from charlm_tui.core.runs.interchange import export_safetensors
 
         source, folder = export_safetensors(run_dir, out, options.overwrite)
         hint = f"charlm-tui --no-ui sample {quote(str(folder))}"
@@ -68,7 +68,7 @@ def export(run_dir: RunArg, options: ExportOptions) -> None:
             shown(f"wrote {folder}/{WEIGHTS} and {DESCRIPTION} from {source.name}  (try: {hint})")
         )
     if options.csv:
-        from charlm_tui.core.runs.interchange import export_csv
+        from charlm_tui.core.interop.interchange import export_csv
 
         written = export_csv(run_dir, out, options.overwrite)
         print(shown("wrote " + " and ".join(str(p) for p in written)))

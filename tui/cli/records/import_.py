@@ -91,8 +91,8 @@ def nanogpt(ckpt: CkptArg, options: NanoGPTImport) -> None:
         charlm-tui import nanogpt out-shakespeare-char/ckpt.pt --data input.txt
     """
     from charlm_tui.core import paths
+    from charlm_tui.core.interop.interchange import check_new_folder, write_imported
     from charlm_tui.core.models.nanogpt import read_nanogpt
-    from charlm_tui.core.runs.interchange import check_new_folder, write_imported
     from charlm_tui.core.text.display import visible_line
     from charlm_tui.core.training.plan import check_path_length, check_run_name
 

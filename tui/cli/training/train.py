@@ -65,7 +65,7 @@ def train(
     plan = plan_from(given, where, start, labels)
     plan = dataclasses.replace(plan, command=("charlm-tui", *INVOKED))
     if plan.tcfg.tensorboard:
-        from charlm_tui.core.runs.tensorboard import require
+        from charlm_tui.core.interop.tensorboard import require
 
         require()  # one line saying how to install it, before anything is written
     corpus = check_corpus(plan)
@@ -89,7 +89,7 @@ def headless_sinks(plan: RunPlan) -> list[Any]:
 
     sinks: list[Any] = [ConsolePrinter()]
     if plan.tcfg.tensorboard:
-        from charlm_tui.core.runs.tensorboard import TensorBoardSink
+        from charlm_tui.core.interop.tensorboard import TensorBoardSink
 
         sinks.append(TensorBoardSink(plan.run_dir))
     return sinks
