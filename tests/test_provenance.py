@@ -88,3 +88,42 @@ def test_compare_and_the_report_show_where_runs_ran_differently(
     report = tmp_path / "log.md"
     assert run(["report", str(a), str(b), "-o", str(report)]) == 0
     assert re.search(r"ran with: torch \| [^|]+ \| 2\.12\.0", report.read_text(encoding="utf-8"))
+
+
+def test_runs_and_home_show_it_on_demand(
+    tiny_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from charlm_tui.tui.app import CharLMApp
+    from tests.waiting import wait_for
+
+    runs = tmp_path / "runs"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(runs / "a")]) == 0
+    data = json.loads((runs / "a" / PROVENANCE).read_text(encoding="utf-8"))
+    data["sessions"][-1]["cpu"] = "Evil\x1b]0;pwn\x07 CPU"  # a stranger's file
+    (runs / "a" / PROVENANCE).write_text(json.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    assert run(["runs", str(runs), "--provenance"]) == 0
+    out = capsys.readouterr().out
+    assert "a: charlm-tui " in out and f"torch {torch.__version__}" in out
+    assert "\x1b" not in out and "Evil\\x1b]0;pwn\\x07 CPU" in out
+    assert run(["runs", str(runs), "--provenance", "--format", "json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["provenance"][-1]["torch"] == torch.__version__
+    assert run(["runs", str(runs), "--provenance", "--format", "csv"]) == 0
+    assert '"ran_with"' in capsys.readouterr().out.splitlines()[0]
+
+    async def scenario() -> None:
+        app = CharLMApp(runs_dir=runs)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: bool(getattr(app.screen, "runs", None)), "the runs")
+            await pilot.press("P")
+
+            def told() -> str:
+                return " ".join(str(n.message) for n in app._notifications)
+
+            await wait_for(pilot, lambda: "torch" in told(), "the provenance notification")
+            assert "\x1b" not in told() and "--out" in told()
+
+    asyncio.run(scenario())

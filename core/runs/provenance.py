@@ -159,3 +159,26 @@ def differing(sessions: list[dict[str, Any]]) -> dict[str, list[Any]]:
         if len({repr(v) for v in values}) > 1:
             out[name] = values
     return out
+
+
+def describe(session: dict[str, Any]) -> str:
+    """One line of what a session ran on, for people: `charlm-tui 0.1.0 (5db6fc9, dirty)
+    · torch 2.13.0+cpu · Python 3.11.7 · cpu, 2 threads of 2 cores (AMD EPYC) · 4.1 s`."""
+    parts = []
+    if session.get("charlm_tui"):
+        commit = session.get("commit")
+        where = f" ({str(commit)[:7]}{', dirty' if session.get('dirty') else ''})" if commit else ""
+        parts.append(f"charlm-tui {session['charlm_tui']}{where}")
+    for key, name in (("torch", "torch"), ("python", "Python")):
+        if session.get(key):
+            parts.append(f"{name} {session[key]}")
+    device = str(session.get("device", "?"))
+    if session.get("gpu"):
+        device += f" ({session['gpu']}, {session.get('gpu_memory_gb', '?')} GB)"
+    cpu = f" ({session['cpu']})" if session.get("cpu") else ""
+    parts.append(
+        f"{device}, {session.get('threads', '?')} threads of {session.get('cores', '?')} cores{cpu}"
+    )
+    if isinstance(session.get("wall_s"), int | float):
+        parts.append(f"{session['wall_s']:.1f} s, {session.get('ended', '?')}")
+    return " · ".join(parts)

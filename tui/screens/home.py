@@ -23,6 +23,7 @@ from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.labels import LABELS, Labels, write_labels
 from charlm_tui.core.runs.listing import RunViews
 from charlm_tui.core.runs.manage import check_managed, delete_run, is_rung, rename_run
+from charlm_tui.core.runs.provenance import describe, read_provenance
 from charlm_tui.core.runs.rundir import RunLock
 from charlm_tui.core.runs.view import RunView, config_differs
 from charlm_tui.tui.formatting import cut_end, describe_status, shorten_middle, status_word, visible
@@ -47,6 +48,7 @@ class HomeScreen(Screen[None]):
         Binding("enter", "open", "Open", show=True),
         Binding("n", "new", "New run"),
         Binding("N", "new_from", "New from run", show=False),
+        Binding("P", "provenance", "Ran with", show=False),
         Binding("r", "resume", "Resume"),
         Binding("g", "generate", "Generate"),
         Binding("i", "inspect", "Inspect"),
@@ -188,6 +190,22 @@ class HomeScreen(Screen[None]):
 
     def action_new(self) -> None:
         self.post_message(OpenNewRunForm())
+
+    def action_provenance(self) -> None:
+        """What the selected run ran on (provenance.json), in a notification."""
+        if (info := self.selected) is None:
+            return
+        sessions = read_provenance(info.path)
+        if not sessions:
+            self.notify(f"{visible(info.label)}: no provenance.json (a run from before it was)")
+            return
+        last = sessions[-1]
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(last.get("started", 0)))
+        text = (
+            f"{info.label}: {describe(last)}\n"
+            f"{last.get('command', '')}\nstarted {started}; {len(sessions)} session(s)"
+        )
+        self.notify(visible(text), title="ran with", timeout=15, markup=False)
 
     def action_new_from(self) -> None:
         """The new-run form with the selected run's options."""

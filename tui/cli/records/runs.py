@@ -14,6 +14,7 @@ import typer
 
 from charlm_tui.core.options import option
 from charlm_tui.core.runs.labels import tag_problem
+from charlm_tui.core.runs.provenance import describe, read_provenance
 from charlm_tui.tui.cli.common import declared
 from charlm_tui.tui.formatting import STATUS_WORDS
 
@@ -37,6 +38,12 @@ class RunsOptions:
         "table",
         "table: the table home shows (a pipe gets whole rows); json and csv: every column "
         "as exact data, plus path, ladder, status, error, tags and notes, for scripts.",
+        "output",
+    )
+    provenance: bool = option(
+        False,
+        "Also what each run ran on (its provenance.json): versions, the commit, device, "
+        "threads, CPU; json gets every session, csv a ran_with column.",
         "output",
     )
 
@@ -86,9 +93,29 @@ def runs(
     if table:
         if views:
             print_runs(views, root)
+            if options.provenance:
+                print_provenance(views)
         return
     records = [run_record(v, time.time()) for v in views]
+    if options.provenance:
+        for record, view in zip(records, views, strict=True):
+            sessions = read_provenance(view.path)
+            if options.format == "json":
+                record["provenance"] = sessions
+            else:
+                record["ran_with"] = describe(sessions[-1]) if sessions else None
     write_data(to_json(records) if options.format == "json" else to_csv(records))
+
+
+def print_provenance(views: Sequence[Any]) -> None:
+    """Under the table, a line a run: what its latest session ran on."""
+    from charlm_tui.core.text.display import visible_line
+
+    print("\nran with (the latest start of each run; provenance.json):")
+    for view in views:
+        sessions = read_provenance(view.path)
+        what = describe(sessions[-1]) if sessions else "not recorded (a run from before it was)"
+        print(visible_line(f"  {view.label}: {what}"))  # a stranger's file: never raw
 
 
 def carries(tags: Sequence[str], wanted: Sequence[str]) -> bool:
@@ -149,7 +176,8 @@ def to_csv(records: list[dict[str, Any]]) -> str:
     """A header and one row per run; every cell quoted (notes may hold commas, quotes and
     line breaks), numbers included, so a spreadsheet reads each as the text written."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    fields = list(FIELDS) + (["ran_with"] if records and "ran_with" in records[0] else [])
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for record in records:
         writer.writerow({k: _csv_value(v) for k, v in record.items()})
