@@ -241,6 +241,33 @@ def _capturing(model: nn.Module, kind: InternalsKind | None) -> Iterator[Any]:
             handle.remove()
 
 
+def no_lens(model: nn.Module) -> str:
+    """Why the logit lens does not apply to a model, in one line ("" when it does)."""
+    if all(isinstance(getattr(model, n, None), nn.Module) for n in ("blocks", "ln_f", "lm_head")):
+        return ""
+    name = getattr(getattr(model, "config", None), "model", type(model).__name__)
+    return f"the logit lens reads a transformer's residual stream: a {name} model has none"
+
+
+def lens_probs(model: nn.Module, window: torch.Tensor) -> torch.Tensor | None:
+    """The logit lens (nostalgebraist, 2020) of one window, (n_layer, T, V): after each
+    block, the residual stream read out through the model's final norm and head, as if
+    the model ended there. What each layer would guess; the last layer's is the model's
+    own prediction. None for a model without blocks on a residual stream (all but GPT)."""
+    if no_lens(model):
+        return None
+    blocks, norm, head = model.blocks, model.ln_f, model.lm_head
+    streams: list[torch.Tensor] = []
+    handles = [b.register_forward_hook(lambda _m, _i, out: streams.append(out)) for b in blocks]
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(window)
+            return torch.stack([head(norm(h)).float().softmax(-1)[0] for h in streams])
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 # -- scoring a text ----------------------------------------------------------------------
 
 
@@ -263,6 +290,7 @@ class Inspection:
     # Characters of the given text the model never saw, left out of `text` and not
     # scored: (their position in the given text, the character).
     unseen: tuple[tuple[int, str], ...] = ()
+    _lens: dict[int, Any] = field(default_factory=dict, repr=False)  # the latest window's
 
     def __len__(self) -> int:
         return len(self.text)
@@ -329,6 +357,29 @@ class Inspection:
         start = self.window(n)[1]
         row = internals.row(n - 1 - start, layer, head)
         return {start + j: float(w) for j, w in enumerate(row)}
+
+    def lens_of(
+        self, n: int, model: nn.Module, device: torch.device | str = "cpu", k: int = 3
+    ) -> list[list[tuple[str, float]]] | None:
+        """Prediction n through the logit lens: the k likeliest characters after each
+        layer, first to last (one forward of its window, kept for its other characters);
+        None for n = 0 or a model the lens does not apply to."""
+        if n < 1:
+            return None
+        r, start = self.window(n)
+        if r not in self._lens:
+            end = min(start + self.block_size, len(self.ids) - 1)
+            window = torch.from_numpy(self.ids[start:end].astype(np.int64))[None].to(device)
+            probs = lens_probs(model, window)
+            self._lens = {r: None if probs is None else probs.topk(k, dim=-1)}  # one window
+        top = self._lens[r]
+        if top is None:
+            return None
+        values, ids = (t[:, n - 1 - start].tolist() for t in (top.values, top.indices))
+        return [
+            [(self.vocab.chars[i], p) for i, p in zip(layer_ids, layer_p, strict=True)]
+            for layer_ids, layer_p in zip(ids, values, strict=True)
+        ]
 
     def record(self, n: int) -> dict[str, Any]:
         """Character n as JSON: char, loss (nats), prob, rank, top5 (None for n = 0)."""

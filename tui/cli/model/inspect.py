@@ -23,6 +23,13 @@ class InspectOutput:
         "mean (json).",
         "output",
     )
+    lens: bool = option(
+        False,
+        "With --format json, a GPT's logit lens too: for each character, the 3 likeliest "
+        "next characters read from the residual stream after each block (the last block's "
+        "are the model's own).",
+        "output",
+    )
 
 
 @declared(Source, into="source")
@@ -61,7 +68,7 @@ def inspect_(
 
         launch(CharLMApp(inspect=OpenInspect(path, source, chosen)))
         return
-    from charlm_tui.core.decoding.inspect import inspect_text
+    from charlm_tui.core.decoding.inspect import inspect_text, no_lens
     from charlm_tui.core.device import resolve_device
     from charlm_tui.tui.console import print_surprise
 
@@ -69,9 +76,19 @@ def inspect_(
     model.to(dev)
     result = inspect_text(model, vocab, chosen, mcfg.block_size, device=dev,
                           what=source.describe(), skip_unseen=True)  # fmt: skip
+    if output.lens and output.format != "json":
+        raise CharLMError("--lens goes with --format json (the inspect screen has no lens yet)")
+    if output.lens and (why := no_lens(model)):
+        raise CharLMError(f"--lens: {why}")
     if output.format == "json":
         for n in range(len(result)):
-            print(json.dumps(result.record(n)))
+            record = result.record(n)
+            if output.lens:
+                lens = result.lens_of(n, model, dev)
+                record["lens"] = lens and [
+                    [{"char": c, "prob": p} for c, p in layer] for layer in lens
+                ]
+            print(json.dumps(record))
         print(json.dumps({**result.summary(), "checkpoint": str(checkpoint),
                           "source": source.describe()}))  # fmt: skip
         return
