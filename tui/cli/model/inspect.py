@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 
@@ -21,6 +21,13 @@ class InspectOutput:
         "ansi",
         "With --no-ui: coloured text (ansi), or one JSON record per character, then the "
         "mean (json).",
+        "output",
+    )
+    embeddings: bool = option(
+        False,
+        "Instead of scoring a text: the map of the model's character embeddings (their "
+        "first two principal components), drawn as text; with --format json, each "
+        "character's coordinates.",
         "output",
     )
     lens: bool = option(
@@ -55,6 +62,9 @@ def inspect_(
     path = checkpoint_path(checkpoint)
     model, vocab, ckpt = load_model(path)
     mcfg, tcfg = from_dict(ckpt["config"], str(path))
+    if output.embeddings:
+        print_embeddings(model, vocab, output.format == "json")
+        return
     from charlm_tui.core.decoding.inspect import drop_unseen
 
     chosen = source.read(vocab, tcfg, unseen_ok=True)  # unseen characters: left out, shown
@@ -93,3 +103,22 @@ def inspect_(
                           "source": source.describe()}))  # fmt: skip
         return
     print_surprise(result, f"{source.describe()} · {checkpoint}", colour=given(ctx, "format"))
+
+
+def print_embeddings(model: Any, vocab: Any, as_json: bool) -> None:
+    """The embedding map, as text (characters shown visibly) or JSON (exact)."""
+    from charlm_tui.core.decoding.embeddings import draw, embedding_map
+
+    emap = embedding_map(model, vocab)
+    if emap is None:
+        raise CharLMError("--embeddings: this model has no embedding table to map")
+    if as_json:
+        points = [
+            {"char": c, "x": x, "y": y} for c, (x, y) in zip(emap.chars, emap.xy, strict=True)
+        ]
+        print(json.dumps({"points": points, "explained": list(emap.explained)}))
+        return
+    a, b = emap.explained
+    print(f"character embeddings, first two principal components ({a:.0%} and {b:.0%} of "
+          "their variance); ⏎ newline, ␣ space, · other, + the origin")  # fmt: skip
+    print("\n".join(draw(emap)))
