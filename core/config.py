@@ -256,8 +256,9 @@ class TrainConfig:
     )
     alert_loss_ratio: float = option(
         1.5,
-        "A logged train loss above this many times its moving average (over ~50 steps, "
-        "after the first 50) is a loss spike (0: never).",
+        "A train loss above this many times its moving average (over ~50 readings, after "
+        "the first 50; a reading is every step on a CPU, every --log-interval steps on a "
+        "GPU, where losses are read back that often) is a loss spike (0: never).",
         "health",
         check=_ratio_problem,
         resumable=True,

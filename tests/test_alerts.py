@@ -78,7 +78,7 @@ def test_pause_leaves_the_run_resumable_after_steering(corpus_file: Path, tmp_pa
     alert = alerts(events)[0]
     assert alert.action == "pause"
     notes = [e.text for e in events if isinstance(e, NoteEvent)]
-    assert any(n.startswith("paused") for n in notes) and "resumed" in notes
+    assert any(n.startswith("paused by an alert") for n in notes) and "resumed" in notes
     done = events[-1]
     assert isinstance(done, DoneEvent) and done.reason == "finished" and done.iter == 300
     assert read_control(out)["paused"] is False

@@ -506,7 +506,7 @@ LIGHT = "import sys; from charlm_tui.tui.cli import run; rc = run(sys.argv[1:]);
     "print('HEAVY', heavy, file=sys.stderr); sys.exit(rc)"
 )
 COMMANDS = ["train", "sample", "eval", "inspect", "export", "runs", "compare", "watch", "steer",
-            "ladder"]  # fmt: skip
+            "ladder", "config", "report", "import"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -519,6 +519,8 @@ COMMANDS = ["train", "sample", "eval", "inspect", "export", "runs", "compare", "
         ["steer", "{a}", "--pause"],
         ["--no-ui", "compare", "{a}", "{b}"],
         ["compare", "{a}", "{b}", "--format", "json"],
+        ["runs", "--provenance", "--format", "json"],
+        ["config", "{b}"],
     ],
     ids=lambda argv: " ".join(argv),
 )

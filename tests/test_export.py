@@ -80,6 +80,8 @@ def test_a_tampered_export_is_refused_in_one_line(trained: Path, tmp_path: Path,
 
     wrong = {**described["tensors"], name: {"shape": [1, 2], "dtype": "float32"}}
     assert "does not hold the tensors" in refused(json.dumps({**described, "tensors": wrong}))
+    no_list = {**described["tensors"], name: {"shape": 5, "dtype": "float32"}}
+    assert "does not hold the tensors" in refused(json.dumps({**described, "tensors": no_list}))
     bigger = json.loads(good)
     bigger["config"]["model"]["n_embd"] *= 2  # the file's tensors no longer fit its config
     assert "shape" in refused(json.dumps(bigger))

@@ -283,6 +283,12 @@ def test_wrong_shapes_and_names_are_refused(tmp_path: Path, capsys) -> None:
     assert "unexpected tensor" in err and "rotary" in err
     assert not (tmp_path / "r").exists()
 
+    # A tiny file claiming 200 million layers: refused before any name is listed
+    saved["model_args"] = {**saved["model_args"], "n_layer": 200_000_000}
+    torch.save(saved, ckpt)
+    err = one_line_error(["import", "nanogpt", str(ckpt), "--out", str(tmp_path / "r")], capsys)
+    assert "model_args n_layer must be in [1, 256]" in err
+
 
 def test_an_existing_folder_is_never_replaced(tmp_path: Path, capsys) -> None:
     _, ckpt = write_nanogpt(tmp_path / "o", list("abc"))

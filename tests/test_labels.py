@@ -166,3 +166,22 @@ def test_a_resume_given_tags_keeps_the_notes(tiny_args: list[str], tmp_path: Pat
     resume = ["--no-ui", "train", "--out", str(out), "--resume", "--max-iters", "40"]
     assert run([*resume, "--tag", "b"]) == 0
     assert read_labels(out) == Labels(("b",), "keep me")
+
+
+def test_a_start_refused_by_a_training_in_the_folder_touches_nothing_of_it(
+    tiny_args: list[str], tmp_path: Path
+) -> None:
+    from charlm_tui.core.runs.rundir import RunLock
+
+    out = tmp_path / "r"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out)]) == 0
+    lock = RunLock(out)
+    lock.acquire()  # as a training running there holds it
+    try:
+        writing = out / ".charlm-last.pt.1234.tmp"  # its checkpoint, half-written
+        writing.write_bytes(b"partial")
+        argv = ["--no-ui", "train", *tiny_args, "--out", str(out), "--overwrite", "--tag", "x"]
+        assert run(argv) == 2
+        assert writing.read_bytes() == b"partial" and not (out / LABELS).exists()
+    finally:
+        lock.release()

@@ -46,6 +46,7 @@ def test_the_home_folder_is_written_as_a_tilde(monkeypatch: pytest.MonkeyPatch) 
     assert command_line(["charlm-tui", "--data", "/home/alice/books.txt"]) == (
         "charlm-tui --data ~/books.txt"
     )
+    assert command_line(["--out=/home/alice", "/home/alicia/x"]) == "--out=~ /home/alicia/x"
 
 
 def test_a_strangers_provenance_is_read_with_care(tmp_path: Path) -> None:

@@ -239,3 +239,17 @@ def test_the_samples_show_their_prompt_and_unused_options_show_as_a_dash(
     assert "the k" + first["text"] in text  # the prompt, then what followed it
     # n_head is the tiny GPT's 2; the bigram reads none: a dash, not its preset's leftover
     assert re.search(r"\| n\\?_head \| 2 \| – \|", text), text
+
+
+def test_a_fifo_or_a_folder_as_the_output_is_refused_without_blocking(
+    tmp_path: Path, capsys
+) -> None:
+    import os
+
+    run_dir = fake_run(tmp_path / "runs", "a")
+    fifo = tmp_path / "f.md"
+    os.mkfifo(fifo)
+    assert run(["report", str(run_dir), "-o", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    (tmp_path / "d.md").mkdir()
+    assert run(["report", str(run_dir), "-o", str(tmp_path / "d.md")]) == 2

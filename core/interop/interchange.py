@@ -39,10 +39,14 @@ from charlm_tui.core.runs.events import (
     record_of,
 )
 from charlm_tui.core.runs.records import MetricsWriter, dump_json, read_records
-from charlm_tui.core.runs.rundir import CONFIG, METRICS, checkpoint_name, resolve_in_run
+from charlm_tui.core.runs.rundir import (
+    CONFIG,
+    METRICS,
+    checkpoint_name,
+    resolve_in_run,
+)
 
 IMPORTED_REASON = "imported"  # the done record's reason: `runs` shows it as the status
-EXPORT = "export"  # export's default folder inside the run
 CSV_FILES = {"steps.csv": StepEvent, "evals.csv": EvalEvent}
 
 

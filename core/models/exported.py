@@ -68,6 +68,14 @@ def _dtype(t: torch.Tensor) -> str:
     return str(t.dtype).removeprefix("torch.")
 
 
+def _shape(entry: Any) -> tuple[int, ...] | None:
+    """A tensor's shape as model.json lists it, or None when it is not a list of sizes."""
+    shape = entry.get("shape") if isinstance(entry, dict) else None
+    if not isinstance(shape, list) or not all(is_int(d) and d >= 0 for d in shape):
+        return None
+    return tuple(shape)
+
+
 def _read_description(folder: Path) -> dict[str, Any]:
     path = folder / DESCRIPTION
     raw = read_capped(path, JSON_MAX_BYTES, "a model description")
@@ -109,8 +117,7 @@ def load_exported(folder: Path) -> tuple[nn.Module, Vocab, dict[str, Any]]:
         with safe_open(str(weights), framework="pt") as f:
             header = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
                       for k in f.keys()}  # noqa: SIM118  # fmt: skip
-            listed = {k: tuple(v.get("shape", ())) if isinstance(v, dict) else None
-                      for k, v in described["tensors"].items()}  # fmt: skip
+            listed = {k: _shape(v) for k, v in described["tensors"].items()}
             if set(listed) != set(header) or any(listed[k] != header[k][0] for k in header):
                 raise CharLMError(f"{weights} does not hold the tensors {where} lists")
             # An empty model of the described shape: its names and shapes are what the
@@ -124,7 +131,7 @@ def load_exported(folder: Path) -> tuple[nn.Module, Vocab, dict[str, Any]]:
             ckpt["model"] = {k: f.get_tensor(k).float() for k in header}
     except FileNotFoundError:
         raise CharLMError(f"{folder} has {DESCRIPTION} but no {WEIGHTS}") from None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
         detail = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
         raise CharLMError(f"{weights} is not a readable safetensors file ({detail})") from None
     model, vocab, _, _ = restore_model(ckpt, where)

@@ -201,6 +201,9 @@ def _model_args(ckpt: dict[str, Any], where: str) -> dict[str, Any]:
         raise CharLMError(f"{where}: model_args dropout is {dropout!r}, not a rate in [0, 1)")
     if args["n_embd"] % args["n_head"]:
         raise CharLMError(f"{where}: model_args n_embd is not a multiple of n_head")
+    for name in ("n_layer", "n_head", "n_embd", "block_size"):  # before any name is listed
+        if (problem := SPECS[name].problem(args[name])) is not None:
+            raise CharLMError(f"{where}: model_args {name} {problem}")
     return {**args, "dropout": float(dropout)}
 
 

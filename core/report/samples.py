@@ -54,8 +54,9 @@ def final_sample(view: RunView) -> tuple[FinalSample | None, str]:
 
 
 def generate_from(ckpt_path: Path, chars: int, temperature: float) -> tuple[str, str, int]:
-    """(text, prompt, the checkpoint's iteration): `chars` characters after the default
-    context, drawn on the CPU with a generator seeded SEED (the same text every time)."""
+    """(text, prompt, the checkpoint's iteration): `chars` characters after the run's
+    --sample-prompt (else the default context), drawn on the CPU with a generator seeded
+    SEED (the same text every time)."""
     import torch
 
     from charlm_tui.core.decoding.options import SamplingParams
@@ -64,7 +65,10 @@ def generate_from(ckpt_path: Path, chars: int, temperature: float) -> tuple[str,
 
     model, vocab, ckpt = load_model(ckpt_path)
     model.to("cpu")
-    prompt = default_context(vocab)
+    train = ckpt.get("config", {}).get("train", {}) if isinstance(ckpt.get("config"), dict) else {}
+    asked = train.get("sample_prompt") if isinstance(train, dict) else None
+    known = isinstance(asked, str) and asked and all(ch in vocab.stoi for ch in asked)
+    prompt = asked if known else default_context(vocab)
     params = SamplingParams(temperature=temperature)
     g = torch.Generator().manual_seed(SEED)
     with torch.no_grad():

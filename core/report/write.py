@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.files import atomic_write_bytes, refuse_link
+from charlm_tui.core.files import atomic_write_bytes, open_regular, refuse_link
 from charlm_tui.core.report import markdown, page
 from charlm_tui.core.report.charts import Chart, ChartsUnavailable, loss_chart
 from charlm_tui.core.report.content import ChartOptions, Report, build_report
@@ -59,7 +59,7 @@ def files_folder(path: Path) -> Path:
 def is_report(path: Path) -> bool:
     """The file begins as a report of ours does (Markdown's or HTML's marker)."""
     try:
-        with path.open("rb") as f:
+        with open_regular(path) as f:  # a FIFO named -o never blocks the report
             head = f.read(MARKER_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return False
@@ -71,6 +71,8 @@ def check_target(path: Path, fmt: Format, overwrite: bool) -> None:
     to write where a folder or a link stands in the way."""
     if not path.parent.is_dir():
         raise CharLMError(f"-o {path}: no such folder {path.parent}")
+    if path.exists() and not path.is_file():
+        raise CharLMError(f"-o {path}: not a regular file (a folder, a FIFO, a device)")
     ours = is_report(path)
     if path.exists() and not ours and not overwrite:
         raise CharLMError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -67,9 +68,12 @@ def cpu_model() -> str:
 
 def command_line(argv: list[str]) -> str:
     """The command as typed, its home folder as `~` (a path there names the user)."""
-    home = str(Path.home())
-    words = [a.replace(home, "~", 1) if home not in ("/", "") else a for a in argv]
-    return " ".join(words)
+    home = str(Path.home()).rstrip("/")
+    if not home:
+        return " ".join(argv)
+    # The home folder itself or a path under it, not a longer name (/home/al in /home/alice).
+    at_home = re.compile(re.escape(home) + r"(?=/|$)")
+    return " ".join(at_home.sub("~", a, count=1) for a in argv)
 
 
 def program(argv0: str) -> str:

@@ -53,6 +53,7 @@ CONTROL_DEFAULTS = {"paused": False, "stop": False, "save": 0, "sample": 0}
 PROVENANCE = "provenance.json"  # what the run ran on, one session a start (core/runs/provenance.py)
 FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core/runs/scores.py)
 TENSORBOARD = "tb"  # TensorBoard event files (core/interop/tensorboard.py)
+EXPORT = "export"  # `export --safetensors` and `--csv` write here by default
 LADDER = "ladder.json"  # marks a folder of ladder rungs (core/training/ladder.py)
 CHECKPOINT_KINDS = ("best", "last")  # a run directory stands for the first that exists
 RUN_FILES = (CONFIG, METRICS, SAMPLES, *(f"{kind}.pt" for kind in CHECKPOINT_KINDS))
@@ -273,7 +274,12 @@ class RunDirectory:
                 if resume_iter is not None:
                     old = read_labels(self.path)
                     labels = Labels(labels.tag or old.tag, labels.notes or old.notes)
-                write_labels(self.path, labels)
+                try:
+                    write_labels(self.path, labels)
+                except CharLMError:  # under our lock: no half-started run is left
+                    self.close()
+                    self._undo(created_dir, wrote_config)
+                    raise
             # A stale control.json from an earlier run must not steer this one; it starts
             # with the values in force, so every request in it is an absolute value.
             control = {**CONTROL_DEFAULTS, **(steered or {})}
@@ -283,10 +289,6 @@ class RunDirectory:
                 StepLogFilter(MetricsWriter(self.file(METRICS)), log_interval),
                 SamplesWriter(self.file(SAMPLES)),
             ]
-        except CharLMError:  # labels.json could not be written: no half-started run
-            self.close()
-            self._undo(created_dir, wrote_config)
-            raise
         except OSError as e:
             self.close()
             self._undo(created_dir, wrote_config)
@@ -304,9 +306,10 @@ class RunDirectory:
         if overwrite:
             for name in (*RUN_FILES, FULL_EVAL, LABELS, PROVENANCE):
                 self.file(name).unlink(missing_ok=True)
-            tb = self.file(TENSORBOARD)  # the replaced run's event files, not ours
-            if tb.is_dir() and not tb.is_symlink():
-                shutil.rmtree(tb)
+            for folder in (TENSORBOARD, EXPORT):  # the replaced run's event files and exports
+                path = self.file(folder)
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
         for stale in stale_temporaries(self.path):
             stale.unlink(missing_ok=True)  # left by a process killed mid-write
         if resume_iter is not None:

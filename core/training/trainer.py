@@ -170,6 +170,7 @@ class Trainer(BetweenSteps):
         self.early_evals = EarlyTimes(t.early_eval_s, state.elapsed_s)
         self.early_samples = EarlyTimes(t.early_sample_s, state.elapsed_s)
         self._alert_message = ""  # why an alert stopped the run (the done record's message)
+        self._alert_paused = False  # the next pause is an alert's (--on-alert pause)
         self.health = {
             "loss spike": SpikeWatch(t.alert_loss_ratio),
             "grad-norm spike": SpikeWatch(t.alert_grad_ratio),
@@ -255,7 +256,13 @@ class Trainer(BetweenSteps):
         self.steer(decision.steer)
         if decision.paused != self._paused and not decision.stop:
             self._paused = decision.paused
-            told = "paused by a request in control.json (a dashboard, or charlm-tui steer)"
+            told = (
+                "paused by an alert (--on-alert pause): resume with p or `charlm-tui steer "
+                "--resume`"
+                if self._alert_paused
+                else "paused by a request in control.json (a dashboard, or charlm-tui steer)"
+            )
+            self._alert_paused = False
             self._note(told if self._paused else "resumed")
         return decision
 
@@ -324,18 +331,24 @@ class Trainer(BetweenSteps):
             ratio = (
                 self.tcfg.alert_loss_ratio if kind == "loss spike" else self.tcfg.alert_grad_ratio
             )
-            message = (
+            seen_text = (
                 f"{kind} at iter {self.state.iter:,}: {value:.4g}, over {ratio:g} × its moving "
                 f"average {baseline:.4g}"
-                + {"warn": "", "pause": "; paused", "stop": "; stopping"}[action]
             )
             # The request before the record: whoever reads the alert (a dashboard, a
             # script) and resumes finds the pause already asked for, not undone after.
+            suffix = ""
             if action == "pause" and self._run is not None:
-                write_control(self._run.path, paused=True)
+                try:
+                    write_control(self._run.path, paused=True)
+                    self._alert_paused, suffix = True, "; paused"  # the note says who asked
+                except (OSError, CharLMError) as e:  # the run goes on; the alert says why
+                    action, suffix = "warn", f" (could not pause: {e})"
             elif action == "stop" and self._steering is not None:
                 self._steering.request_stop(ALERT_STOP)
-                self._alert_message = message
+                suffix = "; stopping"
+            message = seen_text + suffix
+            self._alert_message = message if action == "stop" else self._alert_message
             self.emit(AlertEvent(self.state.iter, kind, value, baseline, action, message))
 
     def steer(self, requested: dict[str, Any], source: str = "control.json") -> None:

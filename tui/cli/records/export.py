@@ -50,9 +50,10 @@ def export(run_dir: RunArg, options: ExportOptions) -> None:
         )
     if not run_dir.is_dir():
         raise CharLMError(f"{run_dir} is not a run directory")
+    from charlm_tui.core.runs.rundir import EXPORT
     from charlm_tui.core.text.display import visible_line as shown  # a folder name is untrusted
 
-    out = options.out if options.out is not None else run_dir / "export"
+    out = options.out if options.out is not None else run_dir / EXPORT
     if options.tensorboard:
         from charlm_tui.core.interop.tensorboard import export_run
 
