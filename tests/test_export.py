@@ -159,3 +159,14 @@ def test_the_generate_pane_opens_an_exported_folder(tmp_path: Path) -> None:
             assert screen.output.text == "KING" + vocab.decode(tokens)
 
     drive(scenario())
+
+
+def test_overwrite_takes_the_replaced_runs_export_with_it(
+    tiny_args: list[str], tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "r"
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out)]) == 0
+    assert run(["export", str(out), "--safetensors"]) == 0
+    assert (out / "export" / WEIGHTS).is_file()
+    assert run(["--no-ui", "train", *tiny_args, "--out", str(out), "--overwrite"]) == 0
+    assert not (out / "export").exists()  # no stale weights that sample would still load
