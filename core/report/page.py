@@ -33,7 +33,7 @@ th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f5f5f5; padding: 0.6rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 .warning { background: #fff3cd; border: 1px solid #e0c060; padding: 0.5rem; }
-.note { color: #555; font-size: 0.9rem; }
+.note { color: #555555; font-size: 0.9rem; }
 figure svg { max-width: 100%; height: auto; }
 """
 _XML_PROLOGUE = re.compile(r"\A\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.IGNORECASE)
