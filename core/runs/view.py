@@ -229,12 +229,12 @@ class RunView(RunRecords):
         self.group = group  # the ladder whose rung this run is (core/training/ladder.py)
         self._metrics = JsonlTail(path / METRICS)
         self._samples = JsonlTail(path / SAMPLES) if samples else None
-        self._config_key: Any = None
-        self._labels_key: Any = None
-        self._provenance_key: Any = None
+        # Each file's key when it was last read; a missing file's key at first (None), so
+        # a run folder with nothing in it yet reads as unchanged.
+        self._keys: dict[str, Any] = dict.fromkeys((CONFIG, LABELS, PROVENANCE))
+        self._keys[FULL_EVAL] = (None, None)  # eval.json's key, and its checkpoint's
         self._provenance: list[dict[str, Any]] = []
         self.labels = Labels()  # labels.json: --tag and --notes, edited from home
-        self._full_key: Any = (None, None)
         self.config: dict[str, Any] = {}
         self.full: FullEval | None = None
         self.version = 0  # bumped by every change, so a screen redraws only when needed
@@ -265,19 +265,22 @@ class RunView(RunRecords):
             self.version += 1
         return changed
 
-    def _read_config(self) -> bool:
-        key = file_key(self.path / CONFIG)
-        if key == self._config_key:
+    def _changed(self, name: str, key: Any) -> bool:
+        """A file's key (its inode, size, times) moved since it was last read: read it."""
+        if self._keys[name] == key:
             return False
-        self._config_key = key
+        self._keys[name] = key
+        return True
+
+    def _read_config(self) -> bool:
+        if not self._changed(CONFIG, file_key(self.path / CONFIG)):
+            return False
         self.config = read_config(self.path) or {}
         return True
 
     def _read_labels(self) -> bool:
-        key = file_key(self.path / LABELS)
-        if key == self._labels_key:
+        if not self._changed(LABELS, file_key(self.path / LABELS)):
             return False
-        self._labels_key = key
         self.labels = read_labels(self.path)
         return True
 
@@ -285,9 +288,7 @@ class RunView(RunRecords):
     def ran_with(self) -> dict[str, Any]:
         """Where the run's latest session ran (provenance.json; {} for a run without
         one): read when asked, as only compare and the report need it."""
-        key = file_key(self.path / PROVENANCE)
-        if key != self._provenance_key:
-            self._provenance_key = key
+        if self._changed(PROVENANCE, file_key(self.path / PROVENANCE)):
             self._provenance = read_provenance(self.path)
         return self._provenance[-1] if self._provenance else {}
 
@@ -296,9 +297,8 @@ class RunView(RunRecords):
         # (a run still training), means reading it again.
         ckpt = scored_checkpoint(self.path)
         key = (file_key(self.path / FULL_EVAL), file_key(ckpt) if ckpt else None)
-        if key == self._full_key:
+        if not self._changed(FULL_EVAL, key):
             return False
-        self._full_key = key
         self.full = read_full_eval(self.path)
         return True
 

@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from charlm_tui.core import paths
 from charlm_tui.core.config import (
-    LENGTH_FIELDS,
     RESUMABLE,
     SPECS,
     ModelConfig,
@@ -201,21 +200,20 @@ def started(start: Start, given: dict[str, Any], labels: Labels) -> tuple[dict[s
     (--config), then the flags given. A length given as a flag replaces the other one."""
     values: dict[str, Any] = {}
     file_labels: dict[str, Any] = {}
-    source = {}  # where the corpus came from, when not from a flag
+    data_from = ""  # which argument the corpus came from, when not from --data
     if start.from_run is not None:
-        values.update(run_values(start.from_run))
-        source["data"] = f"--from {start.from_run}"
+        values = run_values(start.from_run)
+        data_from = f"--from {start.from_run}"
     if start.config is not None:
         allowed = {**{n: s for n, s in SPECS.items() if s.cli}, **specs(Labels)}
         read = read_config_file(start.config, allowed, hints=FLAG_ONLY)
         file_labels = {k: read.pop(k) for k in specs(Labels) if k in read}
-        values = overlay(values, read)  # a length in the file replaces the run's other one
-        source["data"] = f"--config {start.config}" if "data" in read else source.get("data", "")
-    data = values.get("data")
-    if "data" not in given and isinstance(data, str) and source.get("data"):
-        _check_relative_corpus(data, source["data"])
+        values = merge(values, read)  # a length in the file replaces the run's other one
+        data_from = f"--config {start.config}" if "data" in read else data_from
+    if "data" not in given and data_from:
+        _check_relative_corpus(values["data"], data_from)
     given_labels = {k: v for k, v in vars(labels).items() if v}
-    return overlay(values, given), build(Labels, {**file_labels, **given_labels}).normalised()
+    return merge(values, given), build(Labels, {**file_labels, **given_labels}).normalised()
 
 
 # Flags a --config file cannot hold: where a run goes and how it starts are the command's.
@@ -232,16 +230,6 @@ def _check_relative_corpus(data: str, source: str) -> None:
         f"{source}: its corpus {data!r} is not found from here (a relative path is read from "
         "the current folder): pass --data with the path from here"
     )
-
-
-def overlay(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """base's options with the ones given on top; a run length given (--max-iters or
-    --time-budget) replaces base's, whichever kind it was."""
-    base = dict(base)
-    for mine, other in (LENGTH_FIELDS, LENGTH_FIELDS[::-1]):
-        if mine in given and other not in given:
-            base.pop(other, None)
-    return {**base, **given}
 
 
 def plan_from(

@@ -328,9 +328,7 @@ class Trainer(BetweenSteps):
             action = self.tcfg.on_alert
             if action == "pause" and self._run is None:
                 action = "warn"  # no control.json to pause through (an in-memory run)
-            ratio = (
-                self.tcfg.alert_loss_ratio if kind == "loss spike" else self.tcfg.alert_grad_ratio
-            )
+            ratio = self.health[kind].ratio
             seen_text = (
                 f"{kind} at iter {self.state.iter:,}: {value:.4g}, over {ratio:g} × its moving "
                 f"average {baseline:.4g}"
@@ -348,7 +346,8 @@ class Trainer(BetweenSteps):
                 self._steering.request_stop(ALERT_STOP)
                 suffix = "; stopping"
             message = seen_text + suffix
-            self._alert_message = message if action == "stop" else self._alert_message
+            if action == "stop":
+                self._alert_message = message
             self.emit(AlertEvent(self.state.iter, kind, value, baseline, action, message))
 
     def steer(self, requested: dict[str, Any], source: str = "control.json") -> None:

@@ -20,12 +20,12 @@ from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from charlm_tui.core.config import form_specs, preset_values, shape_label
+from charlm_tui.core.config import form_specs, merge, preset_values, shape_label
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import Spec
 from charlm_tui.core.runs.rundir import is_run_dir
 from charlm_tui.core.text.corpora import BUILTINS
-from charlm_tui.core.training.plan import RunPlan, check_run_name, overlay, plan_new
+from charlm_tui.core.training.plan import RunPlan, check_run_name, plan_new
 from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.forms import parse_number
 from charlm_tui.tui.widgets.bars import KeysFooter
@@ -65,7 +65,7 @@ def parse_form(
     if errors:
         return None, errors, ""
     if base is not None:
-        given = overlay(base, given)
+        given = merge(base, given)  # a length in the form replaces the run's other one
     preset = given.pop("preset", None)
     try:
         return plan_new(preset, given, name=name, runs_dir=runs_dir), {}, ""

@@ -65,6 +65,13 @@ def inspect_(
     if output.embeddings:
         print_embeddings(model, vocab, output.format == "json")
         return
+    if output.lens:  # refused before any text is scored
+        from charlm_tui.core.decoding.inspect import no_lens
+
+        if output.format != "json":
+            raise CharLMError("--lens goes with --format json (the inspect screen has no lens yet)")
+        if why := no_lens(model):
+            raise CharLMError(f"--lens: {why}")
     from charlm_tui.core.decoding.inspect import drop_unseen
 
     chosen = source.read(vocab, tcfg, unseen_ok=True)  # unseen characters: left out, shown
@@ -78,7 +85,7 @@ def inspect_(
 
         launch(CharLMApp(inspect=OpenInspect(path, source, chosen)))
         return
-    from charlm_tui.core.decoding.inspect import inspect_text, no_lens
+    from charlm_tui.core.decoding.inspect import inspect_text
     from charlm_tui.core.device import resolve_device
     from charlm_tui.tui.console import print_surprise
 
@@ -86,18 +93,8 @@ def inspect_(
     model.to(dev)
     result = inspect_text(model, vocab, chosen, mcfg.block_size, device=dev,
                           what=source.describe(), skip_unseen=True)  # fmt: skip
-    if output.lens and output.format != "json":
-        raise CharLMError("--lens goes with --format json (the inspect screen has no lens yet)")
-    if output.lens and (why := no_lens(model)):
-        raise CharLMError(f"--lens: {why}")
     if output.format == "json":
-        for n in range(len(result)):
-            record = result.record(n)
-            if output.lens:
-                lens = result.lens_of(n, model, dev)
-                record["lens"] = lens and [
-                    [{"char": c, "prob": p} for c, p in layer] for layer in lens
-                ]
+        for record in records(result, model if output.lens else None, dev):
             print(json.dumps(record))
         print(json.dumps({**result.summary(), "checkpoint": str(checkpoint),
                           "source": source.describe()}))  # fmt: skip
@@ -122,3 +119,13 @@ def print_embeddings(model: Any, vocab: Any, as_json: bool) -> None:
     print(f"character embeddings, first two principal components ({a:.0%} and {b:.0%} of "
           "their variance); ⏎ newline, ␣ space, · other, + the origin")  # fmt: skip
     print("\n".join(draw(emap)))
+
+
+def records(result: Any, lens_model: Any, device: Any) -> Any:
+    """One JSON record per character; with a model for it, each with its logit lens."""
+    for n in range(len(result)):
+        record = result.record(n)
+        if lens_model is not None:
+            lens = result.lens_of(n, lens_model, device)
+            record["lens"] = lens and [[{"char": c, "prob": p} for c, p in layer] for layer in lens]
+        yield record

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from charlm_tui.core.options import option
-from charlm_tui.core.runs.labels import tag_problem
+from charlm_tui.core.options import like, option, specs
+from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.runs.provenance import describe, read_provenance
 from charlm_tui.tui.cli.common import declared
 from charlm_tui.tui.formatting import STATUS_WORDS
@@ -25,14 +25,13 @@ STATUS_HELP = "Status words:\n\n" + "\n".join(
 
 @dataclass(frozen=True)
 class RunsOptions:
-    # Named as its flag is typed, once per tag: --tag a --tag b.
-    tag: tuple[str, ...] = option(
+    # train's --tag, checked by its rule: named as the flag is typed, once per tag.
+    tag: tuple[str, ...] = like(
+        specs(Labels)["tag"],
         (),
-        "Only the runs that carry this tag (repeat: runs that carry every tag given; "
+        help="Only the runs that carry this tag (repeat: runs that carry every tag given; "
         "upper and lower case match).",
-        "filter",
-        check=tag_problem,
-        metavar="TAG",
+        group="filter",
     )
     format: Literal["table", "json", "csv"] = option(
         "table",
