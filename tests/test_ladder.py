@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-import charlm_tui.core.training.ladder as ladder_module
+import charlm_tui.core.experiments.ladder as ladder_module
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import build
 from charlm_tui.core.runs.events import StepEvent
 from charlm_tui.core.runs.listing import list_runs
 from charlm_tui.core.runs.rundir import LADDER
 from charlm_tui.core.training.distributed import DistInfo
-from charlm_tui.core.training.ladder import (
+from charlm_tui.core.experiments.ladder import (
     Ladder,
     LadderOptions,
     Rung,

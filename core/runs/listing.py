@@ -20,7 +20,7 @@ from charlm_tui.core.runs.view import RunView
 
 
 def ladder_rungs(folder: Path) -> list[str] | None:
-    """The rung names of a ladder folder (its ladder.json, core/training/ladder.py) in
+    """The rung names of a ladder folder (its ladder.json, core/experiments/ladder.py) in
     order, or None when the folder is not a ladder. Read like any file from anyone."""
     raw = read_json(folder / LADDER)
     rungs = raw.get("rungs") if isinstance(raw, dict) else None

@@ -54,7 +54,7 @@ PROVENANCE = "provenance.json"  # what the run ran on, one session a start (core
 FULL_EVAL = "eval.json"  # full-split evaluations of the run's checkpoints (core/runs/scores.py)
 TENSORBOARD = "tb"  # TensorBoard event files (core/interop/tensorboard.py)
 EXPORT = "export"  # `export --safetensors` and `--csv` write here by default
-LADDER = "ladder.json"  # marks a folder of ladder rungs (core/training/ladder.py)
+LADDER = "ladder.json"  # marks a folder of ladder rungs (core/experiments/ladder.py)
 CHECKPOINT_KINDS = ("best", "last")  # a run directory stands for the first that exists
 RUN_FILES = (CONFIG, METRICS, SAMPLES, *(f"{kind}.pt" for kind in CHECKPOINT_KINDS))
 

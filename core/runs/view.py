@@ -226,7 +226,7 @@ class RunView(RunRecords):
     ) -> None:
         self.path = path
         self.label = label or path.name
-        self.group = group  # the ladder whose rung this run is (core/training/ladder.py)
+        self.group = group  # the ladder whose rung this run is (core/experiments/ladder.py)
         self._metrics = JsonlTail(path / METRICS)
         self._samples = JsonlTail(path / SAMPLES) if samples else None
         # Each file's key when it was last read; a missing file's key at first (None), so

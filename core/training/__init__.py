@@ -1,5 +1,5 @@
 """Training: a plan checked before anything is built, the trainer and its loop, the
-clock, state, step, optimizers, steering, torchrun/DDP, and the architecture ladder.
+clock, state, step, optimizers, steering and torchrun/DDP.
 
 May import any other package of core/.
 """

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.runs.labels import Labels
-from charlm_tui.core.training.ladder import LadderOptions
+from charlm_tui.core.experiments.ladder import LadderOptions
 from charlm_tui.tui.cli.common import EXIT_INTERRUPTED, declared, launch, wants_dashboard
 
 
@@ -30,7 +30,7 @@ def ladder(ctx: typer.Context, options: LadderOptions, labels: Labels) -> None:
       charlm-tui --no-ui ladder --data shakespeare --time-budget 60
     """
     from charlm_tui.core.training import distributed
-    from charlm_tui.core.training.ladder import make_ladder
+    from charlm_tui.core.experiments.ladder import make_ladder
 
     lad = make_ladder(options, labels)
     dist = distributed.from_env()
@@ -50,7 +50,7 @@ def run_headless(lad: Any, dist: Any) -> None:
     """Every rung with training left, printed; then the markdown table of all of them,
     scored on the full val split."""
     from charlm_tui.core.runs.listing import load_runs
-    from charlm_tui.core.training.ladder import run_ladder
+    from charlm_tui.core.experiments.ladder import run_ladder
     from charlm_tui.core.training.plan import check_corpus
     from charlm_tui.core.training.trainer import execute
     from charlm_tui.tui.cli.training.train import headless_sinks
