@@ -23,8 +23,8 @@ from textual.screen import Screen
 
 from charlm_tui.core import paths
 from charlm_tui.core.decoding.options import GenerateOptions
-from charlm_tui.core.runs.view import RunView
 from charlm_tui.core.experiments.ladder import Ladder, LadderSession
+from charlm_tui.core.runs.view import RunView
 from charlm_tui.core.training.plan import RunPlan
 from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.loading import for_generate, for_inspect

@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.experiments.ladder import LadderSession
 from charlm_tui.core.runs.control import write_control
 from charlm_tui.core.runs.view import RunView
-from charlm_tui.core.experiments.ladder import LadderSession
 from charlm_tui.core.training.plan import RunPlan, plan_resume, run_values
 from charlm_tui.tui.formatting import visible
 from charlm_tui.tui.loading import checked, failing
