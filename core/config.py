@@ -271,6 +271,15 @@ class TrainConfig:
         check=_ratio_problem,
         resumable=True,
     )
+    internals_interval: int = option(
+        50,
+        "Record the model's internals every N steps (0: never): per layer the activations' "
+        "mean, std and saturated fraction, the gradient norm, and each weight matrix's "
+        "update-to-data ratio (the dashboard's n pane).",
+        "health",
+        range=Range(0, 10**9),
+        resumable=True,
+    )
     seed: int = option(1337, "Random seed.", "system", range=Range(0, MAX_SEED))
     device: str = option(
         "auto", "auto, cpu, cuda, cuda:N or mps.", "system", check=_device_problem, resumable=True

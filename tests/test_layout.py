@@ -16,7 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 UI_MODULES = {"textual", "typer", "rich"}
 # core/'s layers, lowest first: a package imports only the packages before it (and the
 # modules at the top of core/, layer 0). Each package's __init__ docstring says the same.
-LAYERS = ("", "text", "models", "decoding", "runs", "interop", "training", "experiments", "report")
+LAYERS = (
+    "",
+    "text",
+    "models",
+    "internals",
+    "decoding",
+    "runs",
+    "interop",
+    "training",
+    "experiments",
+    "report",
+)
 MAX_MODULES = 12  # a folder holding more says nothing about where a feature lives
 
 

@@ -3,5 +3,5 @@ JSONL records, the control file that steers it, full-split scores, the run view 
 screen and command reads, listing runs, their labels (tags and notes) and provenance
 (what they ran on), renaming and deleting them.
 
-Imports the top of core/, text/, models/ and decoding/.
+Imports the top of core/, text/, models/, internals/ and decoding/.
 """

@@ -15,6 +15,7 @@ import types
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, get_type_hints
 
+from charlm_tui.core.internals.stats import RULES, LayerStats, WeightStats
 from charlm_tui.core.measures import LayerSummary, Metrics
 from charlm_tui.core.values import is_int, is_number
 
@@ -205,6 +206,58 @@ class AlertEvent:
     EVENT: ClassVar[str] = "alert"
 
 
+@dataclass(frozen=True)
+class InternalsEvent:
+    """The model's internals at `iter`, every --internals-interval steps: a row per
+    layer (activations, saturation, gradient norm) and per weight matrix (gradient norm,
+    update-to-data ratio); core/internals/stats.py says what each value is."""
+
+    iter: int
+    layers: tuple[LayerStats, ...]
+    weights: tuple[WeightStats, ...]
+    time: float | None = None
+
+    EVENT: ClassVar[str] = "internals"
+
+    def record(self) -> dict[str, Any]:
+        rec = _plain(self)
+        rec["layers"] = [_plain(row) for row in self.layers]
+        rec["weights"] = [_plain(row) for row in self.weights]
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> InternalsEvent | None:
+        """None unless every row has every field, typed (a mean without an activation
+        named, a saturation without a rule, and the like are refused too)."""
+        layers, weights = rec.get("layers"), rec.get("weights")
+        if not (isinstance(layers, list) and isinstance(weights, list)):
+            return None
+        rows: list[LayerStats] = []
+        for row in layers:
+            got = _row(row, ("name", "what", "rule"), ("grad_norm",))
+            if got is None or got["rule"] not in RULES:
+                return None
+            seen, ruled = got["what"] != "", got["rule"] != ""
+            if ruled and not seen:
+                return None
+            values = {}
+            for key, wanted in (("mean", seen), ("std", seen), ("saturated", ruled)):
+                value = _number(row.get(key)) if wanted else None
+                if (wanted and (key not in row or value is None)) or (
+                    not wanted and row.get(key) is not None
+                ):
+                    return None
+                values[key] = value
+            rows.append(LayerStats(**got, **values))
+        matrices: list[WeightStats] = []
+        for row in weights:
+            got = _row(row, ("name", "layer"), ("grad_norm", "ratio"))
+            if got is None:
+                return None
+            matrices.append(WeightStats(**got))
+        return _typed(cls, {**rec, "layers": tuple(rows), "weights": tuple(matrices)})
+
+
 Event = (
     StartEvent
     | StepEvent
@@ -215,6 +268,7 @@ Event = (
     | NoteEvent
     | SteerEvent
     | AlertEvent
+    | InternalsEvent
 )
 EVENTS: dict[str, type] = {
     cls.EVENT: cls
@@ -228,6 +282,7 @@ EVENTS: dict[str, type] = {
         NoteEvent,
         SteerEvent,
         AlertEvent,
+        InternalsEvent,
     )
 }
 
@@ -324,6 +379,22 @@ def _number(value: Any) -> float | None:
         except OverflowError:  # an int beyond float's range, as 1e999 reads: infinite
             return math.inf if value > 0 else -math.inf
     return None
+
+
+def _row(row: Any, texts: tuple[str, ...], numbers: tuple[str, ...]) -> dict[str, Any] | None:
+    """A record's row (a JSON object): its text fields and number fields, typed, or None."""
+    if not isinstance(row, dict):
+        return None
+    got: dict[str, Any] = {}
+    for key in texts:
+        if not isinstance(row.get(key), str):
+            return None
+        got[key] = row[key]
+    for key in numbers:
+        if key not in row or (value := _number(row[key])) is None:
+            return None
+        got[key] = value
+    return got
 
 
 _HINTS: dict[type, dict[str, Any]] = {}

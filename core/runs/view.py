@@ -32,6 +32,7 @@ from charlm_tui.core.runs.events import (
     DoneEvent,
     EvalEvent,
     Event,
+    InternalsEvent,
     NoteEvent,
     SampleEvent,
     StartEvent,
@@ -59,6 +60,7 @@ from charlm_tui.core.values import as_int
 MAX_STEP_POINTS = 20_000  # plenty for a chart; beyond it, halved keeping the loss's extremes
 RECENT = 120  # step records behind the sparkline, the step time and the next-eval ETA
 NOTES_KEPT = 200
+INTERNALS_KEPT = 2_000  # recordings of the model's internals; beyond it, every other one
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class RunRecords:
         self.notes: deque[NoteEvent] = deque(maxlen=NOTES_KEPT)
         self.steers: list[SteerEvent] = []  # options changed while it trained
         self.alerts: list[AlertEvent] = []  # what looked unhealthy (--on-alert)
+        self.internals: list[InternalsEvent] = []  # --internals-interval (curves=True)
+        self.last_internals: InternalsEvent | None = None
         self._steered: dict[str, Any] = {}
 
     def _apply(self, event: Event) -> None:
@@ -151,11 +155,20 @@ class RunRecords:
             self.notes.append(event)
         elif isinstance(event, AlertEvent):
             self.alerts.append(event)
+        elif isinstance(event, InternalsEvent):
+            self.last_internals = event
+            if self.curves:
+                self.internals.append(event)
+                if len(self.internals) > INTERNALS_KEPT:  # the newest always stays
+                    self.internals = self.internals[-1::-2][::-1]
         elif isinstance(event, StartEvent):
             if event.resumed:  # the files dropped what came after the resume point
                 self.steps = [s for s in self.steps if s.iter <= event.iter]
                 self.evals = [e for e in self.evals if e.iter <= event.iter]
                 self.alerts = [a for a in self.alerts if a.iter <= event.iter]
+                self.internals = [i for i in self.internals if i.iter <= event.iter]
+                if self.last_internals is not None and self.last_internals.iter > event.iter:
+                    self.last_internals = self.internals[-1] if self.internals else None
             self.start, self.done = event, None
         elif isinstance(event, DoneEvent):
             self.done = event

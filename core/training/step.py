@@ -84,17 +84,21 @@ def train_step(
     distributed: bool,
     it: int,
     sync: bool = True,
+    after_backward: Callable[[], None] | None = None,
 ) -> StepResult:
     """Raises TrainingDiverged before the optimizer step if the loss or gradient is not
     finite, so the weights (and every checkpoint) keep their last finite values.
 
     Without `sync` (a GPU between two log steps) nothing is read back to the host: the
-    device runs ahead and StepResult.read checks at the next sync instead."""
+    device runs ahead and StepResult.read checks at the next sync instead.
+    `after_backward` sees the gradients before clipping (core/internals/probe.py)."""
     with autocast:
         _, loss = model(x, y)
     if not sync:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if after_backward is not None:
+            after_backward()
         norm_t = nn.utils.clip_grad_norm_(params, grad_clip or math.inf)
         optimizer.step()
         return StepResult(loss.detach(), norm_t)
@@ -107,6 +111,8 @@ def train_step(
         raise diverged(it, f"the loss is {loss_value}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if after_backward is not None:
+        after_backward()
     norm = float(nn.utils.clip_grad_norm_(params, grad_clip or math.inf))
     if not math.isfinite(norm):
         what = (

@@ -27,6 +27,7 @@ from charlm_tui.core.config import replace
 from charlm_tui.core.decoding.evaluate import fixed_batches
 from charlm_tui.core.device import denormals_flushed, resolve_device
 from charlm_tui.core.errors import CharLMError, CheckpointWriteError, TrainingDiverged
+from charlm_tui.core.internals.probe import Probe
 from charlm_tui.core.measures import SpikeWatch
 from charlm_tui.core.models import build_model, count_params, summarize
 from charlm_tui.core.models.checkpoint import load_checkpoint, restore_model
@@ -34,6 +35,7 @@ from charlm_tui.core.runs.control import write_control
 from charlm_tui.core.runs.events import (
     AlertEvent,
     DoneEvent,
+    InternalsEvent,
     Sink,
     StartEvent,
     SteerEvent,
@@ -175,6 +177,10 @@ class Trainer(BetweenSteps):
             "loss spike": SpikeWatch(t.alert_loss_ratio),
             "grad-norm spike": SpikeWatch(t.alert_grad_ratio),
         }
+        # The model's internals, on rank 0 (which writes the records): its hooks exist
+        # only on the steps that record them (core/internals/probe.py).
+        self._probe = Probe(model) if t.internals_interval and dist.is_main else None
+        self._internals: InternalsEvent | None = None  # recorded, emitted after the step
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -303,6 +309,9 @@ class Trainer(BetweenSteps):
                 f"are read from the device every {self.sync_every} steps)"
             ) from None
         state.iter += 1
+        if self._internals is not None:
+            self.emit(self._internals)
+            self._internals = None
         if not read:
             return  # the device runs ahead; losses are read every --log-interval steps
         loss, norm = result.read()
@@ -381,10 +390,23 @@ class Trainer(BetweenSteps):
         # Dropout draws from torch's global generator: seeding it per step and rank makes
         # a resumed run (every rank of it) draw the masks an uninterrupted one would.
         seed_dropout(stream_seed(self.tcfg.seed, self.dist.rank, self.state.iter, 1), self.device)
-        return train_step(
-            self._forward, self._params, self.optimizer, x, y, self.tcfg.grad_clip,
-            self.autocast, self.dist.enabled, self.state.iter, sync,
-        )  # fmt: skip
+        probe, every = self._probe, self.tcfg.internals_interval
+        if probe is None or (self.state.iter + 1) % every:
+            return train_step(
+                self._forward, self._params, self.optimizer, x, y, self.tcfg.grad_clip,
+                self.autocast, self.dist.enabled, self.state.iter, sync,
+            )  # fmt: skip
+        # A recording step runs the eager model: hooks added to a model after
+        # torch.compile traced it do not fire. Its numbers are read back now, a sync on
+        # a GPU once every --internals-interval steps.
+        with probe.recording():
+            result = train_step(
+                self._forward.eager, self._params, self.optimizer, x, y, self.tcfg.grad_clip,
+                self.autocast, self.dist.enabled, self.state.iter, sync, probe.take_grads,
+            )  # fmt: skip
+            layers, weights = probe.read()
+        self._internals = InternalsEvent(self.state.iter + 1, layers, weights)
+        return result
 
     # -- records ----------------------------------------------------------------------------
 
