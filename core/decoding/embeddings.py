@@ -63,9 +63,46 @@ def short_label(ch: str) -> str:
     return shown if len(shown) == 1 and shown.isprintable() and not wide else "·"
 
 
-def draw(emap: EmbeddingMap, width: int = 72, height: int = 24) -> list[str]:
-    """The map as lines of text: each character at its place on a width × height grid
-    (where two fall on one cell, the later one wins; a `+` marks the origin)."""
+# What kind of character each is, so that a newcomer sees which kinds fall together:
+# the classes colour the map on the inspect screen and in the report's picture.
+CLASSES = ("vowel", "consonant", "other letter", "digit", "punctuation", "space", "other")
+
+
+def char_class(ch: str) -> str:
+    """One of CLASSES: a vowel (a e i o u, any case or accent), another Latin letter, a
+    letter of another script, a digit, punctuation or a symbol, a space, or other."""
+    if ch.isspace():
+        return "space"
+    if ch.isalpha():
+        base = unicodedata.normalize("NFD", ch)[0].lower()
+        if base in "aeiou":
+            return "vowel"
+        latin = "LATIN" in unicodedata.name(ch, "")
+        return "consonant" if latin else "other letter"
+    if ch.isdigit():
+        return "digit"
+    if unicodedata.category(ch)[0] in "PS":
+        return "punctuation"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The map on a width × height grid of cells: cells[row][col] is the index of the
+    character drawn there, ORIGIN for the origin's `+`, or None; `hidden` counts the
+    characters that fell on a cell a later one took."""
+
+    cells: tuple[tuple[int | None, ...], ...]
+    hidden: int
+
+
+ORIGIN = -1
+
+
+def layout(emap: EmbeddingMap, width: int = 72, height: int = 24) -> Layout:
+    """Each character at its place on a width × height grid (where two fall on one cell,
+    the later one wins; the origin is marked when it is inside the map)."""
+    width, height = max(width, 2), max(height, 2)
     xs = [x for x, _ in emap.xy]
     ys = [y for _, y in emap.xy]
     lo_x, hi_x, lo_y, hi_y = min(xs), max(xs), min(ys), max(ys)
@@ -77,9 +114,23 @@ def draw(emap: EmbeddingMap, width: int = 72, height: int = 24) -> list[str]:
     def row(y: float) -> int:
         return round((hi_y - y) / span_y * (height - 1))  # up is +y
 
-    grid = [[" "] * width for _ in range(height)]
+    grid: list[list[int | None]] = [[None] * width for _ in range(height)]
     if lo_x <= 0 <= hi_x and lo_y <= 0 <= hi_y:
-        grid[row(0.0)][col(0.0)] = "+"
-    for ch, (x, y) in zip(emap.chars, emap.xy, strict=True):
-        grid[row(y)][col(x)] = short_label(ch)
-    return ["".join(line).rstrip() for line in grid]
+        grid[row(0.0)][col(0.0)] = ORIGIN
+    hidden = 0
+    for i, (x, y) in enumerate(emap.xy):
+        r, c = row(y), col(x)
+        hidden += grid[r][c] not in (None, ORIGIN)
+        grid[r][c] = i
+    return Layout(tuple(tuple(line) for line in grid), hidden)
+
+
+def draw(emap: EmbeddingMap, width: int = 72, height: int = 24) -> list[str]:
+    """The map as lines of text: each character at its place on a width × height grid
+    (where two fall on one cell, the later one wins; a `+` marks the origin)."""
+    labels = [short_label(ch) for ch in emap.chars]
+
+    def cell(i: int | None) -> str:
+        return " " if i is None else "+" if i == ORIGIN else labels[i]
+
+    return ["".join(cell(i) for i in line).rstrip() for line in layout(emap, width, height).cells]

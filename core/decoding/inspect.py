@@ -290,7 +290,7 @@ class Inspection:
     # Characters of the given text the model never saw, left out of `text` and not
     # scored: (their position in the given text, the character).
     unseen: tuple[tuple[int, str], ...] = ()
-    _lens: dict[int, Any] = field(default_factory=dict, repr=False)  # the latest window's
+    _lens: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)  # the latest
 
     def __len__(self) -> int:
         return len(self.text)
@@ -367,12 +367,20 @@ class Inspection:
         if n < 1:
             return None
         r, start = self.window(n)
-        if r not in self._lens:
+        if (r, k) not in self._lens:
             end = min(start + self.block_size, len(self.ids) - 1)
             window = torch.from_numpy(self.ids[start:end].astype(np.int64))[None].to(device)
             probs = lens_probs(model, window)
-            self._lens = {r: None if probs is None else probs.topk(k, dim=-1)}  # one window
-        top = self._lens[r]
+            top = None if probs is None else probs.topk(min(k, len(self.vocab)), dim=-1)
+            self._lens = {(r, k): top}  # one window: a new dict, so a reader never sees half
+        return self.lens_cached(n, k)
+
+    def lens_cached(self, n: int, k: int = 3) -> list[list[tuple[str, float]]] | None:
+        """lens_of(n) if its window's lens was computed, without computing (else None)."""
+        if n < 1:
+            return None
+        r, start = self.window(n)
+        top = self._lens.get((r, k))
         if top is None:
             return None
         values, ids = (t[:, n - 1 - start].tolist() for t in (top.values, top.indices))

@@ -7,12 +7,16 @@ the panel shows its probability, rank and the five likeliest characters there. `
 the text into a heat strip of what that prediction looked at: a GPT's attention (one
 head, or the mean of a layer's heads: `h`, `l`), or for a recurrent model how far each
 earlier character moved its state. Characters after the cursor stay grey: a prediction
-never sees them. Characters the model never saw stay in place, marked and not scored: the
-cursor steps over them, and the legend says how many were left out.
+never sees them. `g` shows the prediction at the cursor through a GPT's logit lens: the
+likeliest characters read after each block, the last block's the model's own. `m` puts the
+map of the character embeddings (their first two principal components, by kind of
+character) in place of the text. Characters the model never saw stay in place, marked and
+not scored: the cursor steps over them, and the legend says how many were left out.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +35,18 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Header, Label, Static
 
+from charlm_tui.core.decoding.embeddings import (
+    CLASSES,
+    ORIGIN,
+    EmbeddingMap,
+    char_class,
+    embedding_map,
+    layout,
+    short_label,
+)
 from charlm_tui.core.decoding.inspect import (
     ATTENTION,
     STATE_CHANGE,
@@ -42,6 +56,7 @@ from charlm_tui.core.decoding.inspect import (
     Scale,
     char_label,
     no_internals,
+    no_lens,
     visible_char,
 )
 from charlm_tui.tui.console import UNSEEN_STYLE, unseen_note
@@ -50,11 +65,115 @@ from charlm_tui.tui.widgets.next_char import NextChar
 
 LN2 = float(np.log(2))
 UNSEEN = Style.parse(UNSEEN_STYLE)  # the same mark as `charlm-tui inspect` prints
+LENS_K = 3  # guesses per block: three fit the panel at 60 columns
+# The map's colour for each kind of character (core.decoding.embeddings CLASSES).
+CLASS_STYLES = {
+    "vowel": "bold #ff7f50",
+    "consonant": "#7ec8ff",
+    "other letter": "#b0a0ff",
+    "digit": "bold #f0d000",
+    "punctuation": "bold #5fd75f",
+    "space": "bold #ff5fd7",
+    "other": "dim",
+}
 
 
 def cell_form(ch: str) -> str:
     """How a character of the text is drawn: a space stays a space (its colour shows)."""
     return " " if ch == " " else visible_char(ch)
+
+
+def guess_form(ch: str) -> str:
+    """A guessed character in a row of guesses: ␣ for a space, ⏎ for a newline, escapes."""
+    return "␣" if ch == " " else visible_char(ch)
+
+
+def lens_table(lens: list[list[tuple[str, float]]], actual: str) -> Text:
+    """One row per block, first to last: its guesses and their probabilities; the
+    character that came is bold and underlined, the last row (the model's own) bold."""
+    out = Text("after block: guesses\n", style="dim", no_wrap=True, overflow="ellipsis")
+    for b, guesses in enumerate(lens):
+        last = b == len(lens) - 1
+        out.append(f"{b + 1:>2} ", style="bold" if last else "dim")
+        for ch, p in guesses:
+            style = "bold underline" if ch == actual else ("bold" if last else "")
+            out.append(guess_form(ch), style=style)
+            out.append(f" {p:>3.0%}  ", style="" if last else "dim")
+        out.append("\n")
+    out.append(f"{len(lens)}: the model's own", style="dim")
+    return out
+
+
+def class_legend(present: set[str]) -> Text:
+    """The map's colours for the kinds of characters on it, and its marks."""
+    out = Text("kinds ", style="dim")
+    for name in CLASSES:
+        if name in present:
+            out.append(f" {name}", style=CLASS_STYLES[name])
+    out.append("  ⏎ newline ␣ space · any other + origin", style="dim")
+    return out
+
+
+class EmbeddingMapView(Widget):
+    """The character embeddings' first two principal components, each character at its
+    place and in its kind's colour, fitted to the widget's size; the character at the
+    cursor reversed. Drawn by core.decoding.embeddings `layout` (the same as `inspect
+    --embeddings`); every cell holds one safe glyph (`short_label`)."""
+
+    DEFAULT_CSS = """
+    EmbeddingMapView {
+        height: 1fr;
+        width: 1fr;
+        border: round $primary;
+        padding: 0 1;
+        text-wrap: nowrap;  /* a wrapped caption would push the map's last row out */
+        text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.emap: EmbeddingMap | None = None
+        self.message = "drawing the map of the character embeddings…"
+        self.marked: str | None = None  # the character at the cursor
+
+    def show(self, emap: EmbeddingMap | None, message: str = "") -> None:
+        self.emap, self.message = emap, message
+        self.refresh()
+
+    def mark(self, ch: str | None) -> None:
+        if ch != self.marked:
+            self.marked = ch
+            self.refresh()
+
+    def render(self) -> Text:
+        emap, width, height = self.emap, self.size.width, self.size.height
+        if emap is None:
+            return Text(self.message, style="dim")
+        a, b = emap.explained
+        grid = layout(emap, max(width, 2), max(height - 1, 2))
+        out = Text(no_wrap=True, overflow="ellipsis")
+        out.append("character embeddings, PCA:", style="bold")
+        out.append(f" → 1st component, {a:.0%} of variance; ↑ 2nd, {b:.0%}", style="dim")
+        if grid.hidden:  # a bigger terminal separates them
+            out.append(f" · {grid.hidden} hidden under others", style="dim")
+        out.append("\n")
+        labels = [short_label(ch) for ch in emap.chars]
+        styles = [Style.parse(CLASS_STYLES[char_class(ch)]) for ch in emap.chars]
+        cursor = Style(reverse=True, bold=True)
+        for r, line in enumerate(grid.cells):
+            for i in line:
+                if i is None:
+                    out.append(" ")
+                elif i == ORIGIN:
+                    out.append("+", style="dim")
+                else:
+                    here = emap.chars[i] == self.marked
+                    out.append(labels[i], style=styles[i] + cursor if here else styles[i])
+            if r < len(grid.cells) - 1:
+                out.append("\n")
+        out.rstrip()
+        return out
 
 
 def scale_legend(scale: Scale, note: str = "") -> Text:
@@ -254,15 +373,29 @@ class InternalsReady(Message):
     """A worker computed the internals of the window at the cursor."""
 
 
+class LensReady(Message):
+    """A worker read the window at the cursor through the logit lens."""
+
+
+@dataclass
+class MapReady(Message):
+    """A worker computed the embedding map (None: the model has no embedding table)."""
+
+    emap: EmbeddingMap | None
+
+
 class InspectScreen(Screen[None]):
     BINDINGS = [
         Binding("a", "toggle_view", "Attention"),
+        Binding("g", "toggle_lens", "Lens"),
+        Binding("m", "toggle_map", "Map"),
         Binding("h", "next_head", "Head"),
         Binding("l", "next_layer", "Layer"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
     ]
 
-    view: reactive[str] = reactive("surprise", bindings=True)  # or "internals"
+    view: reactive[str] = reactive("surprise", bindings=True)  # or "internals", "lens"
+    map_shown: reactive[bool] = reactive(False, bindings=True)  # the map in the text's place
     layer: reactive[int] = reactive(-1)  # -1: the last layer
     head: reactive[int | None] = reactive(None)  # None: the mean of the layer's heads
 
@@ -270,17 +403,22 @@ class InspectScreen(Screen[None]):
         super().__init__()
         self.model, self.ins, self.label = model, inspection, label
         self.reason = no_internals(model)
+        self.no_lens = no_lens(model)
+        # One forward at a time: the lens and the attention read it through hooks.
+        self.forward_lock = threading.Lock()
+        self.map_asked = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self.label_text(), id="inspect-label")
         with Horizontal(id="inspect-body"):
             yield SurpriseView(self.ins, id="inspect-text")
+            yield EmbeddingMapView(id="inspect-map")
             with Vertical(id="inspect-panel"):
                 yield Label("at the cursor", classes="panel-title")
                 yield Static(id="inspect-cursor")
                 yield NextChar(id="inspect-top")
-                yield Label(self.internals_title(), classes="panel-title")
+                yield Label(self.internals_title(), classes="panel-title", id="inspect-section")
                 yield Static(id="inspect-internals")
         yield Static(id="inspect-legend")
         yield KeysFooter()
@@ -289,6 +427,7 @@ class InspectScreen(Screen[None]):
         self.title = "charlm-tui · inspect"
         self.sub_title = f"mean loss {self.ins.mean_loss:.4f} nats · {self.ins.bpc:.3f} bits/char"
         self.query_one("#inspect-legend").set_class(bool(self.ins.unseen), "-unseen")
+        self.query_one(EmbeddingMapView).display = False
         self.query_one(SurpriseView).focus()
         self.refresh_view()
 
@@ -308,6 +447,8 @@ class InspectScreen(Screen[None]):
     # -- keys ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.map_shown and action in ("toggle_view", "toggle_lens", "next_head", "next_layer"):
+            return False  # the text and its panel are hidden: m brings them back
         if action == "next_head":
             return self.ins.kind == "attention" and self.view == "internals"
         if action == "next_layer":
@@ -319,6 +460,18 @@ class InspectScreen(Screen[None]):
             self.notify(self.reason, timeout=6)
             return
         self.view = "surprise" if self.view == "internals" else "internals"
+
+    def action_toggle_lens(self) -> None:
+        self.view = "surprise" if self.view == "lens" else "lens"
+
+    def action_toggle_map(self) -> None:
+        self.map_shown = not self.map_shown
+
+    def action_back(self) -> None:
+        if self.map_shown:
+            self.map_shown = False
+        else:
+            self.app.pop_screen()
 
     def action_next_layer(self) -> None:
         n = self.n_layer
@@ -349,14 +502,49 @@ class InspectScreen(Screen[None]):
     def watch_head(self) -> None:
         self.refresh_view()
 
+    def watch_map_shown(self, shown: bool) -> None:
+        if not self.is_mounted:
+            return
+        text = self.query_one(SurpriseView)
+        text.display = not shown
+        self.query_one("#inspect-panel").display = not shown
+        self.query_one(EmbeddingMapView).display = shown
+        if shown and not self.map_asked:  # an SVD of the whole table: in a worker
+            self.map_asked = True
+            self.compute_map()
+        if not shown:  # once it is laid out again: a hidden widget takes no focus
+            self.call_after_refresh(text.focus)
+        self.refresh_view()
+
     @on(SurpriseView.Moved)
     def moved(self) -> None:
         self.refresh_view()
 
     @work(thread=True, exclusive=True, group="internals", exit_on_error=False)
     def compute_internals(self, n: int) -> None:
-        self.ins.internals_of(n, self.model)
+        with self.forward_lock:
+            self.ins.internals_of(n, self.model)
         self.post_message(InternalsReady())
+
+    @work(thread=True, exclusive=True, group="lens", exit_on_error=False)
+    def compute_lens(self, n: int) -> None:
+        with self.forward_lock:
+            self.ins.lens_of(n, self.model, k=LENS_K)
+        self.post_message(LensReady())
+
+    @work(thread=True, exclusive=True, group="map", exit_on_error=False)
+    def compute_map(self) -> None:
+        self.post_message(MapReady(embedding_map(self.model, self.ins.vocab)))
+
+    @on(LensReady)
+    def lens_ready(self) -> None:
+        self.refresh_view()
+
+    @on(MapReady)
+    def map_ready(self, message: MapReady) -> None:
+        why = "" if message.emap else "no map: this model has no embedding table to map"
+        self.query_one(EmbeddingMapView).show(message.emap, why)
+        self.refresh_view()
 
     @on(InternalsReady)
     def internals_ready(self) -> None:
@@ -371,6 +559,10 @@ class InspectScreen(Screen[None]):
         n, ins = view.cursor, self.ins
         cursor = self.query_one("#inspect-cursor", Static)
         top = self.query_one(NextChar)
+        top.display = self.view != "lens"  # the lens's last row is the same prediction
+        if self.map_shown:
+            self.show_map(n)
+            return
         if n == 0:
             cursor.update(Text.assemble(
                 (char_label(ins.text[0]), "bold"),
@@ -394,8 +586,42 @@ class InspectScreen(Screen[None]):
             legend.append_text(unseen_legend(self.ins))
         self.query_one("#inspect-legend", Static).update(legend)
 
+    def show_map(self, n: int) -> None:
+        """The map, the character at the cursor marked; the legend its kinds' colours."""
+        shown = self.query_one(EmbeddingMapView)
+        shown.mark(self.ins.text[n])
+        emap = shown.emap
+        legend = self.query_one("#inspect-legend", Static)
+        if emap is None:
+            legend.update(Text("m: back to the text", style="dim"))
+            return
+        legend.update(class_legend({char_class(ch) for ch in emap.chars}))
+
+    def show_lens(self, view: SurpriseView, n: int) -> None:
+        """The logit lens of prediction n, each block's guesses, in the panel's section."""
+        panel = self.query_one("#inspect-internals", Static)
+        view.show_weights(None)
+        self.show_legend(SURPRISE, "g: lens off")
+        if self.no_lens:
+            panel.update(Text(self.no_lens, style="dim"))
+            return
+        if n == 0:
+            panel.update(Text("no prediction for the first character", style="dim"))
+            return
+        lens = self.ins.lens_cached(n, LENS_K)
+        if lens is None:  # one forward pass, in a worker: never on this thread
+            panel.update(Text("reading the residual stream after each block…", "dim"))
+            self.compute_lens(n)
+            return
+        panel.update(lens_table(lens, self.ins.text[n]))
+
     def show_internals(self, view: SurpriseView, n: int) -> None:
         panel = self.query_one("#inspect-internals", Static)
+        title = "logit lens" if self.view == "lens" else self.internals_title()
+        self.query_one("#inspect-section", Label).update(title)
+        if self.view == "lens":
+            self.show_lens(view, n)
+            return
         surprise_note = "grey: first character, no prediction"
         if self.ins.kind is None:
             panel.update(Text(self.reason, style="dim"))
@@ -403,7 +629,8 @@ class InspectScreen(Screen[None]):
             self.show_legend(SURPRISE, surprise_note)
             return
         if self.view == "surprise":
-            panel.update(Text("a: colour the text by what this prediction looked at", "dim"))
+            lens = "" if self.no_lens else "\ng: each block's guesses"
+            panel.update(Text(f"a: colour the text by what this prediction looked at{lens}", "dim"))
             view.show_weights(None)
             self.show_legend(SURPRISE, surprise_note)
             return

@@ -69,7 +69,7 @@ def inspect_(
         from charlm_tui.core.decoding.inspect import no_lens
 
         if output.format != "json":
-            raise CharLMError("--lens goes with --format json (the inspect screen has no lens yet)")
+            raise CharLMError("--lens goes with --format json (the inspect screen shows it: g)")
         if why := no_lens(model):
             raise CharLMError(f"--lens: {why}")
     from charlm_tui.core.decoding.inspect import drop_unseen
