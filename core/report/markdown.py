@@ -21,7 +21,7 @@ from charlm_tui.core.report.cells import (
     run_line,
     runs_word,
 )
-from charlm_tui.core.report.charts import INSTALL
+from charlm_tui.core.report.charts import INSTALL, EmbeddingFigure
 from charlm_tui.core.report.content import Report, RunPart, shown_above
 from charlm_tui.core.report.samples import shown_text
 from charlm_tui.core.text.display import visible, visible_line
@@ -60,9 +60,15 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bo
     return "\n".join(lines)
 
 
-def to_markdown(report: Report, images: tuple[str, str] | None, no_images: str) -> str:
+def to_markdown(
+    report: Report,
+    images: tuple[str, str] | None,
+    no_images: str,
+    figures: Sequence[EmbeddingFigure] = (),
+) -> str:
     """The whole report. `images`: the PNG's and the SVG's links, relative to the file;
-    `no_images`: why there are none, when there are none."""
+    `no_images`: why there are none, when there are none; `figures`: each run's
+    embedding map (or why it has none), in the runs' order."""
     names = ", ".join(md_text(p.result.name) for p in report.runs)
     out = [
         MARKER,
@@ -97,12 +103,12 @@ def to_markdown(report: Report, images: tuple[str, str] | None, no_images: str) 
     else:
         out += ["Nothing: every option is the same in every run."]
     out += ["", "## Runs"]
-    for part in report.runs:
-        out += ["", *run_section(part)]
+    for i, part in enumerate(report.runs):
+        out += ["", *run_section(part, figures[i] if i < len(figures) else None)]
     return "\n".join(out) + "\n"
 
 
-def run_section(part: RunPart) -> list[str]:
+def run_section(part: RunPart, figure: EmbeddingFigure | None = None) -> list[str]:
     view = part.view
     out = [f"### {md_text(part.result.name)}", "", md_text(run_line(part)), ""]
     out += [f"Corpus: {md_text(view.corpus)} · folder: {md_text(str(view.path))}", ""]
@@ -117,6 +123,7 @@ def run_section(part: RunPart) -> list[str]:
         out += [table(("layer", "type", "params"), rows, (False, False, True))]
     else:
         out += ["No layer summary: the run has no start record."]
+    out += embedding_section(figure) if figure is not None else []
     out += ["", "#### Samples", ""]
     if not part.samples:
         out += ["None written during training.", ""]
@@ -141,3 +148,15 @@ def run_section(part: RunPart) -> list[str]:
     else:
         out += [f"No final sample: {md_text(part.final_problem)}."]
     return out
+
+
+def embedding_section(figure: EmbeddingFigure) -> list[str]:
+    """A run's embedding map with its caption, or the one line saying why it has none."""
+    out = ["", "#### Character embeddings", ""]
+    if figure.chart is None or figure.files is None:
+        # our own words, escaped; the pip command as code, to copy as it is
+        line = f"`{INSTALL}`".join(md_text(piece) for piece in figure.caption.split(INSTALL))
+        return [*out, f"*{line}*"]
+    png, svg = figure.files
+    return [*out, f"![character embeddings, PCA]({png})", "", md_text(figure.caption),
+            f"(SVG: [{svg}]({svg}))"]  # fmt: skip

@@ -1,4 +1,4 @@
-"""The report as one self-contained HTML page: its chart inline as SVG, its style in the
+"""The report as one self-contained HTML page: its charts inline as SVG, its style in the
 page, no scripts, nothing fetched from a network.
 
 Every piece of untrusted text goes through html.escape (quotes too), after control
@@ -20,6 +20,7 @@ from charlm_tui.core.report.cells import (
     run_line,
     runs_word,
 )
+from charlm_tui.core.report.charts import EmbeddingFigure
 from charlm_tui.core.report.content import Report, RunPart, shown_above
 from charlm_tui.core.report.samples import shown_text
 from charlm_tui.core.text.display import visible, visible_line
@@ -70,7 +71,9 @@ def inline_svg(svg: str) -> str:
     return _XML_PROLOGUE.sub("", svg, count=1)
 
 
-def to_html(report: Report, svg: str | None, no_chart: str) -> str:
+def to_html(
+    report: Report, svg: str | None, no_chart: str, figures: Sequence[EmbeddingFigure] = ()
+) -> str:
     names = ", ".join(p.result.name for p in report.runs)
     out = [
         "<!DOCTYPE html>",
@@ -110,13 +113,13 @@ def to_html(report: Report, svg: str | None, no_chart: str) -> str:
     else:
         out.append("<p>Nothing: every option is the same in every run.</p>")
     out.append("<h2>Runs</h2>")
-    for part in report.runs:
-        out += run_section(part)
+    for i, part in enumerate(report.runs):
+        out += run_section(part, figures[i] if i < len(figures) else None)
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
 
-def run_section(part: RunPart) -> list[str]:
+def run_section(part: RunPart, figure: EmbeddingFigure | None = None) -> list[str]:
     view = part.view
     out = [
         f"<h3>{h(part.result.name)}</h3>",
@@ -133,6 +136,7 @@ def run_section(part: RunPart) -> list[str]:
         out.append(table(("layer", "type", "params"), rows, (False, False, True)))
     else:
         out.append("<p>No layer summary: the run has no start record.</p>")
+    out += embedding_section(figure) if figure is not None else []
     out.append("<h4>Samples</h4>")
     if not part.samples:
         out.append("<p>None written during training.</p>")
@@ -155,3 +159,12 @@ def run_section(part: RunPart) -> list[str]:
     else:
         out.append(f"<p>No final sample: {h(part.final_problem)}.</p>")
     return out
+
+
+def embedding_section(figure: EmbeddingFigure) -> list[str]:
+    """A run's embedding map inline, captioned, or the one line saying why it has none."""
+    out = ["<h4>Character embeddings</h4>"]
+    if figure.chart is None:
+        return [*out, f"<p><em>{h(figure.caption)}</em></p>"]
+    caption = f"<figcaption>{h(figure.caption)}</figcaption>"
+    return [*out, f"<figure>{inline_svg(figure.chart.svg)}{caption}</figure>"]

@@ -1,5 +1,6 @@
-"""Writing a report: Markdown with its chart as PNG and SVG in a folder beside it
-(`report.md` → `report_files/loss.png`, `.svg`), or one HTML page, its chart inline.
+"""Writing a report: Markdown with its charts as PNG and SVG in a folder beside it
+(`report.md` → `report_files/loss.png`, `.svg`, and each run's embedding map,
+`embeddings-1.png`, `.svg`, ...), or one HTML page, its charts inline.
 
 Every file is written atomically (core/files.py). A report replaces an earlier report
 (each carries a marker line of ours) but never another file, nor images in a folder it
@@ -13,14 +14,20 @@ import os
 import time
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.files import atomic_write_bytes, open_regular, refuse_link
 from charlm_tui.core.report import markdown, page
-from charlm_tui.core.report.charts import Chart, ChartsUnavailable, loss_chart
+from charlm_tui.core.report.charts import (
+    Chart,
+    ChartsUnavailable,
+    EmbeddingFigure,
+    embedding_figure,
+    loss_chart,
+)
 from charlm_tui.core.report.content import ChartOptions, Report, build_report
 from charlm_tui.core.runs.view import RunView
 
@@ -28,6 +35,7 @@ Format = Literal["markdown", "html"]
 SUFFIXES: dict[str, Format] = {".md": "markdown", ".markdown": "markdown",
                                ".html": "html", ".htm": "html"}  # fmt: skip
 IMAGES = ("loss.png", "loss.svg")
+MAP_IMAGES = "embeddings-{}.png", "embeddings-{}.svg"  # by the run's place in the report
 MARKER_BYTES = 4096  # a report's marker is in its first lines
 
 
@@ -85,7 +93,8 @@ def check_target(path: Path, fmt: Format, overwrite: bool) -> None:
     refuse_link(folder)
     if folder.exists() and not folder.is_dir():
         raise CharLMError(f"{folder} is in the way of the report's images: it is not a folder")
-    present = [folder / n for n in IMAGES if (folder / n).exists()]
+    maps = sorted(folder.glob("embeddings-*.png")) + sorted(folder.glob("embeddings-*.svg"))
+    present = [folder / n for n in IMAGES if (folder / n).exists()] + maps
     if present and not ours and not overwrite:
         raise CharLMError(
             f"{present[0]} exists and is not from a report in {path.name}: choose another "
@@ -112,25 +121,50 @@ def write_report(
     report = build_report(views, chart, written or written_now())
     drawn, no_chart = _draw(report)
     notes: list[str] = [no_chart] if drawn is None and views else []
+    figures = _figures(report)
     if fmt == "html":
-        body = page.to_html(report, drawn.svg if drawn else None, no_chart)
+        body = page.to_html(report, drawn.svg if drawn else None, no_chart, figures)
         _write_text(path, body)
         return Written(path, (), tuple(notes))
-    images: tuple[Path, ...] = ()
+    images: list[Path] = []
     links = None
+    folder = files_folder(path)
     if drawn is not None:
-        folder = files_folder(path)
-        try:
-            folder.mkdir(exist_ok=True)
-        except OSError as e:
-            raise CharLMError(f"cannot make {folder}: {e.strerror or e}") from None
+        _make_folder(folder)
         png, svg = (folder / n for n in IMAGES)
         _write_bytes(png, drawn.png)
         _write_text(svg, drawn.svg)
-        images = (png, svg)
+        images += [png, svg]
         links = tuple(urllib.parse.quote(f"{folder.name}/{n}") for n in IMAGES)
-    _write_text(path, markdown.to_markdown(report, links, no_chart))  # type: ignore[arg-type]
-    return Written(path, images, tuple(notes))
+    for i, figure in enumerate(figures):
+        if figure.chart is None:
+            continue
+        _make_folder(folder)
+        names = [n.format(i + 1) for n in MAP_IMAGES]
+        _write_bytes(folder / names[0], figure.chart.png)
+        _write_text(folder / names[1], figure.chart.svg)
+        images += [folder / n for n in names]
+        quoted = tuple(urllib.parse.quote(f"{folder.name}/{n}") for n in names)
+        figures[i] = replace(figure, files=quoted)  # type: ignore[arg-type]
+    body = markdown.to_markdown(report, links, no_chart, figures)  # type: ignore[arg-type]
+    _write_text(path, body)
+    return Written(path, tuple(images), tuple(notes))
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as e:
+        raise CharLMError(f"cannot make {folder}: {e.strerror or e}") from None
+
+
+def _figures(report: Report) -> list[EmbeddingFigure]:
+    """Each run's embedding map, or a line saying why it has none."""
+    try:
+        return [embedding_figure(part) for part in report.runs]
+    except ChartsUnavailable as e:
+        why = f"the embedding maps need matplotlib, not installed here: {e}"
+        return [EmbeddingFigure(None, why) for _ in report.runs]
 
 
 def _draw(report: Report) -> tuple[Chart | None, str]:
