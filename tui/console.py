@@ -276,6 +276,75 @@ def print_compare(rows: Sequence[Any], baseline: str | None) -> None:
     console.print(Text(VAL_NOTE, style="dim"))
 
 
+def print_groups(rows: Sequence[Any], baseline: str | None = None) -> None:
+    """The runs' seed groups (n, mean ± std) and each one's difference from the baseline
+    group with Welch's test; nothing when every run is a group of its own."""
+    from charlm_tui.core.report.groups import (
+        METRICS,
+        differences,
+        group_rows,
+        p_text,
+        replicated,
+    )
+    from charlm_tui.tui.exports import seeds_text
+
+    groups = group_rows(rows)
+    if not replicated(groups):
+        return
+    console = OutputConsole(highlight=False)
+    if not console.is_terminal:
+        console.width = 240
+    table = Table(show_edge=False, pad_edge=False, title="seed groups (mean ± std)")
+    for title in ("group", "n", "seeds", *METRICS.values()):
+        table.add_column(title, justify="left" if title in ("group", "seeds") else "right")
+    for g in groups:
+        stats = [g.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
+        table.add_row(Text(visible(g.name)), str(g.n), seeds_text(g.seeds), *stats)
+    console.print(table)
+    for d in differences(groups, baseline):
+        if d.diff is None or d.p is None:
+            said = f"{d.diff:+.4f} ({d.why})" if d.diff is not None else f"– ({d.why})"
+        else:
+            said = f"{d.diff:+.4f}, 95% CI [{d.lo:+.4f}, {d.hi:+.4f}], Welch p = {p_text(d.p)}"
+        console.print(Text(f"{visible(d.a)} − {visible(d.b)}, best val loss: {said}"))
+
+
+def print_sweep(views: Sequence[Any], rows: Sequence[Any], swept: Sequence[str]) -> None:
+    """For each swept option: val loss against its values, a point per run (a terminal
+    scatter), and the mean ± std at each value."""
+    if not swept or not rows:
+        return
+    import plotext as plt
+
+    from charlm_tui.core.report.groups import Stat
+
+    console = OutputConsole(highlight=False)
+    for name in swept:
+        points = [
+            (value, r.val_loss)
+            for v, r in zip(views, rows, strict=True)
+            if isinstance(value := {**v.model, **v.train}.get(name), int | float)
+            and r.val_loss is not None
+        ]
+        if not points:
+            continue
+        xs, ys = [float(x) for x, _ in points], [y for _, y in points]
+        print()
+        plt.clf()
+        plt.plotsize(min(console.width, 100), 18)
+        plt.theme("clear")
+        log = min(xs) > 0 and max(xs) / min(xs) >= 10
+        if log:
+            plt.xscale("log")
+        plt.scatter(xs, ys, marker="o")
+        plt.title(f"val loss against {name}" + (" (log x)" if log else ""))
+        plt.xlabel(name)
+        print(plt.uncolorize(plt.build()))  # plain: the same in a pipe as on a terminal
+        for value in sorted(set(xs)):
+            stat = Stat.of([y for x, y in points if x == value])
+            console.print(Text(f"  {name} = {value:g}: {stat.text()} over {stat.n} run(s)"))
+
+
 def score_runs(paths: Sequence[Path], device: str = "auto") -> dict[Path, Any]:
     """Full-split val scores for the runs that lack one (progress on stderr); those that
     could not be cached in eval.json (a read-only run), by run, for the caller to show."""

@@ -11,6 +11,14 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from charlm_tui.core.report.groups import (
+    CONFIDENCE,
+    METRICS,
+    differences,
+    group_rows,
+    p_text,
+    replicated,
+)
 from charlm_tui.core.report.rows import corpora_differ, corpus_label, corpus_warning
 from charlm_tui.core.runs.provenance import differing
 from charlm_tui.core.runs.records import dump_json
@@ -149,4 +157,87 @@ def to_csv(rows: Sequence[Row], baseline: str | None = None) -> str:
     for rec in recs:
         # floats by repr, so a reader gets back exactly the number written
         writer.writerow({k: _csv_value(v) for k, v in rec.items()})
+    return buf.getvalue()
+
+
+def seeds_text(seeds: Sequence[int | None]) -> str:
+    """`1337–1339` for a run of consecutive seeds, else `1, 5, 9` (`?` unrecorded)."""
+    known = sorted(s for s in seeds if s is not None)
+    if (
+        len(known) > 2
+        and len(known) == len(seeds)
+        and known == list(range(known[0], known[-1] + 1))
+    ):
+        return f"{known[0]}–{known[-1]}"
+    return ", ".join("?" if s is None else str(s) for s in seeds)
+
+
+def groups_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
+    """The runs' seed groups, when some group holds replicas: n and mean ± std of each
+    number, then each group's difference from the baseline group with its 95% confidence
+    interval and Welch's p. Empty when every run is a group of its own."""
+    groups = group_rows(rows)
+    if not replicated(groups):
+        return ""
+    head = ["group", "n", "seeds", *METRICS.values()]
+    lines = [
+        "",
+        "Seed groups (runs whose configuration differs only in the seed; mean ± sample std):",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---:|---|" + "---:|" * len(METRICS),
+    ]
+    for g in groups:
+        stats = [g.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
+        cells = [_md(visible_line(g.name)), str(g.n), seeds_text(g.seeds), *stats]
+        lines.append("| " + " | ".join(cells) + " |")
+    diffs = differences(groups, baseline)
+    if diffs:
+        lines += [
+            "",
+            f"Best val loss against {_md(visible_line(diffs[0].b))} (difference of means, "
+            f"{CONFIDENCE:.0%} confidence interval, Welch's t-test):",
+            "",
+            "| group | Δ best val loss | 95% CI | p |",
+            "|---|---:|---|---:|",
+        ]
+        for d in diffs:
+            delta = "–" if d.diff is None else f"{d.diff:+.4f}"
+            ci = f"[{d.lo:+.4f}, {d.hi:+.4f}]" if d.lo is not None and d.hi is not None else d.why
+            p = p_text(d.p) if d.p is not None else "–"
+            lines.append(f"| {_md(visible_line(d.a))} | {delta} | {ci} | {p} |")
+    return "\n".join(lines) + "\n"
+
+
+def groups_json(rows: Sequence[Row], baseline: str | None = None) -> str:
+    """The seed groups as JSON: each group's record, and each group's test against the
+    baseline group (ASCII, as to_json)."""
+    groups = group_rows(rows)
+    body = {
+        "groups": [g.record() for g in groups],
+        "differences": [vars(d) for d in differences(groups, baseline)],
+    }
+    return dump_json(body, indent=2, ensure_ascii=True) + "\n"
+
+
+def groups_csv(rows: Sequence[Row], baseline: str | None = None) -> str:
+    """One line per seed group: n, seeds, its runs, each number's mean/std/min/max, and
+    its difference from the baseline group (Welch)."""
+    groups = group_rows(rows)
+    tests = {d.a: d for d in differences(groups, baseline)}
+    recs = []
+    for g in groups:
+        rec = g.record()
+        rec["seeds"] = [s for s in rec["seeds"] if s is not None]
+        rec["runs"] = " ".join(rec["runs"])
+        d = tests.get(g.name)
+        rec.update(diff=d.diff if d else None, ci_low=d.lo if d else None,
+                   ci_high=d.hi if d else None, p=d.p if d else None)  # fmt: skip
+        recs.append(rec)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(recs[0]) if recs else [], lineterminator="\n")
+    writer.writeheader()
+    for rec in recs:
+        writer.writerow({k: _csv_value([str(s) for s in v] if k == "seeds" else v)
+                         for k, v in rec.items()})  # fmt: skip
     return buf.getvalue()

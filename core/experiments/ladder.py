@@ -17,6 +17,7 @@ stopped or killed one resumes from its last.pt, a rung never started starts.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,17 +27,29 @@ from typing import Any
 from charlm_tui.core import paths
 from charlm_tui.core.config import SPECS, build_configs
 from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.experiments.sweep import (
+    Replicas,
+    cells,
+    check_size,
+    member_name,
+    parse_axis,
+    parse_grid,
+)
 from charlm_tui.core.files import atomic_write_text
 from charlm_tui.core.options import Range, like, option
 from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.runs.records import dump_json, read_json
 from charlm_tui.core.runs.rundir import LADDER, checkpoint_name, is_run_dir
 from charlm_tui.core.training.plan import (
+    Placement,
     RunPlan,
+    Start,
     check_corpus,
     check_run_name,
+    default_run_name,
     plan_new,
     plan_resume,
+    started,
 )
 
 FORMAT = "charlm-ladder/1"
@@ -45,7 +58,7 @@ FORMAT = "charlm-ladder/1"
 @dataclass(frozen=True)
 class Rung:
     name: str  # its folder in the ladder
-    preset: str
+    preset: str | None  # None: the default preset
     overrides: dict[str, Any] = field(default_factory=dict)
     about: str = ""
 
@@ -121,15 +134,28 @@ class Ladder:
     time_budget: float
     seed: int
     labels: Labels = field(default_factory=Labels)  # every rung's --tag and --notes
+    # What every member shares on top of its preset and its own overrides. None: a
+    # ladder's (the corpus and budget above, no iteration cap); a seed group gives the
+    # options `train` was given.
+    base: dict[str, Any] | None = None
+    what: str = "ladder"  # what its errors call it: "ladder", "seed group"
+    command: tuple[str, ...] = ()  # the command line that asked for it (provenance.json)
+    swept: tuple[str, ...] = ()  # the options its grid sweeps
+
+    @property
+    def part(self) -> str:
+        """What one of its runs is called: a ladder's rung, a group's member."""
+        return "rung" if self.what == "ladder" else "member"
 
     def overrides(self, rung: Rung) -> dict[str, Any]:
-        return {
-            **rung.overrides,
-            "data": self.data,
-            "time_budget": self.time_budget,
-            "max_iters": None,
-            "seed": self.seed,
-        }
+        """A member's options: its seed (the folder's, unless the member has its own), its
+        rung's and grid cell's overrides, then what every member shares."""
+        shared = (
+            self.base
+            if self.base is not None
+            else {"data": self.data, "time_budget": self.time_budget, "max_iters": None}
+        )
+        return {"seed": self.seed, **rung.overrides, **shared}
 
     def rung_dir(self, rung: Rung) -> Path:
         return self.root / rung.name
@@ -155,39 +181,63 @@ class Ladder:
             try:
                 blocks[rung.name] = build_configs(rung.preset, self.overrides(rung))[0].block_size
             except CharLMError as e:
-                raise CharLMError(f"ladder rung {rung.name}: {e}") from None
+                raise CharLMError(f"{self.what} {self.part} {rung.name}: {e}") from None
         widest = max(self.rungs, key=lambda r: blocks[r.name])  # the corpus must fit it
         check_corpus(plan_new(widest.preset, self.overrides(widest), Path("/nonexistent-ladder")))
         elsewhere = "choose another --name or --out"
         if self.root.exists() and not self.root.is_dir():
             raise CharLMError(f"{self.root} exists and is not a folder: {elsewhere}")
         if is_run_dir(self.root):
-            raise CharLMError(f"{self.root} holds a run, not a ladder: {elsewhere}")
+            raise CharLMError(f"{self.root} holds a run, not a {self.what}: {elsewhere}")
         saved = read_ladder(self.root)
         if saved is None and self.root.is_dir() and any(self.root.iterdir()):
             raise CharLMError(f"{self.root} holds files but no {LADDER}: {elsewhere}")
         if saved is not None:
+            self._check_same(saved)
+
+    def _check_same(self, saved: dict[str, Any]) -> None:
+        """A member already in the folder is planned with the options it has there: the
+        first that differs is named, with the value to rerun with."""
+        theirs_all = saved.get("members")
+        pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        if isinstance(theirs_all, dict):
+            for rung in self.rungs:
+                theirs = theirs_all.get(rung.name)
+                if isinstance(theirs, dict) and isinstance(theirs.get("overrides"), dict):
+                    mine = {"preset": rung.preset, **self.overrides(rung)}
+                    pairs.append((json_plain(mine), {"preset": theirs.get("preset"),
+                                                     **theirs["overrides"]}))  # fmt: skip
+        else:  # a ladder.json of an older version: its corpus, budget and seed
+            keys = ("data", "time_budget", "seed")
             mine = dict(data=self.data, time_budget=self.time_budget, seed=self.seed)
-            theirs = {k: saved.get(k) for k in mine}
-            if mine != theirs:
-                differ = [k for k in mine if mine[k] != theirs[k]]
-                flag = "--" + differ[0].replace("_", "-")
-                raise CharLMError(
-                    f"{self.root} is a ladder with {flag} {theirs[differ[0]]}, not "
-                    f"{mine[differ[0]]}: rerun with that to carry on, or choose another --name"
-                )
+            pairs.append((mine, {k: saved.get(k) for k in keys}))
+        for mine, theirs in pairs:
+            for key in sorted(set(mine) | set(theirs)):
+                if mine.get(key) != theirs.get(key):
+                    flag = "--" + key.replace("_", "-")
+                    raise CharLMError(
+                        f"{self.root} is a {self.what} with {flag} {theirs.get(key)}, not "
+                        f"{mine.get(key)}: rerun with that to carry on, or choose another "
+                        "--name"
+                    )
 
     def claim(self) -> None:
         """Write ladder.json (its rungs: the ones it had, then any new ones)."""
         saved = read_ladder(self.root) or {}
         before = [r for r in saved.get("rungs", []) if isinstance(r, str)]
         rungs = before + [r.name for r in self.rungs if r.name not in before]
+        members = saved.get("members") if isinstance(saved.get("members"), dict) else {}
+        for rung in self.rungs:  # what each member was planned with, checked on a rerun
+            members[rung.name] = {"preset": rung.preset, "overrides": self.overrides(rung)}
         body = dict(
             format=FORMAT,
+            kind=self.what,
             data=self.data,
             time_budget=self.time_budget,
             seed=self.seed,
             rungs=rungs,
+            grid=list(self.swept),
+            members=members,
             created=saved.get("created", time.time()),
         )
         try:
@@ -195,7 +245,7 @@ class Ladder:
             atomic_write_text(self.root / LADDER, dump_json(body, indent=2) + "\n")
         except OSError as e:
             raise CharLMError(
-                f"cannot write the ladder folder {self.root}: {e.strerror or e}"
+                f"cannot write the {self.what} folder {self.root}: {e.strerror or e}"
             ) from None
 
     # -- what to train next ---------------------------------------------------------------
@@ -208,14 +258,14 @@ class Ladder:
             return None
         if status in ("running", "paused"):
             raise CharLMError(
-                f"ladder rung {rung.name} is training in another process ({where}): "
+                f"{self.what} {self.part} {rung.name} is training in another process ({where}): "
                 "wait for it or stop it, then rerun"
             )
         if status != "new" and (where / checkpoint_name("last")).is_file():
-            return dataclasses.replace(plan_resume(where, "last"), labels=self.labels)
-        # Never started, or killed before its first checkpoint: start it (again).
-        plan = plan_new(rung.preset, self.overrides(rung), where, overwrite=is_run_dir(where))
-        return dataclasses.replace(plan, labels=self.labels)
+            plan = plan_resume(where, "last")
+        else:  # never started, or killed before its first checkpoint: start it (again)
+            plan = plan_new(rung.preset, self.overrides(rung), where, overwrite=is_run_dir(where))
+        return dataclasses.replace(plan, labels=self.labels, command=self.command)
 
     def next(self, tried: Iterable[str] = ()) -> tuple[Rung, RunPlan] | None:
         """The first rung with training left, skipping those already tried this session
@@ -237,6 +287,13 @@ class Ladder:
         return f"{self.rungs.index(rung) + 1}/{len(self.rungs)}"
 
 
+def json_plain(value: dict[str, Any]) -> dict[str, Any]:
+    """As ladder.json gives it back (tuples as lists): what a rerun compares with."""
+    plain = json.loads(dump_json(value))
+    assert isinstance(plain, dict)
+    return plain
+
+
 def read_ladder(folder: Path) -> dict[str, Any] | None:
     raw = read_json(folder / LADDER)
     return raw if isinstance(raw, dict) and raw.get("format") == FORMAT else None
@@ -247,6 +304,14 @@ def _rungs_problem(text: str) -> str | None:
         parse_rungs(text)
     except CharLMError as e:
         return str(e).removeprefix("--rungs ")
+    return None
+
+
+def _axis_problem(text: str) -> str | None:
+    try:
+        parse_axis(text)
+    except CharLMError as e:
+        return str(e).removeprefix("--grid ")
     return None
 
 
@@ -273,6 +338,14 @@ class LadderOptions:
         check=_rungs_problem,
     )  # fmt: skip
     seed: int = like(SPECS["seed"], SPECS["seed"].default, help="The seed of every rung.")
+    grid: tuple[str, ...] = option(
+        (),
+        "Sweep an option over values, every rung at each: NAME=V1,V2,… (repeat for more "
+        "options: every combination). Ends with val loss against each swept option.",
+        "ladder",
+        check=_axis_problem,
+        metavar="NAME=V,…",
+    )
     name: str | None = option(
         None, "Folder under checkpoints/ (default: ladder-<corpus>-<budget>s).", "ladder"
     )
@@ -283,16 +356,60 @@ class LadderOptions:
             raise CharLMError("give --out or --name, not both")
 
 
-def make_ladder(options: LadderOptions, labels: Labels | None = None) -> Ladder:
-    """The ladder the CLI was asked for, checked (nothing written yet)."""
+def make_ladder(
+    options: LadderOptions, labels: Labels | None = None, replicas: Replicas | None = None
+) -> Ladder:
+    """The ladder the CLI was asked for, checked (nothing written yet): each rung at each
+    cell of the grid, with each seed."""
     name = check_run_name(options.name) if options.name is not None else None
     root = options.out or paths.runs_dir() / (
         name or default_name(options.data, options.time_budget)
     )
-    rungs = parse_rungs(options.rungs)
+    seeds = (replicas or Replicas()).seed_list(options.seed)
+    axes = parse_grid(options.grid)
+    grid = cells(axes)
+    check_size(len(parse_rungs(options.rungs)) * len(grid) * len(seeds))
+    rungs = tuple(
+        Rung(member_name(r.name, cell, s, options.seed), r.preset,
+             {**r.overrides, **cell, "seed": s}, r.about)
+        for r in parse_rungs(options.rungs) for cell in grid for s in seeds
+    )  # fmt: skip
     ladder = Ladder(
         root, rungs, options.data, float(options.time_budget), options.seed,
-        (labels or Labels()).normalised(),
+        (labels or Labels()).normalised(), swept=tuple(a.name for a in axes),
+    )  # fmt: skip
+    ladder.check()
+    return ladder
+
+
+def plan_group(
+    given: dict[str, Any], where: Placement, start: Start, labels: Labels, replicas: Replicas
+) -> Ladder:
+    """`train --seeds N`: the run `train` was asked for, N times with seeds seed, seed+1,
+    …, each a member of the folder the run would have gone to; checked, nothing written.
+    Rerunning the command carries the group on, as a ladder does."""
+    if where.resume:
+        raise CharLMError(
+            "a seed group carries on when its command is run again: leave out --resume"
+        )
+    if where.overwrite:
+        raise CharLMError(
+            "--overwrite does not apply to a seed group: choose another --name, or delete "
+            "the group's folder first"
+        )
+    options, labels = started(start, given, labels)
+    preset = options.pop("preset", None)
+    seed = options.pop("seed", SPECS["seed"].default)
+    mcfg, tcfg = build_configs(preset, {**options, "seed": seed})
+    name = check_run_name(where.name) if where.name is not None else None
+    root = where.out or paths.runs_dir() / (name or default_run_name(mcfg, tcfg))
+    rungs = tuple(
+        Rung(member_name("", {}, s, seed), preset, {"seed": s}, f"seed {s}")
+        for s in replicas.seed_list(seed)
+    )
+    ladder = Ladder(
+        root, rungs, tcfg.data, float(tcfg.time_budget or 0.0), seed, labels.normalised(),
+        base=options, what="seed group",
     )  # fmt: skip
     ladder.check()
     return ladder
@@ -320,14 +437,15 @@ class LadderSession:
 
     def announce(self, rung: Rung, plan: RunPlan) -> str:
         how = "resuming" if plan.resuming else "training"
-        return f"rung {self.ladder.position(rung)}: {rung.name} ({rung.about}), {how}"
+        lad = self.ladder
+        return f"{lad.part} {lad.position(rung)}: {rung.name} ({rung.about}), {how}"
 
     def stopped(self) -> str | None:
         """After the last rung's training ended: None to go on, else why it stops here."""
         rung = self.tried[-1]
         if self.ladder.carries_on(rung):
             return None
-        return f"ladder stopped at {rung.name}: rerun the command to carry on"
+        return f"{self.ladder.what} stopped at {rung.name}: rerun the command to carry on"
 
 
 def run_ladder(

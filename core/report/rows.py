@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from charlm_tui.core.config import shape_label
+from charlm_tui.core.report.groups import learning_key
 from charlm_tui.core.runs.view import RunView, config_differs
 from charlm_tui.core.values import as_finite, as_int
 
@@ -49,6 +50,9 @@ class Row:
     tags: tuple[str, ...] = ()  # labels.json: --tag, edited from home
     notes: str = ""
     ran_with: dict[str, Any] = field(default_factory=dict)  # provenance.json's latest session
+    final_val_loss: float | None = None  # the last eval's val estimate
+    seed: int | None = None
+    learns: str | None = None  # what it learns, its seed aside (core/report/groups.py)
 
     def value(self, key: str) -> Any:
         return getattr(self, key)
@@ -96,6 +100,9 @@ def row_of(view: RunView) -> Row:
         tags=view.labels.tags,
         notes=view.labels.notes,
         ran_with=view.ran_with,
+        final_val_loss=as_finite(view.evals[-1].val.loss) if view.evals else None,
+        seed=as_int(train.get("seed")),
+        learns=learning_key(view.config),
     )
 
 

@@ -38,6 +38,14 @@ class CompareOptions:
     baseline: str | None = option(
         None, "Show differences from this run (its name or path).", "output", metavar="RUN"
     )
+    groups: bool = option(
+        False,
+        "With --format json or csv: one record per seed group (runs whose configuration "
+        "differs only in the seed: n, mean, std, min, max), and for json each group's "
+        "difference from the baseline group with a 95% CI and Welch's p. Markdown and the "
+        "table add the groups below the runs whenever a group has replicas.",
+        "output",
+    )
     full_eval: bool = option(
         False,
         "First score each run's best.pt on every position of its val split (as `eval`; "
@@ -65,8 +73,15 @@ def compare(ctx: typer.Context, runs: RunsArg, options: CompareOptions, on: Devi
     from charlm_tui.core.report.rows import corpus_warning
     from charlm_tui.core.runs.listing import load_runs, resolve_runs
     from charlm_tui.core.text.display import visible_line
-    from charlm_tui.tui.console import print_compare, score_runs
-    from charlm_tui.tui.exports import to_csv, to_json, to_markdown
+    from charlm_tui.tui.console import print_compare, print_groups, score_runs
+    from charlm_tui.tui.exports import (
+        groups_csv,
+        groups_json,
+        groups_markdown,
+        to_csv,
+        to_json,
+        to_markdown,
+    )
     from charlm_tui.tui.tables import pick_baseline, row_of, sort_rows, with_baseline
 
     paths = resolve_runs(runs)
@@ -87,10 +102,15 @@ def compare(ctx: typer.Context, runs: RunsArg, options: CompareOptions, on: Devi
     if options.sort is not None:
         rows = sort_rows(rows, options.sort, options.reverse)
     export = {"markdown": to_markdown, "csv": to_csv, "json": to_json}.get(options.format or "")
-    if export is not None:
+    if options.groups and options.format in ("csv", "json"):
+        print((groups_csv if options.format == "csv" else groups_json)(rows, base), end="")
+    elif export is not None:
         print(export(rows, base), end="")  # markdown says it under its table
+        if options.format == "markdown":
+            print(groups_markdown(rows, base), end="")
     else:
         print_compare(rows, base)
+        print_groups(rows, base)
     if (warning := corpus_warning(rows)) is not None and options.format != "markdown":
         # csv and json stay data: the warning goes beside them, on stderr
         out = sys.stdout if export is None else sys.stderr

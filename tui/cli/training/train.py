@@ -15,6 +15,8 @@ import typer
 from rich.markup import escape
 
 from charlm_tui.core.config import PRESETS, SPECS, preset_values
+from charlm_tui.core.errors import CharLMError
+from charlm_tui.core.experiments.sweep import Replicas
 from charlm_tui.core.options import Spec
 from charlm_tui.core.runs.labels import Labels
 from charlm_tui.core.training.plan import Placement, RunPlan, Start
@@ -38,8 +40,14 @@ def help_with_presets(spec: Spec) -> str:
 @declared(Start, into="start")
 @declared(Placement, into="where")
 @declared(Labels, into="labels")
+@declared(Replicas, into="reps")
 def train(
-    ctx: typer.Context, given: dict[str, Any], start: Start, where: Placement, labels: Labels
+    ctx: typer.Context,
+    given: dict[str, Any],
+    start: Start,
+    where: Placement,
+    labels: Labels,
+    reps: Replicas,
 ) -> None:
     """Train a model: the dashboard shows it learn; with --no-ui, a progress bar, one line
     per eval and the samples it writes.
@@ -58,9 +66,17 @@ def train(
       charlm-tui --no-ui train --config myrun.toml --lr 1e-3
 
       charlm-tui --no-ui train --from checkpoints/myrun --n-layer 4 --name deeper
+
+      charlm-tui --no-ui train --preset tiny --max-iters 500 --seeds 3 --name tiny3
     """
     from charlm_tui.core.training import distributed
     from charlm_tui.core.training.plan import check_corpus, plan_from
+
+    if reps.seeds > 1:
+        train_group(ctx, given, start, where, labels, reps)
+        return
+    if reps.jobs > 1:
+        raise CharLMError("--jobs trains the replicas of --seeds N at once: give --seeds too")
 
     plan = plan_from(given, where, start, labels)
     plan = dataclasses.replace(plan, command=("charlm-tui", *INVOKED))
@@ -81,6 +97,44 @@ def train(
     if done.message:
         print(f"charlm-tui: {done.message}", file=sys.stderr)
     raise typer.Exit(done.exit_code)
+
+
+def train_group(
+    ctx: typer.Context,
+    given: dict[str, Any],
+    start: Start,
+    where: Placement,
+    labels: Labels,
+    reps: Replicas,
+) -> None:
+    """`--seeds N`: N replicas into one group folder, one after another on the dashboard
+    (as a ladder's rungs), or headless, --jobs at a time; then their table."""
+    from charlm_tui.core.experiments.ladder import plan_group
+    from charlm_tui.core.training import distributed
+    from charlm_tui.tui.cli.training.ladder import run_headless
+
+    group = dataclasses.replace(
+        plan_group(given, where, start, labels, reps), command=("charlm-tui", *INVOKED)
+    )
+    if given.get("tensorboard"):
+        from charlm_tui.core.interop.tensorboard import require
+
+        require()
+    dist = distributed.from_env()
+    if dist.world_size > 1:
+        raise CharLMError("--seeds trains one replica at a time in one process: run it "
+                          "without torchrun")  # fmt: skip
+    if wants_dashboard(ctx):
+        if reps.jobs > 1:
+            raise CharLMError(
+                "--jobs trains replicas side by side without the dashboard: add --no-ui, or "
+                "leave out --jobs to watch them one after another"
+            )
+        from charlm_tui.tui.app import CharLMApp
+
+        launch(CharLMApp(ladder=group))
+        return
+    run_headless(group, dist, reps)
 
 
 def headless_sinks(plan: RunPlan) -> list[Any]:
