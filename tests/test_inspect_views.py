@@ -166,3 +166,21 @@ def test_an_escape_in_the_vocabulary_never_reaches_the_screen_raw(tmp_path: Path
             assert "\x1b" not in shot and "\x07" not in shot
 
     run(scenario())
+
+
+def test_a_diverged_table_says_why_there_is_no_map(tmp_path: Path) -> None:
+    text = make_text(300, seed=2)
+    ckpt = checkpoint(tmp_path / "gpt", text, "gpt")
+
+    async def scenario() -> None:
+        async with inspect_app(ckpt, text).run_test(size=(80, 24)) as pilot:
+            screen = await opened(pilot)
+            with torch.no_grad():
+                screen.model.wte.weight[3, 0] = float("nan")  # as a diverged run leaves it
+            await pilot.press("m")
+            shown = screen.query_one(EmbeddingMapView)
+            await wait_for(pilot, lambda: shown.message.startswith("no map"), "the reason")
+            assert shown.emap is None
+            assert "holds NaN or inf (a diverged run)" in "".join(map_lines(screen))
+
+    run(scenario())

@@ -108,3 +108,19 @@ def test_without_matplotlib_the_map_says_how_to_get_it(
     assert section.startswith("*the embedding maps need matplotlib, not installed here: ")
     assert '`pip install "charlm-tui[report]"`' in section.split("\n", 1)[0]
     assert not (tmp_path / "r_files").exists()
+
+
+def test_a_diverged_run_gets_one_line(tmp_path: Path) -> None:
+    import torch
+
+    from charlm_tui.core.models.checkpoint import load_checkpoint, save_checkpoint
+
+    path = fake_run(tmp_path / "runs", "a")
+    ckpt = load_checkpoint(path / "best.pt")
+    ckpt["model"]["wte.weight"][0, 0] = torch.nan
+    save_checkpoint(ckpt, path / "best.pt")
+    out = tmp_path / "r.md"
+    write_report(report_views([path]), out, written="now")
+    section = out.read_text(encoding="utf-8").split("#### Character embeddings\n\n", 1)[1]
+    line = section.split("\n", 1)[0]  # load_model refuses the file, in one line
+    assert line.startswith("*no embedding map: ") and line.endswith("holds NaN or infinite values*")

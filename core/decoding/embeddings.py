@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.text.display import char_label
 from charlm_tui.core.text.vocab import Vocab
 
@@ -32,11 +33,13 @@ def embedding_table(model: nn.Module) -> torch.Tensor | None:
 
 def embedding_map(model: nn.Module, vocab: Vocab) -> EmbeddingMap | None:
     """PCA of the vocabulary's rows (an MLP's padding row left out); None for a model
-    without an embedding table."""
+    without an embedding table. A table with NaN or inf (a diverged run) is a CharLMError."""
     table = embedding_table(model)
     if table is None or len(vocab) < 3:
         return None
     x = table[: len(vocab)]
+    if not torch.isfinite(x).all():
+        raise CharLMError("the embedding table holds NaN or inf (a diverged run): nothing to map")
     x = x - x.mean(dim=0)
     _, s, v = torch.linalg.svd(x, full_matrices=False)
     components = v[:2]

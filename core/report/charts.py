@@ -162,7 +162,10 @@ def embedding_figure(part: RunPart) -> EmbeddingFigure:
         model, vocab, ckpt = load_model(path)
     except CharLMError as e:
         return EmbeddingFigure(None, f"no embedding map: {e}")
-    emap = embedding_map(model, vocab)
+    try:
+        emap = embedding_map(model, vocab)
+    except CharLMError as e:
+        return EmbeddingFigure(None, f"no embedding map: {e}")
     if emap is None:
         return EmbeddingFigure(None, "no embedding map: this model has no embedding table")
     it = ckpt.get("iter")

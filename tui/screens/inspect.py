@@ -59,6 +59,7 @@ from charlm_tui.core.decoding.inspect import (
     no_lens,
     visible_char,
 )
+from charlm_tui.core.errors import CharLMError
 from charlm_tui.tui.console import UNSEEN_STYLE, unseen_note
 from charlm_tui.tui.widgets.bars import KeysFooter
 from charlm_tui.tui.widgets.next_char import NextChar
@@ -382,6 +383,7 @@ class MapReady(Message):
     """A worker computed the embedding map (None: the model has no embedding table)."""
 
     emap: EmbeddingMap | None
+    why: str = ""  # when there is none
 
 
 class InspectScreen(Screen[None]):
@@ -534,7 +536,13 @@ class InspectScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="map", exit_on_error=False)
     def compute_map(self) -> None:
-        self.post_message(MapReady(embedding_map(self.model, self.ins.vocab)))
+        try:
+            emap = embedding_map(self.model, self.ins.vocab)
+        except CharLMError as e:
+            self.post_message(MapReady(None, f"no map: {e}"))
+            return
+        why = "" if emap else "no map: this model has no embedding table to map"
+        self.post_message(MapReady(emap, why))
 
     @on(LensReady)
     def lens_ready(self) -> None:
@@ -542,8 +550,7 @@ class InspectScreen(Screen[None]):
 
     @on(MapReady)
     def map_ready(self, message: MapReady) -> None:
-        why = "" if message.emap else "no map: this model has no embedding table to map"
-        self.query_one(EmbeddingMapView).show(message.emap, why)
+        self.query_one(EmbeddingMapView).show(message.emap, message.why)
         self.refresh_view()
 
     @on(InternalsReady)
