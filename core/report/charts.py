@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.report.content import ChartOptions, RunPart
@@ -57,7 +57,7 @@ def chart_label(name: str) -> str:
     return " " + shown if shown.startswith("_") else shown
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
 
@@ -72,24 +72,30 @@ def _smooth(ys: Sequence[float], weight: float) -> list[float]:
     return ema(ys, weight) if weight > 0 else list(ys)
 
 
+def render(draw: Callable[[Any, Any], None], **subplots: Any) -> Chart:
+    """A figure in the report's style, drawn by `draw(fig, axes)`, as PNG and SVG."""
+    matplotlib, plt = pyplot()
+    style = {"svg.hashsalt": "charlm-tui", "svg.fonttype": "path", "font.size": 9}
+    with matplotlib.rc_context(style):
+        fig, axes = plt.subplots(dpi=110, layout="constrained", **subplots)
+        try:
+            draw(fig, axes)
+            png, svg = io.BytesIO(), io.StringIO()
+            with warnings.catch_warnings():  # a glyph the font lacks: a box, not a warning
+                warnings.simplefilter("ignore")
+                # No dates or versions in the files: the same runs give the same bytes.
+                fig.savefig(png, format="png", metadata={"Software": None})
+                fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+        finally:
+            plt.close(fig)
+    return Chart(png.getvalue(), svg.getvalue())
+
+
 def loss_chart(runs: Sequence[RunPart], options: ChartOptions) -> Chart | None:
     """Train and val loss of every run on one chart, or None when no run has a curve."""
     if not any(p.curves.val[0] or p.curves.steps[0] for p in runs):
         return None
-    matplotlib, plt = _pyplot()
-    with matplotlib.rc_context(
-        {"svg.hashsalt": "charlm-tui", "svg.fonttype": "path", "font.size": 9}
-    ):
-        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110, layout="constrained")
-        try:
-            _draw(ax, runs, options)
-            png, svg = io.BytesIO(), io.StringIO()
-            # No dates or versions in the files: the same runs give the same bytes.
-            fig.savefig(png, format="png", metadata={"Software": None})
-            fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            plt.close(fig)
-    return Chart(png.getvalue(), svg.getvalue())
+    return render(lambda fig, ax: _draw(ax, runs, options), figsize=(8, 4.5))
 
 
 def _draw(ax, runs: Sequence[RunPart], options: ChartOptions) -> None:
@@ -186,34 +192,25 @@ def embedding_chart(emap: EmbeddingMap, name: str) -> Chart:
     """Each character's label at its place on the first two components, by kind."""
     from charlm_tui.core.decoding.embeddings import CLASSES, char_class
 
-    matplotlib, plt = _pyplot()
-    with matplotlib.rc_context(
-        {"svg.hashsalt": "charlm-tui", "svg.fonttype": "path", "font.size": 9}
-    ):
-        fig, ax = plt.subplots(figsize=(6.5, 5.5), dpi=110, layout="constrained")
-        try:
-            xs, ys = zip(*emap.xy, strict=True)
-            ax.scatter(xs, ys, s=0)  # the axes' limits: text alone does not set them
-            kinds = [char_class(ch) for ch in emap.chars]
-            with warnings.catch_warnings():  # a script the font lacks: a box, not a warning
-                warnings.simplefilter("ignore")
-                for ch, kind, (x, y) in zip(emap.chars, kinds, emap.xy, strict=True):
-                    ax.text(x, y, point_label(ch), color=CLASS_COLORS[kind], fontsize=11,
-                            ha="center", va="center", parse_math=False)  # fmt: skip
-                for kind in CLASSES:
-                    if kind in kinds:  # one legend entry per kind shown
-                        ax.scatter([], [], color=CLASS_COLORS[kind], marker="s", label=kind)
-                ax.margins(0.06)
-                a, b = emap.explained
-                ax.set_xlabel(f"1st principal component ({a:.0%} of the variance)")
-                ax.set_ylabel(f"2nd principal component ({b:.0%})")
-                ax.set_title(f"character embeddings: {chart_label(name)}", fontsize=10)
-                ax.axhline(0, color="0.85", linewidth=0.8, zorder=0)
-                ax.axvline(0, color="0.85", linewidth=0.8, zorder=0)
-                ax.legend(fontsize=8, loc="best", framealpha=0.85)
-                png, svg = io.BytesIO(), io.StringIO()
-                fig.savefig(png, format="png", metadata={"Software": None})
-                fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            plt.close(fig)
-    return Chart(png.getvalue(), svg.getvalue())
+    def draw(fig: Any, ax: Any) -> None:
+        xs, ys = zip(*emap.xy, strict=True)
+        ax.scatter(xs, ys, s=0)  # the axes' limits: text alone does not set them
+        kinds = [char_class(ch) for ch in emap.chars]
+        with warnings.catch_warnings():  # a script the font lacks: a box, not a warning
+            warnings.simplefilter("ignore")
+            for ch, kind, (x, y) in zip(emap.chars, kinds, emap.xy, strict=True):
+                ax.text(x, y, point_label(ch), color=CLASS_COLORS[kind], fontsize=11,
+                        ha="center", va="center", parse_math=False)  # fmt: skip
+            for kind in CLASSES:
+                if kind in kinds:  # one legend entry per kind shown
+                    ax.scatter([], [], color=CLASS_COLORS[kind], marker="s", label=kind)
+            ax.margins(0.06)
+            a, b = emap.explained
+            ax.set_xlabel(f"1st principal component ({a:.0%} of the variance)")
+            ax.set_ylabel(f"2nd principal component ({b:.0%})")
+            ax.set_title(f"character embeddings: {chart_label(name)}", fontsize=10)
+            ax.axhline(0, color="0.85", linewidth=0.8, zorder=0)
+            ax.axvline(0, color="0.85", linewidth=0.8, zorder=0)
+            ax.legend(fontsize=8, loc="best", framealpha=0.85)
+
+    return render(draw, figsize=(6.5, 5.5))
