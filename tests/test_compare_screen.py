@@ -260,3 +260,31 @@ def test_runs_on_different_corpora_are_flagged(tmp_path: Path) -> None:
             assert "different corpora" in status
 
     scenario(go())
+
+
+def test_g_shows_one_row_and_one_mean_curve_per_seed_group(tmp_path: Path) -> None:
+    # a and b were trained with the same options (fake runs differ in nothing but their
+    # names): one group of two; c ran for fewer iterations: a group of its own
+    for name, iters in (("a", 400), ("b", 400), ("c", 200)):
+        fake_run(tmp_path, name, iters=iters)
+
+    async def go() -> None:
+        app = CharLMApp(compare=_open([tmp_path / n for n in "abc"]))
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, CompareScreen)
+            await wait_for(pilot, lambda: len(screen.rows) == 3, "the three runs")
+            table = screen.query_one(DataTable)
+            assert table.row_count == 3
+            await pilot.press("g")
+            await wait_for(pilot, lambda: table.row_count == 2, "one row per group")
+            first = [str(c) for c in table.get_row_at(0)]
+            assert first[1] == "2" and "(1 seed)" in str(table.get_row_at(1)[2])
+            chart = screen.query_one(CompareChart)
+            assert [val.label for _, val, _ in chart.series()] == ["a (+1) ×2", "c ×1"]
+            status = str(screen.query_one("#compare-status").render())
+            assert "2 seed groups" in status
+            await pilot.press("g")
+            await wait_for(pilot, lambda: table.row_count == 3, "the runs again")
+
+    scenario(go())

@@ -285,8 +285,8 @@ def print_groups(rows: Sequence[Any], baseline: str | None = None) -> None:
         group_rows,
         p_text,
         replicated,
+        seeds_text,
     )
-    from charlm_tui.tui.exports import seeds_text
 
     groups = group_rows(rows)
     if not replicated(groups):
@@ -317,6 +317,7 @@ def print_sweep(views: Sequence[Any], rows: Sequence[Any], swept: Sequence[str])
     import plotext as plt
 
     from charlm_tui.core.report.groups import Stat
+    from charlm_tui.core.report.spread import log_x
 
     console = OutputConsole(highlight=False)
     for name in swept:
@@ -333,7 +334,7 @@ def print_sweep(views: Sequence[Any], rows: Sequence[Any], swept: Sequence[str])
         plt.clf()
         plt.plotsize(min(console.width, 100), 18)
         plt.theme("clear")
-        log = min(xs) > 0 and max(xs) / min(xs) >= 10
+        log = log_x(xs)
         if log:
             plt.xscale("log")
         plt.scatter(xs, ys, marker="o")

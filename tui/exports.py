@@ -18,6 +18,7 @@ from charlm_tui.core.report.groups import (
     group_rows,
     p_text,
     replicated,
+    seeds_text,
 )
 from charlm_tui.core.report.rows import corpora_differ, corpus_label, corpus_warning
 from charlm_tui.core.runs.provenance import differing
@@ -158,18 +159,6 @@ def to_csv(rows: Sequence[Row], baseline: str | None = None) -> str:
         # floats by repr, so a reader gets back exactly the number written
         writer.writerow({k: _csv_value(v) for k, v in rec.items()})
     return buf.getvalue()
-
-
-def seeds_text(seeds: Sequence[int | None]) -> str:
-    """`1337–1339` for a run of consecutive seeds, else `1, 5, 9` (`?` unrecorded)."""
-    known = sorted(s for s in seeds if s is not None)
-    if (
-        len(known) > 2
-        and len(known) == len(seeds)
-        and known == list(range(known[0], known[-1] + 1))
-    ):
-        return f"{known[0]}–{known[-1]}"
-    return ", ".join("?" if s is None else str(s) for s in seeds)
 
 
 def groups_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:

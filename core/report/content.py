@@ -18,6 +18,15 @@ from charlm_tui.core.config import MODEL_FIELDS, MODEL_USES, shape_label
 from charlm_tui.core.measures import LayerSummary
 from charlm_tui.core.options import FRACTION, option
 from charlm_tui.core.report.curves import XAxis, run_curve, steer_marks
+from charlm_tui.core.report.groups import (
+    NOT_LEARNED,
+    Difference,
+    Group,
+    Stat,
+    group_rows,
+    replicated,
+)
+from charlm_tui.core.report.groups import differences as group_tests
 from charlm_tui.core.report.rows import Row, corpus_label, corpus_warning, row_of
 from charlm_tui.core.report.samples import FinalSample, final_sample
 from charlm_tui.core.runs.events import SampleEvent
@@ -87,6 +96,19 @@ class RunPart:
     final_problem: str  # why there is no final sample ("" when there is one)
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """An option whose numeric value differs between the runs: each run's value of it and
+    its best val loss (a point of the scatter), in the runs' order."""
+
+    option: str
+    points: list[tuple[float, float]]
+
+    def at_each_value(self) -> list[tuple[float, Stat]]:
+        return [(x, Stat.of([y for v, y in self.points if v == x]))
+                for x in sorted({v for v, _ in self.points})]  # fmt: skip
+
+
 @dataclass
 class Report:
     runs: list[RunPart]
@@ -95,6 +117,34 @@ class Report:
     chart: ChartOptions
     written: str  # when, as people read it
     notes: list[str] = field(default_factory=list)  # about the report itself
+    groups: list[Group] = field(default_factory=list)  # seed groups, when some has replicas
+    tests: list[Difference] = field(default_factory=list)  # each group against the first
+    sweeps: list[Sweep] = field(default_factory=list)
+
+
+MAX_SWEEPS = 4  # scatters: an architecture ladder differs in many options at once
+
+
+def sweeps_of(views: Sequence[RunView], rows: Sequence[Row]) -> list[Sweep]:
+    """The learned options whose numbers differ between three runs or more, each run's
+    value against its best val loss."""
+    kinds = {v.model.get("model") for v in views}
+    if len(views) < 3 or len(kinds) != 1:  # across architectures an option means little
+        return []
+    out = []
+    for key, _ in differences(views):
+        if key in NOT_LEARNED or (
+            key in MODEL_FIELDS and not all(used(v.model, key) for v in views)
+        ):
+            continue
+        values = [{**v.model, **v.train}.get(key) for v in views]
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
+            continue
+        points = [(float(x), r.val_loss) for x, r in zip(values, rows, strict=True)
+                  if r.val_loss is not None]  # fmt: skip
+        if len({x for x, _ in points}) > 1:
+            out.append(Sweep(key, points))
+    return out[:MAX_SWEEPS]
 
 
 def shown_above(part: RunPart) -> bool:
@@ -229,4 +279,9 @@ def build_report(
             )
         )
     rows = [p.result.row for p in parts]
-    return Report(parts, differences(views), corpus_warning(rows), chart, written)
+    report = Report(parts, differences(views), corpus_warning(rows), chart, written)
+    groups = group_rows(rows)
+    if replicated(groups):
+        report.groups, report.tests = groups, group_tests(groups)
+    report.sweeps = sweeps_of(views, rows)
+    return report

@@ -122,6 +122,15 @@ class Group:
         return rec
 
 
+def seeds_text(seeds: Sequence[int | None]) -> str:
+    """`1337–1339` for a run of consecutive seeds, else `1, 5, 9` (`?` unrecorded)."""
+    known = sorted(s for s in seeds if s is not None)
+    consecutive = known == list(range(known[0], known[-1] + 1)) if known else False
+    if len(known) > 2 and len(known) == len(seeds) and consecutive:
+        return f"{known[0]}–{known[-1]}"
+    return ", ".join("?" if s is None else str(s) for s in seeds)
+
+
 def group_name(names: Sequence[str]) -> str:
     """What the runs are called, their seeds left out: `lad/gpt-cpu` for `lad/gpt-cpu`
     and `lad/gpt-cpu+s1338`; `grp` for `grp/s1337` and `grp/s1338`."""

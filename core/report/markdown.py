@@ -14,12 +14,17 @@ import re
 from collections.abc import Sequence
 
 from charlm_tui.core.report.cells import (
+    GROUPS_NOTE,
     LOSS_NOTE,
     RESULT_COLUMNS,
+    Table,
+    group_table,
     layer_rows,
     result_cells,
     run_line,
     runs_word,
+    sweep_table,
+    test_table,
 )
 from charlm_tui.core.report.charts import INSTALL, EmbeddingFigure
 from charlm_tui.core.report.content import Report, RunPart, shown_above
@@ -65,10 +70,12 @@ def to_markdown(
     images: tuple[str, str] | None,
     no_images: str,
     figures: Sequence[EmbeddingFigure] = (),
+    spread: dict[str, tuple[str, str]] | None = None,
 ) -> str:
     """The whole report. `images`: the PNG's and the SVG's links, relative to the file;
     `no_images`: why there are none, when there are none; `figures`: each run's
-    embedding map (or why it has none), in the runs' order."""
+    embedding map (or why it has none), in the runs' order; `spread`: the links of the
+    seed groups' and the sweep's charts, by name."""
     names = ", ".join(md_text(p.result.name) for p in report.runs)
     out = [
         MARKER,
@@ -93,6 +100,7 @@ def to_markdown(
     else:
         # our own words (no run's text): the pip command as code, to copy as it is
         out += [f"*No chart: {no_images.replace(INSTALL, f'`{INSTALL}`')}*"]
+    out += spread_sections(report, spread or {})
     out += ["", "## What differs", ""]
     if report.differences:
         diff_head = ["option", *(p.result.name for p in report.runs)]
@@ -106,6 +114,31 @@ def to_markdown(
     for i, part in enumerate(report.runs):
         out += ["", *run_section(part, figures[i] if i < len(figures) else None)]
     return "\n".join(out) + "\n"
+
+
+def spread_sections(report: Report, links: dict[str, tuple[str, str]]) -> list[str]:
+    """The seed groups (with Welch's tests) and the sweeps, each with its chart."""
+    out: list[str] = []
+
+    def chart(name: str, alt: str) -> None:
+        if name in links:
+            png, svg = links[name]
+            out.extend(["", f"![{alt}]({png})", "", f"The same chart as SVG: [{svg}]({svg})"])
+
+    def md_table(t: Table) -> None:
+        out.extend(["", table(*t)])  # it escapes every cell
+
+    if report.groups:
+        out += ["", "## Seed groups", "", md_text(GROUPS_NOTE)]
+        md_table(group_table(report))
+        if report.tests:
+            md_table(test_table(report))
+        chart("groups", "mean val loss of each seed group, with its runs' min–max band")
+    if report.sweeps:
+        out += ["", "## Sweeps"]
+        chart("sweep", "best val loss against each swept option")
+        md_table(sweep_table(report))
+    return out
 
 
 def run_section(part: RunPart, figure: EmbeddingFigure | None = None) -> list[str]:

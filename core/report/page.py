@@ -13,12 +13,17 @@ from collections.abc import Sequence
 from html import escape
 
 from charlm_tui.core.report.cells import (
+    GROUPS_NOTE,
     LOSS_NOTE,
     RESULT_COLUMNS,
+    Table,
+    group_table,
     layer_rows,
     result_cells,
     run_line,
     runs_word,
+    sweep_table,
+    test_table,
 )
 from charlm_tui.core.report.charts import EmbeddingFigure
 from charlm_tui.core.report.content import Report, RunPart, shown_above
@@ -72,7 +77,11 @@ def inline_svg(svg: str) -> str:
 
 
 def to_html(
-    report: Report, svg: str | None, no_chart: str, figures: Sequence[EmbeddingFigure] = ()
+    report: Report,
+    svg: str | None,
+    no_chart: str,
+    figures: Sequence[EmbeddingFigure] = (),
+    spread: dict[str, str] | None = None,
 ) -> str:
     names = ", ".join(p.result.name for p in report.runs)
     out = [
@@ -103,6 +112,7 @@ def to_html(
         out.append(f"<figure>{inline_svg(svg)}</figure>")
     else:
         out.append(f"<p><em>No chart: {h(no_chart)}</em></p>")
+    out += spread_sections(report, spread or {})
     out.append("<h2>What differs</h2>")
     if report.differences:
         diff_head = ["option", *(p.result.name for p in report.runs)]
@@ -117,6 +127,28 @@ def to_html(
         out += run_section(part, figures[i] if i < len(figures) else None)
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
+
+
+def spread_sections(report: Report, svgs: dict[str, str]) -> list[str]:
+    """The seed groups (with Welch's tests) and the sweeps, each with its chart inline."""
+    out: list[str] = []
+
+    def html_table(t: Table) -> None:
+        out.append(table(*t))  # it escapes every cell
+
+    if report.groups:
+        out += ["<h2>Seed groups</h2>", f'<p class="note">{h(GROUPS_NOTE)}</p>']
+        html_table(group_table(report))
+        if report.tests:
+            html_table(test_table(report))
+        if "groups" in svgs:
+            out.append(f"<figure>{inline_svg(svgs['groups'])}</figure>")
+    if report.sweeps:
+        out.append("<h2>Sweeps</h2>")
+        if "sweep" in svgs:
+            out.append(f"<figure>{inline_svg(svgs['sweep'])}</figure>")
+        html_table(sweep_table(report))
+    return out
 
 
 def run_section(part: RunPart, figure: EmbeddingFigure | None = None) -> list[str]:

@@ -29,6 +29,7 @@ from charlm_tui.core.report.charts import (
     loss_chart,
 )
 from charlm_tui.core.report.content import ChartOptions, Report, build_report
+from charlm_tui.core.report.spread import groups_chart, sweep_chart
 from charlm_tui.core.runs.view import RunView
 
 Format = Literal["markdown", "html"]
@@ -36,6 +37,8 @@ SUFFIXES: dict[str, Format] = {".md": "markdown", ".markdown": "markdown",
                                ".html": "html", ".htm": "html"}  # fmt: skip
 IMAGES = ("loss.png", "loss.svg")
 MAP_IMAGES = "embeddings-{}.png", "embeddings-{}.svg"  # by the run's place in the report
+SPREAD_IMAGES = "{}.png", "{}.svg"  # groups.*, sweep.*
+SPREAD_NAMES = ("groups", "sweep")
 MARKER_BYTES = 4096  # a report's marker is in its first lines
 
 
@@ -94,7 +97,8 @@ def check_target(path: Path, fmt: Format, overwrite: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise CharLMError(f"{folder} is in the way of the report's images: it is not a folder")
     maps = sorted(folder.glob("embeddings-*.png")) + sorted(folder.glob("embeddings-*.svg"))
-    present = [folder / n for n in IMAGES if (folder / n).exists()] + maps
+    spread = [folder / n.format(k) for k in SPREAD_NAMES for n in SPREAD_IMAGES]
+    present = [p for p in [*(folder / n for n in IMAGES), *spread] if p.exists()] + maps
     if present and not ours and not overwrite:
         raise CharLMError(
             f"{present[0]} exists and is not from a report in {path.name}: choose another "
@@ -122,8 +126,10 @@ def write_report(
     drawn, no_chart = _draw(report)
     notes: list[str] = [no_chart] if drawn is None and views else []
     figures = _figures(report)
+    spread = _spread(report, notes)
     if fmt == "html":
-        body = page.to_html(report, drawn.svg if drawn else None, no_chart, figures)
+        svgs = {name: c.svg for name, c in spread.items()}
+        body = page.to_html(report, drawn.svg if drawn else None, no_chart, figures, svgs)
         _write_text(path, body)
         return Written(path, (), tuple(notes))
     images: list[Path] = []
@@ -146,7 +152,15 @@ def write_report(
         images += [folder / n for n in names]
         quoted = tuple(urllib.parse.quote(f"{folder.name}/{n}") for n in names)
         figures[i] = replace(figure, files=quoted)  # type: ignore[arg-type]
-    body = markdown.to_markdown(report, links, no_chart, figures)  # type: ignore[arg-type]
+    spread_links = {}
+    for name, chart in spread.items():
+        _make_folder(folder)
+        files = [n.format(name) for n in SPREAD_IMAGES]
+        _write_bytes(folder / files[0], chart.png)
+        _write_text(folder / files[1], chart.svg)
+        images += [folder / n for n in files]
+        spread_links[name] = tuple(urllib.parse.quote(f"{folder.name}/{n}") for n in files)
+    body = markdown.to_markdown(report, links, no_chart, figures, spread_links)  # type: ignore[arg-type]
     _write_text(path, body)
     return Written(path, tuple(images), tuple(notes))
 
@@ -165,6 +179,15 @@ def _figures(report: Report) -> list[EmbeddingFigure]:
     except ChartsUnavailable as e:
         why = f"the embedding maps need matplotlib, not installed here: {e}"
         return [EmbeddingFigure(None, why) for _ in report.runs]
+
+
+def _spread(report: Report, notes: list[str]) -> dict[str, Chart]:
+    """The seed groups' and the sweep's charts, where the report has them."""
+    try:
+        charts = {"groups": groups_chart(report), "sweep": sweep_chart(report.sweeps)}
+    except ChartsUnavailable:  # the loss chart's note already says how to get them
+        return {}
+    return {name: chart for name, chart in charts.items() if chart is not None}
 
 
 def _draw(report: Report) -> tuple[Chart | None, str]:

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.report.content import ChartOptions, report_views
+from charlm_tui.core.report.groups import Group, band, differences, group_rows
 from charlm_tui.core.report.rows import corpus_warning
 from charlm_tui.core.report.write import default_name, write_report
 from charlm_tui.core.runs.listing import load_runs
@@ -59,6 +60,7 @@ from charlm_tui.tui.widgets.loss_chart import (
 POLL_S = 1.0  # runs still training: read what they appended once a second
 CURSOR_STEPS = 50  # , and . move the cursor by 1/50 of the x range
 WHITE: RGB = (255, 255, 255)
+DIM: RGB = (70, 70, 70)  # a band's edges fade towards the dark background
 
 
 class CompareChart(CurveChart):
@@ -82,6 +84,8 @@ class CompareChart(CurveChart):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.runs: list[tuple[RunView, RGB]] = []
+        # Seed groups (`g`): each group's runs and colour; None draws every run.
+        self.groups: list[tuple[str, list[RunView], RGB]] | None = None
         self._span: tuple[float, float] | None = None
 
     def compose(self) -> ComposeResult:
@@ -89,8 +93,12 @@ class CompareChart(CurveChart):
         yield Static(id="compare-legend")
         yield Static(id="compare-readout")
 
-    def show(self, runs: list[tuple[RunView, RGB]]) -> None:
-        self.runs = runs
+    def show(
+        self,
+        runs: list[tuple[RunView, RGB]],
+        groups: list[tuple[str, list[RunView], RGB]] | None = None,
+    ) -> None:
+        self.runs, self.groups = runs, groups
         self.redraw()
 
     def control(self, what: str) -> None:
@@ -121,8 +129,11 @@ class CompareChart(CurveChart):
         step = (hi - lo) / CURSOR_STEPS or 1.0
         self.cursor = min(hi, max(lo, self.cursor + direction * step))
 
-    def series(self) -> list[tuple[RunView, Series, Series | None]]:
-        out = []
+    def series(self) -> list[tuple[RunView | None, Series, Series | None]]:
+        """(run, its val curve, its train curve or None); by group: a group's mean."""
+        if self.groups is not None:
+            return [(None, mean, train) for mean, train, _ in self.group_series()]
+        out: list[tuple[RunView | None, Series, Series | None]] = []
         for run, color in self.runs:
             val = Series(run.label, color, *run_curve(run, "val", self.x_axis))
             train = None
@@ -130,6 +141,21 @@ class CompareChart(CurveChart):
                 curve = run_curve(run, "train", self.x_axis)
                 train = Series(run.label, mix(color, WHITE, 0.5), *curve)
             out.append((run, val, train))
+        return out
+
+    def group_series(self) -> list[tuple[Series, Series | None, list[Series]]]:
+        """Each group's mean val curve, its mean train curve (on `t`), and the band's
+        edges: the min and max of its runs at each x, dimmer."""
+        out = []
+        for name, views, color in self.groups or []:
+            label = f"{name} ×{len(views)}"
+            xs, mean, lo, hi = band([run_curve(v, "val", self.x_axis) for v in views])
+            edges = [Series(label, mix(color, DIM, 0.55), xs, ys) for ys in (lo, hi)]
+            train = None
+            if self.show_train:
+                txs, tmean, _, _ = band([run_curve(v, "train", self.x_axis) for v in views])
+                train = Series(label, mix(color, WHITE, 0.5), txs, tmean)
+            out.append((Series(label, color, xs, mean), train, edges if len(views) > 1 else []))
         return out
 
     def redraw(self) -> None:
@@ -141,6 +167,8 @@ class CompareChart(CurveChart):
         self.border_subtitle = keys
         drawn = self.series()
         curves = [s for _, val, train in drawn for s in (train, val) if s is not None]
+        if self.groups is not None:  # the bands first: the means are drawn over them
+            curves = [e for _, _, edges in self.group_series() for e in edges] + curves
         xs = [x for s in curves for x in s.xs]
         self._span = (min(xs), max(xs)) if xs else None
         if self.cursor is not None and self._span is not None:
@@ -151,6 +179,8 @@ class CompareChart(CurveChart):
         legend = Text("  ").join(swatch(visible_line(val.label), val.color) for _, val, _ in drawn)
         if self.show_train:
             legend.append("   (lighter: train)", style="dim")
+        if self.groups is not None:
+            legend.append("   seed groups: mean, dim min–max band", style="dim")
         self.query_one("#compare-legend", Static).update(legend)
         self.query_one("#compare-readout", Static).update(self.readout())
 
@@ -158,7 +188,8 @@ class CompareChart(CurveChart):
         if self.cursor is None:
             return Text(", and . move a cursor that reads every run at one x", style="dim")
         where = "val/train" if self.show_train else "val"
-        return Text(f"cursor at {self.cursor_label()}: each run's {where} in the table's ▸ column")
+        whose = "each run's" if self.groups is None else "each group's mean"
+        return Text(f"cursor at {self.cursor_label()}: {whose} {where} in the table's ▸ column")
 
     def cursor_label(self) -> str:
         return x_label(self.cursor, self.x_axis) if self.cursor is not None else ""
@@ -202,12 +233,15 @@ class CompareScreen(Screen[None]):
         Binding("ctrl+s", "screenshot", "SVG"),
         # after ^s: at 80 columns the footer has room for one of them, and ^s came first
         Binding("w", "write_report", "Report"),
+        Binding("g", "groups", "Groups"),
     ]
 
     sort_key: reactive[str | None] = reactive(None)
     reverse: reactive[bool] = reactive(False)
     baseline: reactive[str | None] = reactive(None)
     filter_text: reactive[str] = reactive("")
+    # One row and one curve per seed group (runs that differ only in the seed).
+    by_group: reactive[bool] = reactive(False)
 
     def __init__(
         self, run_dirs: list[Path], full_eval: bool = False, baseline: str | None = None
@@ -222,6 +256,7 @@ class CompareScreen(Screen[None]):
         self._evaluating = ""
         self._readings: tuple[str, dict[str, str]] = ("", {})  # what the table shows
         self._warned: str | None = None  # the corpora warning last shown
+        self.groups: list[Group] | None = None  # by_group's groups, as the table shows them
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -264,7 +299,15 @@ class CompareScreen(Screen[None]):
         self.rows = rows
         chart = self.query_one(CompareChart)
         shown = {r.name for r in rows}
-        chart.show([(r, self.run_colors[r.label]) for r in self.runs if r.label in shown])
+        views = {r.label: r for r in self.runs}
+        self.groups = group_rows(rows) if self.by_group else None
+        chart.show(
+            [(r, self.run_colors[r.label]) for r in self.runs if r.label in shown],
+            None if self.groups is None else [
+                (g.name, [views[r.name] for r in g.rows], self.run_colors[g.rows[0].name])
+                for g in self.groups
+            ],
+        )  # fmt: skip
         self._fill_table()  # after the chart: the cursor column reads its curves
         warning = corpus_warning([row_of(r) for r in self.runs])
         if warning is not None and warning != self._warned:
@@ -283,12 +326,21 @@ class CompareScreen(Screen[None]):
             self.rows, len(self.runs), self.filter_text, (self.sort_key, self.reverse),
             self.baseline, self._evaluating, self._warned is not None,
         )  # fmt: skip
+        if self.groups is not None:
+            n = len(self.groups)
+            line += f" · {n} seed group{'s' if n != 1 else ''} (g: runs)"
         self.query_one("#compare-status", Static).update(Text(line))
 
     def _fill_table(self) -> None:
         chart = self.query_one(CompareChart)
         readings = chart.readings()
         self._readings = (chart.cursor_label(), readings)
+        if self.groups is not None:
+            self.query_one(CompareTable).show_groups(
+                self.groups, differences(self.groups, self.baseline), self.run_colors,
+                (chart.cursor_label(), readings),
+            )  # fmt: skip
+            return
         self.query_one(CompareTable).show(
             self.rows, self.run_colors, self.baseline, (self.sort_key, self.reverse),
             (chart.cursor_label(), readings),
@@ -322,8 +374,15 @@ class CompareScreen(Screen[None]):
         self.reverse = not self.reverse if flip else False
         self.rebuild()
 
+    def action_groups(self) -> None:
+        self.by_group = not self.by_group
+
+    def watch_by_group(self) -> None:
+        if self.is_mounted and self.runs:
+            self.rebuild()
+
     def action_baseline(self) -> None:
-        row = self.selected
+        row = self.selected if self.groups is None else self.selected_group_run
         if row is None:
             return
         self.baseline = None if self.baseline == row.name else row.name
@@ -343,8 +402,16 @@ class CompareScreen(Screen[None]):
         else:
             self.app.pop_screen()
 
+    @property
+    def selected_group_run(self) -> Row | None:
+        """The first run of the group under the table's cursor (by group)."""
+        at = self.query_one(CompareTable).cursor_row
+        groups = self.groups or []
+        return groups[at].rows[0] if at is not None and 0 <= at < len(groups) else None
+
     def action_open(self) -> None:
-        if (row := self.selected) is not None:
+        row = self.selected if self.groups is None else self.selected_group_run
+        if row is not None:
             self.post_message(OpenRun(Path(row.path)))
 
     @on(DataTable.RowSelected)

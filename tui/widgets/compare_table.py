@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from charlm_tui.core.report.groups import METRICS, Difference, Group, p_text
 from charlm_tui.core.text.display import visible_line
 from charlm_tui.tui.tables import COLUMNS, DELTAS, Row, cell, delta_cell
 from charlm_tui.tui.widgets.loss_chart import RGB, swatch
@@ -69,6 +70,45 @@ class CompareTable(DataTable):
                     self.add_column(Text(title, justify="right"), key=f"delta:{d}")
             if c.key == "name" and cursor[1]:  # beside the names: in view at any width
                 self.add_column(Text(f"▸ {cursor[0]}", justify="right"), key="cursor")
+
+    def show_groups(
+        self,
+        groups: list[Group],
+        tests: list[Difference],
+        colors: dict[str, RGB],
+        cursor: tuple[str, dict[str, str]],
+    ) -> None:
+        """One row per seed group: n, mean ± std of each number, and its difference from
+        the baseline group with Welch's test; at the cursor, each group's mean."""
+        row_at = self.cursor_row
+        self.clear(columns=True)
+        self.rows_shown = []
+        readings = cursor[1]
+        heads = ["group", "n", *METRICS.values(), "Δ best val", "95% CI", "p"]
+        if readings:
+            heads.insert(1, f"▸ {cursor[0]}")
+        for head in heads:
+            self.add_column(Text(head, justify="left" if head == "group" else "right"))
+        by_name = {d.a: d for d in tests}
+        for g in groups:
+            name = swatch(visible_line(g.name), colors.get(g.rows[0].name, WHITE))
+            stats = [g.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
+            d = by_name.get(g.name)
+            if d is None:
+                test = ["base" if tests else "", "", ""]
+            else:
+                test = [
+                    "–" if d.diff is None else f"{d.diff:+.4f}",
+                    d.why if d.lo is None or d.hi is None else f"[{d.lo:+.4f}, {d.hi:+.4f}]",
+                    "–" if d.p is None else p_text(d.p),
+                ]
+            cells = [name, Text(str(g.n), justify="right"),
+                     *(Text(c, justify="right") for c in [*stats, *test])]  # fmt: skip
+            if readings:
+                cells.insert(1, Text(readings.get(f"{g.name} ×{g.n}", "–"), justify="right"))
+            self.add_row(*cells)
+        if row_at is not None and row_at < len(groups):
+            self.move_cursor(row=row_at, animate=False)
 
     @property
     def selected(self) -> Row | None:
