@@ -209,3 +209,40 @@ def test_a_group_rerun_resumes_a_member_that_was_stopped(corpus_file: Path, tmp_
         plan_group({**given, "max_iters": 10}, Placement(out=tmp_path / "g"), Start(),
                    Labels(), Replicas(2))  # fmt: skip
     assert replace(Replicas(3), jobs=1).seed_list(5) == (5, 6, 7)
+
+
+def test_a_seed_group_on_the_dashboard_ends_compared_by_group(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from charlm_tui.core.experiments.ladder import plan_group
+    from charlm_tui.core.experiments.sweep import Replicas
+    from charlm_tui.core.runs.labels import Labels
+    from charlm_tui.core.training.plan import Placement, Start
+    from charlm_tui.tui.app import CharLMApp
+    from charlm_tui.tui.screens.compare import CompareScreen
+    from tests.waiting import wait_for
+
+    given = dict(preset="bigram", data=str(corpus_file), max_iters=30, eval_interval=10,
+                 sample_interval=0)  # fmt: skip
+    group = plan_group(given, Placement(out=tmp_path / "g"), Start(), Labels(), Replicas(2))
+
+    async def go() -> None:
+        app = CharLMApp(runs_dir=tmp_path, ladder=group)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, CompareScreen)
+                    and app.screen.groups is not None
+                    and bool(app.screen.rows)
+                ),
+                "the group's compare screen, by group",
+                timeout=120,
+            )
+            screen = app.screen
+            assert isinstance(screen, CompareScreen) and screen.by_group
+            assert [(g.name, g.n) for g in screen.groups or []] == [("g", 2)]
+
+    asyncio.run(go())

@@ -104,7 +104,9 @@ class CharLMApp(TrainingApp):
 
     @on(OpenCompare)
     def open_compare(self, message: OpenCompare) -> None:
-        self.push_screen(CompareScreen(message.run_dirs, message.full_eval, message.baseline))
+        self.push_screen(
+            CompareScreen(message.run_dirs, message.full_eval, message.baseline, message.by_group)
+        )
 
     @on(OpenGenerate)
     def open_generate(self, message: OpenGenerate) -> None:

@@ -117,3 +117,4 @@ class OpenCompare(Message):
     run_dirs: list[Path]
     full_eval: bool = False
     baseline: str | None = None
+    by_group: bool = False  # one row per seed group (runs that differ only in the seed)

@@ -165,7 +165,8 @@ class TrainingApp(App[int]):
             return
         if step is None:
             self.ladder = None
-            self.post_message(OpenCompare(session.ladder.run_dirs(), full_eval=True))
+            lad = session.ladder
+            self.post_message(OpenCompare(lad.run_dirs(), full_eval=True, by_group=lad.seeds > 1))
             return
         screen = self.screen
         if isinstance(screen, DashboardScreen) and screen.run_dir.parent == session.ladder.root:

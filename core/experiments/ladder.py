@@ -141,6 +141,7 @@ class Ladder:
     what: str = "ladder"  # what its errors call it: "ladder", "seed group"
     command: tuple[str, ...] = ()  # the command line that asked for it (provenance.json)
     swept: tuple[str, ...] = ()  # the options its grid sweeps
+    seeds: int = 1  # replicas of each rung or run (--seeds)
 
     @property
     def part(self) -> str:
@@ -376,7 +377,7 @@ def make_ladder(
     )  # fmt: skip
     ladder = Ladder(
         root, rungs, options.data, float(options.time_budget), options.seed,
-        (labels or Labels()).normalised(), swept=tuple(a.name for a in axes),
+        (labels or Labels()).normalised(), swept=tuple(a.name for a in axes), seeds=len(seeds),
     )  # fmt: skip
     ladder.check()
     return ladder
@@ -409,7 +410,7 @@ def plan_group(
     )
     ladder = Ladder(
         root, rungs, tcfg.data, float(tcfg.time_budget or 0.0), seed, labels.normalised(),
-        base=options, what="seed group",
+        base=options, what="seed group", seeds=replicas.seeds,
     )  # fmt: skip
     ladder.check()
     return ladder

@@ -244,9 +244,14 @@ class CompareScreen(Screen[None]):
     by_group: reactive[bool] = reactive(False)
 
     def __init__(
-        self, run_dirs: list[Path], full_eval: bool = False, baseline: str | None = None
+        self,
+        run_dirs: list[Path],
+        full_eval: bool = False,
+        baseline: str | None = None,
+        by_group: bool = False,
     ) -> None:
         super().__init__()
+        self.set_reactive(CompareScreen.by_group, by_group)
         self.run_dirs = run_dirs
         self.runs: list[RunView] = []
         self.run_colors: dict[str, RGB] = {}
