@@ -4,6 +4,8 @@ zoo, with the values a hand computation gives, stored and read back validated.""
 from __future__ import annotations
 
 import dataclasses
+import html
+import io
 import json
 import math
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from rich.console import Console
 
 from charlm_tui.core.config import build_configs, replace
 from charlm_tui.core.internals.probe import Probe
@@ -218,3 +221,96 @@ def test_a_malformed_internals_record_is_skipped(record: dict, tmp_path: Path) -
     path.write_text(good + json.dumps(record) + "\n" + good, encoding="utf-8")
     events = read_records(path)
     assert [type(e) for e in events] == [InternalsEvent, InternalsEvent]
+
+
+# -- the dashboard's pane ---------------------------------------------------------------------
+
+EVIL = "blocks.0\x1b[31m"  # a layer name from a file: never reaches the terminal raw
+
+
+def add_internals(run_dir: Path, iters: tuple[int, ...], name: str = "blocks.0") -> None:
+    with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+        for it in iters:
+            event = InternalsEvent(
+                iter=it,
+                layers=(
+                    LayerStats("wte", "output", 0.0, 0.05, "", None, 1.2),
+                    LayerStats(name, "mlp.act", 0.01, 0.2, "relu", 0.62, 0.9),
+                    LayerStats("lm_head", "logits", -0.5, 1.5, "", None, 0.4),
+                ),
+                weights=(
+                    WeightStats("wte.weight", "wte", 1.2, -2.5 - it / 1000),
+                    WeightStats(f"{name}.mlp.c_fc.weight", name, 0.5, -2.0 - it / 1000),
+                    WeightStats(f"{name}.mlp.c_proj.weight", name, 0.4, -3.0 - it / 1000),
+                    WeightStats("lm_head.weight", "lm_head", 0.4, -3.2),
+                ),
+            )
+            f.write(dump_line(record_of(event)))
+
+
+def rendered(renderable) -> str:
+    console = Console(width=100, file=io.StringIO(), color_system=None)
+    with console.capture() as out:
+        console.print(renderable)
+    return out.get()
+
+
+def test_the_pane_toggles_and_shows_a_finished_runs_layers(tmp_path: Path) -> None:
+    from charlm_tui.tui.app import CharLMApp
+    from charlm_tui.tui.screens.dashboard import DashboardScreen
+    from charlm_tui.tui.widgets.internals import InternalsPane, internals_table
+    from tests.tui_helpers import dashboard_drawn, fake_run, footer_keys, run
+    from tests.waiting import wait_for
+
+    path = fake_run(tmp_path, "r", iters=200)
+    add_internals(path, (100, 200), EVIL)
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            dash = app.screen
+            assert isinstance(dash, DashboardScreen)
+            await wait_for(pilot, lambda: dashboard_drawn(dash), "the dashboard")
+            pane = dash.query_one(InternalsPane)
+            assert not pane.display
+            await wait_for(pilot, lambda: "n" in footer_keys(app), "n in an 80-column footer")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: pane.display, "the internals pane")
+            assert not dash.query_one("#top").display and not dash.query_one("#bottom").display
+            await pilot.pause()
+            shown = html.unescape(app.export_screenshot()).replace("\xa0", " ")
+            assert "wte" in shown and "lm_head" in shown and "iter 200" in shown
+            assert "\x1b" not in shown and "\\x1b" in shown  # the name escaped
+            # blocks.0's two matrices at 200: -2.2 and -3.2, their mean -2.7
+            table = rendered(internals_table(dash.view))
+            assert "-2.70" in table and "62% ≤0" in table
+            await pilot.press("n")
+            await wait_for(pilot, lambda: not pane.display, "the loss chart back")
+            assert dash.query_one("#top").display
+
+    run(scenario())
+
+
+def test_the_pane_follows_new_records_and_says_when_there_are_none(tmp_path: Path) -> None:
+    from charlm_tui.tui.app import CharLMApp
+    from charlm_tui.tui.widgets.internals import InternalsPane
+    from tests.tui_helpers import fake_run, run
+    from tests.waiting import wait_for
+
+    path = fake_run(tmp_path, "r", iters=200, done=None)
+
+    async def scenario() -> None:
+        app = CharLMApp(watch=path)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.press("n")
+            pane = app.screen.query_one(InternalsPane)
+            plot = pane.query_one("#internals-plot")
+            await wait_for(pilot, lambda: pane.display, "the internals pane")
+            assert "--internals-interval" in plot.empty and not plot._has_data
+            add_internals(path, (50,))  # as a training would write them
+            await wait_for(pilot, lambda: plot._has_data, "the first recording drawn")
+            assert pane.border_subtitle.startswith("iter 50")
+            add_internals(path, (100,))
+            await wait_for(pilot, lambda: "iter 100" in pane.border_subtitle, "the next one")
+
+    run(scenario())

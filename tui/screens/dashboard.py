@@ -34,6 +34,7 @@ from charlm_tui.tui.process import TrainingProcess
 from charlm_tui.tui.screens.steer import SteeringKeys
 from charlm_tui.tui.tables import model_label
 from charlm_tui.tui.widgets.bars import KeysFooter
+from charlm_tui.tui.widgets.internals import InternalsPane
 from charlm_tui.tui.widgets.loss_chart import CHART_BINDINGS, LossChart
 from charlm_tui.tui.widgets.metrics import MetricsPanel
 from charlm_tui.tui.widgets.run_tabs import CheckpointList, ModelSummary, SamplesLog
@@ -65,6 +66,7 @@ class DashboardScreen(SteeringKeys):
         Binding("c", "checkpoint", "Save"),
         Binding("t", "sample", "Sample"),
         Binding("g", "generate", "Generate"),
+        Binding("n", "internals", "Internals"),
         Binding("1", "tab(0)", "Samples tab", show=False),
         Binding("2", "tab(1)", "Model tab", show=False),
         Binding("3", "tab(2)", "Checkpoints tab", show=False),
@@ -82,6 +84,7 @@ class DashboardScreen(SteeringKeys):
     live: reactive[bool] = reactive(False, bindings=True)  # a process trains here now
     paused: reactive[bool] = reactive(False, bindings=True)  # and is paused
     status: reactive[str] = reactive("")
+    internals: reactive[bool] = reactive(False)  # the internals pane in place of the rest
 
     def __init__(
         self,
@@ -105,6 +108,7 @@ class DashboardScreen(SteeringKeys):
         with Horizontal(id="top"):
             yield LossChart(id="chart")
             yield MetricsPanel(id="metrics")
+        yield InternalsPane(id="internals")
         with TabbedContent(id="bottom"):
             with TabPane("1 Samples", id="samples-tab"):
                 yield SamplesLog(id="samples")
@@ -117,6 +121,7 @@ class DashboardScreen(SteeringKeys):
     def on_mount(self) -> None:
         self.title = "charlm-tui"
         self.sub_title = visible(str(self.run_dir))  # a folder name is untrusted
+        self.query_one(InternalsPane).display = False
         self.fit(self.app.size.width, self.app.size.height)
         self.refresh_view()
         self.refresh_system()
@@ -148,6 +153,8 @@ class DashboardScreen(SteeringKeys):
         self.query_one(SamplesLog).show(view)
         self.query_one(ModelSummary).show(view)
         self.query_one(CheckpointList).show(view)
+        if self.internals:
+            self.query_one(InternalsPane).show(view)
 
     @property
     def shown(self) -> bool:
@@ -191,6 +198,22 @@ class DashboardScreen(SteeringKeys):
 
     def action_tab(self, index: int) -> None:
         self.query_one(TabbedContent).active = TABS[index]
+
+    def action_internals(self) -> None:
+        self.internals = not self.internals
+
+    def watch_internals(self, on: bool) -> None:
+        """The internals pane takes the chart's, the metrics' and the tabs' room: at 80x24
+        its chart and a table of a GPT's layers fit only so."""
+        for part in ("#top", "#bottom"):
+            self.query_one(part).display = not on
+        pane = self.query_one(InternalsPane)
+        pane.display = on
+        if on:
+            pane.show(self.view)
+        else:
+            self._drawn_chart = -1  # the loss chart missed the records read meanwhile
+            self.refresh_chart()
 
     def action_generate(self) -> None:
         """The generate pane on the newest weights: saved first while training."""
