@@ -314,3 +314,23 @@ def test_the_pane_follows_new_records_and_says_when_there_are_none(tmp_path: Pat
             await wait_for(pilot, lambda: "iter 100" in pane.border_subtitle, "the next one")
 
     run(scenario())
+
+
+def test_tensorboard_gets_the_ratios_as_scalars(tiny_args: list[str], tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from charlm_tui.tui.cli import run
+
+    out = tmp_path / "run"
+    argv = ["--no-ui", "train", *tiny_args, "--internals-interval", "10", "--tensorboard"]
+    assert run([*argv, "--out", str(out)]) == 0
+    acc = EventAccumulator(str(out / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    tag = "internals/update_ratio/blocks.0.mlp.c_fc.weight"
+    got = [(e.step, e.value) for e in acc.Scalars(tag)]
+    recorded = [e for e in read_records(out / "metrics.jsonl") if isinstance(e, InternalsEvent)]
+    want = [(e.iter, w.ratio) for e in recorded for w in e.weights if tag.endswith("/" + w.name)]
+    assert [s for s, _ in got] == [10, 20, 30]
+    assert [v for _, v in got] == pytest.approx([v for _, v in want])
+    assert "internals/saturated/blocks.0" in acc.Tags()["scalars"]

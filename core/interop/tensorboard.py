@@ -11,6 +11,8 @@ only when asked for, so nothing else pays for it.
     best/val_loss                                  at the end: the HParams metric
     sample (text), config (text), hparams          the samples and the configuration
     steer (text)                                   each option steered: `lr_scale: 1 → 0.5`
+    internals/update_ratio/<weight matrix>         each --internals-interval: log10 ratio
+    internals/act_std|saturated|grad_norm/<layer>  the same steps, per layer
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from charlm_tui.core.runs.events import (
     DoneEvent,
     EvalEvent,
     Event,
+    InternalsEvent,
     SampleEvent,
     StartEvent,
     SteerEvent,
@@ -141,6 +144,15 @@ class TensorBoardSink:
             w.add_text("steer", steer_text(event), it, t)
         elif isinstance(event, AlertEvent):
             w.add_text("alert", _code(event.message), it, t)
+        elif isinstance(event, InternalsEvent):
+            for weight in event.weights:  # names are the model's parameters: tag-safe
+                w.add_scalar(f"internals/update_ratio/{weight.name}", weight.ratio, it, t)
+            for layer in event.layers:
+                w.add_scalar(f"internals/grad_norm/{layer.name}", layer.grad_norm, it, t)
+                if layer.std is not None:
+                    w.add_scalar(f"internals/act_std/{layer.name}", layer.std, it, t)
+                if layer.saturated is not None:
+                    w.add_scalar(f"internals/saturated/{layer.name}", layer.saturated, it, t)
         elif isinstance(event, DoneEvent):
             from torch.utils.tensorboard.summary import hparams
 
