@@ -179,7 +179,7 @@ def test_the_ladder_command_headless(
     argv = ["--no-ui", "ladder", "--data", str(corpus_file), "--time-budget", "0.5"]
     assert run([*argv, "--out", str(tmp_path / "lad")]) == 0
     out = capsys.readouterr().out
-    assert "rung 1/2: bigram" in out and "rung 2/2: tiny-gpt" in out
+    assert "rung 1/2, training: bigram" in out and "rung 2/2, training: tiny-gpt" in out
     table = [ln for ln in out.splitlines() if ln.startswith("| ")]
     assert [ln.split("|")[1].strip() for ln in table[1:]] == ["lad/bigram", "lad/tiny-gpt"]
     assert "~" not in "".join(table)  # every rung scored on its full val split

@@ -100,11 +100,48 @@ def test_a_grid_resumes_where_it_stopped_and_ends_with_its_scatter(
             "lr=0.01,0.1", "--seeds", "2", "--time-budget", "0.6", "--out", str(root)]  # fmt: skip
     assert run(argv) == 0
     said = capsys.readouterr().out
-    assert "rung 3/4: bigram+lr=0.1 (a V×V table of next-char logits), resuming" in said
-    assert "rung 4/4: bigram+lr=0.1+s1338 (a V×V table of next-char logits), training" in said
+    assert "rung 3/4, resuming: bigram+lr=0.1 (a V×V table of next-char logits)" in said
+    assert "rung 4/4, training: bigram+lr=0.1+s1338 (a V×V table of next-char logits)" in said
     assert "rung 1/4" not in said and "rung 2/4" not in said  # finished: kept
     assert "val loss against lr (log x)" in said
     assert "lr = 0.01:" in said and "over 2 run(s)" in said
     assert "| sweep/bigram+lr=0.1 | 2 |" in said  # its seed group
     # the same folder with another grid value is another sweep: refused by name
     assert run([*argv[:8], "lr=0.01,0.2", *argv[9:]]) == 2
+
+
+def test_jobs_whose_parent_is_killed_save_and_the_rerun_carries_on(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from tests.train_helpers import CLI, run_captured, spawn_piped
+    from tests.waiting import wait_until
+
+    root = tmp_path / "sweep"
+    argv = [*CLI, "--no-ui", "ladder", "--data", str(corpus_file), "--rungs", "bigram", "--grid",
+            "lr=0.01,0.1", "--jobs", "2", "--time-budget", "8", "--out", str(root)]  # fmt: skip
+    parent = spawn_piped(argv)
+    members = [root / "bigram+lr=0.01" / "metrics.jsonl", root / "bigram+lr=0.1" / "metrics.jsonl"]
+
+    def stepping() -> bool:
+        return all(m.is_file() and b'"event": "step"' in m.read_bytes() for m in members)
+
+    wait_until(stepping, "both members to train", timeout=120)
+    os.kill(parent.pid, signal.SIGKILL)  # no handler runs: the children learn it from the kernel
+    parent.communicate()
+
+    def ended() -> bool:
+        return all(b'"event": "done"' in m.read_bytes() for m in members)
+
+    wait_until(ended, "both members to save and stop", timeout=60)
+    for m in members:
+        done = json.loads(m.read_text().splitlines()[-1])
+        assert done["reason"] == "terminated"
+        assert (m.parent / "last.pt").is_file()
+    again = run_captured(argv, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count(", resuming: bigram+lr=") == 2  # each from its own last.pt
+    for m in members:
+        assert json.loads(m.read_text().splitlines()[-1])["reason"] == "finished"

@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
 from typing import Any
@@ -21,12 +22,24 @@ from charlm_tui.core.experiments.ladder import DONE, Ladder, LadderSession, Rung
 from charlm_tui.core.training.plan import RunPlan
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def _train_member(plan: RunPlan, threads: int) -> None:
+def _die_with(parent: int) -> None:
+    """On Linux, a SIGTERM (save and stop) when the parent dies, even by SIGKILL: a child
+    in a process group of its own is out of reach of the terminal's hangup."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request was in place
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _train_member(plan: RunPlan, threads: int, parent: int) -> None:
     """A child's whole life: train one member, its records and checkpoints its output."""
-    import sys
-
     import torch
 
     from charlm_tui.core.errors import CharLMError
@@ -36,6 +49,7 @@ def _train_member(plan: RunPlan, threads: int) -> None:
 
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # the terminal's Ctrl-C goes to the parent, which passes it on
+    _die_with(parent)
     if not plan.tcfg.threads:  # the cores shared out; a --threads given is the user's
         torch.set_num_threads(threads)
     sinks = []
@@ -92,7 +106,9 @@ def run_jobs(
                 rung, plan = step
                 announce(session.announce(rung, plan))
                 proc = context.Process(
-                    target=_train_member, args=(plan, threads), name=f"charlm-{rung.name}"
+                    target=_train_member,
+                    args=(plan, threads, os.getpid()),
+                    name=f"charlm-{rung.name}",
                 )
                 proc.start()
                 children[proc] = rung

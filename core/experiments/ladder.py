@@ -438,8 +438,8 @@ class LadderSession:
 
     def announce(self, rung: Rung, plan: RunPlan) -> str:
         how = "resuming" if plan.resuming else "training"
-        lad = self.ladder
-        return f"{lad.part} {lad.position(rung)}: {rung.name} ({rung.about}), {how}"
+        lad = self.ladder  # what it does first: a long member name may be cut short
+        return f"{lad.part} {lad.position(rung)}, {how}: {rung.name} ({rung.about})"
 
     def stopped(self) -> str | None:
         """After the last rung's training ended: None to go on, else why it stops here."""
