@@ -79,6 +79,12 @@ def test_a_grid_ladder_plans_every_rung_cell_and_seed(corpus_file: Path, tmp_pat
     with pytest.raises(CharLMError, match=r"ladder rung gpt-cpu\+n_head=3: .*--n-head \(3\)"):
         make_ladder(bad)
     assert not (tmp_path / "bad").exists()
+    ignored = build(LadderOptions, dict(data=str(corpus_file), rungs="bigram",
+                                        grid=("n_layer=1,2",), out=tmp_path / "bad"))  # fmt: skip
+    with pytest.raises(
+        CharLMError, match=r"bigram rung's model \(bigram\) does not read --n-layer"
+    ):
+        make_ladder(ignored)
 
 
 def test_a_grid_resumes_where_it_stopped_and_ends_with_its_scatter(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from charlm_tui.core import paths
-from charlm_tui.core.config import SPECS, build_configs
+from charlm_tui.core.config import MODEL_FIELDS, MODEL_USES, SPECS, build_configs
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.experiments.sweep import (
     Replicas,
@@ -369,6 +369,14 @@ def make_ladder(
     seeds = (replicas or Replicas()).seed_list(options.seed)
     axes = parse_grid(options.grid)
     grid = cells(axes)
+    for rung in parse_rungs(options.rungs):  # a sweep of what a model ignores trains copies
+        model = build_configs(rung.preset, rung.overrides)[0].model
+        for axis in axes:
+            if axis.name in MODEL_FIELDS and axis.name not in MODEL_USES.get(model, MODEL_FIELDS):
+                raise CharLMError(
+                    f"--grid {axis.name}: the {rung.name} rung's model ({model}) does not read "
+                    f"{axis.spec.flag}: leave that rung out (--rungs) or sweep another option"
+                )
     check_size(len(parse_rungs(options.rungs)) * len(grid) * len(seeds))
     rungs = tuple(
         Rung(member_name(r.name, cell, s, options.seed), r.preset,
