@@ -334,3 +334,55 @@ def test_tensorboard_gets_the_ratios_as_scalars(tiny_args: list[str], tmp_path: 
     assert [s for s, _ in got] == [10, 20, 30]
     assert [v for _, v in got] == pytest.approx([v for _, v in want])
     assert "internals/saturated/blocks.0" in acc.Tags()["scalars"]
+
+
+def test_a_tied_weight_is_measured_once() -> None:
+    mcfg, _ = build_configs("tiny", dict(n_embd=16))
+    model = build_model(replace(mcfg, vocab_size=9))
+    model.lm_head.weight = model.wte.weight  # tied, as nanoGPT's checkpoints are
+    probe = Probe(model)
+    names = [name for name, _, _ in probe.weights]
+    assert names.count("wte.weight") == 1 and "lm_head.weight" not in names
+    assert len(probe.params) == len(list(model.parameters()))  # unique tensors
+
+
+def test_under_ddp_rank_0_records_once(corpus_file: Path, tmp_path: Path) -> None:
+    from tests.train_helpers import DDP_CLI, run_captured, train_argv
+
+    out = tmp_path / "ddp"
+    argv = train_argv(
+        corpus_file, out, command=DDP_CLI, max_iters=20, internals_interval=10, sample_interval=0
+    )
+    result = run_captured(argv, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    recorded = [e for e in read_records(out / "metrics.jsonl") if isinstance(e, InternalsEvent)]
+    assert [e.iter for e in recorded] == [10, 20]
+    assert all(math.isfinite(w.ratio) for e in recorded for w in e.weights)
+
+
+def trained(corpus: Path, out: Path, sync_every: int, **over) -> tuple[dict, list]:
+    from charlm_tui.core.runs.rundir import RunDirectory
+    from charlm_tui.core.training.distributed import DistInfo
+    from charlm_tui.core.training.plan import plan_new
+    from charlm_tui.core.training.steering import Steering
+    from charlm_tui.core.training.trainer import build
+
+    values = dict(data=str(corpus), max_iters=23, eval_interval=10, sample_interval=0)
+    plan = plan_new("tiny", {**values, **over}, out)
+    trainer = build(plan, DistInfo(), sync_every=sync_every)
+    events = Collect()
+    with RunDirectory(out) as run:
+        run.claim(trainer.config_record(), 1, False, None, trainer.steered_values())
+        trainer.run(Steering(run.path, DistInfo(), trainer.device), run, [events])
+    return trainer.model.state_dict(), events.events
+
+
+def test_recording_between_read_backs_changes_nothing_of_the_training(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    """The GPU's way (losses read back every 5 steps), on a CPU: recordings come every 3
+    steps all the same, and the weights end exactly as without them."""
+    plain, _ = trained(corpus_file, tmp_path / "a", 5, internals_interval=0)
+    probed, events = trained(corpus_file, tmp_path / "b", 5, internals_interval=3)
+    assert [e.iter for e in internals(events)] == [3, 6, 9, 12, 15, 18, 21]
+    assert all(torch.equal(plain[k], probed[k]) for k in plain)

@@ -166,10 +166,12 @@ class Probe:
         self.targets = targets(model)
         owners = {id(m): name for name, layer in layers_of(model) for m in layer.modules()}
         self.params: list[tuple[str, str, nn.Parameter]] = []  # (name, layer, tensor)
+        seen: set[int] = set()  # a tensor shared by two modules (tied weights) counts once
         for name, module in model.named_modules():
             layer = owners.get(id(module))
             for pname, p in module.named_parameters(prefix=name, recurse=False):
-                if p.requires_grad:
+                if p.requires_grad and id(p) not in seen:
+                    seen.add(id(p))
                     self.params.append((pname, layer or pname.split(".")[0], p))
         by_target = {t.layer for t in self.targets}
         with_params = [layer for _, layer, _ in self.params]
