@@ -283,7 +283,7 @@ def test_the_pane_toggles_and_shows_a_finished_runs_layers(tmp_path: Path) -> No
             assert "\x1b" not in shown and "\\x1b" in shown  # the name escaped
             # blocks.0's two matrices at 200: -2.2 and -3.2, their mean -2.7
             table = rendered(internals_table(dash.view))
-            assert "-2.70" in table and "62% ≤0" in table
+            assert "-2.70" in table and "62% ≤0" in table and "upd/w" in table
             await pilot.press("n")
             await wait_for(pilot, lambda: not pane.display, "the loss chart back")
             assert dash.query_one("#top").display

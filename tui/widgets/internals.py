@@ -28,7 +28,7 @@ from charlm_tui.tui.widgets.loss_chart import RGB, CurvePlot, Series, color_of
 
 GUIDE_COLOR: RGB = (120, 120, 120)
 # How each saturation rule reads in the table: what the fraction counts.
-RULE_LABELS = {"tanh": "|tanh|>.97", "sigmoid": "gates 0/1", "relu": "≤0"}
+RULE_LABELS = {"tanh": "tanh", "sigmoid": "gates", "relu": "≤0"}
 FAR = 1.0  # a ratio this many decades from the guide is shown in warning colours
 
 
@@ -94,8 +94,8 @@ def internals_table(view: RunView) -> Table | Text:
         return Text("")
     ratios = layer_ratios(last)
     table = Table(box=None, pad_edge=False, expand=False, header_style="bold")
-    columns = (("layer", "left"), ("log10 upd/w", "right"), ("act mean", "right"),
-               ("act std", "right"), ("saturated", "left"), ("grad norm", "right"))  # fmt: skip
+    columns = (("layer", "left"), ("upd/w", "right"), ("act mean", "right"),
+               ("act std", "right"), ("saturated", "left"), ("grad", "right"))  # fmt: skip
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     colors = {s.label: s.color for s in ratio_series(view)}  # the layers with a line
