@@ -180,6 +180,11 @@ class Probe:
         order += [n for n in dict.fromkeys(with_params) if n not in order]
         self.layers = order
         self.weights = [(n, layer, p) for n, layer, p in self.params if p.ndim >= 2]
+        # Where each parameter's gradient norm goes: its layer's row, its matrix's row.
+        slot = {name: k for k, name in enumerate(self.layers)}
+        self._layer_of = [slot[layer] for _, layer, _ in self.params]
+        where = {id(p): i for i, (_, _, p) in enumerate(self.params)}
+        self._matrix_rows = [where[id(p)] for _, _, p in self.weights]
         self._acts: dict[str, torch.Tensor] = {}
         self._before: list[torch.Tensor] = []
         self._grads: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -214,13 +219,11 @@ class Probe:
             norms = torch.zeros(len(self.params), device=device)
             found = torch.stack(torch._foreach_norm([g for _, g in have])).float()
             norms[torch.tensor([i for i, _ in have], device=device)] = found
-            slot = {name: k for k, name in enumerate(self.layers)}
-            index = torch.tensor([slot[layer] for _, layer, _ in self.params], device=device)
+            index = torch.tensor(self._layer_of, device=device)
             per_layer = torch.zeros(len(self.layers), device=device)
             per_layer.index_add_(0, index, norms.square())
-            where = {id(p): i for i, (_, _, p) in enumerate(self.params)}
-            weight_rows = torch.tensor([where[id(p)] for _, _, p in self.weights], device=device)
-            self._grads = (per_layer.sqrt(), norms[weight_rows])
+            rows = torch.tensor(self._matrix_rows, device=device, dtype=torch.long)
+            self._grads = (per_layer.sqrt(), norms[rows])
 
     def read(self) -> tuple[tuple[LayerStats, ...], tuple[WeightStats, ...]]:
         """This step's rows, read back from the device in one transfer (after the
