@@ -39,6 +39,7 @@ DEFAULT = SPECS["internals_interval"].default
 
 
 def trainer_for(preset: str, interval: int, scratch: Path) -> tuple[Trainer, ReadBack]:
+    scratch.mkdir(parents=True, exist_ok=True)
     values = dict(data=corpus(), max_iters=10**6, internals_interval=interval)
     plan = plan_new(preset, values, scratch / f"{preset}-{interval}")
     trainer = build(plan, DistInfo())
@@ -71,8 +72,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets.split(","):
-            sides = {name: trainer_for(preset, interval, Path(tmp))
-                     for name, interval in (("off", 0), ("default", k), ("every", 1))}  # fmt: skip
+            # "off again" is a second trainer without recordings: its difference from
+            # "off" is what the method reads where there is nothing to find (A/A).
+            arms = (("off", 0), ("default", k), ("every", 1), ("off again", 0))
+            sides = {name: trainer_for(preset, interval, Path(tmp) / name.replace(" ", "-"))
+                     for name, interval in arms}  # fmt: skip
             for trainer, steps in sides.values():  # warm-up: allocator, first recordings
                 block(trainer, steps, k)  # and the blocks end on recordings
             rounds: dict[str, list[list[float]]] = {name: [] for name in sides}
@@ -89,6 +93,9 @@ def main() -> None:
             every = [
                 sum(e) / sum(o) - 1 for e, o in zip(rounds["every"], rounds["off"], strict=True)
             ]
+            floor = [
+                sum(a) / sum(o) - 1 for a, o in zip(rounds["off again"], rounds["off"], strict=True)
+            ]
             # Within the default's blocks: its one recording step against the plain steps
             # around it (the same seconds of the machine: the least noisy price).
             recorded = sides["default"][0]
@@ -102,6 +109,7 @@ def main() -> None:
                     preset,
                     f"{median(statistics.median(b) for b in rounds['off']) * 1e3:.2f} ms",
                     f"{median(ratio):+.1%} ({min(ratio):+.1%} .. {max(ratio):+.1%})",
+                    f"{median(floor):+.1%} ({min(floor):+.1%} .. {max(floor):+.1%})",
                     f"{median(every):+.0%}",
                     f"{median(extra):.2f}×",
                     f"{median(extra) / k:+.1%}",
@@ -117,6 +125,7 @@ def main() -> None:
                 "preset",
                 "step, off",
                 f"overhead at {k} (range)",
+                "off vs off, A/A (range)",
                 "overhead at 1",
                 "one recording, extra (× a step)",
                 f"its share at {k}",
