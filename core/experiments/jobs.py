@@ -1,8 +1,8 @@
-"""`--jobs K`: a group's members trained K at a time, each in a process of its own with
+"""`--jobs K`: a group's members trained K at a time by K worker processes, each with
 its share of the cores, while this process says which started and how each ended.
 
-Each child leads a process group of its own, so a Ctrl-C at the terminal reaches this
-process only, which passes it on once to every child: each finishes its step, saves
+Each worker leads a process group of its own, so a Ctrl-C at the terminal reaches this
+process only, which passes it on once to every worker: each finishes its step, saves
 last.pt and stops, as a run alone would (a second Ctrl-C is passed on too). The members'
 records are their progress: rerunning the command carries every unfinished one on.
 """
@@ -15,11 +15,10 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from charlm_tui.core.experiments.ladder import DONE, Ladder, LadderSession, Rung
-from charlm_tui.core.training.plan import RunPlan
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -38,8 +37,10 @@ def _die_with(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _train_member(plan: RunPlan, threads: int, parent: int) -> None:
-    """A child's whole life: train one member, its records and checkpoints its output."""
+def _worker(conn: Connection, threads: int, parent: int) -> None:
+    """A child's life: train the members it is sent, one at a time, answering each with
+    its exit code, until it is sent None. Torch and the package are imported once per
+    worker, not once per member (about 2 s each on a 2-core machine)."""
     import torch
 
     from charlm_tui.core.errors import CharLMError
@@ -49,31 +50,39 @@ def _train_member(plan: RunPlan, threads: int, parent: int) -> None:
 
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # the terminal's Ctrl-C goes to the parent, which passes it on
+    for s in SIGNALS:  # idle, a stop is the parent's to decide; training, the trainer's
+        signal.signal(s, signal.SIG_IGN)
     _die_with(parent)
-    if not plan.tcfg.threads:  # the cores shared out; a --threads given is the user's
-        torch.set_num_threads(threads)
-    sinks = []
-    if plan.tcfg.tensorboard:
-        from charlm_tui.core.interop.tensorboard import TensorBoardSink
+    while True:
+        try:
+            plan = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if plan is None:
+            return
+        torch.set_num_threads(plan.tcfg.threads or threads)  # a --threads given is the user's
+        sinks = []
+        if plan.tcfg.tensorboard:
+            from charlm_tui.core.interop.tensorboard import TensorBoardSink
 
-        sinks.append(TensorBoardSink(plan.run_dir))
-    try:
-        done = execute(plan, DistInfo(), check_corpus(plan), sinks=sinks)
-    except CharLMError as e:
-        print(f"charlm-tui: {plan.run_dir.name}: {e}", file=sys.stderr)
-        sys.exit(2)
-    if done.message:
-        print(f"charlm-tui: {plan.run_dir.name}: {done.message}", file=sys.stderr)
-    sys.exit(done.exit_code)
+            sinks.append(TensorBoardSink(plan.run_dir))
+        try:
+            done = execute(plan, DistInfo(), check_corpus(plan), sinks=sinks)
+            code, message = done.exit_code, done.message
+        except CharLMError as e:
+            code, message = 2, str(e)
+        if message:
+            print(f"charlm-tui: {plan.run_dir.name}: {message}", file=sys.stderr, flush=True)
+        conn.send(code)
 
 
 @contextlib.contextmanager
-def passed_on(children: dict[Any, Any], stopping: list[int]) -> Iterator[None]:
-    """While the group trains, a signal to this process goes on to every child."""
+def passed_on(workers: list[Any], stopping: list[int]) -> Iterator[None]:
+    """While the group trains, a signal to this process goes on to every worker."""
 
     def handler(signum: int, frame: Any) -> None:
         stopping.append(signum)
-        for proc in list(children):
+        for proc in workers:
             if proc.is_alive() and proc.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signum)
@@ -97,30 +106,52 @@ def run_jobs(
     how the first member that did not finish ended (the others run to their own end)."""
     session = LadderSession(ladder)
     context = multiprocessing.get_context("spawn")  # no forked torch threads or locks
-    children: dict[Any, Rung] = {}
+    workers: list[Any] = []
+    conns: list[Connection] = []
+    for _ in range(jobs):
+        mine, theirs = context.Pipe()
+        proc = context.Process(target=_worker, args=(theirs, threads, os.getpid()),
+                               name="charlm-job", daemon=True)  # fmt: skip
+        workers.append(proc)
+        conns.append(mine)
+    busy: dict[int, Rung] = {}  # worker index -> the member it trains
     stopping: list[int] = []
     outcome = "finished"
-    with passed_on(children, stopping):
-        while True:
-            while not stopping and len(children) < jobs and (step := session.next()):
-                rung, plan = step
-                announce(session.announce(rung, plan))
-                proc = context.Process(
-                    target=_train_member,
-                    args=(plan, threads, os.getpid()),
-                    name=f"charlm-{rung.name}",
-                )
-                proc.start()
-                children[proc] = rung
-            if not children:
-                break
-            wait([p.sentinel for p in children])
-            for proc in [p for p in children if not p.is_alive()]:
+
+    def finish(i: int, code: int | None) -> None:
+        nonlocal outcome
+        rung = busy.pop(i)
+        status = ladder.status(rung)
+        ended(rung, status)
+        if status not in DONE and outcome == "finished":
+            outcome = status if status != "new" else f"exit {code}"
+            stopping.append(0)  # start no more: rerunning carries them on
+
+    with passed_on(workers, stopping):
+        for proc in workers:
+            proc.start()
+        try:
+            while True:
+                for i, proc in enumerate(workers):
+                    if i in busy or stopping or not proc.is_alive():
+                        continue
+                    if (step := session.next()) is None:
+                        break
+                    rung, plan = step
+                    announce(session.announce(rung, plan))
+                    conns[i].send(plan)
+                    busy[i] = rung
+                if not busy:
+                    break
+                ready = wait([conns[i] for i in busy] + [workers[i].sentinel for i in busy])
+                for i in list(busy):
+                    if conns[i] in ready and conns[i].poll():
+                        finish(i, conns[i].recv())
+                    elif workers[i].sentinel in ready:  # died mid-member: its records say how
+                        finish(i, workers[i].exitcode)
+        finally:
+            for conn, proc in zip(conns, workers, strict=True):
+                with contextlib.suppress(OSError):
+                    conn.send(None)
                 proc.join()
-                rung = children.pop(proc)
-                status = ladder.status(rung)
-                ended(rung, status)
-                if status not in DONE and outcome == "finished":
-                    outcome = status if status != "new" else f"exit {proc.exitcode}"
-                    stopping.append(0)  # start no more: rerunning carries them on
     return outcome
