@@ -314,6 +314,18 @@ TRAIN_FIELDS = frozenset(n for n, s in SPECS.items() if s.section == "train")
 RESUMABLE = frozenset(n for n, s in SPECS.items() if s.resumable)
 STEERABLE = tuple(n for n, s in SPECS.items() if s.steerable)  # in a fixed order (DDP)
 LENGTH_FIELDS = ("max_iters", "time_budget")  # one run length: giving one clears the other
+# Options that change how a run runs or what it reports, never what it learns (its seed
+# aside): runs that differ only in these and the seed are replicas (core/report/groups.py),
+# and a sweep over them would train copies (core/experiments/sweep.py). The evaluation's
+# own options are not here: they change the val numbers.
+NOT_LEARNED = frozenset(
+    {
+        "preset", "device", "threads", "compile", "tensorboard", "log_interval",
+        "sample_interval", "sample_temperature", "sample_chars", "sample_prompt",
+        "early_sample_s", "on_alert", "alert_loss_ratio", "alert_grad_ratio",
+        "internals_interval",
+    }
+)  # fmt: skip
 # The model options each architecture reads (every one trains on windows of block_size);
 # the rest keep their preset's value and mean nothing for it (a bigram's n_layer).
 _RECURRENT = frozenset({"model", "vocab_size", "block_size", "n_layer", "n_embd", "dropout"})

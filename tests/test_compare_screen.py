@@ -263,10 +263,10 @@ def test_runs_on_different_corpora_are_flagged(tmp_path: Path) -> None:
 
 
 def test_g_shows_one_row_and_one_mean_curve_per_seed_group(tmp_path: Path) -> None:
-    # a and b were trained with the same options (fake runs differ in nothing but their
-    # names): one group of two; c ran for fewer iterations: a group of its own
-    for name, iters in (("a", 400), ("b", 400), ("c", 200)):
-        fake_run(tmp_path, name, iters=iters)
+    # a and b were trained with the same options but their seeds: one group of two; c ran
+    # for fewer iterations: a group of its own
+    for name, iters, seed in (("a", 400, 1), ("b", 400, 2), ("c", 200, 1)):
+        fake_run(tmp_path, name, iters=iters, seed=seed)
 
     async def go() -> None:
         app = CharLMApp(compare=_open([tmp_path / n for n in "abc"]))

@@ -73,6 +73,11 @@ def test_groups_keep_the_first_appearance_order_and_their_names() -> None:
     assert group_name(["a/x+lr=0.1+s5", "a/x+lr=0.1"]) == "a/x+lr=0.1"
 
 
+def test_a_second_run_of_one_seed_is_not_a_replica() -> None:
+    rows = [row("a", "k", 1.0, 7), row("b", "k", 1.1, 8), row("c", "k", 1.0, 7)]
+    assert [(g.name, g.n) for g in group_rows(rows)] == [("a (+1)", 2), ("c #2", 1)]
+
+
 def test_stat_says_one_seed_rather_than_a_spread() -> None:
     assert Stat.of([1.5]).text() == "1.5000 (1 seed)"
     s = Stat.of([1.0, 2.0, 3.0, None, math.nan])
@@ -82,8 +87,8 @@ def test_stat_says_one_seed_rather_than_a_spread() -> None:
 
 
 def test_welch_matches_a_known_answer_and_refuses_one_seed() -> None:
-    a = group_rows([row(f"a/s{i}", "a", v) for i, v in enumerate([1.0, 2.0, 3.0])])[0]
-    b = group_rows([row(f"b/s{i}", "b", v) for i, v in enumerate([4.0, 5.0, 6.5])])[0]
+    a = group_rows([row(f"a/s{i}", "a", v, i) for i, v in enumerate([1.0, 2.0, 3.0])])[0]
+    b = group_rows([row(f"b/s{i}", "b", v, i) for i, v in enumerate([4.0, 5.0, 6.5])])[0]
     d = difference(a, b)
     # scipy.stats.ttest_ind([1, 2, 3], [4, 5, 6.5], equal_var=False), by hand: t = -3.79,
     # Welch–Satterthwaite df = 3.85, two-sided p = 0.0291
@@ -92,8 +97,8 @@ def test_welch_matches_a_known_answer_and_refuses_one_seed() -> None:
     assert d.lo is not None and d.hi is not None and d.lo < d.diff < d.hi < 0
     one = group_rows([row("c", "c", 9.0)])[0]
     assert difference(one, b).p is None and difference(one, b).why == "1 seed"
-    same = group_rows([row(f"s/s{i}", "s", 1.0) for i in range(2)])[0]
-    same2 = group_rows([row(f"t/s{i}", "t", 2.0) for i in range(2)])[0]
+    same = group_rows([row(f"s/s{i}", "s", 1.0, i) for i in range(2)])[0]
+    same2 = group_rows([row(f"t/s{i}", "t", 2.0, i) for i in range(2)])[0]
     assert difference(same, same2).why == "no spread"
     assert [x.a for x in differences([a, b, one], baseline="b/s1")] == ["a", "c"]
 
@@ -133,7 +138,9 @@ def test_train_seeds_makes_a_group_that_compare_summarises(
     # A different option is refused by name, with the value to rerun with.
     assert run([*argv[:-4], "--lr", "0.5", "--seeds", "3", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "is a seed group with --lr" in err and "not 0.5" in err
+    assert "is a seed group without --lr: rerun without it" in err
+    # What changes only how it runs may change: more threads carry the group on.
+    assert run([*argv[:-4], "--threads", "1", "--seeds", "3", "--out", str(out)]) == 0
 
 
 def test_two_groups_get_welchs_test_in_markdown(
@@ -246,3 +253,21 @@ def test_a_seed_group_on_the_dashboard_ends_compared_by_group(
             assert [(g.name, g.n) for g in screen.groups or []] == [("g", 2)]
 
     asyncio.run(go())
+
+
+def test_a_gpt_group_beats_a_bigram_group_by_welchs_test(
+    corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, preset in (("gpt", "tiny"), ("bigram", "bigram")):
+        argv = train_argv(corpus_file, tmp_path / name, preset, (), max_iters=200, seeds=3,
+                          eval_interval=100, sample_interval=0)  # fmt: skip
+        assert run(argv) == 0
+    capsys.readouterr()
+    assert run(["--no-ui", "compare", str(tmp_path / "gpt"), str(tmp_path / "bigram"),
+                "--format", "json", "--groups"]) == 0  # fmt: skip
+    body = json.loads(capsys.readouterr().out)
+    assert [(g["group"], g["n"]) for g in body["groups"]] == [("gpt", 3), ("bigram", 3)]
+    (test,) = body["differences"]
+    assert (test["group"], test["baseline"]) == ("bigram", "gpt")
+    assert test["diff"] > 0 and test["ci_low"] > 0  # the bigram is worse, and surely so
+    assert test["p"] < 0.01

@@ -37,6 +37,8 @@ def test_an_axis_is_a_declared_option_and_values_its_declaration_accepts() -> No
         ("n_embd=1.5", "a whole number"),
         ("activation=tanh9", "must be one of"),
         ("seed=1,2", "use --seeds"),
+        ("threads=1,2", "not what it learns"),  # two runs of one seed are no replicas
+        ("sample_prompt=a,b", "not what it learns"),
         ("data=a,b", "every member shares it"),
         ("lr=", "names no value"),
         ("lr=1e-3,0.001", "twice"),
@@ -58,6 +60,8 @@ def test_cells_and_member_names() -> None:
     assert member_name("gpt", {"lr": 0.003}, 7, 7) == "gpt+lr=0.003"
     assert member_name("gpt", {"lr": 0.003}, 8, 7) == "gpt+lr=0.003+s8"
     assert member_name("", {}, 7, 7) == "s7"
+    # values a short format would print alike get names of their own
+    assert member_name("b", {"lr": 0.10000001}, 7, 7) != member_name("b", {"lr": 0.1}, 7, 7)
 
 
 def test_a_grid_ladder_plans_every_rung_cell_and_seed(corpus_file: Path, tmp_path: Path) -> None:
@@ -116,7 +120,7 @@ def test_a_grid_resumes_where_it_stopped_and_ends_with_its_scatter(
     assert run([*argv[:8], "lr=0.01,0.2", *argv[9:]]) == 2
 
 
-def test_jobs_whose_parent_is_killed_save_and_the_rerun_carries_on(
+def test_a_2x3_grid_with_2_seeds_killed_by_sigkill_resumes_and_draws_its_scatter(
     corpus_file: Path, tmp_path: Path
 ) -> None:
     import os
@@ -126,28 +130,37 @@ def test_jobs_whose_parent_is_killed_save_and_the_rerun_carries_on(
     from tests.waiting import wait_until
 
     root = tmp_path / "sweep"
-    argv = [*CLI, "--no-ui", "ladder", "--data", str(corpus_file), "--rungs", "bigram", "--grid",
-            "lr=0.01,0.1", "--jobs", "2", "--time-budget", "8", "--out", str(root)]  # fmt: skip
+    argv = [*CLI, "--no-ui", "ladder", "--data", str(corpus_file), "--rungs", "bigram",
+            "--grid", "lr=0.01,0.1", "--grid", "batch_size=4,8,16", "--seeds", "2",
+            "--jobs", "2", "--time-budget", "1.5", "--out", str(root)]  # fmt: skip
     parent = spawn_piped(argv)
-    members = [root / "bigram+lr=0.01" / "metrics.jsonl", root / "bigram+lr=0.1" / "metrics.jsonl"]
 
-    def stepping() -> bool:
-        return all(m.is_file() and b'"event": "step"' in m.read_bytes() for m in members)
+    def metrics() -> list[Path]:
+        return sorted(root.glob("*/metrics.jsonl"))
 
-    wait_until(stepping, "both members to train", timeout=120)
-    os.kill(parent.pid, signal.SIGKILL)  # no handler runs: the children learn it from the kernel
-    parent.communicate()
+    def training() -> bool:  # some member has stepped and not yet ended
+        return any(b'"event": "step"' in m.read_bytes() and b'"event": "done"' not in
+                   m.read_bytes() for m in metrics())  # fmt: skip
 
-    def ended() -> bool:
-        return all(b'"event": "done"' in m.read_bytes() for m in members)
+    wait_until(training, "a member in the middle of its training", timeout=120)
+    os.kill(parent.pid, signal.SIGKILL)  # no handler runs: the workers learn it from the kernel
+    _, err = parent.communicate()
+    assert b"Traceback" not in err
 
-    wait_until(ended, "both members to save and stop", timeout=60)
-    for m in members:
-        done = json.loads(m.read_text().splitlines()[-1])
-        assert done["reason"] == "terminated"
-        assert (m.parent / "last.pt").is_file()
-    again = run_captured(argv, timeout=300)
+    def settled() -> bool:  # every member started has saved and written how it ended
+        return all(b'"event": "done"' in m.read_bytes() for m in metrics())
+
+    wait_until(settled, "the workers to save and stop", timeout=60)
+    stopped = [m for m in metrics() if json.loads(m.read_text().splitlines()[-1])["reason"]
+               == "terminated"]  # fmt: skip
+    assert stopped and all((m.parent / "last.pt").is_file() for m in stopped)
+    assert len(metrics()) < 12  # the kill came before every member had started
+    again = run_captured(argv, timeout=600)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count(", resuming: bigram+lr=") == 2  # each from its own last.pt
-    for m in members:
+    assert again.stdout.count(", resuming: ") == len(stopped)  # each from its own last.pt
+    assert len(metrics()) == 12
+    for m in metrics():
         assert json.loads(m.read_text().splitlines()[-1])["reason"] == "finished"
+    assert "val loss against lr (log x)" in again.stdout
+    assert "val loss against batch_size" in again.stdout
+    assert "| sweep/bigram+lr=0.1+batch_size=16 | 2 |" in again.stdout  # a seed group

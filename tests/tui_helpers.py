@@ -28,7 +28,12 @@ FIXED_TIME = 1_790_000_000.0  # what the snapshot tests' clock says "now" is
 
 
 def fake_run(
-    root: Path, name: str, iters: int = 400, done: str | None = "finished", age_s: float = 3600.0
+    root: Path,
+    name: str,
+    iters: int = 400,
+    done: str | None = "finished",
+    age_s: float = 3600.0,
+    seed: int = 1337,
 ) -> Path:
     """A run directory with smooth, fully deterministic records (no training needed),
     written through the real writers: a change of the schema shows up here too."""
@@ -36,7 +41,7 @@ def fake_run(
     run.mkdir(parents=True)
     text = make_text(5000, seed=1)
     vocab = Vocab.from_text(text)
-    mcfg, tcfg = build_configs("tiny", dict(data="play.txt", max_iters=iters))
+    mcfg, tcfg = build_configs("tiny", dict(data="play.txt", max_iters=iters, seed=seed))
     mcfg.vocab_size = len(vocab)
     torch.manual_seed(0)
     model = build_model(mcfg)

@@ -280,12 +280,11 @@ def print_groups(rows: Sequence[Any], baseline: str | None = None) -> None:
     """The runs' seed groups (n, mean ± std) and each one's difference from the baseline
     group with Welch's test; nothing when every run is a group of its own."""
     from charlm_tui.core.report.groups import (
-        METRICS,
         differences,
         group_rows,
-        p_text,
+        group_table,
         replicated,
-        seeds_text,
+        test_table,
     )
 
     groups = group_rows(rows)
@@ -294,19 +293,20 @@ def print_groups(rows: Sequence[Any], baseline: str | None = None) -> None:
     console = OutputConsole(highlight=False)
     if not console.is_terminal:
         console.width = 240
-    table = Table(show_edge=False, pad_edge=False, title="seed groups (mean ± std)")
-    for title in ("group", "n", "seeds", *METRICS.values()):
-        table.add_column(title, justify="left" if title in ("group", "seeds") else "right")
-    for g in groups:
-        stats = [g.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
-        table.add_row(Text(visible(g.name)), str(g.n), seeds_text(g.seeds), *stats)
-    console.print(table)
-    for d in differences(groups, baseline):
-        if d.diff is None or d.p is None:
-            said = f"{d.diff:+.4f} ({d.why})" if d.diff is not None else f"– ({d.why})"
-        else:
-            said = f"{d.diff:+.4f}, 95% CI [{d.lo:+.4f}, {d.hi:+.4f}], Welch p = {p_text(d.p)}"
-        console.print(Text(f"{visible(d.a)} − {visible(d.b)}, best val loss: {said}"))
+    tables = (
+        (group_table(groups), "seed groups (mean ± std)"),
+        (test_table(differences(groups, baseline)), "best val loss: Welch's t-test"),
+    )
+    for t, title in tables:
+        head, cells, right = t
+        if not cells:
+            continue
+        table = Table(show_edge=False, pad_edge=False, title=title)
+        for name, r in zip(head, right, strict=True):
+            table.add_column(name, justify="right" if r else "left")
+        for row in cells:
+            table.add_row(*(Text(visible(c)) for c in row))  # Text: never read as markup
+        console.print(table)
 
 
 def print_sweep(views: Sequence[Any], rows: Sequence[Any], swept: Sequence[str]) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 
 from charlm_tui.core.report.groups import (
     CONFIDENCE,
-    METRICS,
+    Table,
     differences,
     group_rows,
-    p_text,
+    group_table,
     replicated,
-    seeds_text,
+    test_table,
 )
 from charlm_tui.core.report.rows import corpora_differ, corpus_label, corpus_warning
 from charlm_tui.core.runs.provenance import differing
@@ -168,18 +168,12 @@ def groups_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
     groups = group_rows(rows)
     if not replicated(groups):
         return ""
-    head = ["group", "n", "seeds", *METRICS.values()]
     lines = [
         "",
         "Seed groups (runs whose configuration differs only in the seed; mean ± sample std):",
         "",
-        "| " + " | ".join(head) + " |",
-        "|---|---:|---|" + "---:|" * len(METRICS),
+        _md_table(group_table(groups)),
     ]
-    for g in groups:
-        stats = [g.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
-        cells = [_md(visible_line(g.name)), str(g.n), seeds_text(g.seeds), *stats]
-        lines.append("| " + " | ".join(cells) + " |")
     diffs = differences(groups, baseline)
     if diffs:
         lines += [
@@ -187,15 +181,19 @@ def groups_markdown(rows: Sequence[Row], baseline: str | None = None) -> str:
             f"Best val loss against {_md(visible_line(diffs[0].b))} (difference of means, "
             f"{CONFIDENCE:.0%} confidence interval, Welch's t-test):",
             "",
-            "| group | Δ best val loss | 95% CI | p |",
-            "|---|---:|---|---:|",
+            _md_table(test_table(diffs)),
         ]
-        for d in diffs:
-            delta = "–" if d.diff is None else f"{d.diff:+.4f}"
-            ci = f"[{d.lo:+.4f}, {d.hi:+.4f}]" if d.lo is not None and d.hi is not None else d.why
-            p = p_text(d.p) if d.p is not None else "–"
-            lines.append(f"| {_md(visible_line(d.a))} | {delta} | {ci} | {p} |")
     return "\n".join(lines) + "\n"
+
+
+def _md_table(t: Table) -> str:
+    head, rows, right = t
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---:" if r else "---" for r in right) + "|",
+    ]
+    lines += ["| " + " | ".join(_md(visible_line(c)) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def groups_json(rows: Sequence[Row], baseline: str | None = None) -> str:
@@ -204,7 +202,7 @@ def groups_json(rows: Sequence[Row], baseline: str | None = None) -> str:
     groups = group_rows(rows)
     body = {
         "groups": [g.record() for g in groups],
-        "differences": [vars(d) for d in differences(groups, baseline)],
+        "differences": [d.record() for d in differences(groups, baseline)],
     }
     return dump_json(body, indent=2, ensure_ascii=True) + "\n"
 

@@ -44,19 +44,36 @@ def _worker(conn: Connection, threads: int, parent: int) -> None:
     import torch
 
     from charlm_tui.core.errors import CharLMError
+    from charlm_tui.core.text.display import visible_line
     from charlm_tui.core.training.distributed import DistInfo
     from charlm_tui.core.training.plan import check_corpus
+    from charlm_tui.core.training.steering import BY_SIGNAL
     from charlm_tui.core.training.trainer import execute
 
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # the terminal's Ctrl-C goes to the parent, which passes it on
-    for s in SIGNALS:  # idle, a stop is the parent's to decide; training, the trainer's
-        signal.signal(s, signal.SIG_IGN)
+    # A signal before the trainer has its own handlers (while idle, or while a member's
+    # model and corpus load) is kept, and stops that member at its first record.
+    signals: list[int] = []
+    for s in SIGNALS:
+        signal.signal(s, lambda signum, frame: signals.append(signum))
     _die_with(parent)
-    while True:
+
+    def watchers(trainer: Any, steering: Any) -> list[Any]:
+        class Early:
+            def handle(self, event: Any) -> None:
+                if signals and steering.stop is None:
+                    steering.request_stop(BY_SIGNAL[signals[0]])
+
+            def close(self) -> None:
+                pass
+
+        return [Early()]
+
+    while not signals:
         try:
             plan = conn.recv()
-        except EOFError:  # the parent is gone
+        except (EOFError, OSError):  # the parent is gone
             return
         if plan is None:
             return
@@ -67,13 +84,17 @@ def _worker(conn: Connection, threads: int, parent: int) -> None:
 
             sinks.append(TensorBoardSink(plan.run_dir))
         try:
-            done = execute(plan, DistInfo(), check_corpus(plan), sinks=sinks)
+            done = execute(plan, DistInfo(), check_corpus(plan), sinks=sinks, watchers=watchers)
             code, message = done.exit_code, done.message
         except CharLMError as e:
             code, message = 2, str(e)
-        if message:
-            print(f"charlm-tui: {plan.run_dir.name}: {message}", file=sys.stderr, flush=True)
-        conn.send(code)
+        if message:  # names and messages may hold a corpus's text: never raw
+            where = visible_line(plan.run_dir.name)
+            print(f"charlm-tui: {where}: {visible_line(message)}", file=sys.stderr, flush=True)
+        try:
+            conn.send(code)
+        except OSError:  # the parent is gone
+            return
 
 
 @contextlib.contextmanager
@@ -101,9 +122,10 @@ def run_jobs(
     threads: int,
     announce: Callable[[str], None],
     ended: Callable[[Rung, str], None],
-) -> str:
-    """Train every member with training left, `jobs` at a time. Returns "finished", or
-    how the first member that did not finish ended (the others run to their own end)."""
+) -> tuple[str, int]:
+    """Train every member with training left, `jobs` at a time. Returns "finished" and 0,
+    or how the first member that did not finish ended and its exit code (the others run
+    to their own end); a worker that died leaves the group unfinished too."""
     session = LadderSession(ladder)
     context = multiprocessing.get_context("spawn")  # no forked torch threads or locks
     workers: list[Any] = []
@@ -116,16 +138,20 @@ def run_jobs(
         conns.append(mine)
     busy: dict[int, Rung] = {}  # worker index -> the member it trains
     stopping: list[int] = []
-    outcome = "finished"
+    outcome, exit_code = "finished", 0
+
+    def fail(how: str, code: int) -> None:
+        nonlocal outcome, exit_code
+        if outcome == "finished":
+            outcome, exit_code = how, code or 1
+            stopping.append(0)  # start no more: rerunning carries them on
 
     def finish(i: int, code: int | None) -> None:
-        nonlocal outcome
         rung = busy.pop(i)
         status = ladder.status(rung)
         ended(rung, status)
-        if status not in DONE and outcome == "finished":
-            outcome = status if status != "new" else f"exit {code}"
-            stopping.append(0)  # start no more: rerunning carries them on
+        if status not in DONE:
+            fail(status if status != "new" else f"exit {code}", code or 1)
 
     with passed_on(workers, stopping):
         for proc in workers:
@@ -133,7 +159,11 @@ def run_jobs(
         try:
             while True:
                 for i, proc in enumerate(workers):
-                    if i in busy or stopping or not proc.is_alive():
+                    if i in busy or stopping:
+                        continue
+                    if not proc.is_alive():  # between members: nothing of a run is lost
+                        proc.join()
+                        fail(f"a worker exited (code {proc.exitcode})", 1)
                         continue
                     if (step := session.next()) is None:
                         break
@@ -148,10 +178,13 @@ def run_jobs(
                     if conns[i] in ready and conns[i].poll():
                         finish(i, conns[i].recv())
                     elif workers[i].sentinel in ready:  # died mid-member: its records say how
+                        workers[i].join()
                         finish(i, workers[i].exitcode)
         finally:
             for conn, proc in zip(conns, workers, strict=True):
                 with contextlib.suppress(OSError):
                     conn.send(None)
                 proc.join()
-    return outcome
+    if stopping and outcome == "finished":  # a signal stopped the group between members
+        outcome, exit_code = "interrupted", 128 + stopping[0] if stopping[0] else 1
+    return outcome, exit_code

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from charlm_tui.core import paths
-from charlm_tui.core.config import MODEL_FIELDS, MODEL_USES, SPECS, build_configs
+from charlm_tui.core.config import (
+    MODEL_FIELDS,
+    MODEL_USES,
+    NOT_LEARNED,
+    SPECS,
+    build_configs,
+)
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.experiments.sweep import (
     Replicas,
@@ -213,13 +219,18 @@ class Ladder:
             mine = dict(data=self.data, time_budget=self.time_budget, seed=self.seed)
             pairs.append((mine, {k: saved.get(k) for k in keys}))
         for mine, theirs in pairs:
-            for key in sorted(set(mine) | set(theirs)):
+            # What changes only how a member runs (--threads, --device...) may change; its
+            # preset stands for every option the member did not give, so it may not.
+            for key in sorted((set(mine) | set(theirs)) - (NOT_LEARNED - {"preset"})):
                 if mine.get(key) != theirs.get(key):
                     flag = "--" + key.replace("_", "-")
+                    if theirs.get(key) is None:
+                        had = f"without {flag}: rerun without it"
+                    else:
+                        now = "" if mine.get(key) is None else f", not {mine.get(key)}"
+                        had = f"with {flag} {theirs.get(key)}{now}: rerun with that"
                     raise CharLMError(
-                        f"{self.root} is a {self.what} with {flag} {theirs.get(key)}, not "
-                        f"{mine.get(key)}: rerun with that to carry on, or choose another "
-                        "--name"
+                        f"{self.root} is a {self.what} {had} to carry on, or choose another --name"
                     )
 
     def claim(self) -> None:
@@ -383,6 +394,10 @@ def make_ladder(
              {**r.overrides, **cell, "seed": s}, r.about)
         for r in parse_rungs(options.rungs) for cell in grid for s in seeds
     )  # fmt: skip
+    names = [check_run_name(r.name, "--grid makes a member name that") for r in rungs]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise CharLMError(f"--grid gives two members one name, {twice!r}: give distinct values")
     ladder = Ladder(
         root, rungs, options.data, float(options.time_budget), options.seed,
         (labels or Labels()).normalised(), swept=tuple(a.name for a in axes), seeds=len(seeds),

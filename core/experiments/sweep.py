@@ -17,16 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from charlm_tui.core.config import SPECS
+from charlm_tui.core.config import NOT_LEARNED, SPECS
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.options import Spec, option, positive_int
 
 MAX_MEMBERS = 1000  # a typo like --grid lr=... with a thousand values is not a sweep
 # Options a grid cannot sweep: what the group shares (its corpus, its budget), the seed
-# (--seeds), and those that only say where or how a run is shown.
-NOT_SWEPT = frozenset(
-    {"data", "preset", "seed", "time_budget", "max_iters", "device", "tensorboard", "vocab_size"}
-)
+# (--seeds), and those that change how a run runs or reports, not what it learns.
+NOT_SWEPT = NOT_LEARNED | {"data", "seed", "time_budget", "max_iters", "vocab_size"}
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,11 @@ def parse_axis(text: str) -> Axis:
         hint = f": did you mean {near[0]}?" if near else ""
         raise CharLMError(f"--grid {name.strip()}: no such option{hint}")
     if key in NOT_SWEPT or spec.repeated:
-        why = "use --seeds" if key == "seed" else "every member shares it"
+        why = (
+            "use --seeds" if key == "seed"
+            else "it changes how a run runs or reports, not what it learns" if key in NOT_LEARNED
+            else "every member shares it"
+        )  # fmt: skip
         raise CharLMError(f"--grid cannot sweep {spec.flag}: {why}")
     words = [w for w in values.split(",") if w.strip()]
     if not words:
@@ -140,9 +142,11 @@ def cells(axes: Sequence[Axis]) -> list[dict[str, Any]]:
 
 
 def shown(value: Any) -> str:
+    """A value as a member's name holds it: floats by repr, so two values never share a
+    name (0.1 and 0.10000001 would under `g`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def member_name(stem: str, cell: dict[str, Any], seed: int, base_seed: int) -> str:

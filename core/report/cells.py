@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from charlm_tui.core.report.content import Report, Result, RunPart
-from charlm_tui.core.report.groups import CONFIDENCE, METRICS, p_text, seeds_text
+from charlm_tui.core.report.groups import Table
 
 # (title, right-aligned). A run's tags follow its name in the run cell.
 RESULT_COLUMNS: tuple[tuple[str, bool], ...] = (
@@ -99,30 +99,6 @@ def run_line(part: RunPart) -> str:
     r = part.result.row
     params = f"{r.params:,} parameters" if r.params is not None else "parameters unknown"
     return f"{part.result.model} · {params} · {r.status} at iteration {r.iters:,}"
-
-
-Table = tuple[list[str], list[list[str]], list[bool]]  # head, rows, right-aligned
-
-
-def group_table(report: Report) -> Table:
-    """Each seed group: n, its seeds, and mean ± std of each number ("1 seed" alone)."""
-    head = ["group", "n", "seeds", *METRICS.values()]
-    rows = [[g.name, str(g.n), seeds_text(g.seeds),
-             *(g.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS)]
-            for g in report.groups]  # fmt: skip
-    return head, rows, [False, True, False, *[True] * len(METRICS)]
-
-
-def test_table(report: Report) -> Table:
-    """Each group's best val loss against the first group's: the difference of the
-    means, its confidence interval, and Welch's p."""
-    head = ["group", "Δ best val loss", f"{CONFIDENCE:.0%} CI", "p (Welch)"]
-    rows = []
-    for d in report.tests:
-        interval = f"[{d.lo:+.4f}, {d.hi:+.4f}]" if d.lo is not None and d.hi is not None else d.why
-        rows.append([d.a, "–" if d.diff is None else f"{d.diff:+.4f}", interval,
-                     "–" if d.p is None else p_text(d.p)])  # fmt: skip
-    return head, rows, [False, True, False, True]
 
 
 def sweep_table(report: Report) -> Table:

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from charlm_tui.core.config import MODEL_FIELDS, MODEL_USES, shape_label
+from charlm_tui.core.config import MODEL_FIELDS, MODEL_USES, NOT_LEARNED, shape_label
 from charlm_tui.core.measures import LayerSummary
 from charlm_tui.core.options import FRACTION, option
 from charlm_tui.core.report.curves import XAxis, run_curve, steer_marks
 from charlm_tui.core.report.groups import (
-    NOT_LEARNED,
     Difference,
     Group,
     Stat,
@@ -133,8 +132,10 @@ def sweeps_of(views: Sequence[RunView], rows: Sequence[Row]) -> list[Sweep]:
         return []
     out = []
     for key, _ in differences(views):
-        if key in NOT_LEARNED or (
-            key in MODEL_FIELDS and not all(used(v.model, key) for v in views)
+        if (
+            key in NOT_LEARNED
+            or key == "seed"
+            or (key in MODEL_FIELDS and not all(used(v.model, key) for v in views))
         ):
             continue
         values = [{**v.model, **v.train}.get(key) for v in views]

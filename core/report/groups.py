@@ -16,22 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from charlm_tui.core.config import NOT_LEARNED
 from charlm_tui.core.runs.records import dump_json
 
 if TYPE_CHECKING:
     from charlm_tui.core.report.rows import Row
 
-# Options that change how a run runs or what it reports, never what it learns: two runs
-# that differ only in these (and the seed) are replicas. The evaluation's own options stay
-# in: they change the val numbers a group averages.
-NOT_LEARNED = frozenset(
-    {
-        "seed", "preset", "device", "threads", "compile", "tensorboard", "log_interval",
-        "sample_interval", "sample_temperature", "sample_chars", "sample_prompt",
-        "early_sample_s", "on_alert", "alert_loss_ratio", "alert_grad_ratio",
-        "internals_interval",
-    }
-)  # fmt: skip
 # The numbers a group summarises: best val loss (best.pt's, full split once scored), the
 # last eval's val estimate, bits per character and top-1 accuracy.
 METRICS = {
@@ -52,10 +42,13 @@ def learning_key(config: dict[str, Any]) -> str | None:
         return None
     corpus = config.get("corpus")
     sha = corpus.get("sha256") if isinstance(corpus, dict) else None
+    # The text, not where it was read from: the same corpus at two paths is one corpus.
+    known = isinstance(sha, str)
+    ignored = NOT_LEARNED | {"seed"} | ({"data"} if known else set())
     body = {
         "model": model,
-        "train": {k: v for k, v in train.items() if k not in NOT_LEARNED},
-        "corpus": sha if isinstance(sha, str) else train.get("data"),
+        "train": {k: v for k, v in train.items() if k not in ignored},
+        "corpus": sha if known else train.get("data"),
     }
     return dump_json(body, sort_keys=True)
 
@@ -105,6 +98,10 @@ class Group:
     def stat(self, metric: str) -> Stat:
         return Stat.of([getattr(r, metric) for r in self.rows])
 
+    def stat_cells(self) -> list[str]:
+        """mean ± std of each of METRICS, as tables show them."""
+        return [self.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
+
     def record(self) -> dict[str, Any]:
         """Plain values (JSON, CSV): n, seeds, runs, and each metric's mean/std/min/max."""
         rec: dict[str, Any] = {
@@ -146,11 +143,18 @@ def group_name(names: Sequence[str]) -> str:
 
 def group_rows(rows: Sequence[Row]) -> list[Group]:
     """The rows' seed groups, in the order their first run appears. A run whose
-    configuration cannot be read is a group of its own."""
-    keyed: dict[str, list[Row]] = {}
+    configuration cannot be read is a group of its own; so is a second run of a seed a
+    group already holds (the same run again, not a replica: `name #2`)."""
+    keyed: dict[tuple[str, int], list[Row]] = {}
     for i, row in enumerate(rows):
-        keyed.setdefault(row.learns or f"\0unread {i}", []).append(row)
-    return [Group(group_name([r.name for r in rs]), tuple(rs)) for rs in keyed.values()]
+        key, again = row.learns or f"\0unread {i}", 1
+        while any(r.seed == row.seed for r in keyed.get((key, again), [])):
+            again += 1
+        keyed.setdefault((key, again), []).append(row)
+    return [
+        Group(group_name([r.name for r in rs]) + (f" #{again}" if again > 1 else ""), tuple(rs))
+        for (_, again), rs in keyed.items()
+    ]
 
 
 def replicated(groups: Sequence[Group]) -> bool:
@@ -172,12 +176,23 @@ class Difference:
     p: float | None
     why: str = ""  # when there is no test: why
 
-    def text(self, fmt: str = ".4f") -> str:
-        if self.diff is None:
-            return f"– ({self.why})"
-        if self.p is None:
-            return f"{self.diff:+{fmt}} ({self.why})"
-        return f"{self.diff:+{fmt}} [{self.lo:+{fmt}}, {self.hi:+{fmt}}] p={p_text(self.p)}"
+    def record(self) -> dict[str, Any]:
+        """Plain values (JSON): which groups, the difference, its interval, p."""
+        return {"metric": self.metric, "group": self.a, "baseline": self.b, "diff": self.diff,
+                "ci_low": self.lo, "ci_high": self.hi, "p": self.p, "why": self.why}  # fmt: skip
+
+    def cells(self) -> list[str]:
+        """The difference, its interval (or why there is none) and p, as tables show them."""
+        interval = (
+            f"[{self.lo:+.4f}, {self.hi:+.4f}]"
+            if self.lo is not None and self.hi is not None
+            else self.why
+        )
+        return [
+            "–" if self.diff is None else f"{self.diff:+.4f}",
+            interval,
+            "–" if self.p is None else p_text(self.p),
+        ]
 
 
 def p_text(p: float) -> str:
@@ -230,3 +245,20 @@ def band(
         table.min(axis=0).tolist(),
         table.max(axis=0).tolist(),
     )
+
+
+Table = tuple[list[str], list[list[str]], list[bool]]  # head, rows (plain text), right-aligned
+
+
+def group_table(groups: Sequence[Group]) -> Table:
+    """Each seed group: n, its seeds, and mean ± std of each number ("1 seed" alone)."""
+    head = ["group", "n", "seeds", *METRICS.values()]
+    rows = [[g.name, str(g.n), seeds_text(g.seeds), *g.stat_cells()] for g in groups]
+    return head, rows, [False, True, False, *[True] * len(METRICS)]
+
+
+def test_table(tests: Sequence[Difference]) -> Table:
+    """Each group's best val loss against the baseline group's: the difference of the
+    means, its confidence interval, and Welch's p."""
+    head = ["group", "Δ best val loss", f"{CONFIDENCE:.0%} CI", "p (Welch)"]
+    return head, [[d.a, *d.cells()] for d in tests], [False, True, False, True]

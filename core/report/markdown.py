@@ -18,16 +18,15 @@ from charlm_tui.core.report.cells import (
     LOSS_NOTE,
     RESULT_COLUMNS,
     Table,
-    group_table,
     layer_rows,
     result_cells,
     run_line,
     runs_word,
     sweep_table,
-    test_table,
 )
 from charlm_tui.core.report.charts import INSTALL, EmbeddingFigure
 from charlm_tui.core.report.content import Report, RunPart, shown_above
+from charlm_tui.core.report.groups import group_table, test_table
 from charlm_tui.core.report.samples import shown_text
 from charlm_tui.core.text.display import visible, visible_line
 
@@ -130,9 +129,9 @@ def spread_sections(report: Report, links: dict[str, tuple[str, str]]) -> list[s
 
     if report.groups:
         out += ["", "## Seed groups", "", md_text(GROUPS_NOTE)]
-        md_table(group_table(report))
+        md_table(group_table(report.groups))
         if report.tests:
-            md_table(test_table(report))
+            md_table(test_table(report.tests))
         chart("groups", "mean val loss of each seed group, with its runs' min–max band")
     if report.sweeps:
         out += ["", "## Sweeps"]

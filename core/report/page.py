@@ -17,16 +17,15 @@ from charlm_tui.core.report.cells import (
     LOSS_NOTE,
     RESULT_COLUMNS,
     Table,
-    group_table,
     layer_rows,
     result_cells,
     run_line,
     runs_word,
     sweep_table,
-    test_table,
 )
 from charlm_tui.core.report.charts import EmbeddingFigure
 from charlm_tui.core.report.content import Report, RunPart, shown_above
+from charlm_tui.core.report.groups import group_table, test_table
 from charlm_tui.core.report.samples import shown_text
 from charlm_tui.core.text.display import visible, visible_line
 
@@ -138,9 +137,9 @@ def spread_sections(report: Report, svgs: dict[str, str]) -> list[str]:
 
     if report.groups:
         out += ["<h2>Seed groups</h2>", f'<p class="note">{h(GROUPS_NOTE)}</p>']
-        html_table(group_table(report))
+        html_table(group_table(report.groups))
         if report.tests:
-            html_table(test_table(report))
+            html_table(test_table(report.tests))
         if "groups" in svgs:
             out.append(f"<figure>{inline_svg(svgs['groups'])}</figure>")
     if report.sweeps:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from charlm_tui.core.report.groups import METRICS, Difference, Group, p_text
+from charlm_tui.core.report.groups import METRICS, Difference, Group
 from charlm_tui.core.text.display import visible_line
 from charlm_tui.tui.tables import COLUMNS, DELTAS, Row, cell, delta_cell
 from charlm_tui.tui.widgets.loss_chart import RGB, swatch
@@ -92,16 +92,9 @@ class CompareTable(DataTable):
         by_name = {d.a: d for d in tests}
         for g in groups:
             name = swatch(visible_line(g.name), colors.get(g.rows[0].name, WHITE))
-            stats = [g.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
+            stats = g.stat_cells()
             d = by_name.get(g.name)
-            if d is None:
-                test = ["base" if tests else "", "", ""]
-            else:
-                test = [
-                    "–" if d.diff is None else f"{d.diff:+.4f}",
-                    d.why if d.lo is None or d.hi is None else f"[{d.lo:+.4f}, {d.hi:+.4f}]",
-                    "–" if d.p is None else p_text(d.p),
-                ]
+            test = d.cells() if d is not None else ["base" if tests else "", "", ""]
             cells = [name, Text(str(g.n), justify="right"),
                      *(Text(c, justify="right") for c in [*stats, *test])]  # fmt: skip
             if readings:

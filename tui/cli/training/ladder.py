@@ -72,6 +72,7 @@ def run_headless(lad: Any, dist: Any, reps: Replicas) -> None:
     groups, and a scatter for each swept option."""
     from charlm_tui.core.experiments.ladder import run_ladder
     from charlm_tui.core.runs.listing import load_runs
+    from charlm_tui.core.text.display import visible_line
     from charlm_tui.core.training.plan import check_corpus
     from charlm_tui.core.training.trainer import execute
     from charlm_tui.tui.cli.training.train import headless_sinks
@@ -83,7 +84,7 @@ def run_headless(lad: Any, dist: Any, reps: Replicas) -> None:
     codes: list[int] = []
 
     def announce(text: str) -> None:
-        console.rule(Text(text, style="bold"))  # Text: never read as markup
+        console.rule(Text(visible_line(text), style="bold"))  # Text: never read as markup
 
     def train_rung(rung: Any, plan: Any) -> str:
         done = execute(plan, dist, check_corpus(plan), sinks=headless_sinks(plan))
@@ -93,13 +94,14 @@ def run_headless(lad: Any, dist: Any, reps: Replicas) -> None:
         return done.reason
 
     def ended(rung: Any, status: str) -> None:
-        console.print(Text(f"{rung.name}: {status}"))
+        console.print(Text(f"{visible_line(rung.name)}: {status}"))
 
     if reps.jobs > 1:
         from charlm_tui.core.experiments.jobs import run_jobs
 
         console.print(Text(f"{reps.jobs} at a time, {reps.threads()} thread(s) each"))
-        reason = run_jobs(lad, reps.jobs, reps.threads(), announce, ended)
+        reason, code = run_jobs(lad, reps.jobs, reps.threads(), announce, ended)
+        codes.append(code)
     else:
         reason = run_ladder(lad, train_rung, announce)
     if reason != "finished":  # a stop exits 0 for `train`; an unfinished ladder does not
