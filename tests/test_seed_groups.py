@@ -138,7 +138,9 @@ def test_train_seeds_makes_a_group_that_compare_summarises(
     # A different option is refused by name, with the value to rerun with.
     assert run([*argv[:-4], "--lr", "0.5", "--seeds", "3", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "is a seed group without --lr: rerun without it" in err
+    assert "is a seed group with --lr 0.1, not 0.5: rerun with that" in err
+    # the preset's own value, given as a flag, is the same run: it carries on
+    assert run([*argv[:-4], "--lr", "0.1", "--seeds", "3", "--out", str(out)]) == 0
     # What changes only how it runs may change: more threads carry the group on.
     assert run([*argv[:-4], "--threads", "1", "--seeds", "3", "--out", str(out)]) == 0
 

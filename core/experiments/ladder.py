@@ -31,6 +31,7 @@ from charlm_tui.core.config import (
     NOT_LEARNED,
     SPECS,
     build_configs,
+    values_of,
 )
 from charlm_tui.core.errors import CharLMError
 from charlm_tui.core.experiments.sweep import (
@@ -197,31 +198,35 @@ class Ladder:
         if is_run_dir(self.root):
             raise CharLMError(f"{self.root} holds a run, not a {self.what}: {elsewhere}")
         saved = read_ladder(self.root)
+        if saved is None and (self.root / LADDER).exists():
+            raise CharLMError(
+                f"{self.root / LADDER} is not a ladder.json of charlm-tui (damaged, or another "
+                f"program's): {elsewhere}"
+            )
         if saved is None and self.root.is_dir() and any(self.root.iterdir()):
             raise CharLMError(f"{self.root} holds files but no {LADDER}: {elsewhere}")
         if saved is not None:
             self._check_same(saved)
 
     def _check_same(self, saved: dict[str, Any]) -> None:
-        """A member already in the folder is planned with the options it has there: the
-        first that differs is named, with the value to rerun with."""
+        """A member already in the folder is planned with the options it resolved to
+        there (its preset and overrides, as ladder.json has them): the first option that
+        differs is named, with the value to rerun with. What changes only how a member
+        runs (--threads, --device...) may change."""
         theirs_all = saved.get("members")
         pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
         if isinstance(theirs_all, dict):
             for rung in self.rungs:
-                theirs = theirs_all.get(rung.name)
-                if isinstance(theirs, dict) and isinstance(theirs.get("overrides"), dict):
-                    mine = {"preset": rung.preset, **self.overrides(rung)}
-                    pairs.append((json_plain(mine), {"preset": theirs.get("preset"),
-                                                     **theirs["overrides"]}))  # fmt: skip
+                if (theirs := theirs_all.get(rung.name)) is None:
+                    continue
+                pairs.append((resolved(rung.preset, self.overrides(rung)),
+                              self._saved_member(rung.name, theirs)))  # fmt: skip
         else:  # a ladder.json of an older version: its corpus, budget and seed
             keys = ("data", "time_budget", "seed")
             mine = dict(data=self.data, time_budget=self.time_budget, seed=self.seed)
             pairs.append((mine, {k: saved.get(k) for k in keys}))
         for mine, theirs in pairs:
-            # What changes only how a member runs (--threads, --device...) may change; its
-            # preset stands for every option the member did not give, so it may not.
-            for key in sorted((set(mine) | set(theirs)) - (NOT_LEARNED - {"preset"})):
+            for key in sorted((set(mine) | set(theirs)) - NOT_LEARNED - {"vocab_size"}):
                 if mine.get(key) != theirs.get(key):
                     flag = "--" + key.replace("_", "-")
                     if theirs.get(key) is None:
@@ -232,6 +237,20 @@ class Ladder:
                     raise CharLMError(
                         f"{self.root} is a {self.what} {had} to carry on, or choose another --name"
                     )
+
+    def _saved_member(self, name: str, theirs: Any) -> dict[str, Any]:
+        """A member's options as ladder.json records them, resolved; one line if they
+        cannot be (a file from elsewhere, edited, or damaged)."""
+        try:
+            if not isinstance(theirs, dict) or not isinstance(theirs.get("overrides"), dict):
+                raise CharLMError("not a preset and options")
+            preset = theirs.get("preset")
+            return resolved(preset if isinstance(preset, str) else None, theirs["overrides"])
+        except CharLMError as e:
+            raise CharLMError(
+                f"{self.root / LADDER}: its member {name!r} cannot be read ({e}): choose "
+                "another --name"
+            ) from None
 
     def claim(self) -> None:
         """Write ladder.json (its rungs: the ones it had, then any new ones)."""
@@ -299,9 +318,9 @@ class Ladder:
         return f"{self.rungs.index(rung) + 1}/{len(self.rungs)}"
 
 
-def json_plain(value: dict[str, Any]) -> dict[str, Any]:
-    """As ladder.json gives it back (tuples as lists): what a rerun compares with."""
-    plain = json.loads(dump_json(value))
+def resolved(preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Every option of a run planned from a preset and overrides, as JSON has them."""
+    plain = json.loads(dump_json(values_of(*build_configs(preset, dict(overrides)))))
     assert isinstance(plain, dict)
     return plain
 
