@@ -372,8 +372,8 @@ def test_every_help_example_parses_and_names_real_things() -> None:
     import typer.main
     from typer import _click as click
 
-    from charlm_tui.core.text.corpora import BUILTINS
     from charlm_tui.core.experiments.ladder import default_name
+    from charlm_tui.core.text.corpora import BUILTINS
     from charlm_tui.tui.cli import app
 
     group = typer.main.get_command(app)

@@ -279,7 +279,7 @@ def test_g_shows_one_row_and_one_mean_curve_per_seed_group(tmp_path: Path) -> No
             await pilot.press("g")
             await wait_for(pilot, lambda: table.row_count == 2, "one row per group")
             first = [str(c) for c in table.get_row_at(0)]
-            assert first[1] == "2" and "(1 seed)" in str(table.get_row_at(1)[2])
+            assert first[1] == "2" and "(1 seed)" in str(table.get_row_at(1)[3])
             chart = screen.query_one(CompareChart)
             assert [val.label for _, val, _ in chart.series()] == ["a (+1) ×2", "c ×1"]
             status = str(screen.query_one("#compare-status").render())

@@ -13,11 +13,6 @@ import pytest
 
 import charlm_tui.core.experiments.ladder as ladder_module
 from charlm_tui.core.errors import CharLMError
-from charlm_tui.core.options import build
-from charlm_tui.core.runs.events import StepEvent
-from charlm_tui.core.runs.listing import list_runs
-from charlm_tui.core.runs.rundir import LADDER
-from charlm_tui.core.training.distributed import DistInfo
 from charlm_tui.core.experiments.ladder import (
     Ladder,
     LadderOptions,
@@ -26,6 +21,11 @@ from charlm_tui.core.experiments.ladder import (
     parse_rungs,
     run_ladder,
 )
+from charlm_tui.core.options import build
+from charlm_tui.core.runs.events import StepEvent
+from charlm_tui.core.runs.listing import list_runs
+from charlm_tui.core.runs.rundir import LADDER
+from charlm_tui.core.training.distributed import DistInfo
 from charlm_tui.core.training.plan import RunPlan, check_corpus
 from charlm_tui.core.training.steering import STOPS
 from charlm_tui.core.training.trainer import execute

@@ -37,7 +37,7 @@ def test_the_report_tests_the_groups_and_draws_their_bands(
     done = write_report(report_views(groups), tmp_path / "log.md")
     text = done.path.read_text()
     assert "## Seed groups" in text and "p (Welch)" in text and "| fast | -" in text
-    assert "## Sweeps" in text and "| lr | 0.1 | 2 |" in text
+    assert "## Sweeps" in text and "| lr | – | 0.1 | 2 |" in text
     files = tmp_path / "log_files"
     for name in ("groups.png", "groups.svg", "sweep.png", "sweep.svg"):
         assert (files / name).stat().st_size > 1000

@@ -78,6 +78,15 @@ def test_a_second_run_of_one_seed_is_not_a_replica() -> None:
     assert [(g.name, g.n) for g in group_rows(rows)] == [("a (+1)", 2), ("c #2", 1)]
 
 
+def test_groups_on_different_corpora_are_not_tested() -> None:
+    a = group_rows([replace(row(f"a/s{i}", "a", v, i), corpus_sha256="1" * 64)
+                    for i, v in enumerate([1.0, 2.0])])[0]  # fmt: skip
+    b = group_rows([replace(row(f"b/s{i}", "b", v, i), corpus_sha256="2" * 64)
+                    for i, v in enumerate([4.0, 5.0])])[0]  # fmt: skip
+    d = difference(a, b)
+    assert d.p is None and d.why == "different corpora" and d.diff == -3.0
+
+
 def test_stat_says_one_seed_rather_than_a_spread() -> None:
     assert Stat.of([1.5]).text() == "1.5000 (1 seed)"
     s = Stat.of([1.0, 2.0, 3.0, None, math.nan])

@@ -41,6 +41,8 @@ def test_an_axis_is_a_declared_option_and_values_its_declaration_accepts() -> No
         ("sample_prompt=a,b", "not what it learns"),
         ("data=a,b", "every member shares it"),
         ("lr=", "names no value"),
+        ("lr=0.05,,0.1", "an empty value"),
+        ("model=gpt,bigram", "choose them with --rungs"),
         ("lr=1e-3,0.001", "twice"),
     ):
         with pytest.raises(CharLMError, match=message):
@@ -164,3 +166,14 @@ def test_a_2x3_grid_with_2_seeds_killed_by_sigkill_resumes_and_draws_its_scatter
     assert "val loss against lr (log x)" in again.stdout
     assert "val loss against batch_size" in again.stdout
     assert "| sweep/bigram+lr=0.1+batch_size=16 | 2 |" in again.stdout  # a seed group
+
+
+def test_a_sweep_over_two_rungs_keeps_each_rung_apart() -> None:
+    from charlm_tui.core.report.content import Sweep, series_of
+
+    assert series_of("lad/mlp+lr=0.1+s1338") == "mlp" and series_of("grp/s1337") == ""
+    sweep = Sweep("lr", [(0.1, 2.0, "bigram"), (0.3, 2.1, "bigram"), (0.1, 1.5, "mlp"),
+                         (0.3, 3.0, "mlp"), (0.3, 3.2, "mlp")])  # fmt: skip
+    assert sweep.series() == ["bigram", "mlp"]
+    mlp = {x: (s.n, s.mean) for x, s in sweep.at_each_value("mlp")}
+    assert mlp == {0.1: (1, 1.5), 0.3: (2, pytest.approx(3.1))}  # never mixed with bigram's

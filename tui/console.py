@@ -311,39 +311,50 @@ def print_groups(rows: Sequence[Any], baseline: str | None = None) -> None:
 
 def print_sweep(views: Sequence[Any], rows: Sequence[Any], swept: Sequence[str]) -> None:
     """For each swept option: val loss against its values, a point per run (a terminal
-    scatter), and the mean ± std at each value."""
+    scatter, a marker per rung), and the mean ± std at each value of each rung."""
     if not swept or not rows:
         return
     import plotext as plt
 
+    from charlm_tui.core.report.content import series_of, sweep_of
     from charlm_tui.core.report.groups import Stat
     from charlm_tui.core.report.spread import log_x
 
     console = OutputConsole(highlight=False)
+    markers = ("o", "x", "+", "*", "#", "@", "%", "&")
     for name in swept:
-        points = [
-            (value, r.val_loss)
-            for v, r in zip(views, rows, strict=True)
-            if isinstance(value := {**v.model, **v.train}.get(name), int | float)
-            and r.val_loss is not None
-        ]
-        if not points:
+        sweep = sweep_of(views, rows, name)
+        if sweep is None:  # a categorical option (an optimizer, an activation): a table
+            values = [str({**v.model, **v.train}.get(name)) for v in views]
+            print(f"\nval loss by {name}:")
+            for series in dict.fromkeys(series_of(r.name) for r in rows):
+                for value in dict.fromkeys(values):
+                    stat = Stat.of([r.val_loss for r, x in zip(rows, values, strict=True)
+                                    if x == value and series_of(r.name) == series])  # fmt: skip
+                    rung = f"{series}, " if series else ""
+                    console.print(Text(visible(f"  {rung}{name} = {value}: {stat.text()}")))
             continue
-        xs, ys = [float(x) for x, _ in points], [y for _, y in points]
         print()
         plt.clf()
         plt.plotsize(min(console.width, 100), 18)
         plt.theme("clear")
+        xs = [x for x, _, _ in sweep.points]
         log = log_x(xs)
         if log:
             plt.xscale("log")
-        plt.scatter(xs, ys, marker="o")
+        for i, series in enumerate(sweep.series()):
+            mine = [(x, y) for x, y, s in sweep.points if s == series]
+            plt.scatter([x for x, _ in mine], [y for _, y in mine],
+                        marker=markers[i % len(markers)],
+                        label=visible(series) if series else None)  # fmt: skip
         plt.title(f"val loss against {name}" + (" (log x)" if log else ""))
         plt.xlabel(name)
         print(plt.uncolorize(plt.build()))  # plain: the same in a pipe as on a terminal
-        for value in sorted(set(xs)):
-            stat = Stat.of([y for x, y in points if x == value])
-            console.print(Text(f"  {name} = {value:g}: {stat.text()} over {stat.n} run(s)"))
+        for series in sweep.series():
+            for value, stat in sweep.at_each_value(series):
+                rung = f"{series}, " if series else ""
+                line = f"  {rung}{name} = {value:g}: {stat.text()} over {stat.n} run(s)"
+                console.print(Text(visible(line)))
 
 
 def score_runs(paths: Sequence[Path], device: str = "auto") -> dict[Path, Any]:

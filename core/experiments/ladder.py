@@ -189,7 +189,8 @@ class Ladder:
             try:
                 blocks[rung.name] = build_configs(rung.preset, self.overrides(rung))[0].block_size
             except CharLMError as e:
-                raise CharLMError(f"{self.what} {self.part} {rung.name}: {e}") from None
+                hint = "; choose other --grid values, or other --rungs" if self.swept else ""
+                raise CharLMError(f"{self.what} {self.part} {rung.name}: {e}{hint}") from None
         widest = max(self.rungs, key=lambda r: blocks[r.name])  # the corpus must fit it
         check_corpus(plan_new(widest.preset, self.overrides(widest), Path("/nonexistent-ladder")))
         elsewhere = "choose another --name or --out"

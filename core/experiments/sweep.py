@@ -24,7 +24,7 @@ from charlm_tui.core.options import Spec, option, positive_int
 MAX_MEMBERS = 1000  # a typo like --grid lr=... with a thousand values is not a sweep
 # Options a grid cannot sweep: what the group shares (its corpus, its budget), the seed
 # (--seeds), and those that change how a run runs or reports, not what it learns.
-NOT_SWEPT = NOT_LEARNED | {"data", "seed", "time_budget", "max_iters", "vocab_size"}
+NOT_SWEPT = NOT_LEARNED | {"data", "seed", "time_budget", "max_iters", "vocab_size", "model"}
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,16 @@ def parse_axis(text: str) -> Axis:
     if key in NOT_SWEPT or spec.repeated:
         why = (
             "use --seeds" if key == "seed"
+            else "a rung is a model: choose them with --rungs" if key == "model"
             else "it changes how a run runs or reports, not what it learns" if key in NOT_LEARNED
             else "every member shares it"
         )  # fmt: skip
         raise CharLMError(f"--grid cannot sweep {spec.flag}: {why}")
-    words = [w for w in values.split(",") if w.strip()]
-    if not words:
+    words = values.split(",")
+    if not values.strip():
         raise CharLMError(f"--grid {key}= names no value")
+    if any(not w.strip() for w in words):
+        raise CharLMError(f"--grid {key}: an empty value in {values!r}")
     parsed = tuple(parse_value(spec, w) for w in words)
     if len(set(parsed)) != len(parsed):
         raise CharLMError(f"--grid {key} names a value twice: {values!r}")

@@ -102,10 +102,13 @@ def run_line(part: RunPart) -> str:
 
 
 def sweep_table(report: Report) -> Table:
-    """Each swept option's values: how many runs, and their best val loss."""
-    rows = [[s.option, f"{x:g}", str(stat.n), stat.text()]
-            for s in report.sweeps for x, stat in s.at_each_value()]  # fmt: skip
-    return ["option", "value", "runs", "best val loss"], rows, [False, True, True, True]
+    """Each swept option's values (by rung, where a ladder has several): how many runs,
+    and their best val loss."""
+    rows = [[s.option, series or "–", f"{x:g}", str(stat.n), stat.text()]
+            for s in report.sweeps for series in s.series()
+            for x, stat in s.at_each_value(series)]  # fmt: skip
+    head = ["option", "rung", "value", "runs", "best val loss"]
+    return head, rows, [False, False, True, True, True]
 
 
 GROUPS_NOTE = (

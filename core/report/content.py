@@ -97,15 +97,40 @@ class RunPart:
 
 @dataclass(frozen=True)
 class Sweep:
-    """An option whose numeric value differs between the runs: each run's value of it and
-    its best val loss (a point of the scatter), in the runs' order."""
+    """An option whose numeric value differs between runs: each run's value of it, its
+    best val loss and its series (the ladder rung it belongs to, "" for one series) —
+    a point of the scatter each, in the runs' order."""
 
     option: str
-    points: list[tuple[float, float]]
+    points: list[tuple[float, float, str]]
 
-    def at_each_value(self) -> list[tuple[float, Stat]]:
-        return [(x, Stat.of([y for v, y in self.points if v == x]))
-                for x in sorted({v for v, _ in self.points})]  # fmt: skip
+    def series(self) -> list[str]:
+        return list(dict.fromkeys(s for _, _, s in self.points))
+
+    def at_each_value(self, series: str | None = None) -> list[tuple[float, Stat]]:
+        """The mean ± std at each value (of one series, or of all)."""
+        mine = [(x, y) for x, y, s in self.points if series is None or s == series]
+        return [(x, Stat.of([y for v, y in mine if v == x])) for x in sorted({v for v, _ in mine})]
+
+
+def series_of(name: str) -> str:
+    """The ladder rung a member belongs to (`lad/gpt-cpu+lr=0.003+s1338`: `gpt-cpu`), or
+    "" for a run that is not one."""
+    last = name.rsplit("/", 1)[-1]
+    return last.split("+", 1)[0] if "+" in last else ""
+
+
+def sweep_of(views: Sequence[RunView], rows: Sequence[Row], key: str) -> Sweep | None:
+    """Best val loss against one option's numeric values, when some series holds two
+    values of it or more (an option that differs only between rungs is no sweep)."""
+    values = [{**v.model, **v.train}.get(key) for v in views]
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
+        return None
+    points = [(float(x), r.val_loss, series_of(r.name))
+              for x, r in zip(values, rows, strict=True) if r.val_loss is not None]  # fmt: skip
+    swept = any(len({x for x, _, s in points if s == series}) > 1
+                for series in {s for _, _, s in points})  # fmt: skip
+    return Sweep(key, points) if swept else None
 
 
 @dataclass
@@ -125,10 +150,9 @@ MAX_SWEEPS = 4  # scatters: an architecture ladder differs in many options at on
 
 
 def sweeps_of(views: Sequence[RunView], rows: Sequence[Row]) -> list[Sweep]:
-    """The learned options whose numbers differ between three runs or more, each run's
-    value against its best val loss."""
-    kinds = {v.model.get("model") for v in views}
-    if len(views) < 3 or len(kinds) != 1:  # across architectures an option means little
+    """The learned options whose numbers differ between three runs or more, within a
+    series (a ladder rung) at least: each run's value against its best val loss."""
+    if len(views) < 3:
         return []
     out = []
     for key, _ in differences(views):
@@ -138,13 +162,8 @@ def sweeps_of(views: Sequence[RunView], rows: Sequence[Row]) -> list[Sweep]:
             or (key in MODEL_FIELDS and not all(used(v.model, key) for v in views))
         ):
             continue
-        values = [{**v.model, **v.train}.get(key) for v in views]
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
-            continue
-        points = [(float(x), r.val_loss) for x, r in zip(values, rows, strict=True)
-                  if r.val_loss is not None]  # fmt: skip
-        if len({x for x, _ in points}) > 1:
-            out.append(Sweep(key, points))
+        if (sweep := sweep_of(views, rows, key)) is not None:
+            out.append(sweep)
     return out[:MAX_SWEEPS]
 
 

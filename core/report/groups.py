@@ -98,6 +98,12 @@ class Group:
     def stat(self, metric: str) -> Stat:
         return Stat.of([getattr(r, metric) for r in self.rows])
 
+    def iters_text(self) -> str:
+        """`200`, or `415–901` when the runs reached different iterations (a time budget
+        shared with other work: part of the spread is then the machine's, not the seed's)."""
+        its = [r.iters for r in self.rows]
+        return f"{min(its):,}" if min(its) == max(its) else f"{min(its):,}–{max(its):,}"
+
     def stat_cells(self) -> list[str]:
         """mean ± std of each of METRICS, as tables show them."""
         return [self.stat(m).text(".2%" if m == "val_top1" else ".4f") for m in METRICS]
@@ -109,6 +115,7 @@ class Group:
             "n": self.n,
             "seeds": self.seeds,
             "runs": [r.name for r in self.rows],
+            "iters": [r.iters for r in self.rows],
             "model": self.rows[0].model,
             "params": self.rows[0].params,
         }
@@ -131,6 +138,8 @@ def seeds_text(seeds: Sequence[int | None]) -> str:
 def group_name(names: Sequence[str]) -> str:
     """What the runs are called, their seeds left out: `lad/gpt-cpu` for `lad/gpt-cpu`
     and `lad/gpt-cpu+s1338`; `grp` for `grp/s1337` and `grp/s1338`."""
+    if len(names) == 1:  # one run: its own name says the most
+        return names[0]
     stems = [_SEED_SUFFIX.sub("", n.rsplit("/", 1)[-1]) for n in names]
     folders = [n.rsplit("/", 1)[0] if "/" in n else "" for n in names]
     stem = stems[0] if len(set(stems)) == 1 else ""
@@ -205,6 +214,9 @@ def difference(a: Group, b: Group, metric: str = "val_loss") -> Difference:
     if not xs or not ys:
         return Difference(metric, a.name, b.name, None, None, None, None, "no values")
     diff = statistics.fmean(xs) - statistics.fmean(ys)
+    texts = {r.corpus_sha256 for r in (*a.rows, *b.rows)}
+    if len(texts - {None}) > 1:  # losses on two texts do not compare, whatever the test says
+        return Difference(metric, a.name, b.name, diff, None, None, None, "different corpora")
     if len(xs) < 2 or len(ys) < 2:
         return Difference(metric, a.name, b.name, diff, None, None, None, "1 seed")
     if statistics.stdev(xs) == 0 and statistics.stdev(ys) == 0:
@@ -252,9 +264,10 @@ Table = tuple[list[str], list[list[str]], list[bool]]  # head, rows (plain text)
 
 def group_table(groups: Sequence[Group]) -> Table:
     """Each seed group: n, its seeds, and mean ± std of each number ("1 seed" alone)."""
-    head = ["group", "n", "seeds", *METRICS.values()]
-    rows = [[g.name, str(g.n), seeds_text(g.seeds), *g.stat_cells()] for g in groups]
-    return head, rows, [False, True, False, *[True] * len(METRICS)]
+    head = ["group", "n", "seeds", "iters", *METRICS.values()]
+    rows = [[g.name, str(g.n), seeds_text(g.seeds), g.iters_text(), *g.stat_cells()]
+            for g in groups]  # fmt: skip
+    return head, rows, [False, True, False, True, *[True] * len(METRICS)]
 
 
 def test_table(tests: Sequence[Difference]) -> Table:

@@ -54,15 +54,25 @@ def sweep_chart(sweeps: Sequence[Sweep]) -> Chart | None:
         return None
 
     def draw(fig: Any, axes: Any) -> None:
+        from matplotlib.ticker import NullFormatter
+
         for ax, sweep in zip(axes[0], sweeps, strict=True):
-            xs = [x for x, _ in sweep.points]
-            ax.scatter(xs, [y for _, y in sweep.points], color=COLORS[0], s=14, alpha=0.7)
-            means = [(x, s.mean) for x, s in sweep.at_each_value() if s.mean is not None]
-            ax.plot([x for x, _ in means], [m for _, m in means], color=COLORS[1], linewidth=1.2)
-            if log_x(xs):
+            for i, series in enumerate(sweep.series()):  # a rung each, in its own colour
+                color = COLORS[i % len(COLORS)]
+                mine = [(x, y) for x, y, s in sweep.points if s == series]
+                ax.scatter([x for x, _ in mine], [y for _, y in mine], color=color, s=14,
+                           alpha=0.7, label=chart_label(series) if series else None)  # fmt: skip
+                means = [(x, s.mean) for x, s in sweep.at_each_value(series) if s.mean is not None]
+                ax.plot([x for x, _ in means], [m for _, m in means], color=color, linewidth=1.2)
+            values = sorted({x for x, _, _ in sweep.points})
+            if log_x(values):
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap
+            ax.set_xticks(values, [f"{v:g}" for v in values])  # the values swept, as given
             ax.set_xlabel(chart_label(sweep.option))
             ax.grid(alpha=0.3)
+            if len(sweep.series()) > 1:
+                ax.legend(fontsize=8)
         axes[0][0].set_ylabel("best val loss")
 
     n = len(sweeps)

@@ -84,7 +84,7 @@ class CompareTable(DataTable):
         self.clear(columns=True)
         self.rows_shown = []
         readings = cursor[1]
-        heads = ["group", "n", *METRICS.values(), "Δ best val", "95% CI", "p"]
+        heads = ["group", "n", "iters", *METRICS.values(), "Δ best val", "95% CI", "p"]
         if readings:
             heads.insert(1, f"▸ {cursor[0]}")
         for head in heads:
@@ -95,7 +95,7 @@ class CompareTable(DataTable):
             stats = g.stat_cells()
             d = by_name.get(g.name)
             test = d.cells() if d is not None else ["base" if tests else "", "", ""]
-            cells = [name, Text(str(g.n), justify="right"),
+            cells = [name, Text(str(g.n), justify="right"), Text(g.iters_text(), justify="right"),
                      *(Text(c, justify="right") for c in [*stats, *test])]  # fmt: skip
             if readings:
                 cells.insert(1, Text(readings.get(f"{g.name} ×{g.n}", "–"), justify="right"))
