@@ -74,3 +74,5 @@ def test_inspect_embeddings_prints_the_map_or_json(
     data = json.loads(capsys.readouterr().out)
     assert {p["char"] for p in data["points"]} >= set("the king")
     assert 0 < data["explained"][0] <= 1
+    assert run(["--no-ui", "inspect", str(out), "--embeddings", "--lens", "--format", "json"]) == 2
+    assert "give --embeddings or --lens, not both" in capsys.readouterr().err

@@ -38,6 +38,10 @@ class InspectOutput:
         "output",
     )
 
+    def check(self) -> None:
+        if self.embeddings and self.lens:  # the map scores no text: no lens to show
+            raise CharLMError("give --embeddings or --lens, not both: the map reads no text")
+
 
 @declared(Source, into="source")
 @declared(DeviceOption, into="on")
