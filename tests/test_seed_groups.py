@@ -75,7 +75,7 @@ def test_groups_keep_the_first_appearance_order_and_their_names() -> None:
 
 def test_a_second_run_of_one_seed_is_not_a_replica() -> None:
     rows = [row("a", "k", 1.0, 7), row("b", "k", 1.1, 8), row("c", "k", 1.0, 7)]
-    assert [(g.name, g.n) for g in group_rows(rows)] == [("a (+1)", 2), ("c #2", 1)]
+    assert [(g.name, g.n) for g in group_rows(rows)] == [("a (+1)", 2), ("c (repeat 2)", 1)]
 
 
 def test_groups_on_different_corpora_are_not_tested() -> None:

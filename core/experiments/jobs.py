@@ -116,6 +116,52 @@ def passed_on(workers: list[Any], stopping: list[int]) -> Iterator[None]:
             signal.signal(s, h)
 
 
+class Workers:
+    """K worker processes, a pipe to each, and the member each one trains."""
+
+    def __init__(self, jobs: int, threads: int) -> None:
+        context = multiprocessing.get_context("spawn")  # no forked torch threads or locks
+        self.procs: list[Any] = []
+        self.conns: list[Connection] = []
+        for _ in range(jobs):
+            mine, theirs = context.Pipe()
+            self.procs.append(context.Process(target=_worker, args=(theirs, threads, os.getpid()),
+                                              name="charlm-job", daemon=True))  # fmt: skip
+            self.conns.append(mine)
+        self.busy: dict[int, Rung] = {}  # worker index -> the member it trains
+
+    def start(self) -> None:
+        for proc in self.procs:
+            proc.start()
+
+    def idle(self) -> list[int]:
+        return [i for i in range(len(self.procs)) if i not in self.busy]
+
+    def give(self, i: int, rung: Rung, plan: Any) -> None:
+        self.conns[i].send(plan)
+        self.busy[i] = rung
+
+    def ended(self) -> list[tuple[Rung, int | None]]:
+        """Wait until a busy worker answers or dies; each such member and its exit code."""
+        ready = wait(
+            [self.conns[i] for i in self.busy] + [self.procs[i].sentinel for i in self.busy]
+        )
+        out = []
+        for i in list(self.busy):
+            if self.conns[i] in ready and self.conns[i].poll():
+                out.append((self.busy.pop(i), self.conns[i].recv()))
+            elif self.procs[i].sentinel in ready:  # died mid-member: its records say how
+                self.procs[i].join()
+                out.append((self.busy.pop(i), self.procs[i].exitcode))
+        return out
+
+    def close(self) -> None:
+        for conn, proc in zip(self.conns, self.procs, strict=True):
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            proc.join()
+
+
 def run_jobs(
     ladder: Ladder,
     jobs: int,
@@ -127,64 +173,40 @@ def run_jobs(
     or how the first member that did not finish ended and its exit code (the others run
     to their own end); a worker that died leaves the group unfinished too."""
     session = LadderSession(ladder)
-    context = multiprocessing.get_context("spawn")  # no forked torch threads or locks
-    workers: list[Any] = []
-    conns: list[Connection] = []
-    for _ in range(jobs):
-        mine, theirs = context.Pipe()
-        proc = context.Process(target=_worker, args=(theirs, threads, os.getpid()),
-                               name="charlm-job", daemon=True)  # fmt: skip
-        workers.append(proc)
-        conns.append(mine)
-    busy: dict[int, Rung] = {}  # worker index -> the member it trains
+    workers = Workers(jobs, threads)
     stopping: list[int] = []
-    outcome, exit_code = "finished", 0
+    failed: list[tuple[str, int]] = []
 
-    def fail(how: str, code: int) -> None:
-        nonlocal outcome, exit_code
-        if outcome == "finished":
-            outcome, exit_code = how, code or 1
+    def fail(how: str, code: int | None) -> None:
+        if not failed:
+            failed.append((how, code or 1))
             stopping.append(0)  # start no more: rerunning carries them on
 
-    def finish(i: int, code: int | None) -> None:
-        rung = busy.pop(i)
-        status = ladder.status(rung)
-        ended(rung, status)
-        if status not in DONE:
-            fail(status if status != "new" else f"exit {code}", code or 1)
-
-    with passed_on(workers, stopping):
-        for proc in workers:
-            proc.start()
+    with passed_on(workers.procs, stopping):
+        workers.start()
         try:
             while True:
-                for i, proc in enumerate(workers):
-                    if i in busy or stopping:
-                        continue
-                    if not proc.is_alive():  # between members: nothing of a run is lost
+                for i in workers.idle():
+                    if stopping:
+                        break
+                    if not (proc := workers.procs[i]).is_alive():  # between members
                         proc.join()
                         fail(f"a worker exited (code {proc.exitcode})", 1)
                         continue
                     if (step := session.next()) is None:
                         break
-                    rung, plan = step
-                    announce(session.announce(rung, plan))
-                    conns[i].send(plan)
-                    busy[i] = rung
-                if not busy:
+                    announce(session.announce(*step))
+                    workers.give(i, *step)
+                if not workers.busy:
                     break
-                ready = wait([conns[i] for i in busy] + [workers[i].sentinel for i in busy])
-                for i in list(busy):
-                    if conns[i] in ready and conns[i].poll():
-                        finish(i, conns[i].recv())
-                    elif workers[i].sentinel in ready:  # died mid-member: its records say how
-                        workers[i].join()
-                        finish(i, workers[i].exitcode)
+                for rung, code in workers.ended():
+                    ended(rung, status := ladder.status(rung))
+                    if status not in DONE:
+                        fail(status if status != "new" else f"exit {code}", code)
         finally:
-            for conn, proc in zip(conns, workers, strict=True):
-                with contextlib.suppress(OSError):
-                    conn.send(None)
-                proc.join()
-    if stopping and outcome == "finished":  # a signal stopped the group between members
-        outcome, exit_code = "interrupted", 128 + stopping[0] if stopping[0] else 1
-    return outcome, exit_code
+            workers.close()
+    if failed:
+        return failed[0]
+    if stopping:  # a signal stopped the group between members
+        return "interrupted", 128 + stopping[0]
+    return "finished", 0

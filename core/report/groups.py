@@ -153,17 +153,18 @@ def group_name(names: Sequence[str]) -> str:
 def group_rows(rows: Sequence[Row]) -> list[Group]:
     """The rows' seed groups, in the order their first run appears. A run whose
     configuration cannot be read is a group of its own; so is a second run of a seed a
-    group already holds (the same run again, not a replica: `name #2`)."""
+    group already holds: the same run again is no replica (`NAME (repeat 2)`)."""
     keyed: dict[tuple[str, int], list[Row]] = {}
     for i, row in enumerate(rows):
         key, again = row.learns or f"\0unread {i}", 1
         while any(r.seed == row.seed for r in keyed.get((key, again), [])):
             again += 1
         keyed.setdefault((key, again), []).append(row)
-    return [
-        Group(group_name([r.name for r in rs]) + (f" #{again}" if again > 1 else ""), tuple(rs))
-        for (_, again), rs in keyed.items()
-    ]
+    out = []
+    for (_, again), rs in keyed.items():
+        name = group_name([r.name for r in rs])
+        out.append(Group(name + (f" (repeat {again})" if again > 1 else ""), tuple(rs)))
+    return out
 
 
 def replicated(groups: Sequence[Group]) -> bool:

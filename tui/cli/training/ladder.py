@@ -102,6 +102,8 @@ def run_headless(lad: Any, dist: Any, reps: Replicas) -> None:
         console.print(Text(f"{reps.jobs} at a time, {reps.threads()} thread(s) each"))
         reason, code = run_jobs(lad, reps.jobs, reps.threads(), announce, ended)
         codes.append(code)
+        if reason != "finished":
+            announce(f"{lad.what} stopped ({reason}): rerun the command to carry on")
     else:
         reason = run_ladder(lad, train_rung, announce)
     if reason != "finished":  # a stop exits 0 for `train`; an unfinished ladder does not
