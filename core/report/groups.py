@@ -144,10 +144,7 @@ def group_name(names: Sequence[str]) -> str:
     folders = [n.rsplit("/", 1)[0] if "/" in n else "" for n in names]
     stem = stems[0] if len(set(stems)) == 1 else ""
     folder = folders[0] if len(set(folders)) == 1 else ""
-    joined = "/".join(p for p in (folder, stem) if p)
-    if joined and (len(names) > 1 or joined != names[0]):
-        return joined
-    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
+    return "/".join(p for p in (folder, stem) if p) or f"{names[0]} (+{len(names) - 1})"
 
 
 def group_rows(rows: Sequence[Row]) -> list[Group]:
