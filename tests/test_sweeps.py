@@ -134,7 +134,7 @@ def test_a_2x3_grid_with_2_seeds_killed_by_sigkill_resumes_and_draws_its_scatter
     root = tmp_path / "sweep"
     argv = [*CLI, "--no-ui", "ladder", "--data", str(corpus_file), "--rungs", "bigram",
             "--grid", "lr=0.01,0.1", "--grid", "batch_size=4,8,16", "--seeds", "2",
-            "--jobs", "2", "--time-budget", "1.5", "--out", str(root)]  # fmt: skip
+            "--jobs", "2", "--time-budget", "1", "--out", str(root)]  # fmt: skip
     parent = spawn_piped(argv)
 
     def metrics() -> list[Path]:
