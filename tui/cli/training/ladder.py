@@ -45,19 +45,26 @@ def ladder(ctx: typer.Context, options: LadderOptions, labels: Labels, reps: Rep
       charlm-tui --no-ui ladder --rungs gpt-cpu --grid lr=1e-3,3e-3,1e-2 --seeds 2 --jobs 2
     """
     from charlm_tui.core.experiments.ladder import make_ladder
+
+    lad = make_ladder(options, labels, reps)
+    train_folder(ctx, dataclasses.replace(lad, command=("charlm-tui", *INVOKED)), reps)
+
+
+def train_folder(ctx: typer.Context, lad: Any, reps: Replicas) -> None:
+    """A ladder or a seed group: its members one after another on the dashboard, then
+    compared; or headless, --jobs at a time."""
     from charlm_tui.core.training import distributed
 
-    lad = dataclasses.replace(make_ladder(options, labels, reps), command=("charlm-tui", *INVOKED))
     dist = distributed.from_env()
     if dist.world_size > 1:
         raise CharLMError(
-            "ladder trains one rung at a time in one process: run it without torchrun"
+            f"a {lad.what} trains one {lad.part} at a time in one process: run it without torchrun"
         )
     if wants_dashboard(ctx):
         if reps.jobs > 1:
             raise CharLMError(
-                "--jobs trains rungs side by side without the dashboard: add --no-ui, or "
-                "leave out --jobs to watch them one after another"
+                f"--jobs trains {lad.part}s side by side without the dashboard: add --no-ui, "
+                "or leave out --jobs to watch them one after another"
             )
         from charlm_tui.tui.app import CharLMApp
 

@@ -107,34 +107,16 @@ def train_group(
     labels: Labels,
     reps: Replicas,
 ) -> None:
-    """`--seeds N`: N replicas into one group folder, one after another on the dashboard
-    (as a ladder's rungs), or headless, --jobs at a time; then their table."""
+    """`--seeds N`: N replicas into one group folder, trained as a ladder's rungs are."""
     from charlm_tui.core.experiments.ladder import plan_group
-    from charlm_tui.core.training import distributed
-    from charlm_tui.tui.cli.training.ladder import run_headless
+    from charlm_tui.tui.cli.training.ladder import train_folder
 
-    group = dataclasses.replace(
-        plan_group(given, where, start, labels, reps), command=("charlm-tui", *INVOKED)
-    )
-    if given.get("tensorboard"):
+    group = plan_group(given, where, start, labels, reps)
+    if (group.base or {}).get("tensorboard"):  # the flag, a --config file or --from
         from charlm_tui.core.interop.tensorboard import require
 
         require()
-    dist = distributed.from_env()
-    if dist.world_size > 1:
-        raise CharLMError("--seeds trains one replica at a time in one process: run it "
-                          "without torchrun")  # fmt: skip
-    if wants_dashboard(ctx):
-        if reps.jobs > 1:
-            raise CharLMError(
-                "--jobs trains replicas side by side without the dashboard: add --no-ui, or "
-                "leave out --jobs to watch them one after another"
-            )
-        from charlm_tui.tui.app import CharLMApp
-
-        launch(CharLMApp(ladder=group))
-        return
-    run_headless(group, dist, reps)
+    train_folder(ctx, dataclasses.replace(group, command=("charlm-tui", *INVOKED)), reps)
 
 
 def headless_sinks(plan: RunPlan) -> list[Any]:
