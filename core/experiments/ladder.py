@@ -1,5 +1,7 @@
 """The architecture ladder: one model after another on one corpus, with one time budget
-and one seed, each into its own run folder under `checkpoints/<ladder>/<rung>/`.
+and one seed (or several, `--seeds`; and each at every cell of a `--grid`), each into its
+own run folder under `checkpoints/<ladder>/<rung>/`. A seed group (`train --seeds`) is
+the same folder of members, made from one run's options.
 
 The default rungs retrace the experiment log this project grew out of: a bigram table,
 then one transformer block with a single attention head of 384, the same block with six
@@ -9,8 +11,9 @@ seconds, so the ladder answers "what does each idea buy in a minute of this mach
 not "per step": a model that is cheap per step and one that is cheap per second are
 different winners (compare them with the x axis in seconds).
 
-The folder's `ladder.json` records what the ladder is (corpus, budget, seed, rungs), so
-rerunning the same command carries on where it stopped: a finished rung is skipped, a
+The folder's `ladder.json` records what the ladder is (corpus, budget, seed, its members
+and the options each resolves to), so rerunning the same command carries on where it
+stopped: a finished rung is skipped, a
 stopped or killed one resumes from its last.pt, a rung never started starts.
 """
 
@@ -38,6 +41,7 @@ from charlm_tui.core.experiments.sweep import (
     Replicas,
     cells,
     check_size,
+    first_repeated,
     member_name,
     parse_axis,
     parse_grid,
@@ -400,7 +404,8 @@ def make_ladder(
     seeds = (replicas or Replicas()).seed_list(options.seed)
     axes = parse_grid(options.grid)
     grid = cells(axes)
-    for rung in parse_rungs(options.rungs):  # a sweep of what a model ignores trains copies
+    chosen = parse_rungs(options.rungs)
+    for rung in chosen:  # a sweep of what a model ignores trains copies
         model = build_configs(rung.preset, rung.overrides)[0].model
         for axis in axes:
             if axis.name in MODEL_FIELDS and axis.name not in MODEL_USES.get(model, MODEL_FIELDS):
@@ -408,15 +413,14 @@ def make_ladder(
                     f"--grid {axis.name}: the {rung.name} rung's model ({model}) does not read "
                     f"{axis.spec.flag}: leave that rung out (--rungs) or sweep another option"
                 )
-    check_size(len(parse_rungs(options.rungs)) * len(grid) * len(seeds))
+    check_size(len(chosen) * len(grid) * len(seeds))
     rungs = tuple(
         Rung(member_name(r.name, cell, s, options.seed), r.preset,
              {**r.overrides, **cell, "seed": s}, r.about)
-        for r in parse_rungs(options.rungs) for cell in grid for s in seeds
+        for r in chosen for cell in grid for s in seeds
     )  # fmt: skip
     names = [check_run_name(r.name, "--grid makes a member name that") for r in rungs]
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
+    if (twice := first_repeated(names)) is not None:
         raise CharLMError(f"--grid gives two members one name, {twice!r}: give distinct values")
     ladder = Ladder(
         root, rungs, options.data, float(options.time_budget), options.seed,

@@ -129,11 +129,19 @@ def parse_axis(text: str) -> Axis:
     return Axis(spec, parsed)
 
 
+def first_repeated(items: Sequence[Any]) -> Any:
+    """The first item that comes again, or None."""
+    seen: set[Any] = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
+
+
 def parse_grid(texts: Sequence[str]) -> tuple[Axis, ...]:
     axes = tuple(parse_axis(t) for t in texts)
-    names = [a.name for a in axes]
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
+    if (twice := first_repeated([a.name for a in axes])) is not None:
         raise CharLMError(f"--grid names {twice} twice: give its values in one --grid")
     return axes
 
