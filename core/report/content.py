@@ -149,13 +149,16 @@ class Report:
 MAX_SWEEPS = 4  # scatters: an architecture ladder differs in many options at once
 
 
-def sweeps_of(views: Sequence[RunView], rows: Sequence[Row]) -> list[Sweep]:
-    """The learned options whose numbers differ between three runs or more, within a
-    series (a ladder rung) at least: each run's value against its best val loss."""
+def sweeps_of(
+    views: Sequence[RunView], rows: Sequence[Row], differing: Sequence[str]
+) -> list[Sweep]:
+    """Of the options that differ, the learned ones whose numbers differ between three
+    runs or more, within a series (a ladder rung) at least: each run's value against its
+    best val loss."""
     if len(views) < 3:
         return []
     out = []
-    for key, _ in differences(views):
+    for key in differing:
         if (
             key in NOT_LEARNED
             or key == "seed"
@@ -303,5 +306,5 @@ def build_report(
     groups = group_rows(rows)
     if replicated(groups):
         report.groups, report.tests = groups, group_tests(groups)
-    report.sweeps = sweeps_of(views, rows)
+    report.sweeps = sweeps_of(views, rows, [key for key, _ in report.differences])
     return report
